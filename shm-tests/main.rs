@@ -1,0 +1,1 @@
+//! Integration tests of the shared-memory transport with real processes (see README).

@@ -1,0 +1,1 @@
+//! Bags: recordings of topic messages as MCAP files.

@@ -1,0 +1,1 @@
+//! `rosy launch`: start the nodes a launch.yaml describes and supervise them.

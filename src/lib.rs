@@ -1,0 +1,23 @@
+//! rosy — not ROS, but ROS-y.
+//!
+//! Processes called *nodes* form a mesh and exchange messages on *topics* (fire and forget)
+//! and through *services* (request/response). Nodes on one host talk through shared memory;
+//! nodes on other hosts are found with Zeroconf (mDNS) and reached over TCP. A node's code
+//! never says which transport it uses.
+//!
+//! Layers, one module each; a module only uses the ones below it:
+//!
+//! ```text
+//! launch, bag            tools built on the public API only
+//! node                   Node, builder, Publisher/Subscriber/Client/Server handles
+//! balance                round-robin / random / none among nodes of one name
+//! codec                  Codec trait; msgpack (default), json, raw bytes, rkyv
+//! topology               the mesh as this node sees it
+//! discovery              mDNS + host-local registry, both feed topology
+//! transport::shm         named segments, SPMC ring, payload pool, wake-ups
+//! transport::tcp         framing, one connection per peer pair, reconnect
+//! ```
+
+pub mod bag;
+pub mod launch;
+pub mod transport;

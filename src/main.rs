@@ -1,0 +1,3 @@
+fn main() {
+    println!("rosy {}", env!("CARGO_PKG_VERSION"));
+}

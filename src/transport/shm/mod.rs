@@ -1,0 +1,2 @@
+//! Shared-memory transport: named segments, an SPMC ring of slots, a payload pool and futex
+//! wake-ups. See DESIGN.md, "Shared memory transport".
