@@ -19,5 +19,16 @@
 //! ```
 
 pub mod bag;
+pub mod balance;
+pub mod codec;
+pub mod discovery;
+pub mod error;
 pub mod launch;
+pub mod node;
+pub mod topology;
 pub mod transport;
+
+pub use error::{Error, Result, ServiceError};
+pub use node::{
+    Client, Node, NodeBuilder, Publisher, Strategy, Subscriber, TransportPreference, build_node,
+};

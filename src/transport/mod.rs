@@ -2,3 +2,4 @@
 //! Nothing here knows about topics' types or codecs: a transport moves opaque byte payloads.
 
 pub mod shm;
+pub mod tcp;

@@ -1,0 +1,330 @@
+//! Codecs: how a message value becomes bytes and back.
+//!
+//! Every payload on the wire carries the [`CodecId`] of the codec that wrote it, and every topic
+//! and service announces its codec (and Rust type name) to the mesh, so tools such as
+//! `rosy topic echo` can decode messages without knowing the type.
+//!
+//! Built in: [`MsgPack`] (the default; structs as maps, `serde_bytes` fields as binary),
+//! [`Json`], and [`Raw`] (the payload *is* the bytes: `Vec<u8>`, `serde_bytes::ByteBuf`,
+//! `String`). rkyv messages (zero-copy) are not serde values and take their own path through
+//! the shared-memory publisher. A user's own codec implements [`Codec`] with
+//! [`CodecId::Custom`] and a name of its own.
+//!
+//! This module never touches the network: it only turns values into bytes and back.
+//!
+//! ```
+//! use rosy::codec::{Codec, MsgPack};
+//! let mut bytes = Vec::new();
+//! MsgPack.encode(&("hello", 42u32), &mut bytes).unwrap();
+//! let back: (String, u32) = MsgPack.decode(&bytes).unwrap();
+//! assert_eq!(back, ("hello".to_string(), 42));
+//! ```
+
+mod raw;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::fmt;
+
+/// Which codec wrote a payload. One byte on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodecId {
+    /// The payload is the message's bytes as they are.
+    Raw,
+    /// MessagePack (rmp-serde), structs as maps.
+    MsgPack,
+    /// JSON (serde_json).
+    Json,
+    /// rkyv archives, read in place.
+    Rkyv,
+    /// A user's codec; its name is announced with the topic or service.
+    Custom,
+}
+
+impl CodecId {
+    /// The byte that stands for this codec in a frame header.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            CodecId::Raw => 0,
+            CodecId::MsgPack => 1,
+            CodecId::Json => 2,
+            CodecId::Rkyv => 3,
+            CodecId::Custom => 255,
+        }
+    }
+
+    /// The codec for a frame header byte, `None` for a byte no codec uses.
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        Some(match byte {
+            0 => CodecId::Raw,
+            1 => CodecId::MsgPack,
+            2 => CodecId::Json,
+            3 => CodecId::Rkyv,
+            255 => CodecId::Custom,
+            _ => return None,
+        })
+    }
+
+    /// The codec's name as tools show it (`msgpack`, `json`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            CodecId::Raw => "raw",
+            CodecId::MsgPack => "msgpack",
+            CodecId::Json => "json",
+            CodecId::Rkyv => "rkyv",
+            CodecId::Custom => "custom",
+        }
+    }
+
+    /// Parses a codec name as given on a command line or in a launch file.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "raw" | "bytes" => CodecId::Raw,
+            "msgpack" | "messagepack" => CodecId::MsgPack,
+            "json" => CodecId::Json,
+            "rkyv" => CodecId::Rkyv,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for CodecId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A value could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("cannot encode as {codec}: {reason}")]
+    Encode { codec: &'static str, reason: String },
+    #[error("cannot decode {codec} payload of {len} bytes: {reason}")]
+    Decode {
+        codec: &'static str,
+        len: usize,
+        reason: String,
+    },
+}
+
+/// Turns serde values into bytes and back.
+///
+/// Implement it for a codec of your own (return [`CodecId::Custom`] from [`Codec::id`] and a
+/// distinctive [`Codec::name`]), then use it with `Node::publisher_with` and friends.
+pub trait Codec: Clone + Send + Sync + 'static {
+    /// The id carried in each frame.
+    fn id(&self) -> CodecId;
+    /// The name announced to the mesh (`msgpack`, `json`, or a custom codec's own).
+    fn name(&self) -> &str {
+        self.id().name()
+    }
+    /// Appends the encoding of `value` to `out`.
+    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>)
+    -> Result<(), CodecError>;
+    /// Decodes one value from all of `bytes`.
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
+}
+
+/// MessagePack via rmp-serde; structs are written as maps so tools can show field names.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MsgPack;
+
+impl Codec for MsgPack {
+    fn id(&self) -> CodecId {
+        CodecId::MsgPack
+    }
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let mut serializer = rmp_serde::Serializer::new(out).with_struct_map();
+        value
+            .serialize(&mut serializer)
+            .map_err(|e| CodecError::Encode {
+                codec: "msgpack",
+                reason: e.to_string(),
+            })
+    }
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        rmp_serde::from_slice(bytes).map_err(|e| CodecError::Decode {
+            codec: "msgpack",
+            len: bytes.len(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// JSON via serde_json.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Json;
+
+impl Codec for Json {
+    fn id(&self) -> CodecId {
+        CodecId::Json
+    }
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        serde_json::to_writer(out, value).map_err(|e| CodecError::Encode {
+            codec: "json",
+            reason: e.to_string(),
+        })
+    }
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        serde_json::from_slice(bytes).map_err(|e| CodecError::Decode {
+            codec: "json",
+            len: bytes.len(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+pub use raw::Raw;
+
+/// The codecs a node can use by default, chosen at run time (builder, launch file, CLI).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuiltinCodec {
+    #[default]
+    MsgPack,
+    Json,
+    Raw,
+}
+
+impl BuiltinCodec {
+    /// The built-in codec for an id, `None` for rkyv and custom codecs.
+    pub fn from_id(id: CodecId) -> Option<Self> {
+        match id {
+            CodecId::MsgPack => Some(BuiltinCodec::MsgPack),
+            CodecId::Json => Some(BuiltinCodec::Json),
+            CodecId::Raw => Some(BuiltinCodec::Raw),
+            CodecId::Rkyv | CodecId::Custom => None,
+        }
+    }
+}
+
+impl Codec for BuiltinCodec {
+    fn id(&self) -> CodecId {
+        match self {
+            BuiltinCodec::MsgPack => CodecId::MsgPack,
+            BuiltinCodec::Json => CodecId::Json,
+            BuiltinCodec::Raw => CodecId::Raw,
+        }
+    }
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        match self {
+            BuiltinCodec::MsgPack => MsgPack.encode(value, out),
+            BuiltinCodec::Json => Json.encode(value, out),
+            BuiltinCodec::Raw => Raw.encode(value, out),
+        }
+    }
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        match self {
+            BuiltinCodec::MsgPack => MsgPack.decode(bytes),
+            BuiltinCodec::Json => Json.decode(bytes),
+            BuiltinCodec::Raw => Raw.decode(bytes),
+        }
+    }
+}
+
+/// Decodes a payload of any built-in serde codec into a JSON value, for tools that do not know
+/// the message type (`rosy topic echo`). `None` for rkyv, raw and custom payloads.
+pub fn to_json_value(
+    codec: CodecId,
+    bytes: &[u8],
+) -> Option<Result<serde_json::Value, CodecError>> {
+    match codec {
+        CodecId::MsgPack => Some(MsgPack.decode(bytes)),
+        CodecId::Json => Some(Json.decode(bytes)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Frame {
+        id: u32,
+        #[serde(with = "serde_bytes")]
+        pixels: Vec<u8>,
+    }
+
+    fn round_trip<C: Codec>(codec: C) {
+        let frame = Frame {
+            id: 7,
+            pixels: vec![1, 2, 3, 255],
+        };
+        let mut bytes = Vec::new();
+        codec.encode(&frame, &mut bytes).unwrap();
+        assert_eq!(codec.decode::<Frame>(&bytes).unwrap(), frame);
+    }
+
+    #[test]
+    fn msgpack_and_json_round_trip_structs() {
+        round_trip(MsgPack);
+        round_trip(Json);
+        round_trip(BuiltinCodec::Json);
+    }
+
+    #[test]
+    fn msgpack_writes_byte_fields_as_binary_and_structs_as_maps() {
+        let mut bytes = Vec::new();
+        MsgPack
+            .encode(
+                &Frame {
+                    id: 1,
+                    pixels: vec![0; 300],
+                },
+                &mut bytes,
+            )
+            .unwrap();
+        // fixmap of 2 entries, then "id" as fixstr.
+        assert_eq!(bytes[0], 0x82);
+        assert_eq!(&bytes[1..4], b"\xa2id");
+        // bin16 header for the 300 pixel bytes: the bytes are not a list of integers.
+        assert!(bytes.windows(3).any(|w| w == [0xc5, 0x01, 0x2c]));
+        assert!(bytes.len() < 320);
+    }
+
+    #[test]
+    fn decoding_garbage_names_the_codec() {
+        let err = MsgPack.decode::<Frame>(&[0xc1, 0x00]).unwrap_err();
+        assert!(err.to_string().contains("msgpack"), "{err}");
+        let err = Json.decode::<Frame>(b"{nope").unwrap_err();
+        assert!(err.to_string().contains("json"), "{err}");
+    }
+
+    #[test]
+    fn codec_ids_survive_their_byte() {
+        for id in [
+            CodecId::Raw,
+            CodecId::MsgPack,
+            CodecId::Json,
+            CodecId::Rkyv,
+            CodecId::Custom,
+        ] {
+            assert_eq!(CodecId::from_byte(id.to_byte()), Some(id));
+            if id != CodecId::Custom {
+                assert_eq!(CodecId::from_name(id.name()), Some(id));
+            }
+        }
+        assert_eq!(CodecId::from_byte(9), None);
+    }
+
+    #[test]
+    fn tools_decode_without_the_type() {
+        let mut bytes = Vec::new();
+        MsgPack.encode(&("hello", "world"), &mut bytes).unwrap();
+        let value = to_json_value(CodecId::MsgPack, &bytes).unwrap().unwrap();
+        assert_eq!(value, serde_json::json!(["hello", "world"]));
+    }
+}

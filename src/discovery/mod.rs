@@ -1,0 +1,117 @@
+//! Discovery: finding the other nodes of this node's domain and where to reach them.
+//!
+//! Two sources feed one stream of [`DiscoveryEvent`]s:
+//! - [`registry`]: a directory in shared memory (`/dev/shm/rosy-registry/<domain>/`) where every
+//!   node on this host keeps a small file, refreshed every second. It works where multicast
+//!   does not (containers, CI) and notices a `kill -9` within [`registry::STALE_AFTER`].
+//! - [`mdns`]: Zeroconf, service type `_rosy._tcp.local.`, for nodes on other hosts.
+//!
+//! Discovery announces only what is needed to connect (id, name, domain, host id, endpoints,
+//! topology version). The full node info (topics, services) travels over the connection itself,
+//! so a node with 500 topics is known whole without stuffing mDNS TXT records.
+//!
+//! Discovery never routes messages and never opens connections: it only reports.
+
+pub mod host;
+pub mod mdns;
+pub mod registry;
+
+use crate::topology::NodeId;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use tokio::sync::mpsc;
+
+/// What discovery says about a node: enough to connect to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    pub id: NodeId,
+    pub name: String,
+    pub domain: String,
+    pub host_id: String,
+    pub pid: u32,
+    pub endpoints: Vec<SocketAddr>,
+    pub version: u64,
+    pub tool: bool,
+}
+
+/// A change seen by a discovery source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiscoveryEvent {
+    /// A node exists (first seen, or its announcement changed).
+    Seen(Announcement),
+    /// A node said goodbye, or stopped refreshing its registry entry.
+    Gone(NodeId),
+}
+
+/// A discovery failure at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("cannot use the host-local registry at {path}: {source}")]
+    Registry {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("mDNS: {0}")]
+    Mdns(String),
+}
+
+/// Which discovery sources to run, and on which interfaces.
+#[derive(Clone, Debug)]
+pub struct DiscoveryConfig {
+    pub domain: String,
+    /// Network interfaces mDNS may use (`None`: all of them).
+    pub interfaces: Option<Vec<String>>,
+    pub mdns: bool,
+    pub registry: bool,
+}
+
+/// The running discovery sources of one node. Dropping it withdraws the node.
+pub struct Discovery {
+    registry: Option<registry::RegistryEntry>,
+    mdns: Option<mdns::MdnsAnnouncer>,
+}
+
+impl Discovery {
+    /// Announces `own` and starts watching for peers; events arrive on the returned receiver.
+    pub fn start(
+        config: &DiscoveryConfig,
+        own: &Announcement,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), DiscoveryError> {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let registry = if config.registry {
+            Some(registry::RegistryEntry::start(own, events.clone())?)
+        } else {
+            None
+        };
+        let mdns = if config.mdns {
+            match mdns::MdnsAnnouncer::start(config, own, events) {
+                Ok(m) => Some(m),
+                // Multicast may be missing (containers); the registry still finds same-host peers.
+                Err(e) if registry.is_some() => {
+                    tracing::warn!("mDNS unavailable, only same-host peers will be found: {e}");
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        Ok((Discovery { registry, mdns }, receiver))
+    }
+
+    /// Withdraws the node: removes its registry entry and says goodbye on mDNS.
+    pub fn close(&mut self) {
+        if let Some(r) = self.registry.take() {
+            r.close();
+        }
+        if let Some(m) = self.mdns.take() {
+            m.close();
+        }
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

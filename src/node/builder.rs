@@ -1,0 +1,313 @@
+//! [`NodeBuilder`]: a node's settings, each with an environment variable as fallback.
+//!
+//! | setting | builder | environment | default |
+//! |---|---|---|---|
+//! | domain | `domain_id` | `ROSY_DOMAIN_ID` | `default` |
+//! | transport | `transport` | `ROSY_TRANSPORT` (`auto`, `tcp`, `shm`) | `auto` |
+//! | interfaces | `interfaces` | `ROSY_INTERFACES` (comma-separated, e.g. `lo`) | all |
+//! | mDNS | `mdns` | `ROSY_MDNS` (`0` turns it off) | on |
+//!
+//! A value set on the builder wins over the environment.
+
+use super::Node;
+use super::mesh::{Mesh, MeshConfig};
+use crate::balance::Strategy;
+use crate::codec::BuiltinCodec;
+use crate::discovery::host::{self, check_domain, check_name};
+use crate::discovery::{Announcement, Discovery, DiscoveryConfig};
+use crate::error::{Error, Result};
+use crate::topology::NodeInfo;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Which transport a node uses to reach peers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransportPreference {
+    /// Shared memory for peers on this host, TCP for the rest.
+    #[default]
+    Auto,
+    /// TCP for everyone.
+    Tcp,
+    /// Shared memory only (peers on other hosts are unreachable).
+    Shm,
+}
+
+impl std::str::FromStr for TransportPreference {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(TransportPreference::Auto),
+            "tcp" => Ok(TransportPreference::Tcp),
+            "shm" => Ok(TransportPreference::Shm),
+            _ => Err(format!(
+                "unknown transport {s:?} (expected auto, tcp or shm)"
+            )),
+        }
+    }
+}
+
+/// Settings of a node to build; see the module docs for the environment fallbacks.
+#[derive(Clone, Debug)]
+pub struct NodeBuilder {
+    name: String,
+    domain_id: Option<String>,
+    codec: BuiltinCodec,
+    strategy: Strategy,
+    transport: Option<TransportPreference>,
+    interfaces: Option<Option<Vec<String>>>,
+    mdns: Option<bool>,
+    call_timeout: Duration,
+    send_timeout: Duration,
+    queue_capacity: usize,
+    tool: bool,
+}
+
+impl NodeBuilder {
+    pub(crate) fn new(name: &str) -> Self {
+        NodeBuilder {
+            name: name.to_string(),
+            domain_id: None,
+            codec: BuiltinCodec::MsgPack,
+            strategy: Strategy::RoundRobin,
+            transport: None,
+            interfaces: None,
+            mdns: None,
+            call_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(1),
+            queue_capacity: 1024,
+            tool: false,
+        }
+    }
+
+    /// The domain this node joins; nodes of other domains never see it.
+    pub fn domain_id(mut self, domain: impl Into<String>) -> Self {
+        self.domain_id = Some(domain.into());
+        self
+    }
+
+    /// The codec of `send`, `call` and typed handles made without an explicit codec.
+    pub fn codec(mut self, codec: BuiltinCodec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// How same-name listeners share messages (and providers share calls).
+    pub fn load_balancing(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    pub fn transport(mut self, transport: TransportPreference) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The network interfaces discovery may use (`None`: all).
+    pub fn interfaces(mut self, interfaces: Option<Vec<String>>) -> Self {
+        self.interfaces = Some(interfaces);
+        self
+    }
+
+    /// Turns Zeroconf on or off (the host-local registry always runs).
+    pub fn mdns(mut self, on: bool) -> Self {
+        self.mdns = Some(on);
+        self
+    }
+
+    /// How long `call` waits for an answer by default (10 s).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// How long `send` waits for room in a slow peer's outbox before dropping for it (1 s).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// Messages a subscriber holds before dropping its oldest (1024).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// Marks a command-line tool's node, which `rosy node list` hides.
+    pub fn tool(mut self, tool: bool) -> Self {
+        self.tool = tool;
+        self
+    }
+
+    /// Starts the node: opens its listener, announces it and begins discovering peers.
+    pub async fn build(self) -> Result<Node> {
+        let invalid = |what, reason| Error::Invalid { what, reason };
+        check_name("node", &self.name).map_err(|r| invalid("node name", r))?;
+        let domain = match self.domain_id {
+            Some(d) => d,
+            None => std::env::var("ROSY_DOMAIN_ID")
+                .ok()
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "default".to_string()),
+        };
+        check_domain(&domain).map_err(|r| invalid("domain id", r))?;
+        let transport = match self.transport {
+            Some(t) => t,
+            None => std::env::var("ROSY_TRANSPORT")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|r| invalid("ROSY_TRANSPORT", r))?,
+        };
+        let interfaces = match self.interfaces {
+            Some(i) => i,
+            None => interfaces_from_env(),
+        };
+        let mdns = self
+            .mdns
+            .unwrap_or_else(|| std::env::var("ROSY_MDNS").map(|v| v != "0").unwrap_or(true));
+
+        let (listeners, endpoints) = bind(interfaces.as_deref()).await?;
+        let host_id = host::host_id().map_err(Error::io("cannot determine the host id"))?;
+        let mut transports = vec!["tcp".to_string()];
+        if transport != TransportPreference::Tcp {
+            transports.push("shm".to_string());
+        }
+        let own = NodeInfo {
+            id: host::random_id(),
+            name: self.name.clone(),
+            domain: domain.clone(),
+            host_id,
+            hostname: host::hostname(),
+            pid: std::process::id(),
+            endpoints: endpoints.clone(),
+            transports,
+            topics: Vec::new(),
+            services: Vec::new(),
+            version: 0,
+            tool: self.tool,
+        };
+        let announcement = Announcement {
+            id: own.id.clone(),
+            name: own.name.clone(),
+            domain: domain.clone(),
+            host_id: own.host_id.clone(),
+            pid: own.pid,
+            endpoints,
+            version: 0,
+            tool: self.tool,
+        };
+        let mesh = Mesh::new(
+            own,
+            MeshConfig {
+                strategy: self.strategy,
+                send_timeout: self.send_timeout,
+                queue_capacity: self.queue_capacity,
+            },
+        );
+        for listener in listeners {
+            tokio::spawn(mesh.clone().run_listener(listener));
+        }
+        let (discovery, events) = Discovery::start(
+            &DiscoveryConfig {
+                domain,
+                interfaces,
+                mdns,
+                registry: true,
+            },
+            &announcement,
+        )?;
+        tokio::spawn(mesh.clone().run_discovery(events));
+        Ok(Node::from_parts(
+            mesh,
+            discovery,
+            self.codec,
+            self.call_timeout,
+            transport,
+        ))
+    }
+}
+
+fn interfaces_from_env() -> Option<Vec<String>> {
+    let value = std::env::var("ROSY_INTERFACES").ok()?;
+    let names: Vec<String> = value
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() || names.iter().any(|n| n == "all" || n == "*") {
+        None
+    } else {
+        Some(names)
+    }
+}
+
+/// Opens the TCP listener(s): on every address when `interfaces` is `None`, else on the IPv4
+/// addresses of the named interfaces only (all on one port, which mDNS announces).
+async fn bind(interfaces: Option<&[String]>) -> Result<(Vec<TcpListener>, Vec<SocketAddr>)> {
+    let io = |what: String| Error::io(what);
+    let all = if_addrs::get_if_addrs().map_err(io("cannot list network interfaces".into()))?;
+    let v4 = |iface: &if_addrs::Interface| match iface.ip() {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => None,
+    };
+    match interfaces {
+        None => {
+            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))
+                .await
+                .map_err(io("cannot open a TCP listener".into()))?;
+            let port = listener
+                .local_addr()
+                .map_err(io("listener address".into()))?
+                .port();
+            let mut endpoints: Vec<SocketAddr> =
+                vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))];
+            endpoints.extend(
+                all.iter()
+                    .filter(|i| !i.is_loopback())
+                    .filter_map(v4)
+                    .map(|ip| SocketAddr::from((ip, port))),
+            );
+            Ok((vec![listener], endpoints))
+        }
+        Some(names) => {
+            let mut ips: Vec<Ipv4Addr> = Vec::new();
+            for name in names {
+                let found: Vec<Ipv4Addr> = all
+                    .iter()
+                    .filter(|i| &i.name == name)
+                    .filter_map(v4)
+                    .collect();
+                if found.is_empty() {
+                    return Err(Error::Invalid {
+                        what: "network interface",
+                        reason: format!(
+                            "{name:?} has no IPv4 address here (ROSY_INTERFACES; interfaces: {})",
+                            all.iter()
+                                .map(|i| i.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+                ips.extend(found);
+            }
+            ips.sort();
+            ips.dedup();
+            let mut listeners = Vec::new();
+            let mut endpoints = Vec::new();
+            let mut port = 0;
+            for ip in ips {
+                let listener = TcpListener::bind((ip, port))
+                    .await
+                    .map_err(io(format!("cannot listen on {ip}:{port}")))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(io("listener address".into()))?;
+                port = addr.port();
+                endpoints.push(addr);
+                listeners.push(listener);
+            }
+            Ok((listeners, endpoints))
+        }
+    }
+}

@@ -1,0 +1,913 @@
+//! The engine behind a [`Node`](super::Node): its connections, the topology they carry, its
+//! subscriptions and services, and the routing of every message.
+//!
+//! Who connects: when discovery reports a peer, the node with the smaller id dials it at once;
+//! the other waits [`FALLBACK_DIAL_AFTER`] for that call and dials itself if none came (one side's
+//! discovery may be slower). Should both connections exist, both sides keep the one dialed by the
+//! smaller id, so a pair ends with exactly one. A dialer whose connection drops redials with
+//! backoff (50 ms doubling to 2 s) for as long as discovery still reports the peer.
+//!
+//! A peer is in the topology exactly while its connection is up and has sent its `NodeInfo`:
+//! a `kill -9` closes the socket and the peer leaves at once; a host that vanishes is caught by
+//! TCP keepalive and user timeout (5 s).
+
+use super::queue::{Received, SubQueue};
+use crate::balance::{Balancer, Strategy};
+use crate::codec::{Codec, CodecId, MsgPack};
+use crate::discovery::{Announcement, DiscoveryEvent};
+use crate::error::{Error, Result};
+use crate::topology::{NodeId, NodeInfo, ServiceInfo, TopicInfo, TopicRole, Topology};
+use crate::transport::tcp::frame::{Frame, FrameKind, ResponseError};
+use crate::transport::tcp::link::{self, FrameSink, Handshaken, Hello, Link, LinkError};
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+/// How long the node with the larger id waits for the smaller one to dial before dialing itself.
+pub const FALLBACK_DIAL_AFTER: Duration = Duration::from_millis(1500);
+const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Most topics plus services a peer's NodeInfo may list.
+const MAX_PEER_ENTRIES: usize = 100_000;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// A service handler with its types erased: encoded request in, encoded response out.
+pub(crate) type ErasedHandler = Arc<
+    dyn Fn(CodecId, Bytes) -> BoxFuture<Result<(CodecId, Bytes), (ResponseError, String)>>
+        + Send
+        + Sync,
+>;
+
+/// Settings a mesh runs with (from the builder).
+#[derive(Clone, Debug)]
+pub(crate) struct MeshConfig {
+    pub strategy: Strategy,
+    pub send_timeout: Duration,
+    pub queue_capacity: usize,
+}
+
+impl MeshConfig {
+    /// A call goes to one provider: "none" (everyone) means round-robin for services.
+    fn service_strategy(&self) -> Strategy {
+        match self.strategy {
+            Strategy::None => Strategy::RoundRobin,
+            s => s,
+        }
+    }
+}
+
+struct ServiceEntry {
+    handler: ErasedHandler,
+}
+
+struct PendingCall {
+    link: u64,
+    reply: oneshot::Sender<Result<(CodecId, Bytes)>>,
+    service: String,
+}
+
+/// Where a message goes: this node itself, or a peer over its link.
+enum Target {
+    Local,
+    Peer(Arc<Link>),
+}
+
+pub(crate) struct Mesh {
+    /// This mesh itself, for the callbacks that must spawn tasks owning it.
+    me: std::sync::Weak<Mesh>,
+    pub config: MeshConfig,
+    hello: Hello,
+    own: Mutex<NodeInfo>,
+    own_topics: Mutex<HashMap<(String, TopicRole), (TopicInfo, usize)>>,
+    links: RwLock<HashMap<NodeId, Arc<Link>>>,
+    topology: RwLock<Topology>,
+    known: Mutex<HashMap<NodeId, Announcement>>,
+    dialing: Mutex<HashSet<NodeId>>,
+    subscriptions: RwLock<HashMap<String, Vec<Arc<SubQueue>>>>,
+    services: RwLock<HashMap<String, ServiceEntry>>,
+    pending: Mutex<HashMap<u64, PendingCall>>,
+    next_request: AtomicU64,
+    balancer: Balancer,
+    topic_strategy: RwLock<HashMap<String, Strategy>>,
+    changes: watch::Sender<u64>,
+    closed: watch::Sender<bool>,
+    /// Topic messages that could not be handed to a peer in time.
+    pub dropped: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Mesh {
+    pub fn new(own: NodeInfo, config: MeshConfig) -> Arc<Self> {
+        Arc::new_cyclic(|me| Mesh {
+            me: me.clone(),
+            config,
+            hello: Hello {
+                domain: own.domain.clone(),
+                node_id: own.id.clone(),
+                node_name: own.name.clone(),
+            },
+            own: Mutex::new(own),
+            own_topics: Mutex::new(HashMap::new()),
+            links: RwLock::new(HashMap::new()),
+            topology: RwLock::new(Topology::default()),
+            known: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashSet::new()),
+            subscriptions: RwLock::new(HashMap::new()),
+            services: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+            balancer: Balancer::new(),
+            topic_strategy: RwLock::new(HashMap::new()),
+            changes: watch::channel(0).0,
+            closed: watch::channel(false).0,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    pub fn own_info(&self) -> NodeInfo {
+        lock(&self.own).clone()
+    }
+
+    pub fn own_id(&self) -> &str {
+        &self.hello.node_id
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.hello.domain
+    }
+
+    pub fn topology(&self) -> Topology {
+        read(&self.topology).clone()
+    }
+
+    /// A receiver that changes whenever the topology does.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    pub async fn wait_closed(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    fn bump(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    // ----- own node info -------------------------------------------------------------------
+
+    /// Applies a change to this node's info, raises its version and tells every peer.
+    fn update_own(&self, change: impl FnOnce(&mut NodeInfo)) {
+        let frame = {
+            let mut own = lock(&self.own);
+            change(&mut own);
+            own.version += 1;
+            node_info_frame(&own)
+        };
+        for link in read(&self.links).values() {
+            let _ = link.send_now(frame.clone());
+        }
+        self.bump();
+    }
+
+    fn rebuild_topics(
+        &self,
+        own: &mut NodeInfo,
+        topics: &HashMap<(String, TopicRole), (TopicInfo, usize)>,
+    ) {
+        let mut list: Vec<TopicInfo> = topics.values().map(|(t, _)| t.clone()).collect();
+        list.sort_by(|a, b| (&a.name, a.role as u8).cmp(&(&b.name, b.role as u8)));
+        own.topics = list;
+    }
+
+    /// Counts one more user of a topic in a role; announces it when it is the first.
+    pub fn add_topic_role(&self, info: TopicInfo) {
+        let mut topics = lock(&self.own_topics);
+        let key = (info.name.clone(), info.role);
+        let entry = topics.entry(key).or_insert_with(|| (info, 0));
+        entry.1 += 1;
+        if entry.1 == 1 {
+            self.update_own(|own| self.rebuild_topics(own, &topics));
+        }
+    }
+
+    /// Counts one user less; withdraws the topic role when none is left.
+    pub fn remove_topic_role(&self, topic: &str, role: TopicRole) {
+        let mut topics = lock(&self.own_topics);
+        let key = (topic.to_string(), role);
+        let gone = match topics.get_mut(&key) {
+            Some(entry) => {
+                entry.1 -= 1;
+                entry.1 == 0
+            }
+            None => false,
+        };
+        if gone {
+            topics.remove(&key);
+            self.update_own(|own| self.rebuild_topics(own, &topics));
+        }
+    }
+
+    /// Announces a publisher role once (for dynamic `send`).
+    pub fn note_sender(&self, info: TopicInfo) {
+        let key = (info.name.clone(), TopicRole::Publish);
+        if lock(&self.own_topics).contains_key(&key) {
+            return;
+        }
+        self.add_topic_role(info);
+    }
+
+    pub fn set_topic_strategy(&self, topic: &str, strategy: Strategy) {
+        write(&self.topic_strategy).insert(topic.to_string(), strategy);
+    }
+
+    // ----- subscriptions ---------------------------------------------------------------------
+
+    pub fn subscribe(&self, info: TopicInfo) -> Arc<SubQueue> {
+        let queue = Arc::new(SubQueue::new(&info.name, self.config.queue_capacity));
+        if self.is_closed() {
+            queue.close();
+            return queue;
+        }
+        write(&self.subscriptions)
+            .entry(info.name.clone())
+            .or_default()
+            .push(queue.clone());
+        self.add_topic_role(info);
+        queue
+    }
+
+    pub fn unsubscribe(&self, queue: &Arc<SubQueue>) {
+        let removed = {
+            let mut subs = write(&self.subscriptions);
+            let Some(list) = subs.get_mut(&queue.topic) else {
+                return;
+            };
+            let before = list.len();
+            list.retain(|q| !Arc::ptr_eq(q, queue));
+            let removed = list.len() < before;
+            if list.is_empty() {
+                subs.remove(&queue.topic);
+            }
+            removed
+        };
+        queue.close();
+        if removed {
+            self.remove_topic_role(&queue.topic, TopicRole::Listen);
+        }
+    }
+
+    /// Closes every subscription on `topic`.
+    pub fn unsubscribe_all(&self, topic: &str) -> usize {
+        let list = write(&self.subscriptions).remove(topic).unwrap_or_default();
+        for q in &list {
+            q.close();
+            self.remove_topic_role(topic, TopicRole::Listen);
+        }
+        list.len()
+    }
+
+    fn deliver_local(&self, topic: &str, message: Received) {
+        if let Some(list) = read(&self.subscriptions).get(topic) {
+            for q in list {
+                q.push(message.clone());
+            }
+        }
+    }
+
+    // ----- routing ---------------------------------------------------------------------------
+
+    /// Who gets a message on `topic`: every group of same-name listeners, one member each
+    /// (or all, per the strategy). This node counts as a member of its own name's group.
+    fn route_topic(&self, topic: &str) -> Vec<Target> {
+        let strategy = read(&self.topic_strategy)
+            .get(topic)
+            .copied()
+            .unwrap_or(self.config.strategy);
+        let local = read(&self.subscriptions).contains_key(topic);
+        // (group name, node id, link): this node itself has no link.
+        let mut members: Vec<(String, String, Option<Arc<Link>>)> = Vec::new();
+        if local {
+            members.push((
+                self.hello.node_name.clone(),
+                self.hello.node_id.clone(),
+                None,
+            ));
+        }
+        {
+            let links = read(&self.links);
+            for info in read(&self.topology).listeners(topic) {
+                if let Some(link) = links.get(&info.id) {
+                    members.push((info.name.clone(), info.id.clone(), Some(link.clone())));
+                }
+            }
+        }
+        members.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let mut targets = Vec::with_capacity(members.len());
+        let mut start = 0;
+        while start < members.len() {
+            let name = &members[start].0;
+            let end = start + members[start..].iter().take_while(|m| &m.0 == name).count();
+            for (_, _, link) in self
+                .balancer
+                .pick(topic, name, &members[start..end], strategy)
+            {
+                targets.push(match link {
+                    Some(link) => Target::Peer(link.clone()),
+                    None => Target::Local,
+                });
+            }
+            start = end;
+        }
+        targets
+    }
+
+    /// Whether any node (this one included) listens to `topic`.
+    pub fn has_listeners(&self, topic: &str) -> bool {
+        if read(&self.subscriptions).contains_key(topic) {
+            return true;
+        }
+        let links = read(&self.links);
+        read(&self.topology)
+            .listeners(topic)
+            .iter()
+            .any(|n| links.contains_key(&n.id))
+    }
+
+    /// Whether any node (this one included) hosts `service`.
+    pub fn has_providers(&self, service: &str) -> bool {
+        if read(&self.services).contains_key(service) {
+            return true;
+        }
+        let links = read(&self.links);
+        read(&self.topology)
+            .providers(service)
+            .iter()
+            .any(|n| links.contains_key(&n.id))
+    }
+
+    /// Sends an encoded message to the listeners of `topic`. Returns how many nodes it went to.
+    pub async fn publish(&self, topic: &str, codec: CodecId, payload: Bytes) -> Result<usize> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let targets = self.route_topic(topic);
+        let mut delivered = 0;
+        let mut frame = None;
+        for target in targets {
+            match target {
+                Target::Local => {
+                    self.deliver_local(
+                        topic,
+                        Received {
+                            codec,
+                            payload: payload.clone(),
+                        },
+                    );
+                    delivered += 1;
+                }
+                Target::Peer(link) => {
+                    let frame = frame
+                        .get_or_insert_with(|| {
+                            Frame::new(FrameKind::Topic, codec, 0, topic, payload.clone())
+                        })
+                        .clone();
+                    match link.send(frame, self.config.send_timeout).await {
+                        Ok(()) => delivered += 1,
+                        Err(e) => {
+                            self.dropped.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(
+                                "message on {topic:?} to {} ({}) dropped: {e}",
+                                link.peer.node_name,
+                                link.peer.node_id
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    // ----- services --------------------------------------------------------------------------
+
+    pub fn add_service(&self, info: ServiceInfo, handler: ErasedHandler) {
+        let name = info.name.clone();
+        write(&self.services).insert(name, ServiceEntry { handler });
+        self.update_own(|own| {
+            own.services.retain(|s| s.name != info.name);
+            own.services.push(info);
+            own.services.sort_by(|a, b| a.name.cmp(&b.name));
+        });
+    }
+
+    pub fn remove_service(&self, name: &str) -> bool {
+        let removed = write(&self.services).remove(name).is_some();
+        if removed {
+            self.update_own(|own| own.services.retain(|s| s.name != name));
+        }
+        removed
+    }
+
+    /// Calls `service` on one provider (load-balanced) and waits up to `timeout` for its answer.
+    pub async fn request(
+        &self,
+        service: &str,
+        codec: CodecId,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<(CodecId, Bytes)> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let local = read(&self.services).get(service).map(|s| s.handler.clone());
+        let mut providers: Vec<(String, Option<Arc<Link>>)> = Vec::new();
+        if local.is_some() {
+            providers.push((self.hello.node_id.clone(), None));
+        }
+        {
+            let links = read(&self.links);
+            for info in read(&self.topology).providers(service) {
+                if let Some(link) = links.get(&info.id) {
+                    providers.push((info.id.clone(), Some(link.clone())));
+                }
+            }
+        }
+        providers.sort_by(|a, b| a.0.cmp(&b.0));
+        let Some((_, link)) = self
+            .balancer
+            .pick(service, "", &providers, self.config.service_strategy())
+            .first()
+            .cloned()
+        else {
+            return Err(Error::NoProvider {
+                service: service.to_string(),
+                domain: self.hello.domain.clone(),
+            });
+        };
+        let Some(link) = link else {
+            let handler = local.expect("a local provider was listed");
+            let answer = tokio::time::timeout(timeout, handler(codec, payload))
+                .await
+                .map_err(|_| Error::Timeout {
+                    service: service.to_string(),
+                    timeout,
+                })?;
+            return answer
+                .map_err(|(kind, text)| response_error(service, &self.hello.domain, kind, text));
+        };
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        lock(&self.pending).insert(
+            id,
+            PendingCall {
+                link: link.id,
+                reply,
+                service: service.to_string(),
+            },
+        );
+        let frame = Frame::new(FrameKind::Request, codec, id, service, payload);
+        let outcome = tokio::time::timeout(timeout, async {
+            if let Err(e) = link.send(frame, timeout).await {
+                return Err(match e {
+                    LinkError::Full(_) => Error::Timeout {
+                        service: service.to_string(),
+                        timeout,
+                    },
+                    _ => Error::ProviderGone {
+                        service: service.to_string(),
+                    },
+                });
+            }
+            answer.await.unwrap_or(Err(Error::ProviderGone {
+                service: service.to_string(),
+            }))
+        })
+        .await;
+        lock(&self.pending).remove(&id);
+        outcome.unwrap_or(Err(Error::Timeout {
+            service: service.to_string(),
+            timeout,
+        }))
+    }
+
+    fn serve(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
+        let service = frame.name().to_string();
+        let handler = read(&self.services)
+            .get(&service)
+            .map(|s| s.handler.clone());
+        let link = link.clone();
+        let id = frame.id;
+        let Some(handler) = handler else {
+            let _ = link.send_now(error_frame(
+                id,
+                ResponseError::NoSuchService,
+                &format!(
+                    "node {} does not provide service {service:?}",
+                    self.hello.node_name
+                ),
+            ));
+            return;
+        };
+        tokio::spawn(async move {
+            let reply = match handler(frame.codec, frame.payload).await {
+                Ok((codec, payload)) => Frame::new(FrameKind::Response, codec, id, "", payload),
+                Err((kind, text)) => error_frame(id, kind, &text),
+            };
+            if let Err(e) = link.send(reply, Duration::from_secs(5)).await {
+                tracing::debug!("reply to {} lost: {e}", link.peer.node_id);
+            }
+        });
+    }
+
+    fn answer(&self, frame: Frame) {
+        let Some(call) = lock(&self.pending).remove(&frame.id) else {
+            return; // timed out already
+        };
+        let result = match frame.kind {
+            FrameKind::Response => Ok((frame.codec, frame.payload)),
+            _ => {
+                let (kind, text) = match frame.payload.split_first() {
+                    Some((&k, text)) => (
+                        ResponseError::from_byte(k).unwrap_or(ResponseError::Handler),
+                        String::from_utf8_lossy(text).into_owned(),
+                    ),
+                    None => (ResponseError::Handler, String::new()),
+                };
+                Err(response_error(
+                    &call.service,
+                    &self.hello.domain,
+                    kind,
+                    text,
+                ))
+            }
+        };
+        let _ = call.reply.send(result);
+    }
+
+    // ----- connections -----------------------------------------------------------------------
+
+    /// Feeds discovery events in until the node closes.
+    pub async fn run_discovery(
+        self: Arc<Self>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
+    ) {
+        let mut closed = self.closed.subscribe();
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = closed.wait_for(|c| *c) => None,
+            };
+            let Some(event) = event else { return };
+            match event {
+                DiscoveryEvent::Seen(a) => {
+                    if a.id == self.hello.node_id || a.domain != self.hello.domain {
+                        continue;
+                    }
+                    lock(&self.known).insert(a.id.clone(), a.clone());
+                    self.clone().maybe_dial(&a.id);
+                }
+                DiscoveryEvent::Gone(id) => {
+                    lock(&self.known).remove(&id);
+                }
+            }
+        }
+    }
+
+    fn maybe_dial(self: Arc<Self>, peer: &str) {
+        if read(&self.links).contains_key(peer) || !lock(&self.dialing).insert(peer.to_string()) {
+            return;
+        }
+        let peer = peer.to_string();
+        tokio::spawn(async move {
+            self.dial_loop(&peer).await;
+            lock(&self.dialing).remove(&peer);
+        });
+    }
+
+    async fn dial_loop(self: &Arc<Self>, peer: &str) {
+        if self.hello.node_id.as_str() > peer {
+            // The smaller id dials; give it the chance first.
+            let mut closed = self.closed.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(FALLBACK_DIAL_AFTER) => {}
+                _ = closed.wait_for(|c| *c) => return,
+            }
+        }
+        let mut backoff = BACKOFF_FIRST;
+        loop {
+            if self.is_closed() || read(&self.links).contains_key(peer) {
+                return;
+            }
+            let Some(announcement) = lock(&self.known).get(peer).cloned() else {
+                return;
+            };
+            let own_host = lock(&self.own).host_id.clone();
+            for addr in dial_order(&announcement, &own_host) {
+                match link::dial(addr, &self.hello).await {
+                    Ok(conn) if conn.peer.node_id == peer => {
+                        self.register(conn);
+                        return;
+                    }
+                    Ok(conn) => {
+                        tracing::debug!("{addr} is now node {}, not {peer}", conn.peer.node_id);
+                    }
+                    Err(e) => tracing::debug!("dialing {} at {addr}: {e}", announcement.name),
+                }
+            }
+            let mut closed = self.closed.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = closed.wait_for(|c| *c) => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// Accepts connections on `listener` until the node closes.
+    pub async fn run_listener(self: Arc<Self>, listener: TcpListener) {
+        let mut closed = self.closed.subscribe();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = closed.wait_for(|c| *c) => return,
+            };
+            match accepted {
+                Ok((stream, remote)) => {
+                    let mesh = self.clone();
+                    tokio::spawn(async move {
+                        match link::accept(stream, remote, &mesh.hello).await {
+                            Ok(conn) => mesh.register(conn),
+                            Err(e) => tracing::warn!("refused connection from {remote}: {e}"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn register(self: &Arc<Self>, conn: Handshaken) {
+        if self.is_closed() {
+            return;
+        }
+        let peer = conn.peer.node_id.clone();
+        let dialed = conn.dialed;
+        let i_am_smaller = self.hello.node_id < peer;
+        let link = link::start(conn, self.clone() as Arc<dyn FrameSink>);
+        let replaced = {
+            let mut links = write(&self.links);
+            if let Some(existing) = links.get(&peer) {
+                // Keep the connection dialed by the smaller id; both sides agree.
+                let new_preferred = dialed == i_am_smaller;
+                if !existing.is_closed() && !new_preferred {
+                    drop(links);
+                    tracing::debug!("closing a second connection to {peer}");
+                    link.close();
+                    return;
+                }
+            }
+            links.insert(peer.clone(), link.clone())
+        };
+        if let Some(old) = replaced {
+            old.close();
+        }
+        tracing::debug!(
+            "connected to {} ({peer}) at {}",
+            link.peer.node_name,
+            link.remote
+        );
+        let frame = node_info_frame(&lock(&self.own));
+        let _ = link.send_now(frame);
+    }
+
+    /// Lets every connection write what it has queued and close, waiting at most `bound`.
+    pub async fn finish_links(&self, bound: Duration) {
+        let links: Vec<Arc<Link>> = read(&self.links).values().cloned().collect();
+        for link in &links {
+            link.finish();
+        }
+        let all_closed = async {
+            for link in &links {
+                link.closed().await;
+            }
+        };
+        let _ = tokio::time::timeout(bound, all_closed).await;
+    }
+
+    /// Closes every connection and subscription; pending calls fail with `Closed`.
+    pub fn close(&self) {
+        if self.closed.send_replace(true) {
+            return;
+        }
+        let links: Vec<Arc<Link>> = write(&self.links).drain().map(|(_, l)| l).collect();
+        for link in links {
+            link.close();
+        }
+        for (_, list) in write(&self.subscriptions).drain() {
+            for q in list {
+                q.close();
+            }
+        }
+        for (_, call) in lock(&self.pending).drain() {
+            let _ = call.reply.send(Err(Error::Closed));
+        }
+        *write(&self.topology) = Topology::default();
+        self.bump();
+    }
+
+    fn on_node_info(&self, link: &Arc<Link>, frame: &Frame) {
+        let info: NodeInfo = match MsgPack.decode(&frame.payload) {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::warn!("malformed node info from {}: {e}", link.remote);
+                link.close();
+                return;
+            }
+        };
+        if info.id != link.peer.node_id || info.domain != self.hello.domain {
+            tracing::warn!(
+                "node info from {} names another node or domain",
+                link.remote
+            );
+            link.close();
+            return;
+        }
+        if info.topics.len() + info.services.len() > MAX_PEER_ENTRIES {
+            tracing::warn!(
+                "node info from {} lists too many topics and services",
+                link.remote
+            );
+            link.close();
+            return;
+        }
+        let current = read(&self.links)
+            .get(&info.id)
+            .is_some_and(|l| l.id == link.id);
+        if current && write(&self.topology).upsert(info) {
+            self.bump();
+        }
+    }
+}
+
+impl FrameSink for Mesh {
+    fn on_frame(&self, link: &Arc<Link>, frame: Frame) {
+        match frame.kind {
+            FrameKind::Topic => {
+                let message = Received {
+                    codec: frame.codec,
+                    payload: frame.payload.clone(),
+                };
+                self.deliver_local(frame.name(), message)
+            }
+            FrameKind::Request => {
+                // `serve` needs an Arc of the mesh to spawn the handler; every link holds one.
+                if let Some(mesh) = self.me.upgrade() {
+                    mesh.serve(link, frame);
+                }
+            }
+            FrameKind::Response | FrameKind::ResponseError => self.answer(frame),
+            FrameKind::NodeInfo => self.on_node_info(link, &frame),
+            FrameKind::Reject => {
+                tracing::warn!(
+                    "{} refused us: {}",
+                    link.remote,
+                    String::from_utf8_lossy(&frame.payload)
+                );
+                link.close();
+            }
+            FrameKind::Hello => link.close(),
+        }
+    }
+
+    fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>) {
+        let peer = link.peer.node_id.clone();
+        if let Some(e) = &error {
+            tracing::warn!(
+                "connection to {} ({peer}) at {} closed: {e}",
+                link.peer.node_name,
+                link.remote
+            );
+        }
+        let was_current = {
+            let mut links = write(&self.links);
+            if links.get(&peer).is_some_and(|l| l.id == link.id) {
+                links.remove(&peer);
+                true
+            } else {
+                false
+            }
+        };
+        let failed: Vec<PendingCall> = {
+            let mut pending = lock(&self.pending);
+            let ids: Vec<u64> = pending
+                .iter()
+                .filter(|(_, c)| c.link == link.id)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| pending.remove(&id))
+                .collect()
+        };
+        for call in failed {
+            let service = call.service.clone();
+            let _ = call.reply.send(Err(Error::ProviderGone { service }));
+        }
+        if was_current {
+            write(&self.topology).remove(&peer);
+            self.bump();
+            // Redial while discovery still reports the peer (a restart of its network, say).
+            if !self.is_closed() && lock(&self.known).contains_key(&peer) {
+                if let Some(mesh) = self.me.upgrade() {
+                    mesh.maybe_dial(&peer);
+                }
+            }
+        }
+    }
+}
+
+fn node_info_frame(info: &NodeInfo) -> Frame {
+    let mut payload = Vec::new();
+    MsgPack
+        .encode(info, &mut payload)
+        .expect("node info always encodes");
+    Frame::new(
+        FrameKind::NodeInfo,
+        CodecId::MsgPack,
+        0,
+        "",
+        Bytes::from(payload),
+    )
+}
+
+fn error_frame(id: u64, kind: ResponseError, text: &str) -> Frame {
+    let mut payload = Vec::with_capacity(1 + text.len());
+    payload.push(kind as u8);
+    payload.extend_from_slice(text.as_bytes());
+    Frame::new(
+        FrameKind::ResponseError,
+        CodecId::Raw,
+        id,
+        "",
+        Bytes::from(payload),
+    )
+}
+
+fn response_error(service: &str, domain: &str, kind: ResponseError, text: String) -> Error {
+    let service = service.to_string();
+    match kind {
+        ResponseError::Handler => Error::Handler {
+            service,
+            message: text,
+        },
+        ResponseError::NoSuchService => {
+            tracing::debug!("{text}");
+            Error::NoProvider {
+                service,
+                domain: domain.to_string(),
+            }
+        }
+        ResponseError::CodecMismatch => Error::CodecMismatch {
+            name: service,
+            detail: text,
+        },
+    }
+}
+
+/// The addresses to try for a peer, best first: loopback when it shares this host, never
+/// loopback when it does not (that would reach some other process here).
+fn dial_order(peer: &Announcement, own_host: &str) -> Vec<SocketAddr> {
+    let same_host = peer.host_id == own_host;
+    let mut addrs: Vec<SocketAddr> = peer
+        .endpoints
+        .iter()
+        .copied()
+        .filter(|a| same_host || !a.ip().is_loopback())
+        .collect();
+    addrs.sort_by_key(|a| (!a.ip().is_loopback(), a.is_ipv6()));
+    addrs.dedup();
+    addrs
+}

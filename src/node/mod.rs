@@ -1,0 +1,479 @@
+//! Nodes: the processes of a rosy mesh, and everything they do.
+//!
+//! A **node** has a name (not necessarily unique: same-name nodes form a load-balancing group)
+//! and a domain (nodes of other domains never see it). It finds its peers by itself and keeps
+//! one connection to each.
+//!
+//! - **Topics** are fire and forget: [`Node::send`] (or a typed [`Publisher`]) hands a message
+//!   to every node *name* listening on the topic; among several listening nodes of one name,
+//!   one gets it, round-robin by default ([`Strategy`]). Listen with a [`Subscriber`] (async
+//!   `recv()`, or as a `Stream`) or with a callback, [`Node::listen`]. Messages from one sender
+//!   arrive in the order sent; a subscriber that falls behind loses its oldest messages, counted.
+//! - **Services** are request/response: [`Node::add_service`] hosts one, [`Node::call`] (or a
+//!   typed [`Client`]) calls any provider in the mesh and gets its answer or an [`Error`] to
+//!   match on: no provider, timeout, the handler's own error, provider gone, codec mismatch.
+//!
+//! ```no_run
+//! # async fn demo() -> rosy::Result<()> {
+//! let node = rosy::build_node("calculator").await?;
+//! node.add_service("multiply", |(a, b): (i64, i64)| async move { Ok(a * b) }).await?;
+//! node.listen("some-topic", |topic, msg: String| async move {
+//!     println!("Received {msg:?} on topic={topic}");
+//! }).await?;
+//! let four: i64 = node.call("multiply", &(2, 2)).await?;
+//! node.send("some-topic", &"hello world").await?;
+//! node.forever().await;
+//! # Ok(()) }
+//! ```
+//!
+//! This module never parses frames or touches sockets itself: `transport` does.
+
+mod builder;
+mod mesh;
+mod queue;
+mod service;
+mod topic;
+
+pub use crate::balance::Strategy;
+pub use builder::{NodeBuilder, TransportPreference};
+pub use queue::Received;
+pub use service::Client;
+pub use topic::{Publisher, Subscriber};
+
+use crate::codec::{BuiltinCodec, Codec};
+use crate::discovery::Discovery;
+use crate::error::{Error, Result, ServiceError};
+use crate::topology::{NodeInfo, TopicRole, Topology};
+use bytes::Bytes;
+use mesh::Mesh;
+use serde::{Serialize, de::DeserializeOwned};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Builds a node named `name` with default settings (see [`NodeBuilder`]).
+pub async fn build_node(name: &str) -> Result<Node> {
+    Node::builder(name).build().await
+}
+
+struct NodeInner {
+    mesh: Arc<Mesh>,
+    discovery: Mutex<Option<Discovery>>,
+    codec: BuiltinCodec,
+    call_timeout: Duration,
+    transport: TransportPreference,
+    listeners: Mutex<HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl NodeInner {
+    fn close(&self) {
+        self.mesh.close();
+        if let Some(mut d) = self
+            .discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            d.close();
+        }
+        for (_, tasks) in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
+            for t in tasks {
+                t.abort();
+            }
+        }
+    }
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A running node. Cheap to clone; the node closes when [`Node::close`] is called or the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name())
+            .field("id", &self.id())
+            .field("domain", &self.domain_id())
+            .finish()
+    }
+}
+
+impl Node {
+    /// Starts building a node named `name`.
+    pub fn builder(name: &str) -> NodeBuilder {
+        NodeBuilder::new(name)
+    }
+
+    fn from_parts(
+        mesh: Arc<Mesh>,
+        discovery: Discovery,
+        codec: BuiltinCodec,
+        call_timeout: Duration,
+        transport: TransportPreference,
+    ) -> Self {
+        Node {
+            inner: Arc::new(NodeInner {
+                mesh,
+                discovery: Mutex::new(Some(discovery)),
+                codec,
+                call_timeout,
+                transport,
+                listeners: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn mesh(&self) -> &Arc<Mesh> {
+        &self.inner.mesh
+    }
+
+    pub fn name(&self) -> String {
+        self.mesh().own_info().name
+    }
+
+    pub fn id(&self) -> String {
+        self.mesh().own_id().to_string()
+    }
+
+    pub fn domain_id(&self) -> &str {
+        self.mesh().domain()
+    }
+
+    /// The transport preference this node was built with.
+    pub fn transport(&self) -> TransportPreference {
+        self.inner.transport
+    }
+
+    /// This node's own info, as its peers see it.
+    pub fn info(&self) -> NodeInfo {
+        self.mesh().own_info()
+    }
+
+    /// The peers this node is connected to, with what they listen to and provide.
+    pub fn topology(&self) -> Topology {
+        self.mesh().topology()
+    }
+
+    /// Resolves when the topology changes next (a peer comes, goes or changes its topics).
+    pub async fn topology_changed(&self) {
+        let mut changes = self.mesh().changes();
+        let _ = changes.changed().await;
+    }
+
+    /// Topic messages dropped because a peer did not take them within the send timeout.
+    pub fn dropped(&self) -> u64 {
+        self.mesh()
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    // ----- topics ------------------------------------------------------------------------------
+
+    /// Sends `message` on `topic` with the node's codec. Returns how many nodes it went to.
+    pub async fn send<T: Serialize + ?Sized>(&self, topic: &str, message: &T) -> Result<usize> {
+        check("topic", topic)?;
+        let codec = self.inner.codec;
+        self.mesh()
+            .note_sender(topic::topic_info::<T, _>(topic, TopicRole::Publish, &codec));
+        let mut bytes = Vec::new();
+        codec.encode(message, &mut bytes)?;
+        self.mesh()
+            .publish(topic, codec.id(), Bytes::from(bytes))
+            .await
+    }
+
+    /// A typed publisher on `topic` with the node's codec.
+    pub async fn publisher<T: Serialize + ?Sized>(&self, topic: &str) -> Result<Publisher<T>> {
+        self.publisher_with(topic, self.inner.codec).await
+    }
+
+    /// A typed publisher on `topic` with a codec of your choice.
+    pub async fn publisher_with<T: Serialize + ?Sized, C: Codec>(
+        &self,
+        topic: &str,
+        codec: C,
+    ) -> Result<Publisher<T, C>> {
+        check("topic", topic)?;
+        Ok(Publisher::new(self.mesh().clone(), topic, codec))
+    }
+
+    /// A typed subscriber to `topic`: this node listens from now on, until it is dropped.
+    pub async fn subscriber<T: DeserializeOwned>(&self, topic: &str) -> Result<Subscriber<T>> {
+        self.subscriber_with(topic, self.inner.codec).await
+    }
+
+    /// A typed subscriber decoding with a codec of your choice.
+    pub async fn subscriber_with<T: DeserializeOwned, C: Codec>(
+        &self,
+        topic: &str,
+        codec: C,
+    ) -> Result<Subscriber<T, C>> {
+        check("topic", topic)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(Subscriber::new(self.mesh().clone(), topic, codec))
+    }
+
+    /// Calls `callback(topic, message)` for every message on `topic`, one at a time, in order,
+    /// until [`Node::stop_listening`] or the node closes.
+    pub async fn listen<T, F, Fut>(&self, topic: &str, callback: F) -> Result<()>
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(String, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut subscriber = self.subscriber::<T>(topic).await?;
+        let name = topic.to_string();
+        let task = tokio::spawn(async move {
+            while let Some(message) = subscriber.recv().await {
+                callback(name.clone(), message).await;
+            }
+        });
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(topic.to_string())
+            .or_default()
+            .push(task);
+        Ok(())
+    }
+
+    /// Stops every listener and subscriber of this node on `topic`.
+    pub async fn stop_listening(&self, topic: &str) {
+        let tasks = self
+            .inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(topic)
+            .unwrap_or_default();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        self.mesh().unsubscribe_all(topic);
+    }
+
+    /// Sets how same-name listeners of `topic` share its messages (overrides the node's default).
+    pub fn set_topic_load_balancing(&self, topic: &str, strategy: Strategy) {
+        self.mesh().set_topic_strategy(topic, strategy);
+    }
+
+    /// Whether any node of the mesh (this one included) listens to `topic`.
+    pub fn topic_has_listeners(&self, topic: &str) -> bool {
+        self.mesh().has_listeners(topic)
+    }
+
+    /// Waits until some node listens to `topic`, at most `timeout`.
+    pub async fn wait_for_listener(&self, topic: &str, timeout: Duration) -> Result<()> {
+        self.wait_until(timeout, |mesh| mesh.has_listeners(topic))
+            .await
+            .map_err(|waited| Error::NoListener {
+                topic: topic.to_string(),
+                domain: self.domain_id().to_string(),
+                waited,
+            })
+    }
+
+    // ----- services ----------------------------------------------------------------------------
+
+    /// Hosts service `name`: `handler(request)` answers each call. Its error's text travels
+    /// back to the caller.
+    pub async fn add_service<Req, Resp, F, Fut>(&self, name: &str, handler: F) -> Result<()>
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        F: Fn(Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Resp, ServiceError>> + Send + 'static,
+    {
+        self.add_service_with(name, self.inner.codec, handler).await
+    }
+
+    /// Hosts a service whose requests and responses use a codec of your choice.
+    pub async fn add_service_with<Req, Resp, C, F, Fut>(
+        &self,
+        name: &str,
+        codec: C,
+        handler: F,
+    ) -> Result<()>
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        C: Codec,
+        F: Fn(Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Resp, ServiceError>> + Send + 'static,
+    {
+        check("service", name)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        let info = service::service_info::<Req, Resp, C>(name, &codec);
+        self.mesh()
+            .add_service(info, service::erase(codec, handler));
+        Ok(())
+    }
+
+    /// Stops hosting `name`. Returns whether it was hosted.
+    pub async fn remove_service(&self, name: &str) -> bool {
+        self.mesh().remove_service(name)
+    }
+
+    /// Calls `service` with the node's codec and default timeout.
+    pub async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        service: &str,
+        request: &Req,
+    ) -> Result<Resp> {
+        self.call_timeout(service, request, self.inner.call_timeout)
+            .await
+    }
+
+    /// Calls `service`, waiting at most `timeout` for the answer.
+    pub async fn call_timeout<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        service: &str,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp> {
+        check("service", service)?;
+        Client::new(self.mesh().clone(), service, self.inner.codec, timeout)
+            .call(request)
+            .await
+    }
+
+    /// Calls `service` with a payload already encoded in `codec`, returning the raw answer.
+    pub async fn call_encoded(
+        &self,
+        service: &str,
+        codec: crate::codec::CodecId,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Received> {
+        check("service", service)?;
+        let (codec, payload) = self
+            .mesh()
+            .request(service, codec, payload, timeout)
+            .await?;
+        Ok(Received { codec, payload })
+    }
+
+    /// A typed client of `service` with the node's codec and default timeout.
+    pub fn client<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        service: &str,
+    ) -> Client<Req, Resp> {
+        Client::new(
+            self.mesh().clone(),
+            service,
+            self.inner.codec,
+            self.inner.call_timeout,
+        )
+    }
+
+    /// A typed client of `service` with a codec of your choice.
+    pub fn client_with<Req: Serialize + ?Sized, Resp: DeserializeOwned, C: Codec>(
+        &self,
+        service: &str,
+        codec: C,
+    ) -> Client<Req, Resp, C> {
+        Client::new(self.mesh().clone(), service, codec, self.inner.call_timeout)
+    }
+
+    /// Whether any node of the mesh (this one included) hosts `service`.
+    pub fn service_has_providers(&self, service: &str) -> bool {
+        self.mesh().has_providers(service)
+    }
+
+    /// Waits until some node hosts `service`, at most `timeout`.
+    pub async fn wait_for_service_provider(&self, service: &str, timeout: Duration) -> Result<()> {
+        self.wait_until(timeout, |mesh| mesh.has_providers(service))
+            .await
+            .map_err(|_| Error::NoProvider {
+                service: service.to_string(),
+                domain: self.domain_id().to_string(),
+            })
+    }
+
+    // ----- life --------------------------------------------------------------------------------
+
+    async fn wait_until(
+        &self,
+        timeout: Duration,
+        ready: impl Fn(&Mesh) -> bool,
+    ) -> std::result::Result<(), Duration> {
+        let start = Instant::now();
+        let mut changes = self.mesh().changes();
+        loop {
+            changes.borrow_and_update();
+            if ready(self.mesh()) {
+                return Ok(());
+            }
+            if self.mesh().is_closed() {
+                return Err(start.elapsed());
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() || tokio::time::timeout(left, changes.changed()).await.is_err() {
+                return if ready(self.mesh()) {
+                    Ok(())
+                } else {
+                    Err(timeout)
+                };
+            }
+        }
+    }
+
+    /// Withdraws the node from discovery and closes its connections and subscriptions, after
+    /// writing out what is already queued for its peers (waiting at most one second).
+    /// Dropping the last clone closes the node too, without that wait.
+    pub async fn close(&self) {
+        self.mesh().finish_links(Duration::from_secs(1)).await;
+        let inner = self.inner.clone();
+        // Discovery's goodbye blocks briefly (mDNS unregister); keep it off the runtime threads.
+        let _ = tokio::task::spawn_blocking(move || inner.close()).await;
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then closes the node.
+    pub async fn forever(&self) {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match terminate.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+            _ = self.mesh().wait_closed() => {}
+        }
+        self.close().await;
+    }
+}
+
+fn check(what: &'static str, name: &str) -> Result<()> {
+    crate::discovery::host::check_name(what, name).map_err(|reason| Error::Invalid {
+        what: match what {
+            "topic" => "topic name",
+            "service" => "service name",
+            _ => "name",
+        },
+        reason,
+    })
+}

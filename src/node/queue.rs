@@ -1,0 +1,101 @@
+//! The receive queue behind each subscription: bounded, and when full it drops the oldest
+//! message and counts the loss, so a slow subscriber never stalls the connection it shares.
+
+use crate::codec::CodecId;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::Notify;
+
+/// One received message, still encoded.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub codec: CodecId,
+    pub payload: Bytes,
+}
+
+pub(crate) struct SubQueue {
+    pub topic: String,
+    items: Mutex<VecDeque<Received>>,
+    capacity: usize,
+    ready: Notify,
+    lost: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl SubQueue {
+    pub fn new(topic: &str, capacity: usize) -> Self {
+        SubQueue {
+            topic: topic.to_string(),
+            items: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            capacity: capacity.max(1),
+            ready: Notify::new(),
+            lost: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn push(&self, message: Received) {
+        {
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            if items.len() >= self.capacity {
+                items.pop_front();
+                self.lost.fetch_add(1, Ordering::Relaxed);
+            }
+            items.push_back(message);
+        }
+        self.ready.notify_one();
+    }
+
+    pub async fn pop(&self) -> Option<Received> {
+        loop {
+            if let Some(m) = self
+                .items
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            {
+                return Some(m);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(i: u8) -> Received {
+        Received {
+            codec: CodecId::Raw,
+            payload: Bytes::from(vec![i]),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_the_oldest_and_counts_it() {
+        let q = SubQueue::new("t", 2);
+        for i in 0..5 {
+            q.push(msg(i));
+        }
+        assert_eq!(q.lost(), 3);
+        assert_eq!(q.pop().await.unwrap().payload[0], 3);
+        assert_eq!(q.pop().await.unwrap().payload[0], 4);
+        q.close();
+        assert!(q.pop().await.is_none());
+    }
+}

@@ -1,0 +1,203 @@
+//! The mesh as one node sees it: who is there, what they listen to, what services they host.
+//!
+//! Topology is plain data. Discovery (mDNS, the host-local registry) says which nodes exist and
+//! where to reach them; each connected peer then sends its full [`NodeInfo`] over the connection
+//! (so 500 topics never need to fit in an mDNS packet) and sends it again whenever it changes.
+//! Nothing here does I/O.
+
+use crate::codec::CodecId;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// A node's unique id: 32 hex digits, new for every node instance (a restarted node is a new one).
+pub type NodeId = String;
+
+/// What a node does with a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TopicRole {
+    /// The node listens to the topic (subscriber or callback).
+    Listen,
+    /// The node has a publisher for the topic or has sent on it.
+    Publish,
+}
+
+/// One topic a node listens to or publishes on, with the codec and type it uses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TopicInfo {
+    pub name: String,
+    pub role: TopicRole,
+    pub codec: CodecId,
+    /// The codec's name (differs from `codec` only for custom codecs).
+    pub codec_name: String,
+    /// The Rust type name of the messages (`std::any::type_name`), empty when unknown.
+    pub type_name: String,
+}
+
+/// One service a node hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub codec: CodecId,
+    pub codec_name: String,
+    pub request_type: String,
+    pub response_type: String,
+}
+
+/// Everything the mesh knows about one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    pub name: String,
+    pub domain: String,
+    /// Equal for two nodes exactly when they share /dev/shm (see `discovery::host_id`).
+    pub host_id: String,
+    /// The host name, for people.
+    pub hostname: String,
+    pub pid: u32,
+    /// TCP addresses this node accepts connections on.
+    pub endpoints: Vec<SocketAddr>,
+    /// Transports the node can speak (`tcp`, `shm`).
+    pub transports: Vec<String>,
+    pub topics: Vec<TopicInfo>,
+    pub services: Vec<ServiceInfo>,
+    /// Raised on every change of topics or services.
+    pub version: u64,
+    /// A command-line tool's node (`rosy topic echo`...), hidden from `rosy node list`.
+    pub tool: bool,
+}
+
+impl NodeInfo {
+    /// Whether this node listens to `topic`.
+    pub fn listens_to(&self, topic: &str) -> bool {
+        self.topics
+            .iter()
+            .any(|t| t.role == TopicRole::Listen && t.name == topic)
+    }
+
+    /// Whether this node hosts `service`.
+    pub fn provides(&self, service: &str) -> bool {
+        self.services.iter().any(|s| s.name == service)
+    }
+}
+
+/// The peers this node is connected to, by id, with their latest [`NodeInfo`].
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    nodes: HashMap<NodeId, NodeInfo>,
+}
+
+impl Topology {
+    /// Adds a node or replaces what was known of it. Returns whether anything changed.
+    pub fn upsert(&mut self, info: NodeInfo) -> bool {
+        match self.nodes.get(&info.id) {
+            Some(old) if *old == info => false,
+            Some(old) if old.version > info.version => false,
+            _ => {
+                self.nodes.insert(info.id.clone(), info);
+                true
+            }
+        }
+    }
+
+    /// Forgets a node. Returns whether it was known.
+    pub fn remove(&mut self, id: &str) -> bool {
+        self.nodes.remove(id).is_some()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&NodeInfo> {
+        self.nodes.get(id)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.nodes.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Nodes listening to `topic`, in id order (stable for load balancing).
+    pub fn listeners(&self, topic: &str) -> Vec<&NodeInfo> {
+        let mut found: Vec<&NodeInfo> = self
+            .nodes
+            .values()
+            .filter(|n| n.listens_to(topic))
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found
+    }
+
+    /// Nodes hosting `service`, in id order.
+    pub fn providers(&self, service: &str) -> Vec<&NodeInfo> {
+        let mut found: Vec<&NodeInfo> = self
+            .nodes
+            .values()
+            .filter(|n| n.provides(service))
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, version: u64, listens: &[&str]) -> NodeInfo {
+        NodeInfo {
+            id: id.into(),
+            name: format!("n{id}"),
+            domain: "default".into(),
+            host_id: "h".into(),
+            hostname: "host".into(),
+            pid: 1,
+            endpoints: vec![],
+            transports: vec!["tcp".into()],
+            topics: listens
+                .iter()
+                .map(|t| TopicInfo {
+                    name: t.to_string(),
+                    role: TopicRole::Listen,
+                    codec: CodecId::MsgPack,
+                    codec_name: "msgpack".into(),
+                    type_name: String::new(),
+                })
+                .collect(),
+            services: vec![],
+            version,
+            tool: false,
+        }
+    }
+
+    #[test]
+    fn newer_info_replaces_older_and_never_the_reverse() {
+        let mut topology = Topology::default();
+        assert!(topology.upsert(node("a", 2, &["x"])));
+        assert!(!topology.upsert(node("a", 1, &[])));
+        assert!(topology.get("a").unwrap().listens_to("x"));
+        assert!(topology.upsert(node("a", 3, &[])));
+        assert!(topology.listeners("x").is_empty());
+    }
+
+    #[test]
+    fn listeners_come_in_id_order() {
+        let mut topology = Topology::default();
+        topology.upsert(node("c", 1, &["t"]));
+        topology.upsert(node("a", 1, &["t"]));
+        topology.upsert(node("b", 1, &["u"]));
+        let ids: Vec<&str> = topology
+            .listeners("t")
+            .iter()
+            .map(|n| n.id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert!(topology.remove("a"));
+        assert!(!topology.remove("a"));
+    }
+}

@@ -1,0 +1,332 @@
+//! The wire format of rosy's TCP transport.
+//!
+//! A connection opens with an 8-byte preamble, [`MAGIC`] then the protocol version (u16 LE) and
+//! two reserved bytes, so a stranger speaking another protocol is turned away before anything
+//! else is parsed. Then both sides exchange frames:
+//!
+//! ```text
+//! u32 LE  length of what follows (header rest + name + payload), at most MAX_FRAME_LEN
+//! u8      kind            (FrameKind)
+//! u8      codec           (CodecId byte)
+//! u16 LE  name length     (at most MAX_NAME_LEN; topic or service name)
+//! u64 LE  id              (request id for services, 0 otherwise)
+//! ...     name (UTF-8), then payload
+//! ```
+//!
+//! Every length, kind, codec and string read here is bounded and checked; a bad frame is a
+//! [`FrameError`] that closes the one connection it came on. This module does no I/O.
+
+use crate::codec::CodecId;
+use crate::discovery::host::MAX_NAME_LEN;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// The first bytes of every rosy connection.
+pub const MAGIC: [u8; 4] = *b"ROSY";
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Length of the preamble: magic, version, reserved.
+pub const PREAMBLE_LEN: usize = 8;
+/// Bytes of a frame header after the length prefix.
+pub const HEADER_LEN: usize = 12;
+/// The largest frame accepted: 256 MiB (a 4 GB length prefix is refused, not allocated).
+pub const MAX_FRAME_LEN: usize = 256 << 20;
+
+/// What a frame carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    /// First frame of each side: msgpack `Hello` (domain, node id, name).
+    Hello = 1,
+    /// The sender's full `NodeInfo` (msgpack), sent after the hello and on every change.
+    NodeInfo = 2,
+    /// A topic message: name = topic.
+    Topic = 3,
+    /// A service request: name = service, id = request id.
+    Request = 4,
+    /// A successful response to request `id`.
+    Response = 5,
+    /// A failed request `id`: payload = one `ResponseError` byte, then UTF-8 text.
+    ResponseError = 6,
+    /// The sender refuses the connection; payload = reason (UTF-8). The connection then closes.
+    Reject = 7,
+}
+
+impl FrameKind {
+    fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => FrameKind::Hello,
+            2 => FrameKind::NodeInfo,
+            3 => FrameKind::Topic,
+            4 => FrameKind::Request,
+            5 => FrameKind::Response,
+            6 => FrameKind::ResponseError,
+            7 => FrameKind::Reject,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a service request failed on the provider's side (first payload byte of `ResponseError`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ResponseError {
+    /// The handler returned an error; the text is its message.
+    Handler = 1,
+    /// The provider does not (or no longer) host this service.
+    NoSuchService = 2,
+    /// The request's codec or bytes do not match what the handler expects.
+    CodecMismatch = 3,
+}
+
+impl ResponseError {
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => ResponseError::Handler,
+            2 => ResponseError::NoSuchService,
+            3 => ResponseError::CodecMismatch,
+            _ => return None,
+        })
+    }
+}
+
+/// One frame, its name and payload sharing the received buffer (no copy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub codec: CodecId,
+    pub id: u64,
+    pub name: Bytes,
+    pub payload: Bytes,
+}
+
+impl Frame {
+    pub fn new(kind: FrameKind, codec: CodecId, id: u64, name: &str, payload: Bytes) -> Self {
+        Frame {
+            kind,
+            codec,
+            id,
+            name: Bytes::copy_from_slice(name.as_bytes()),
+            payload,
+        }
+    }
+
+    /// The name as text (checked to be UTF-8 when the frame was decoded).
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(&self.name).unwrap_or("")
+    }
+
+    /// Bytes this frame takes on the wire.
+    pub fn wire_len(&self) -> usize {
+        4 + HEADER_LEN + self.name.len() + self.payload.len()
+    }
+
+    /// Appends the length prefix, header and name (not the payload) to `out`.
+    pub fn encode_head(&self, out: &mut BytesMut) {
+        debug_assert!(self.name.len() <= MAX_NAME_LEN);
+        out.reserve(4 + HEADER_LEN + self.name.len());
+        out.put_u32_le((HEADER_LEN + self.name.len() + self.payload.len()) as u32);
+        out.put_u8(self.kind as u8);
+        out.put_u8(self.codec.to_byte());
+        out.put_u16_le(self.name.len() as u16);
+        out.put_u64_le(self.id);
+        out.put_slice(&self.name);
+    }
+
+    /// Appends the whole frame to `out`.
+    pub fn encode(&self, out: &mut BytesMut) {
+        self.encode_head(out);
+        out.put_slice(&self.payload);
+    }
+}
+
+/// A malformed preamble or frame. Each closes the connection it arrived on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("wrong magic {0:02x?}: not a rosy peer")]
+    WrongMagic([u8; 4]),
+    #[error("protocol version {theirs} is not supported (this node speaks {PROTOCOL_VERSION})")]
+    WrongVersion { theirs: u16 },
+    #[error("frame length {0} exceeds the limit of {MAX_FRAME_LEN} bytes")]
+    TooLong(usize),
+    #[error("frame length {0} is shorter than a frame header")]
+    TooShort(usize),
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u8),
+    #[error("unknown codec byte {0}")]
+    UnknownCodec(u8),
+    #[error(
+        "name length {name_len} does not fit in a frame of {frame_len} bytes or exceeds {MAX_NAME_LEN}"
+    )]
+    BadNameLength { name_len: usize, frame_len: usize },
+    #[error("name is not UTF-8")]
+    NameNotUtf8,
+}
+
+/// The preamble this build sends.
+pub fn preamble() -> [u8; PREAMBLE_LEN] {
+    let v = PROTOCOL_VERSION.to_le_bytes();
+    [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], v[0], v[1], 0, 0]
+}
+
+/// Checks a peer's preamble.
+pub fn check_preamble(bytes: &[u8; PREAMBLE_LEN]) -> Result<(), FrameError> {
+    let magic = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    if magic != MAGIC {
+        return Err(FrameError::WrongMagic(magic));
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version != PROTOCOL_VERSION {
+        return Err(FrameError::WrongVersion { theirs: version });
+    }
+    Ok(())
+}
+
+/// Takes one frame off the front of `buf` if it is complete. `Ok(None)`: more bytes needed
+/// (`buf` is then reserved for the whole frame, so the caller reads straight into place).
+pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLong(len));
+    }
+    if len < HEADER_LEN {
+        return Err(FrameError::TooShort(len));
+    }
+    // Check the header as soon as it is here, before waiting for a large body.
+    if buf.len() >= 4 + HEADER_LEN {
+        FrameKind::from_byte(buf[4]).ok_or(FrameError::UnknownKind(buf[4]))?;
+        CodecId::from_byte(buf[5]).ok_or(FrameError::UnknownCodec(buf[5]))?;
+        let name_len = u16::from_le_bytes([buf[6], buf[7]]) as usize;
+        if name_len > MAX_NAME_LEN || HEADER_LEN + name_len > len {
+            return Err(FrameError::BadNameLength {
+                name_len,
+                frame_len: len,
+            });
+        }
+    }
+    if buf.len() < 4 + len {
+        buf.reserve(4 + len - buf.len());
+        return Ok(None);
+    }
+    let mut frame = buf.split_to(4 + len);
+    frame.advance(4);
+    let kind = FrameKind::from_byte(frame.get_u8()).expect("checked above");
+    let codec = CodecId::from_byte(frame.get_u8()).expect("checked above");
+    let name_len = frame.get_u16_le() as usize;
+    let id = frame.get_u64_le();
+    let name = frame.split_to(name_len).freeze();
+    if std::str::from_utf8(&name).is_err() {
+        return Err(FrameError::NameNotUtf8);
+    }
+    Ok(Some(Frame {
+        kind,
+        codec,
+        id,
+        name,
+        payload: frame.freeze(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str, payload: &[u8]) -> Frame {
+        Frame::new(
+            FrameKind::Topic,
+            CodecId::MsgPack,
+            0,
+            name,
+            Bytes::copy_from_slice(payload),
+        )
+    }
+
+    #[test]
+    fn frames_round_trip_even_when_split_anywhere() {
+        let frames = vec![
+            topic("a", b""),
+            Frame::new(
+                FrameKind::Request,
+                CodecId::Json,
+                42,
+                "multiply",
+                Bytes::from_static(b"[2,2]"),
+            ),
+            topic("camera/frames", &vec![7u8; 100_000]),
+        ];
+        let mut wire = BytesMut::new();
+        for f in &frames {
+            f.encode(&mut wire);
+        }
+        for step in [1, 3, 17, 4096, wire.len()] {
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            for chunk in wire.chunks(step) {
+                buf.extend_from_slice(chunk);
+                while let Some(f) = decode(&mut buf).unwrap() {
+                    out.push(f);
+                }
+            }
+            assert_eq!(out, frames, "split every {step} bytes");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_4_gb_length_is_refused_before_allocating() {
+        let mut buf = BytesMut::from(&u32::MAX.to_le_bytes()[..]);
+        assert_eq!(
+            decode(&mut buf),
+            Err(FrameError::TooLong(u32::MAX as usize))
+        );
+        assert!(buf.capacity() < 1 << 20);
+    }
+
+    #[test]
+    fn bad_headers_are_named() {
+        let mut good = BytesMut::new();
+        topic("t", b"x").encode(&mut good);
+        let mut kind = good.clone();
+        kind[4] = 99;
+        assert_eq!(decode(&mut kind), Err(FrameError::UnknownKind(99)));
+        let mut codec = good.clone();
+        codec[5] = 42;
+        assert_eq!(decode(&mut codec), Err(FrameError::UnknownCodec(42)));
+        let mut name = good.clone();
+        name[6] = 200;
+        assert!(matches!(
+            decode(&mut name),
+            Err(FrameError::BadNameLength { .. })
+        ));
+        let mut short = BytesMut::from(&5u32.to_le_bytes()[..]);
+        assert_eq!(decode(&mut short), Err(FrameError::TooShort(5)));
+        let mut utf8 = good.clone();
+        utf8[16] = 0xff;
+        assert_eq!(decode(&mut utf8), Err(FrameError::NameNotUtf8));
+    }
+
+    #[test]
+    fn a_truncated_frame_waits_for_more() {
+        let mut wire = BytesMut::new();
+        topic("t", b"hello").encode(&mut wire);
+        let mut buf = BytesMut::from(&wire[..wire.len() - 1]);
+        assert_eq!(decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn preambles_are_checked() {
+        assert_eq!(check_preamble(&preamble()), Ok(()));
+        assert!(matches!(
+            check_preamble(b"HTTP/1.1"),
+            Err(FrameError::WrongMagic(_))
+        ));
+        let mut newer = preamble();
+        newer[4] = 9;
+        assert_eq!(
+            check_preamble(&newer),
+            Err(FrameError::WrongVersion { theirs: 9 })
+        );
+    }
+}
