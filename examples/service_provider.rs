@@ -7,6 +7,7 @@
 
 #[tokio::main]
 async fn main() {
+    rosy::init_logging(0);
     if let Err(e) = run().await {
         eprintln!("error: {e}");
         std::process::exit(1);

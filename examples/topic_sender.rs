@@ -10,6 +10,7 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() {
+    rosy::init_logging(0);
     if let Err(e) = run().await {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -1,1 +1,10 @@
-//! Integration tests that start real processes and talk over TCP and mDNS (see README).
+//! Integration tests that start real processes and talk over TCP and mDNS.
+//!
+//! Every test runs in a domain of its own, on loopback only (`ROSY_INTERFACES=lo`), bounds every
+//! wait, and kills what it started. `namespaces` builds two network namespaces joined by a veth
+//! pair to prove discovery and TCP across "hosts" (needs root, as CI has).
+
+mod bad_input;
+mod mesh;
+mod namespaces;
+mod support;

@@ -24,11 +24,13 @@ pub mod codec;
 pub mod discovery;
 pub mod error;
 pub mod launch;
+pub mod logging;
 pub mod node;
 pub mod topology;
 pub mod transport;
 
 pub use error::{Error, Result, ServiceError};
+pub use logging::init_logging;
 pub use node::{
     Client, Node, NodeBuilder, Publisher, Strategy, Subscriber, TransportPreference, build_node,
 };

@@ -403,7 +403,13 @@ async fn read_loop(
         }
         tokio::select! {
             read = stream.read_buf(&mut buf) => match read {
-                Ok(0) => break None,
+                Ok(0) if buf.is_empty() => break None,
+                Ok(0) => {
+                    break Some(LinkError::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("connection closed in the middle of a frame ({} bytes pending)", buf.len()),
+                    )));
+                }
                 Ok(_) => {}
                 Err(e) => break Some(e.into()),
             },

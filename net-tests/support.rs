@@ -1,0 +1,202 @@
+//! Helpers for the network tests: example processes with captured output, test nodes, waits.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A domain id no other test uses.
+pub fn unique_domain(test: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t-{test}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The path of a built example (cargo test builds the examples next to the test binaries).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// A child process whose stdout and stderr lines are collected; killed when dropped.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+impl Proc {
+    /// Starts example `name` with `args` in `domain`, on loopback.
+    pub fn example(name: &str, domain: &str, args: &[&str]) -> Proc {
+        let mut command = Command::new(example(name));
+        command
+            .args(args)
+            .env("ROSY_DOMAIN_ID", domain)
+            .env("ROSY_INTERFACES", "lo");
+        Proc::spawn(name, command)
+    }
+
+    pub fn spawn(name: &str, mut command: Command) -> Proc {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        Proc {
+            name: name.to_string(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// How many stdout lines equal `line`.
+    pub fn count(&self, line: &str) -> usize {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| *l == line)
+            .count()
+    }
+
+    /// Waits until a stdout line equals `line`; panics with the output after `timeout`.
+    pub fn expect_line(&self, line: &str, timeout: Duration) {
+        let ok = wait_until(timeout, || self.count(line) > 0);
+        assert!(
+            ok,
+            "{} did not print {line:?} within {timeout:?}\nstdout: {:?}\nstderr: {:?}",
+            self.name,
+            self.stdout(),
+            self.stderr()
+        );
+    }
+
+    /// Waits until some stderr line contains `text`.
+    pub fn expect_stderr(&self, text: &str, timeout: Duration) {
+        let ok = wait_until(timeout, || {
+            self.stderr.lock().unwrap().iter().any(|l| l.contains(text))
+        });
+        assert!(
+            ok,
+            "{} did not log {text:?} within {timeout:?}\nstderr: {:?}",
+            self.name,
+            self.stderr()
+        );
+    }
+
+    /// Waits for the process to exit by itself; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still running after {timeout:?}\nstdout: {:?}\nstderr: {:?}",
+                self.name,
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `kill -9`, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `ready` every 10 ms until it holds or `timeout` passes. Returns whether it held.
+pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A node for the test process itself, in `domain`, on loopback.
+pub async fn node(name: &str, domain: &str) -> rosy::Node {
+    rosy::Node::builder(name)
+        .domain_id(domain)
+        .interfaces(Some(vec!["lo".to_string()]))
+        .build()
+        .await
+        .expect("test node starts")
+}
+
+/// Waits (asynchronously) until `ready(node)` holds, at most `timeout`.
+pub async fn eventually(
+    node: &rosy::Node,
+    timeout: Duration,
+    ready: impl Fn(&rosy::Node) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if ready(node) {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let _ = tokio::time::timeout(
+            left.min(Duration::from_millis(100)),
+            node.topology_changed(),
+        )
+        .await;
+    }
+}
