@@ -805,12 +805,19 @@ impl FrameSink for Mesh {
 
     fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>) {
         let peer = link.peer.node_id.clone();
-        if let Some(e) = &error {
-            tracing::warn!(
+        match &error {
+            // A peer that exits or crashes resets its connections: that is no news.
+            Some(LinkError::Io(e)) => tracing::debug!(
+                "connection to {} ({peer}) at {} ended: {e}",
+                link.peer.node_name,
+                link.remote
+            ),
+            Some(e) => tracing::warn!(
                 "connection to {} ({peer}) at {} closed: {e}",
                 link.peer.node_name,
                 link.remote
-            );
+            ),
+            None => {}
         }
         let was_current = {
             let mut links = write(&self.links);

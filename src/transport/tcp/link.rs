@@ -65,6 +65,8 @@ pub enum LinkError {
     Rejected(String),
     #[error("the connection is closed")]
     Closed,
+    #[error("the peer closed the connection in the middle of a frame ({0} bytes pending)")]
+    Truncated(usize),
     #[error("the peer did not take the message within {0:?} (its outbox stayed full)")]
     Full(Duration),
 }
@@ -374,7 +376,11 @@ async fn write_loop(
         }
     }
     let _ = stream.shutdown().await;
-    link.close();
+    if !finished {
+        link.close();
+    }
+    // After a finish, the reader goes on until the peer closes too: closing with unread bytes
+    // would send a reset, and a reset can make the peer drop what it has not read yet.
 }
 
 async fn read_loop(
@@ -404,12 +410,7 @@ async fn read_loop(
         tokio::select! {
             read = stream.read_buf(&mut buf) => match read {
                 Ok(0) if buf.is_empty() => break None,
-                Ok(0) => {
-                    break Some(LinkError::Io(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!("connection closed in the middle of a frame ({} bytes pending)", buf.len()),
-                    )));
-                }
+                Ok(0) => break Some(LinkError::Truncated(buf.len())),
                 Ok(_) => {}
                 Err(e) => break Some(e.into()),
             },
