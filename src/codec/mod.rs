@@ -233,17 +233,73 @@ impl Codec for BuiltinCodec {
     }
 }
 
-/// Decodes a payload of any built-in serde codec into a JSON value, for tools that do not know
-/// the message type (`rosy topic echo`). `None` for rkyv, raw and custom payloads.
-pub fn to_json_value(
+/// Decodes a msgpack or JSON payload into a JSON value for people and scripts, without knowing
+/// the message type (`rosy topic echo`). Binary data shows as `{"bytes": N, "hex": "first 32"}`.
+/// `None` for raw, rkyv and custom payloads: show those as [`hex_preview`].
+pub fn to_display_value(
     codec: CodecId,
     bytes: &[u8],
 ) -> Option<Result<serde_json::Value, CodecError>> {
     match codec {
-        CodecId::MsgPack => Some(MsgPack.decode(bytes)),
+        CodecId::MsgPack => Some(
+            rmpv::decode::read_value(&mut &bytes[..])
+                .map(msgpack_to_json)
+                .map_err(|e| CodecError::Decode {
+                    codec: "msgpack",
+                    len: bytes.len(),
+                    reason: e.to_string(),
+                }),
+        ),
         CodecId::Json => Some(Json.decode(bytes)),
         _ => None,
     }
+}
+
+/// The first bytes of a payload as hex, with the total size: `1048576 bytes: 00 01 02 ...`.
+pub fn hex_preview(bytes: &[u8], max: usize) -> String {
+    let shown: Vec<String> = bytes.iter().take(max).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > max { " ..." } else { "" };
+    format!("{} bytes: {}{more}", bytes.len(), shown.join(" "))
+}
+
+fn msgpack_to_json(value: rmpv::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        rmpv::Value::Nil => J::Null,
+        rmpv::Value::Boolean(b) => J::Bool(b),
+        rmpv::Value::Integer(i) => i
+            .as_i64()
+            .map(J::from)
+            .or_else(|| i.as_u64().map(J::from))
+            .unwrap_or(J::Null),
+        rmpv::Value::F32(f) => J::from(f as f64),
+        rmpv::Value::F64(f) => J::from(f),
+        rmpv::Value::String(s) => match s.into_str() {
+            Some(s) => J::String(s),
+            None => J::String("<invalid UTF-8>".into()),
+        },
+        rmpv::Value::Binary(b) => bytes_value(&b),
+        rmpv::Value::Array(items) => J::Array(items.into_iter().map(msgpack_to_json).collect()),
+        rmpv::Value::Map(entries) => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in entries {
+                let key = match k {
+                    rmpv::Value::String(s) => s.into_str().unwrap_or_default(),
+                    other => other.to_string(),
+                };
+                map.insert(key, msgpack_to_json(v));
+            }
+            J::Object(map)
+        }
+        rmpv::Value::Ext(kind, data) => {
+            serde_json::json!({ "ext": kind, "data": bytes_value(&data) })
+        }
+    }
+}
+
+fn bytes_value(bytes: &[u8]) -> serde_json::Value {
+    let hex: String = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({ "bytes": bytes.len(), "hex": hex })
 }
 
 #[cfg(test)]
@@ -324,7 +380,24 @@ mod tests {
     fn tools_decode_without_the_type() {
         let mut bytes = Vec::new();
         MsgPack.encode(&("hello", "world"), &mut bytes).unwrap();
-        let value = to_json_value(CodecId::MsgPack, &bytes).unwrap().unwrap();
+        let value = to_display_value(CodecId::MsgPack, &bytes).unwrap().unwrap();
         assert_eq!(value, serde_json::json!(["hello", "world"]));
+
+        bytes.clear();
+        MsgPack
+            .encode(
+                &Frame {
+                    id: 3,
+                    pixels: vec![0xab; 100],
+                },
+                &mut bytes,
+            )
+            .unwrap();
+        let value = to_display_value(CodecId::MsgPack, &bytes).unwrap().unwrap();
+        assert_eq!(value["id"], 3);
+        assert_eq!(value["pixels"]["bytes"], 100);
+        assert!(value["pixels"]["hex"].as_str().unwrap().starts_with("abab"));
+        assert!(to_display_value(CodecId::Raw, &bytes).is_none());
+        assert_eq!(hex_preview(&[1, 2, 3], 2), "3 bytes: 01 02 ...");
     }
 }

@@ -168,10 +168,8 @@ impl NodeBuilder {
 
         let (listeners, endpoints) = bind(interfaces.as_deref()).await?;
         let host_id = host::host_id().map_err(Error::io("cannot determine the host id"))?;
-        let mut transports = vec!["tcp".to_string()];
-        if transport != TransportPreference::Tcp {
-            transports.push("shm".to_string());
-        }
+        // Shared memory joins this list once its transport is wired into the node.
+        let transports = vec!["tcp".to_string()];
         let own = NodeInfo {
             id: host::random_id(),
             name: self.name.clone(),

@@ -161,6 +161,15 @@ impl Mesh {
         self.changes.subscribe()
     }
 
+    /// Peers discovery reports that are not connected (yet).
+    pub fn unconnected_peers(&self) -> usize {
+        let links = read(&self.links);
+        lock(&self.known)
+            .keys()
+            .filter(|id| !links.contains_key(*id))
+            .count()
+    }
+
     pub fn is_closed(&self) -> bool {
         *self.closed.borrow()
     }
@@ -584,7 +593,10 @@ impl Mesh {
                     if a.id == self.hello.node_id || a.domain != self.hello.domain {
                         continue;
                     }
-                    lock(&self.known).insert(a.id.clone(), a.clone());
+                    let new = lock(&self.known).insert(a.id.clone(), a.clone()).is_none();
+                    if new {
+                        self.bump();
+                    }
                     self.clone().maybe_dial(&a.id);
                 }
                 DiscoveryEvent::Gone(id) => {

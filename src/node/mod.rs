@@ -197,6 +197,17 @@ impl Node {
             .await
     }
 
+    /// Sends a payload already encoded with `codec` (tools replaying recordings use this).
+    pub async fn send_encoded(
+        &self,
+        topic: &str,
+        codec: crate::codec::CodecId,
+        payload: Bytes,
+    ) -> Result<usize> {
+        check("topic", topic)?;
+        self.mesh().publish(topic, codec, payload).await
+    }
+
     /// A typed publisher on `topic` with the node's codec.
     pub async fn publisher<T: Serialize + ?Sized>(&self, topic: &str) -> Result<Publisher<T>> {
         self.publisher_with(topic, self.inner.codec).await
@@ -409,6 +420,34 @@ impl Node {
                 service: service.to_string(),
                 domain: self.domain_id().to_string(),
             })
+    }
+
+    /// Waits until the mesh looks fully known: every discovered peer is connected and nothing
+    /// changed for `quiet`; at most `max`. Tools call it before listing the mesh, so they answer
+    /// as soon as they can instead of sleeping a fixed time.
+    pub async fn settle(&self, quiet: Duration, max: Duration) {
+        let deadline = tokio::time::Instant::now() + max;
+        let mut changes = self.mesh().changes();
+        loop {
+            changes.borrow_and_update();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match tokio::time::timeout(quiet.min(left), changes.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return,
+                Err(_) if self.mesh().unconnected_peers() == 0 => return,
+                Err(_) => {
+                    // Someone is discovered but not connected yet: wait a little more.
+                    let _ = tokio::time::timeout(
+                        Duration::from_millis(50).min(left),
+                        changes.changed(),
+                    )
+                    .await;
+                }
+            }
+        }
     }
 
     // ----- life --------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+//! The `rosy` command line: argument parsing here, one file per command group, each calling only
+//! rosy's public library API.
+
+pub mod error;
+pub mod node;
+pub mod progress;
+pub mod service;
+pub mod tool_node;
+pub mod topic;
+pub mod value;
+
+use clap::{Parser, Subcommand};
+use error::CliError;
+
+/// rosy: not ROS, but ROS-y. See and steer a running mesh of nodes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rosy",
+    version,
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The mesh to work in: nodes only see nodes of their own domain.
+    #[arg(long, global = true, env = "ROSY_DOMAIN_ID", default_value = "default")]
+    pub domain_id: String,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print data as JSON, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The nodes of the mesh.
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Topics: list, inspect, echo, send, measure.
+    #[command(subcommand)]
+    Topic(topic::TopicCommand),
+    /// Services: list and call.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    rosy::init_logging(cli.verbose);
+    match cli.command {
+        Command::Node(c) => node::run(c, &cli.domain_id, cli.json, cli.verbose > 0).await,
+        Command::Topic(c) => topic::run(c, &cli.domain_id, cli.json).await,
+        Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
+    }
+}

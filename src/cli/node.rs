@@ -1,0 +1,101 @@
+//! `rosy node list`: every node of the mesh, with its topics and services.
+
+use super::error::CliError;
+use super::tool_node;
+use rosy::topology::{NodeInfo, TopicRole};
+use std::time::Duration;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NodeCommand {
+    /// List the nodes of the mesh, with their topics and services.
+    /// With -v (the global flag), also ids, endpoints, pids and message types.
+    List {
+        /// Wait at most this long for the mesh to be discovered (seconds). The list is printed
+        /// as soon as discovery is quiet.
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        discovery_time: f64,
+        /// Also list the nodes of command-line tools (like this one).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+pub async fn run(
+    command: NodeCommand,
+    domain: &str,
+    json: bool,
+    verbose: bool,
+) -> Result<(), CliError> {
+    match command {
+        NodeCommand::List {
+            discovery_time,
+            all,
+        } => {
+            let node = tool_node::join(domain, "node-list").await?;
+            tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
+            let mut nodes: Vec<NodeInfo> = node
+                .topology()
+                .nodes()
+                .filter(|n| all || !n.tool)
+                .cloned()
+                .collect();
+            nodes.sort_by(|a, b| (&a.name, &a.hostname, &a.id).cmp(&(&b.name, &b.hostname, &b.id)));
+            if json {
+                println!("{}", serde_json::to_string(&nodes).unwrap_or_default());
+            } else {
+                print!("{}", render(&nodes, verbose));
+            }
+            node.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// The human listing: `N nodes:` then each node with its topics and services.
+pub fn render(nodes: &[NodeInfo], verbose: bool) -> String {
+    let mut out = format!(
+        "{} node{}:\n",
+        nodes.len(),
+        if nodes.len() == 1 { "" } else { "s" }
+    );
+    for n in nodes {
+        out += &format!(
+            "- {}@{} ({})\n",
+            n.name,
+            n.hostname,
+            n.transports.join(", ")
+        );
+        if verbose {
+            out += &format!("    id: {}  pid: {}  host id: {}\n", n.id, n.pid, n.host_id);
+            let endpoints: Vec<String> = n.endpoints.iter().map(|e| e.to_string()).collect();
+            out += &format!("    endpoints: {}\n", endpoints.join(", "));
+        }
+        for (role, label) in [
+            (TopicRole::Listen, "listens to"),
+            (TopicRole::Publish, "publishes"),
+        ] {
+            let topics: Vec<_> = n.topics.iter().filter(|t| t.role == role).collect();
+            if !topics.is_empty() {
+                out += &format!("    {label}:\n");
+                for t in topics {
+                    out += &format!("      {} [{}]", t.name, t.codec_name);
+                    if verbose && !t.type_name.is_empty() {
+                        out += &format!(" {}", t.type_name);
+                    }
+                    out += "\n";
+                }
+            }
+        }
+        if !n.services.is_empty() {
+            out += "    services:\n";
+            for s in &n.services {
+                out += &format!("      {} [{}]", s.name, s.codec_name);
+                if verbose {
+                    out += &format!(" {} -> {}", s.request_type, s.response_type);
+                }
+                out += "\n";
+            }
+        }
+    }
+    out
+}

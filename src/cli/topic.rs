@@ -1,0 +1,502 @@
+//! `rosy topic list|info|echo|send|hz|bw`.
+
+use super::error::CliError;
+use super::progress::Spinner;
+use super::tool_node;
+use super::value::{self, Format};
+use bytes::Bytes;
+use rosy::codec::{Codec, CodecId, MsgPack};
+use rosy::topology::{TopicRole, Topology};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TopicCommand {
+    /// List the topics of the mesh with their listeners and publishers.
+    List {
+        /// Wait at most this long for the mesh to be discovered (seconds).
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        discovery_time: f64,
+    },
+    /// Show who publishes and who listens to TOPIC, with codecs and types.
+    Info {
+        topic: String,
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        discovery_time: f64,
+    },
+    /// Print the messages arriving on one or more topics.
+    Echo {
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// Exit after this many messages.
+        #[arg(short = 'n', long)]
+        count: Option<u64>,
+        /// How decoded messages are printed.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Send VALUE (JSON, or YAML) on TOPIC, once a node listens.
+    Send {
+        topic: String,
+        /// The message: JSON like '["hello", "world"]' or YAML like '[hello, world]'; null if absent.
+        value: Option<String>,
+        /// Seconds between messages; with no --count, sends until Ctrl-C.
+        #[arg(long, value_name = "SECONDS")]
+        interval: Option<f64>,
+        /// How many messages to send (default 1, or unlimited with --interval).
+        #[arg(short = 'n', long)]
+        count: Option<u64>,
+        /// Do not wait for a listener: send at once, even to nobody.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for a listener (seconds).
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        wait: f64,
+        /// The codec to encode VALUE with.
+        #[arg(long, value_parser = ["msgpack", "json", "raw"], default_value = "msgpack")]
+        codec: String,
+    },
+    /// Print the rate of messages on TOPIC (min/max/std dev of the gaps over a window).
+    Hz {
+        topic: String,
+        /// Messages the statistics are computed over.
+        #[arg(short, long, default_value_t = 1000)]
+        window: usize,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+    },
+    /// Print the bandwidth used by TOPIC (message sizes over a window).
+    Bw {
+        topic: String,
+        #[arg(short, long, default_value_t = 1000)]
+        window: usize,
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+    },
+}
+
+pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), CliError> {
+    match command {
+        TopicCommand::List { discovery_time } => {
+            let node = tool_node::join(domain, "topic-list").await?;
+            tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
+            let topics = summarize(&node.topology());
+            if json {
+                println!("{}", serde_json::to_string(&topics).unwrap_or_default());
+            } else if topics.is_empty() {
+                println!("no topics");
+            } else {
+                for (name, t) in &topics {
+                    println!(
+                        "{name}  [{}]  {} listener{}, {} publisher{}",
+                        t.codecs.iter().cloned().collect::<Vec<_>>().join(", "),
+                        t.listeners.len(),
+                        if t.listeners.len() == 1 { "" } else { "s" },
+                        t.publishers.len(),
+                        if t.publishers.len() == 1 { "" } else { "s" },
+                    );
+                }
+            }
+            node.close().await;
+            Ok(())
+        }
+        TopicCommand::Info {
+            topic,
+            discovery_time,
+        } => {
+            let node = tool_node::join(domain, "topic-info").await?;
+            tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
+            let topics = summarize(&node.topology());
+            node.close().await;
+            let Some(t) = topics.get(&topic) else {
+                return Err(CliError::Failed(format!(
+                    "no node in domain {domain:?} listens to or publishes {topic:?}"
+                )));
+            };
+            if json {
+                println!("{}", serde_json::to_string(t).unwrap_or_default());
+            } else {
+                println!("topic: {topic}");
+                println!(
+                    "codec: {}",
+                    t.codecs.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+                println!(
+                    "type: {}",
+                    t.types.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+                println!("publishers ({}):", t.publishers.len());
+                for p in &t.publishers {
+                    println!("  {p}");
+                }
+                println!("listeners ({}):", t.listeners.len());
+                for l in &t.listeners {
+                    println!("  {l}");
+                }
+            }
+            Ok(())
+        }
+        TopicCommand::Echo {
+            topics,
+            count,
+            format,
+        } => echo(domain, topics, count, format, json).await,
+        TopicCommand::Send {
+            topic,
+            value,
+            interval,
+            count,
+            no_wait,
+            wait,
+            codec,
+        } => {
+            let value = match &value {
+                Some(text) => value::parse(text)?,
+                None => serde_json::Value::Null,
+            };
+            let (codec, payload) = encode(&value, &codec, value.as_str())?;
+            let node = tool_node::join(domain, "topic-send").await?;
+            if !no_wait {
+                let _spinner = Spinner::start(format!("waiting for a listener on {topic}..."));
+                node.wait_for_listener(&topic, Duration::from_secs_f64(wait))
+                    .await?;
+            }
+            let count = count.unwrap_or(if interval.is_some() { u64::MAX } else { 1 });
+            let mut sent = 0;
+            while sent < count {
+                if sent > 0 {
+                    if let Some(s) = interval {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
+                            _ = tokio::signal::ctrl_c() => break,
+                        }
+                    }
+                }
+                node.send_encoded(&topic, codec, payload.clone()).await?;
+                sent += 1;
+            }
+            node.close().await;
+            Ok(())
+        }
+        TopicCommand::Hz {
+            topic,
+            window,
+            duration,
+        } => rate(domain, &topic, window, duration, false, json).await,
+        TopicCommand::Bw {
+            topic,
+            window,
+            duration,
+        } => rate(domain, &topic, window, duration, true, json).await,
+    }
+}
+
+fn encode(
+    value: &serde_json::Value,
+    codec: &str,
+    text: Option<&str>,
+) -> Result<(CodecId, Bytes), CliError> {
+    let mut out = Vec::new();
+    let id = match codec {
+        "json" => {
+            rosy::codec::Json
+                .encode(value, &mut out)
+                .map_err(rosy::Error::from)?;
+            CodecId::Json
+        }
+        "raw" => {
+            out.extend_from_slice(text.map(str::as_bytes).unwrap_or_default());
+            if text.is_none() {
+                out = serde_json::to_vec(value).unwrap_or_default();
+            }
+            CodecId::Raw
+        }
+        _ => {
+            MsgPack.encode(value, &mut out).map_err(rosy::Error::from)?;
+            CodecId::MsgPack
+        }
+    };
+    Ok((id, Bytes::from(out)))
+}
+
+/// What the mesh says about one topic.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct TopicSummary {
+    pub listeners: Vec<String>,
+    pub publishers: Vec<String>,
+    pub codecs: BTreeSet<String>,
+    pub types: BTreeSet<String>,
+}
+
+pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
+    let mut topics: BTreeMap<String, TopicSummary> = BTreeMap::new();
+    for node in topology.nodes().filter(|n| !n.tool) {
+        for t in &node.topics {
+            let entry = topics.entry(t.name.clone()).or_default();
+            let who = format!(
+                "{}@{} ({})",
+                node.name,
+                node.hostname,
+                &node.id[..8.min(node.id.len())]
+            );
+            match t.role {
+                TopicRole::Listen => entry.listeners.push(who),
+                TopicRole::Publish => entry.publishers.push(who),
+            }
+            entry.codecs.insert(t.codec_name.clone());
+            if !t.type_name.is_empty() {
+                entry.types.insert(t.type_name.clone());
+            }
+        }
+    }
+    for t in topics.values_mut() {
+        t.listeners.sort();
+        t.publishers.sort();
+    }
+    topics
+}
+
+fn unix_time(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+async fn echo(
+    domain: &str,
+    topics: Vec<String>,
+    count: Option<u64>,
+    format: Format,
+    json: bool,
+) -> Result<(), CliError> {
+    let node = tool_node::join(domain, "topic-echo").await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    for topic in &topics {
+        let mut subscriber = node.subscriber::<serde_json::Value>(topic).await?;
+        let tx = tx.clone();
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            while let Some(m) = subscriber.recv_encoded().await {
+                if tx
+                    .send((topic.clone(), SystemTime::now(), m))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut printed = 0;
+    let limit = count.unwrap_or(u64::MAX);
+    let _spinner =
+        (printed == 0).then(|| Spinner::start(format!("listening to {}...", topics.join(", "))));
+    let mut spinner = _spinner;
+    while printed < limit {
+        let next = tokio::select! {
+            m = rx.recv() => m,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some((topic, at, message)) = next else {
+            break;
+        };
+        spinner = None;
+        let type_name = node
+            .topology()
+            .nodes()
+            .flat_map(|n| n.topics.iter())
+            .find(|t| t.name == topic && t.role == TopicRole::Publish && t.codec == message.codec)
+            .map(|t| t.type_name.clone())
+            .unwrap_or_default();
+        if json {
+            let value = match rosy::codec::to_display_value(message.codec, &message.payload) {
+                Some(Ok(v)) => v,
+                _ => serde_json::Value::String(rosy::codec::hex_preview(&message.payload, 16)),
+            };
+            let line = serde_json::json!({
+                "time": unix_time(at),
+                "topic": topic,
+                "codec": message.codec.name(),
+                "type": type_name,
+                "size": message.payload.len(),
+                "value": value,
+            });
+            println!("{line}");
+        } else {
+            let shown = value::describe(message.codec, &type_name, &message.payload, format);
+            if format == Format::Yaml {
+                println!("--- # {topic} at {:.6}\n{shown}", unix_time(at));
+            } else {
+                println!("[{:.6}] {topic}: {shown}", unix_time(at));
+            }
+        }
+        printed += 1;
+    }
+    drop(spinner);
+    node.close().await;
+    Ok(())
+}
+
+/// Statistics over the last `window` messages: gaps for `hz`, sizes for `bw`.
+#[derive(Debug, Default)]
+pub struct Window {
+    times: VecDeque<Instant>,
+    sizes: VecDeque<usize>,
+    capacity: usize,
+}
+
+impl Window {
+    pub fn new(capacity: usize) -> Self {
+        Window {
+            capacity: capacity.max(2),
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&mut self, at: Instant, size: usize) {
+        if self.times.len() == self.capacity {
+            self.times.pop_front();
+            self.sizes.pop_front();
+        }
+        self.times.push_back(at);
+        self.sizes.push_back(size);
+    }
+
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// (rate Hz, min gap s, max gap s, std dev of gaps s)
+    pub fn rate(&self) -> Option<(f64, f64, f64, f64)> {
+        if self.times.len() < 2 {
+            return None;
+        }
+        let gaps: Vec<f64> = self
+            .times
+            .iter()
+            .zip(self.times.iter().skip(1))
+            .map(|(a, b)| (*b - *a).as_secs_f64())
+            .collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let min = gaps.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = gaps.iter().cloned().fold(0.0, f64::max);
+        Some((
+            if mean > 0.0 { 1.0 / mean } else { 0.0 },
+            min,
+            max,
+            var.sqrt(),
+        ))
+    }
+
+    /// (bytes/s, mean size, min size, max size)
+    pub fn bandwidth(&self) -> Option<(f64, f64, usize, usize)> {
+        if self.times.len() < 2 {
+            return None;
+        }
+        let span = (*self.times.back()? - *self.times.front()?).as_secs_f64();
+        let total: usize = self.sizes.iter().skip(1).sum();
+        let mean = self.sizes.iter().sum::<usize>() as f64 / self.sizes.len() as f64;
+        let min = *self.sizes.iter().min()?;
+        let max = *self.sizes.iter().max()?;
+        Some((
+            if span > 0.0 { total as f64 / span } else { 0.0 },
+            mean,
+            min,
+            max,
+        ))
+    }
+}
+
+fn human_bytes(b: f64) -> String {
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.2} kB", b / 1e3)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+async fn rate(
+    domain: &str,
+    topic: &str,
+    window: usize,
+    duration: Option<f64>,
+    bandwidth: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let node = tool_node::join(domain, if bandwidth { "topic-bw" } else { "topic-hz" }).await?;
+    let mut subscriber = node.subscriber::<serde_json::Value>(topic).await?;
+    let mut stats = Window::new(window);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let end = duration.map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
+    let mut spinner = Some(Spinner::start(format!(
+        "waiting for messages on {topic}..."
+    )));
+    loop {
+        let stop = async {
+            match end {
+                Some(end) => tokio::time::sleep_until(end).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            m = subscriber.recv_encoded() => match m {
+                Some(m) => stats.push(Instant::now(), m.payload.len()),
+                None => break,
+            },
+            _ = tick.tick() => {
+                let line = if bandwidth {
+                    stats.bandwidth().map(|(rate, mean, min, max)| if json {
+                        serde_json::json!({"topic": topic, "bytes_per_s": rate, "mean": mean, "min": min, "max": max, "window": stats.len()}).to_string()
+                    } else {
+                        format!("average: {}/s\n\tmean: {} min: {} max: {} window: {}", human_bytes(rate), human_bytes(mean), human_bytes(min as f64), human_bytes(max as f64), stats.len())
+                    })
+                } else {
+                    stats.rate().map(|(hz, min, max, std)| if json {
+                        serde_json::json!({"topic": topic, "hz": hz, "min_s": min, "max_s": max, "std_dev_s": std, "window": stats.len()}).to_string()
+                    } else {
+                        format!("average rate: {hz:.3} Hz\n\tmin: {min:.6}s max: {max:.6}s std dev: {std:.6}s window: {}", stats.len())
+                    })
+                };
+                if let Some(line) = line {
+                    spinner = None;
+                    println!("{line}");
+                }
+            }
+            _ = stop => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    drop(spinner);
+    node.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_gives_rate_and_bandwidth() {
+        let mut w = Window::new(3);
+        let t0 = Instant::now();
+        for i in 0..5u64 {
+            w.push(t0 + Duration::from_millis(10 * i), 100 * (i as usize + 1));
+        }
+        assert_eq!(w.len(), 3);
+        let (hz, min, max, std) = w.rate().unwrap();
+        assert!((hz - 100.0).abs() < 1e-6, "{hz}");
+        assert!((min - 0.01).abs() < 1e-9 && (max - 0.01).abs() < 1e-9 && std < 1e-9);
+        let (bps, mean, lo, hi) = w.bandwidth().unwrap();
+        assert_eq!((lo, hi), (300, 500));
+        assert!((mean - 400.0).abs() < 1e-9);
+        assert!((bps - 45_000.0).abs() < 1e-6, "{bps}");
+    }
+}
