@@ -5,6 +5,7 @@ pub mod error;
 pub mod node;
 pub mod progress;
 pub mod service;
+pub mod speedtest;
 pub mod tool_node;
 pub mod topic;
 pub mod value;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Services: list and call.
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Measure messages/s, latency and bandwidth between two processes.
+    #[command(subcommand)]
+    Speedtest(speedtest::SpeedtestCommand),
 }
 
 /// Runs the parsed command line.
@@ -54,5 +58,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node(c) => node::run(c, &cli.domain_id, cli.json, cli.verbose > 0).await,
         Command::Topic(c) => topic::run(c, &cli.domain_id, cli.json).await,
         Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
+        Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }

@@ -1,0 +1,310 @@
+//! `rosy speedtest send|recv`: how fast messages really arrive.
+//!
+//! The sender writes every payload byte of every message (as a camera driver would) behind a
+//! 16-byte stamp (sequence number, send time in ns of CLOCK_REALTIME), for `--run-time`
+//! seconds, then sends an end marker. The receiver reports what it **received**: messages/s over
+//! the span from first to last message, one-way latency median and p99, MB/s of payload, and
+//! messages lost (gaps in the sequence plus what its queue dropped). Both exit by themselves.
+//! Latency across hosts needs synchronised clocks; on one host it is exact.
+
+use super::error::CliError;
+use super::progress::Spinner;
+use bytes::{BufMut, BytesMut};
+use rosy::codec::CodecId;
+use std::time::{Duration, Instant, SystemTime};
+
+const STAMP: usize = 16;
+const END: u64 = u64::MAX;
+
+#[derive(Debug, clap::Args)]
+pub struct SpeedArgs {
+    /// Use shared memory (same host only).
+    #[arg(long, conflicts_with = "tcp")]
+    pub shm: bool,
+    /// Use TCP even on one host.
+    #[arg(long)]
+    pub tcp: bool,
+    /// Payload bytes per message: 0, 1000, 1kB, 1MB, 1MiB...
+    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES")]
+    pub message_size: usize,
+    /// How long the sender sends (seconds).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub run_time: f64,
+    /// Pause between messages (seconds), to pace the sender to the receiver.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    pub sleep_time: f64,
+    /// The topic to use.
+    #[arg(long, default_value = "speedtest")]
+    pub topic: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SpeedtestCommand {
+    /// Send messages as fast as possible (or paced) for --run-time seconds.
+    Send(SpeedArgs),
+    /// Receive and report messages/s, latency, bandwidth and losses.
+    Recv(SpeedArgs),
+}
+
+/// Parses `1000`, `1kB`, `1MB`, `1KiB`, `1MiB`, `1.5MB`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 0, 1000, 1kB, 1MB)"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?} (B, kB, MB, KiB, MiB)"
+            ));
+        }
+    };
+    Ok((number * scale).round() as usize)
+}
+
+fn transport(args: &SpeedArgs) -> Result<rosy::TransportPreference, CliError> {
+    if args.shm {
+        return Err(CliError::Usage(
+            "--shm: the shared-memory transport is not wired into nodes yet; use --tcp".into(),
+        ));
+    }
+    Ok(rosy::TransportPreference::Tcp)
+}
+
+fn transport_name(args: &SpeedArgs) -> &'static str {
+    if args.shm { "shm" } else { "tcp" }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+async fn join(args: &SpeedArgs, domain: &str, role: &str) -> Result<rosy::Node, CliError> {
+    Ok(rosy::Node::builder(&format!("rosy-speedtest-{role}"))
+        .domain_id(domain)
+        .transport(transport(args)?)
+        .queue_capacity(1 << 16)
+        .tool(true)
+        .build()
+        .await?)
+}
+
+pub async fn run(command: SpeedtestCommand, domain: &str, json: bool) -> Result<(), CliError> {
+    match command {
+        SpeedtestCommand::Send(args) => send(args, domain, json).await,
+        SpeedtestCommand::Recv(args) => recv(args, domain, json).await,
+    }
+}
+
+async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
+    let node = join(&args, domain, "send").await?;
+    {
+        let _spinner = Spinner::start(format!("waiting for a receiver on {}...", args.topic));
+        node.wait_for_listener(&args.topic, Duration::from_secs(30))
+            .await?;
+    }
+    let run_time = Duration::from_secs_f64(args.run_time);
+    let sleep = Duration::from_secs_f64(args.sleep_time);
+    let start = Instant::now();
+    let mut seq: u64 = 0;
+    while start.elapsed() < run_time {
+        let mut buf = BytesMut::with_capacity(STAMP + args.message_size);
+        buf.put_u64_le(seq);
+        buf.put_u64_le(now_ns());
+        // Every payload byte written, as a camera driver fills its frame.
+        buf.put_bytes((seq & 0xff) as u8, args.message_size);
+        node.send_encoded(&args.topic, CodecId::Raw, buf.freeze())
+            .await?;
+        seq += 1;
+        if !sleep.is_zero() {
+            tokio::time::sleep(sleep).await;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut end = BytesMut::with_capacity(STAMP);
+    end.put_u64_le(END);
+    end.put_u64_le(seq);
+    node.send_encoded(&args.topic, CodecId::Raw, end.freeze())
+        .await?;
+    node.close().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"transport": transport_name(&args), "message_size": args.message_size,
+                "sent": seq, "msgs_per_s": seq as f64 / elapsed})
+        );
+    } else {
+        println!(
+            "sent {seq} messages of {} in {elapsed:.1} s ({:.0} msgs/s)",
+            human_size(args.message_size),
+            seq as f64 / elapsed
+        );
+    }
+    Ok(())
+}
+
+/// What the receiver measured.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub transport: String,
+    pub message_size: usize,
+    pub messages: u64,
+    pub msgs_per_s: f64,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub mb_per_s: f64,
+    pub lost: u64,
+}
+
+async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
+    let node = join(&args, domain, "recv").await?;
+    let mut subscriber = node.subscriber::<serde_bytes::ByteBuf>(&args.topic).await?;
+    let spinner = Spinner::start(format!("waiting for a sender on {}...", args.topic));
+    let mut latencies: Vec<u64> = Vec::new();
+    let (mut first, mut last) = (None::<Instant>, Instant::now());
+    let (mut received, mut bytes) = (0u64, 0u64);
+    let (mut min_seq, mut max_seq) = (u64::MAX, 0u64);
+    let mut sent_total = None;
+    // Bounded: the run, plus time to find each other, plus a silence that ends a lost sender.
+    let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + overall;
+    let mut spinner = Some(spinner);
+    loop {
+        let silence = if first.is_some() {
+            Duration::from_secs(5)
+        } else {
+            overall
+        };
+        let next = tokio::select! {
+            m = tokio::time::timeout(silence, subscriber.recv_encoded()) => m.ok().flatten(),
+            _ = tokio::time::sleep_until(deadline) => None,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(message) = next else { break };
+        let at = now_ns();
+        let p = &message.payload;
+        if p.len() < STAMP {
+            continue;
+        }
+        let seq = u64::from_le_bytes(p[..8].try_into().expect("8 bytes"));
+        let stamp = u64::from_le_bytes(p[8..16].try_into().expect("8 bytes"));
+        if seq == END {
+            sent_total = Some(stamp);
+            break;
+        }
+        spinner = None;
+        let now = Instant::now();
+        first.get_or_insert(now);
+        last = now;
+        received += 1;
+        bytes += (p.len() - STAMP) as u64;
+        min_seq = min_seq.min(seq);
+        max_seq = max_seq.max(seq);
+        latencies.push(at.saturating_sub(stamp));
+    }
+    drop(spinner);
+    let dropped_here = subscriber.lost();
+    drop(subscriber);
+    node.close().await;
+    let span = first.map(|f| (last - f).as_secs_f64()).unwrap_or(0.0);
+    let expected = match sent_total {
+        Some(n) => n,
+        None if received > 0 => max_seq - min_seq + 1,
+        None => 0,
+    };
+    latencies.sort_unstable();
+    let pct = |q: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() - 1) as f64 * q).round() as usize;
+        latencies[i] as f64 / 1e6
+    };
+    let report = Report {
+        transport: transport_name(&args).to_string(),
+        message_size: args.message_size,
+        messages: received,
+        msgs_per_s: if span > 0.0 {
+            received.saturating_sub(1) as f64 / span
+        } else {
+            0.0
+        },
+        latency_ms_p50: pct(0.5),
+        latency_ms_p99: pct(0.99),
+        mb_per_s: if span > 0.0 {
+            bytes as f64 / span / 1e6
+        } else {
+            0.0
+        },
+        lost: expected.saturating_sub(received).max(dropped_here),
+    };
+    if received == 0 {
+        return Err(CliError::Failed(format!(
+            "no message arrived on {:?} (is `rosy speedtest send` running in domain {domain:?}?)",
+            args.topic
+        )));
+    }
+    if json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        print!("{}", table(&report));
+    }
+    Ok(())
+}
+
+fn human_size(n: usize) -> String {
+    match n {
+        0 => "0 B".into(),
+        n if n >= 1_000_000 => format!("{} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{} kB", n as f64 / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
+/// The human table, like the original's.
+pub fn table(r: &Report) -> String {
+    format!(
+        "| transport | message size | messages | messages/s | latency p50 (ms) | latency p99 (ms) | bandwidth (MB/s) | lost |\n\
+         |---|---|---|---|---|---|---|---|\n\
+         | {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.1} | {} |\n",
+        r.transport,
+        human_size(r.message_size),
+        r.messages,
+        r.msgs_per_s,
+        r.latency_ms_p50,
+        r.latency_ms_p99,
+        r.mb_per_s,
+        r.lost
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("1kB"), Ok(1000));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("1.5 kB"), Ok(1500));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("1 parsec").unwrap_err().contains("unit"));
+    }
+}
