@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(30);
 
 fn main() {
+    rosy::init_logging(0);
     if let Ok(domain) = std::env::var("ROSY_BENCH_PEER") {
         peer(&domain);
         return;

@@ -260,3 +260,52 @@ async fn calls_fail_with_errors_a_caller_can_match() {
     assert!(matches!(err, rosy::Error::ProviderGone { .. }), "{err}");
     caller.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_from_one_sender_arrive_in_order_and_whole() {
+    let domain = unique_domain("order");
+    let receiver = rosy::Node::builder("receiver")
+        .domain_id(&domain)
+        .interfaces(Some(vec!["lo".to_string()]))
+        .queue_capacity(1 << 16)
+        .build()
+        .await
+        .unwrap();
+    let mut subscriber = receiver
+        .subscriber::<(u64, serde_bytes::ByteBuf)>("seq")
+        .await
+        .unwrap();
+    let sender = node("sender", &domain).await;
+    sender.wait_for_listener("seq", T).await.unwrap();
+    const N: u64 = 20_000;
+    let send = {
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            for i in 0..N {
+                // Mixed sizes and bursts: some frames go straight to the socket, some through
+                // the outbox, some are split between the two.
+                let size = if i % 97 == 0 {
+                    300_000
+                } else {
+                    (i % 7) as usize * 100
+                };
+                let payload = serde_bytes::ByteBuf::from(vec![i as u8; size]);
+                sender.send("seq", &(i, payload)).await.unwrap();
+                if i % 1000 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    for expected in 0..N {
+        let Ok(Some((i, payload))) = tokio::time::timeout(T, subscriber.recv()).await else {
+            panic!("stalled waiting for message {expected}");
+        };
+        assert_eq!(i, expected, "message {i} arrived when {expected} was due");
+        assert!(payload.iter().all(|&b| b == i as u8), "message {i} is torn");
+    }
+    assert_eq!(subscriber.lost(), 0);
+    send.await.unwrap();
+    sender.close().await;
+    receiver.close().await;
+}

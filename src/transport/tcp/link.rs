@@ -15,11 +15,11 @@
 
 use super::frame::{self, Frame, FrameError, FrameKind, PREAMBLE_LEN};
 use crate::codec::{Codec, CodecId, MsgPack};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -32,6 +32,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const OUTBOX_BYTES: usize = 32 << 20;
 /// Small frames are gathered up to this many bytes per write.
 const BATCH_BYTES: usize = 256 << 10;
+/// A frame sent sooner than this after the previous one is queued for batching.
+const BUSY_GAP_NS: u64 = 50_000;
 /// Payloads at least this large are written from their own buffer, not copied into the batch.
 const DIRECT_WRITE: usize = 32 << 10;
 
@@ -81,9 +83,11 @@ pub trait FrameSink: Send + Sync + 'static {
 
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What the writer task takes: a frame, or the order to flush and close.
+/// What the writer task takes: a frame, the news that a sender left the unwritten tail of a
+/// frame in `Link::leftover`, or the order to flush and close.
 enum Outgoing {
     Frame(Frame),
+    Leftover,
     Finish,
 }
 
@@ -96,13 +100,29 @@ pub struct Link {
     /// Whether this side dialed.
     pub dialed: bool,
     queue: mpsc::UnboundedSender<Outgoing>,
+    /// Items in `queue` not written yet. While it is 0, a sender may write straight to the socket.
+    queued: AtomicUsize,
+    /// The socket's sending half, shared by the writer task and senders taking the fast path.
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// What a fast-path sender could not write without waiting; written before anything queued.
+    leftover: std::sync::Mutex<Option<[Bytes; 2]>>,
+    /// When the link was made, and when a frame was last sent on it (ns since then).
+    born: std::time::Instant,
+    last_send: AtomicU64,
     budget: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
 }
 
 impl Link {
-    /// Queues a frame, waiting up to `wait` for room in the outbox.
+    /// Sends a frame: straight to the socket when nothing is queued and the socket takes it
+    /// without waiting (the low-latency path), else through the outbox, waiting up to `wait`
+    /// for room in it.
     pub async fn send(&self, frame: Frame, wait: Duration) -> Result<(), LinkError> {
+        let frame = match self.try_send_direct(frame) {
+            Ok(None) => return Ok(()),
+            Ok(Some(frame)) => frame,
+            Err(e) => return Err(e),
+        };
         let cost = frame.wire_len().min(OUTBOX_BYTES) as u32;
         match self.budget.clone().try_acquire_many_owned(cost) {
             Ok(permit) => permit.forget(),
@@ -115,9 +135,56 @@ impl Link {
                 }
             }
         }
-        self.queue
-            .send(Outgoing::Frame(frame))
-            .map_err(|_| LinkError::Closed)
+        self.enqueue(Outgoing::Frame(frame))
+    }
+
+    fn enqueue(&self, item: Outgoing) -> Result<(), LinkError> {
+        // Counted before it is queued, so no fast-path sender can overtake it.
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.queue.send(item).map_err(|_| LinkError::Closed)
+    }
+
+    /// The fast path: `Ok(None)` when the frame went (or its tail was handed to the writer
+    /// task), `Ok(Some(frame))` when it must be queued.
+    fn try_send_direct(&self, frame: Frame) -> Result<Option<Frame>, LinkError> {
+        // Under load, frames close together go through the writer task, which writes them in
+        // one system call; a frame after a pause goes straight out, saving a task wake-up.
+        let now = self.born.elapsed().as_nanos() as u64;
+        let previous = self.last_send.swap(now, Ordering::Relaxed);
+        if now.saturating_sub(previous) < BUSY_GAP_NS || self.queued.load(Ordering::Acquire) != 0 {
+            return Ok(Some(frame));
+        }
+        let Ok(writer) = self.writer.try_lock() else {
+            return Ok(Some(frame));
+        };
+        // Checked again under the lock: a frame queued meanwhile must go first.
+        if self.queued.load(Ordering::Acquire) != 0 || self.is_closed() {
+            return Ok(Some(frame));
+        }
+        let mut head = BytesMut::with_capacity(4 + frame::HEADER_LEN + frame.name.len());
+        frame.encode_head(&mut head);
+        let mut parts = [head.freeze(), frame.payload];
+        for part in parts.iter_mut() {
+            while !part.is_empty() {
+                match writer.try_write(part) {
+                    Ok(n) => part.advance(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // The socket is full: the writer task finishes this frame before
+                        // anything else, since it needs the lock we hold to write at all.
+                        *self.leftover.lock().unwrap_or_else(|e| e.into_inner()) = Some(parts);
+                        drop(writer);
+                        self.enqueue(Outgoing::Leftover)?;
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        drop(writer);
+                        self.close();
+                        return Err(LinkError::Io(e));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget.
@@ -130,14 +197,12 @@ impl Link {
                 return Err(LinkError::Full(Duration::ZERO));
             }
         }
-        self.queue
-            .send(Outgoing::Frame(frame))
-            .map_err(|_| LinkError::Closed)
+        self.enqueue(Outgoing::Frame(frame))
     }
 
     /// Writes what is queued, then closes the link. Wait for [`Link::closed`] to know when.
     pub fn finish(&self) {
-        if self.queue.send(Outgoing::Finish).is_err() {
+        if self.enqueue(Outgoing::Finish).is_err() {
             self.close();
         }
     }
@@ -306,26 +371,27 @@ pub async fn accept(
 /// Starts the reader and writer tasks of a handshaken connection.
 pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
     let (queue, frames) = mpsc::unbounded_channel();
+    let (read, write) = conn.stream.into_split();
     let link = Arc::new(Link {
         id: NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed),
         peer: conn.peer,
         remote: conn.remote,
         dialed: conn.dialed,
         queue,
+        queued: AtomicUsize::new(0),
+        writer: tokio::sync::Mutex::new(write),
+        leftover: std::sync::Mutex::new(None),
+        born: std::time::Instant::now(),
+        last_send: AtomicU64::new(0),
         budget: Arc::new(Semaphore::new(OUTBOX_BYTES)),
         shutdown: watch::channel(false).0,
     });
-    let (read, write) = conn.stream.into_split();
-    tokio::spawn(write_loop(write, frames, link.clone()));
+    tokio::spawn(write_loop(frames, link.clone()));
     tokio::spawn(read_loop(read, conn.buf, link.clone(), sink));
     link
 }
 
-async fn write_loop(
-    mut stream: OwnedWriteHalf,
-    mut queue: mpsc::UnboundedReceiver<Outgoing>,
-    link: Arc<Link>,
-) {
+async fn write_loop(mut queue: mpsc::UnboundedReceiver<Outgoing>, link: Arc<Link>) {
     let mut batch = BytesMut::with_capacity(BATCH_BYTES + 1024);
     let mut finished = false;
     while !finished {
@@ -334,14 +400,25 @@ async fn write_loop(
             _ = link.closed() => None,
         };
         let Some(mut next) = first else { break };
-        let mut spent = 0;
+        let mut stream = link.writer.lock().await;
+        let (mut spent, mut taken) = (0, 0);
         let result: std::io::Result<()> = async {
+            let leftover = link
+                .leftover
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            for part in leftover.iter().flatten() {
+                stream.write_all(part).await?;
+            }
             loop {
+                taken += 1;
                 match next {
                     Outgoing::Finish => {
                         finished = true;
                         break;
                     }
+                    Outgoing::Leftover => {}
                     Outgoing::Frame(frame) => {
                         spent += frame.wire_len().min(OUTBOX_BYTES);
                         if frame.payload.len() >= DIRECT_WRITE {
@@ -369,14 +446,18 @@ async fn write_loop(
             Ok(())
         }
         .await;
+        link.queued.fetch_sub(taken, Ordering::AcqRel);
         link.budget.add_permits(spent);
         if let Err(e) = result {
             tracing::debug!("write to {} failed: {e}", link.remote);
             break;
         }
+        if finished {
+            let _ = stream.shutdown().await;
+        }
     }
-    let _ = stream.shutdown().await;
     if !finished {
+        link.writer.lock().await.shutdown().await.ok();
         link.close();
     }
     // After a finish, the reader goes on until the peer closes too: closing with unread bytes
