@@ -1,0 +1,197 @@
+//! The layout of a shared-memory segment: a header, a ring of slots, a pool of chunks.
+//!
+//! Everything in a segment is an offset from its start, never a pointer: each process maps
+//! the segment at its own address. Plain fields are written once, by the creator, before
+//! anyone else can open the segment; everything that changes afterwards is an atomic.
+//!
+//! ```text
+//! [Header 4096 B][slot 0][slot 1]...[slot N-1][chunk 0][chunk 1]...[chunk M-1]
+//! ```
+//!
+//! This module only describes memory; it reads and writes nothing itself.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+/// The first 8 bytes of every rosy segment.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"ROSYSHM\x01");
+/// Bumped whenever the layout changes; a segment of another version is refused.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Bytes reserved for the header (one page: keeps slots page-aligned).
+pub const HEADER_SIZE: usize = 4096;
+/// Most subscribers one segment serves at once.
+pub const MAX_SUBSCRIBERS: usize = 32;
+/// Most chunks in a pool: each subscriber marks the chunks it holds in one 64-bit mask.
+pub const MAX_CHUNKS: usize = 64;
+/// Chunk payloads start on this boundary, so rkyv archives can be read in place.
+pub const CHUNK_ALIGN: usize = 64;
+/// A slot's `chunk` when its payload is inline.
+pub const INLINE: u32 = u32::MAX;
+/// A slot whose chunk was taken back for a newer message: readers treat it as overwritten.
+pub const SEQ_DROPPED: u64 = u64::MAX - 1;
+
+/// One subscriber's registration: who it is, and which chunks it holds in samples.
+#[repr(C)]
+pub struct SubscriberEntry {
+    /// 0 when free; the subscriber's pid while taken.
+    pub pid: AtomicU32,
+    pub _pad: u32,
+    /// Bit `c` set: this subscriber holds chunk `c` and it must not be reused.
+    pub held: AtomicU64,
+}
+
+/// The segment header. Plain fields are the creator's, fixed at creation.
+#[repr(C)]
+pub struct Header {
+    pub magic: u64,
+    pub version: u32,
+    pub header_size: u32,
+    pub slot_count: u32,
+    /// Bytes of one slot, its inline payload included.
+    pub slot_size: u32,
+    pub chunk_count: u32,
+    pub chunk_size: u32,
+    pub total_size: u64,
+    pub owner_pid: u32,
+    pub _pad: u32,
+    /// Set by the creator once every field above is written and every page is touched.
+    pub ready: AtomicU32,
+    /// Set by the owner when it closes the segment on purpose.
+    pub closed: AtomicU32,
+    /// Owner's clock (CLOCK_MONOTONIC ns) at its last sign of life.
+    pub heartbeat_ns: AtomicU64,
+    /// Number of messages ever written: message `s` lives in slot `s % slot_count`.
+    pub write_seq: AtomicU64,
+    /// Bumped after each message; idle subscribers sleep on it (futex).
+    pub wake_word: AtomicU32,
+    /// Subscribers asleep on `wake_word`: the writer only calls futex wake when non-zero.
+    pub sleepers: AtomicU32,
+    pub subscribers: [SubscriberEntry; MAX_SUBSCRIBERS],
+}
+
+/// A slot of the ring. `seq` is a seqlock: `2s+1` while message `s` is written, `2s+2` once
+/// it is complete, [`SEQ_DROPPED`] when its chunk was taken back, 0 when never written.
+#[repr(C)]
+pub struct SlotHeader {
+    pub seq: AtomicU64,
+    pub len: AtomicU32,
+    pub tag: AtomicU32,
+    /// Chunk index of the payload, or [`INLINE`].
+    pub chunk: AtomicU32,
+    pub _pad: [u32; 3],
+}
+
+/// Bytes of a slot before its inline payload.
+pub const SLOT_HEADER: usize = std::mem::size_of::<SlotHeader>();
+
+const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
+const _: () = assert!(SLOT_HEADER == 32);
+
+/// The sizes of a segment, from which every offset follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub slot_count: usize,
+    pub slot_size: usize,
+    pub chunk_count: usize,
+    pub chunk_size: usize,
+}
+
+fn align_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+impl Geometry {
+    pub fn slots_offset(&self) -> usize {
+        HEADER_SIZE
+    }
+
+    pub fn slot_offset(&self, i: usize) -> usize {
+        self.slots_offset() + i * self.slot_size
+    }
+
+    pub fn chunks_offset(&self) -> usize {
+        align_up(self.slots_offset() + self.slot_count * self.slot_size, 4096)
+    }
+
+    pub fn chunk_offset(&self, c: usize) -> usize {
+        self.chunks_offset() + c * self.chunk_size
+    }
+
+    pub fn total_size(&self) -> usize {
+        self.chunk_offset(self.chunk_count)
+    }
+
+    /// Largest payload a slot holds inline.
+    pub fn inline_capacity(&self) -> usize {
+        self.slot_size - SLOT_HEADER
+    }
+
+    /// Checks sizes read from a header against rules and against the mapping's length.
+    pub fn check(&self, mapped: usize) -> Result<(), String> {
+        if !self.slot_count.is_power_of_two() || self.slot_count > 1 << 20 {
+            return Err(format!(
+                "slot count {} is not a power of two up to 2^20",
+                self.slot_count
+            ));
+        }
+        if self.slot_size < SLOT_HEADER + 8 || self.slot_size % 16 != 0 || self.slot_size > 1 << 20
+        {
+            return Err(format!("slot size {} is out of range", self.slot_size));
+        }
+        if self.chunk_count > MAX_CHUNKS {
+            return Err(format!(
+                "{} chunks exceed the limit of {MAX_CHUNKS}",
+                self.chunk_count
+            ));
+        }
+        if self.chunk_size % CHUNK_ALIGN != 0 || self.chunk_size > 1 << 30 {
+            return Err(format!("chunk size {} is out of range", self.chunk_size));
+        }
+        let total = self
+            .slot_count
+            .checked_mul(self.slot_size)
+            .and_then(|s| s.checked_add(HEADER_SIZE + 4096))
+            .and_then(|s| s.checked_add(self.chunk_count.checked_mul(self.chunk_size)?));
+        match total {
+            Some(_) if self.total_size() <= mapped => Ok(()),
+            _ => Err(format!(
+                "layout needs {} bytes but the segment has {mapped}",
+                self.total_size()
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_aligned_and_checked() {
+        let g = Geometry {
+            slot_count: 1024,
+            slot_size: 1280,
+            chunk_count: 16,
+            chunk_size: 1 << 20,
+        };
+        assert_eq!(g.chunks_offset() % 4096, 0);
+        assert_eq!(g.chunk_offset(3) % CHUNK_ALIGN, 0);
+        assert!(g.check(g.total_size()).is_ok());
+        assert!(g.check(g.total_size() - 1).unwrap_err().contains("needs"));
+        assert!(
+            Geometry {
+                slot_count: 1000,
+                ..g
+            }
+            .check(usize::MAX)
+            .is_err()
+        );
+        assert!(
+            Geometry {
+                chunk_count: 65,
+                ..g
+            }
+            .check(usize::MAX)
+            .is_err()
+        );
+    }
+}
