@@ -66,6 +66,12 @@ pub struct NodeInfo {
     pub version: u64,
     /// A command-line tool's node (`rosy topic echo`...), hidden from `rosy node list`.
     pub tool: bool,
+    /// Topics this node publishes through a shared-memory segment (same-host peers may read it).
+    #[serde(default)]
+    pub shm_topics: Vec<String>,
+    /// Segments of other nodes this node reads: (publisher id, topic).
+    #[serde(default)]
+    pub shm_reading: Vec<(NodeId, String)>,
 }
 
 impl NodeInfo {
@@ -172,6 +178,8 @@ mod tests {
             services: vec![],
             version,
             tool: false,
+            shm_topics: vec![],
+            shm_reading: vec![],
         }
     }
 

@@ -61,6 +61,7 @@ pub struct NodeBuilder {
     send_timeout: Duration,
     queue_capacity: usize,
     tool: bool,
+    shm: crate::transport::shm::ShmConfig,
 }
 
 impl NodeBuilder {
@@ -77,6 +78,7 @@ impl NodeBuilder {
             send_timeout: Duration::from_secs(1),
             queue_capacity: 1024,
             tool: false,
+            shm: crate::transport::shm::ShmConfig::default(),
         }
     }
 
@@ -133,6 +135,12 @@ impl NodeBuilder {
         self
     }
 
+    /// Sizes of the shared-memory segments this node creates (ring slots, chunk size and count).
+    pub fn shm_config(mut self, config: crate::transport::shm::ShmConfig) -> Self {
+        self.shm = config;
+        self
+    }
+
     /// Marks a command-line tool's node, which `rosy node list` hides.
     pub fn tool(mut self, tool: bool) -> Self {
         self.tool = tool;
@@ -167,9 +175,20 @@ impl NodeBuilder {
             .unwrap_or_else(|| std::env::var("ROSY_MDNS").map(|v| v != "0").unwrap_or(true));
 
         let (listeners, endpoints) = bind(interfaces.as_deref()).await?;
+        if transport != TransportPreference::Tcp {
+            match crate::transport::shm::remove_stale_segments(Some(&domain)) {
+                Ok(removed) if !removed.is_empty() => {
+                    tracing::info!("removed {} stale shared-memory segments", removed.len())
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("cannot scan /dev/shm for stale segments: {e}"),
+            }
+        }
         let host_id = host::host_id().map_err(Error::io("cannot determine the host id"))?;
-        // Shared memory joins this list once its transport is wired into the node.
-        let transports = vec!["tcp".to_string()];
+        let mut transports = vec!["tcp".to_string()];
+        if transport != TransportPreference::Tcp {
+            transports.push("shm".to_string());
+        }
         let own = NodeInfo {
             id: host::random_id(),
             name: self.name.clone(),
@@ -183,6 +202,8 @@ impl NodeBuilder {
             services: Vec::new(),
             version: 0,
             tool: self.tool,
+            shm_topics: Vec::new(),
+            shm_reading: Vec::new(),
         };
         let announcement = Announcement {
             id: own.id.clone(),
@@ -200,6 +221,8 @@ impl NodeBuilder {
                 strategy: self.strategy,
                 send_timeout: self.send_timeout,
                 queue_capacity: self.queue_capacity,
+                transport,
+                shm: self.shm.clone(),
             },
         );
         for listener in listeners {

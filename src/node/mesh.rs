@@ -11,7 +11,9 @@
 //! a `kill -9` closes the socket and the peer leaves at once; a host that vanishes is caught by
 //! TCP keepalive and user timeout (5 s).
 
+use super::builder::TransportPreference;
 use super::queue::{Received, SubQueue};
+use super::shm_routes::{self, ShmRoutes};
 use crate::balance::{Balancer, Strategy};
 use crate::codec::{Codec, CodecId, MsgPack};
 use crate::discovery::{Announcement, DiscoveryEvent};
@@ -51,6 +53,8 @@ pub(crate) struct MeshConfig {
     pub strategy: Strategy,
     pub send_timeout: Duration,
     pub queue_capacity: usize,
+    pub transport: TransportPreference,
+    pub shm: crate::transport::shm::ShmConfig,
 }
 
 impl MeshConfig {
@@ -73,10 +77,25 @@ struct PendingCall {
     service: String,
 }
 
-/// Where a message goes: this node itself, or a peer over its link.
+/// How a same-host peer can be reached through shared memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShmWay {
+    /// Not at all: another host, or one side does not speak shm.
+    No,
+    /// It could, once it reads this node's segment of the topic.
+    Wanted,
+    /// It reads this node's segment of the topic.
+    Reading,
+}
+
+/// Where a message goes: this node itself, or a peer over its link (or shared memory).
 enum Target {
     Local,
-    Peer(Arc<Link>),
+    Peer {
+        link: Arc<Link>,
+        hash: u64,
+        shm: ShmWay,
+    },
 }
 
 pub(crate) struct Mesh {
@@ -100,6 +119,20 @@ pub(crate) struct Mesh {
     closed: watch::Sender<bool>,
     /// Topic messages that could not be handed to a peer in time.
     pub dropped: AtomicU64,
+    /// Same-host delivery; `None` when the node uses TCP only.
+    shm: Option<ShmRoutes>,
+    /// (peer, topic) whose messages this node now sends through shared memory, after telling
+    /// the peer with a `ShmSwitch` frame.
+    shm_switched: Mutex<HashSet<(NodeId, String)>>,
+    /// Per (publisher, topic) read from shared memory: messages held back until the publisher's
+    /// `ShmSwitch` arrives by TCP, so none overtakes one still in flight on TCP.
+    shm_gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
+}
+
+#[derive(Default)]
+struct ShmGate {
+    open: bool,
+    held: std::collections::VecDeque<Received>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,8 +147,13 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 impl Mesh {
     pub fn new(own: NodeInfo, config: MeshConfig) -> Arc<Self> {
+        let shm = (config.transport != TransportPreference::Tcp)
+            .then(|| ShmRoutes::new(&own.domain, &own.id, config.shm.clone()));
         Arc::new_cyclic(|me| Mesh {
             me: me.clone(),
+            shm,
+            shm_switched: Mutex::new(HashSet::new()),
+            shm_gates: Mutex::new(HashMap::new()),
             config,
             hello: Hello {
                 domain: own.domain.clone(),
@@ -263,6 +301,7 @@ impl Mesh {
             .or_default()
             .push(queue.clone());
         self.add_topic_role(info);
+        self.sync_shm();
         queue
     }
 
@@ -283,6 +322,7 @@ impl Mesh {
         queue.close();
         if removed {
             self.remove_topic_role(&queue.topic, TopicRole::Listen);
+            self.sync_shm();
         }
     }
 
@@ -314,20 +354,27 @@ impl Mesh {
             .copied()
             .unwrap_or(self.config.strategy);
         let local = read(&self.subscriptions).contains_key(topic);
-        // (group name, node id, link): this node itself has no link.
-        let mut members: Vec<(String, String, Option<Arc<Link>>)> = Vec::new();
+        // (group name, node id, target): this node itself has no link.
+        let mut members: Vec<(String, String, Target)> = Vec::new();
         if local {
             members.push((
                 self.hello.node_name.clone(),
                 self.hello.node_id.clone(),
-                None,
+                Target::Local,
             ));
         }
         {
+            let own_host = lock(&self.own).host_id.clone();
             let links = read(&self.links);
             for info in read(&self.topology).listeners(topic) {
                 if let Some(link) = links.get(&info.id) {
-                    members.push((info.name.clone(), info.id.clone(), Some(link.clone())));
+                    let shm = self.shm_way(info, topic, &own_host);
+                    let target = Target::Peer {
+                        link: link.clone(),
+                        hash: shm_routes::id_hash(&info.id),
+                        shm,
+                    };
+                    members.push((info.name.clone(), info.id.clone(), target));
                 }
             }
         }
@@ -337,13 +384,17 @@ impl Mesh {
         while start < members.len() {
             let name = &members[start].0;
             let end = start + members[start..].iter().take_while(|m| &m.0 == name).count();
-            for (_, _, link) in self
+            for (_, _, target) in self
                 .balancer
                 .pick(topic, name, &members[start..end], strategy)
             {
-                targets.push(match link {
-                    Some(link) => Target::Peer(link.clone()),
-                    None => Target::Local,
+                targets.push(match target {
+                    Target::Local => Target::Local,
+                    Target::Peer { link, hash, shm } => Target::Peer {
+                        link: link.clone(),
+                        hash: *hash,
+                        shm: *shm,
+                    },
                 });
             }
             start = end;
@@ -351,16 +402,36 @@ impl Mesh {
         targets
     }
 
+    fn shm_way(&self, peer: &NodeInfo, topic: &str, own_host: &str) -> ShmWay {
+        if self.shm.is_none()
+            || peer.host_id != own_host
+            || !peer.transports.iter().any(|t| t == "shm")
+        {
+            return ShmWay::No;
+        }
+        let reading = peer
+            .shm_reading
+            .iter()
+            .any(|(publisher, t)| publisher == &self.hello.node_id && t == topic);
+        if reading {
+            ShmWay::Reading
+        } else {
+            ShmWay::Wanted
+        }
+    }
+
     /// Whether any node (this one included) listens to `topic`.
     pub fn has_listeners(&self, topic: &str) -> bool {
         if read(&self.subscriptions).contains_key(topic) {
             return true;
         }
+        let own_host = lock(&self.own).host_id.clone();
+        let shm_only = self.config.transport == TransportPreference::Shm;
         let links = read(&self.links);
-        read(&self.topology)
-            .listeners(topic)
-            .iter()
-            .any(|n| links.contains_key(&n.id))
+        read(&self.topology).listeners(topic).iter().any(|n| {
+            links.contains_key(&n.id)
+                && (!shm_only || self.shm_way(n, topic, &own_host) == ShmWay::Reading)
+        })
     }
 
     /// Whether any node (this one included) hosts `service`.
@@ -383,6 +454,9 @@ impl Mesh {
         let targets = self.route_topic(topic);
         let mut delivered = 0;
         let mut frame = None;
+        let mut by_shm: Vec<(u64, Arc<Link>)> = Vec::new();
+        let mut by_tcp: Vec<Arc<Link>> = Vec::new();
+        let shm_only = self.config.transport == TransportPreference::Shm;
         for target in targets {
             match target {
                 Target::Local => {
@@ -395,27 +469,220 @@ impl Mesh {
                     );
                     delivered += 1;
                 }
-                Target::Peer(link) => {
-                    let frame = frame
-                        .get_or_insert_with(|| {
-                            Frame::new(FrameKind::Topic, codec, 0, topic, payload.clone())
-                        })
-                        .clone();
-                    match link.send(frame, self.config.send_timeout).await {
-                        Ok(()) => delivered += 1,
-                        Err(e) => {
-                            self.dropped.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(
-                                "message on {topic:?} to {} ({}) dropped: {e}",
-                                link.peer.node_name,
-                                link.peer.node_id
-                            );
-                        }
+                Target::Peer { link, hash, shm } => match shm {
+                    ShmWay::Reading if self.shm.as_ref().is_some_and(|s| s.fits(payload.len())) => {
+                        by_shm.push((hash, link))
+                    }
+                    ShmWay::Wanted if shm_only => {
+                        // Not reading our segment yet: with shm forced there is no other way.
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                        self.want_segment(topic);
+                    }
+                    ShmWay::Wanted => {
+                        self.want_segment(topic);
+                        by_tcp.push(link);
+                    }
+                    _ => by_tcp.push(link),
+                },
+            }
+        }
+        for (_, link) in &by_shm {
+            let key = (link.peer.node_id.clone(), topic.to_string());
+            if !lock(&self.shm_switched).contains(&key) {
+                let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
+                if link.send(marker, self.config.send_timeout).await.is_ok() {
+                    lock(&self.shm_switched).insert(key);
+                }
+            }
+        }
+        if let Some(shm) = &self.shm {
+            for group in by_shm.chunks(shm_routes::MAX_RECIPIENTS) {
+                let hashes: Vec<u64> = group.iter().map(|(h, _)| *h).collect();
+                match shm.send(topic, codec, &payload, &hashes) {
+                    Ok(()) => delivered += group.len(),
+                    Err(e @ crate::transport::shm::ShmError::PoolExhausted(_)) => {
+                        // Readers hold every chunk (samples not consumed yet): this message is
+                        // lost for them, as a slow reader loses the oldest; never wait for them.
+                        self.dropped
+                            .fetch_add(group.len() as u64, Ordering::Relaxed);
+                        tracing::debug!("message on {topic:?} dropped: {e}");
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            "shared memory refused a message on {topic:?}: {e}; using TCP"
+                        );
+                        by_tcp.extend(group.iter().map(|(_, l)| l.clone()));
                     }
                 }
             }
         }
+        for link in by_tcp {
+            let frame = frame
+                .get_or_insert_with(|| {
+                    Frame::new(FrameKind::Topic, codec, 0, topic, payload.clone())
+                })
+                .clone();
+            match link.send(frame, self.config.send_timeout).await {
+                Ok(()) => delivered += 1,
+                Err(e) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        "message on {topic:?} to {} ({}) dropped: {e}",
+                        link.peer.node_name,
+                        link.peer.node_id
+                    );
+                }
+            }
+        }
         Ok(delivered)
+    }
+
+    /// Makes this node's segment of `topic` and announces it, if it does not exist yet.
+    fn want_segment(&self, topic: &str) {
+        let Some(shm) = &self.shm else { return };
+        match shm.ensure_segment(topic) {
+            Ok(true) => self.update_own(|own| {
+                own.shm_topics.push(topic.to_string());
+                own.shm_topics.sort();
+            }),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("no shared memory for {topic:?}: {e}"),
+        }
+    }
+
+    /// Brings shared memory in line with the topology: segments for topics this node publishes
+    /// that same-host peers listen to, and readers for same-host segments of topics it listens
+    /// to. Runs on every topology change and on a timer (to retry what was not ready).
+    pub fn sync_shm(&self) {
+        let Some(shm) = &self.shm else { return };
+        if self.is_closed() {
+            return;
+        }
+        let own_host = lock(&self.own).host_id.clone();
+        let publishing: Vec<String> = lock(&self.own_topics)
+            .keys()
+            .filter(|(_, role)| *role == TopicRole::Publish)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let subscribed: HashSet<String> = read(&self.subscriptions).keys().cloned().collect();
+        let mut wanted_segments = Vec::new();
+        let mut desired: HashSet<(NodeId, String)> = HashSet::new();
+        {
+            let links = read(&self.links);
+            for peer in read(&self.topology).nodes() {
+                if !links.contains_key(&peer.id) {
+                    continue;
+                }
+                for topic in &publishing {
+                    if peer.listens_to(topic)
+                        && self.shm_way(peer, topic, &own_host) == ShmWay::Wanted
+                    {
+                        wanted_segments.push(topic.clone());
+                    }
+                }
+                if peer.host_id == own_host && peer.transports.iter().any(|t| t == "shm") {
+                    for topic in peer.shm_topics.iter().filter(|t| subscribed.contains(*t)) {
+                        desired.insert((peer.id.clone(), topic.clone()));
+                    }
+                }
+            }
+        }
+        for topic in wanted_segments {
+            self.want_segment(&topic);
+        }
+        let before = shm.reading();
+        for (publisher, topic) in &desired {
+            let deliver = {
+                let mesh = self.me.clone();
+                let key = (publisher.clone(), topic.clone());
+                move |message: Received| {
+                    if let Some(mesh) = mesh.upgrade() {
+                        mesh.deliver_through_gate(&key, message);
+                    }
+                }
+            };
+            let lost = {
+                let mesh = self.me.clone();
+                let topic = topic.clone();
+                move |n: u64| {
+                    if let Some(mesh) = mesh.upgrade() {
+                        if let Some(list) = read(&mesh.subscriptions).get(&topic) {
+                            for q in list {
+                                q.add_lost(n);
+                            }
+                        }
+                    }
+                }
+            };
+            let ended = {
+                let mesh = self.me.clone();
+                let (publisher, topic) = (publisher.clone(), topic.clone());
+                move || {
+                    if let Some(mesh) = mesh.upgrade() {
+                        if let Some(shm) = &mesh.shm {
+                            shm.forget(&publisher, &topic);
+                        }
+                        mesh.announce_shm_reading();
+                    }
+                }
+            };
+            let key = (publisher.clone(), topic.clone());
+            lock(&self.shm_gates).entry(key.clone()).or_default();
+            match shm.attach(publisher, topic, deliver, lost, ended) {
+                Ok(true) => {}
+                Ok(false) => {}
+                Err(e) => {
+                    lock(&self.shm_gates).remove(&key);
+                    tracing::debug!(
+                        "not reading {topic:?} of {publisher} from shared memory yet: {e}"
+                    )
+                }
+            }
+        }
+        for (publisher, topic) in &before {
+            let key = (publisher.clone(), topic.clone());
+            if !desired.contains(&key) {
+                shm.detach(publisher, topic);
+                lock(&self.shm_gates).remove(&key);
+            }
+        }
+        if shm.reading() != before {
+            self.announce_shm_reading();
+        }
+    }
+
+    fn deliver_through_gate(&self, key: &(NodeId, String), message: Received) {
+        let mut gates = lock(&self.shm_gates);
+        match gates.get_mut(key) {
+            Some(gate) if gate.open => self.deliver_local(&key.1, message),
+            Some(gate) => {
+                if gate.held.len() >= self.config.queue_capacity {
+                    gate.held.pop_front();
+                }
+                gate.held.push_back(message);
+            }
+            None => {}
+        }
+    }
+
+    /// The publisher's `ShmSwitch` for `topic` arrived: release what shared memory held back.
+    fn open_gate(&self, publisher: &str, topic: &str) {
+        let mut gates = lock(&self.shm_gates);
+        let gate = gates
+            .entry((publisher.to_string(), topic.to_string()))
+            .or_default();
+        gate.open = true;
+        for message in gate.held.drain(..) {
+            self.deliver_local(topic, message);
+        }
+    }
+
+    fn announce_shm_reading(&self) {
+        let Some(shm) = &self.shm else { return };
+        let reading = shm.reading();
+        if lock(&self.own).shm_reading != reading {
+            self.update_own(|own| own.shm_reading = reading);
+        }
     }
 
     // ----- services --------------------------------------------------------------------------
@@ -582,9 +849,15 @@ impl Mesh {
         mut events: tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
     ) {
         let mut closed = self.closed.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
+                _ = tick.tick() => {
+                    self.sync_shm();
+                    continue;
+                }
                 _ = closed.wait_for(|c| *c) => None,
             };
             let Some(event) = event else { return };
@@ -748,6 +1021,9 @@ impl Mesh {
             let _ = call.reply.send(Err(Error::Closed));
         }
         *write(&self.topology) = Topology::default();
+        if let Some(shm) = &self.shm {
+            shm.close();
+        }
         self.bump();
     }
 
@@ -811,6 +1087,7 @@ impl FrameSink for Mesh {
                 );
                 link.close();
             }
+            FrameKind::ShmSwitch => self.open_gate(&link.peer.node_id, frame.name()),
             FrameKind::Hello => link.close(),
         }
     }
@@ -856,8 +1133,10 @@ impl FrameSink for Mesh {
             let _ = call.reply.send(Err(Error::ProviderGone { service }));
         }
         if was_current {
+            lock(&self.shm_switched).retain(|(p, _)| p != &peer);
             write(&self.topology).remove(&peer);
             self.bump();
+            self.sync_shm();
             // Redial while discovery still reports the peer (a restart of its network, say).
             if !self.is_closed() && lock(&self.known).contains_key(&peer) {
                 if let Some(mesh) = self.me.upgrade() {

@@ -32,6 +32,7 @@ mod builder;
 mod mesh;
 mod queue;
 mod service;
+mod shm_routes;
 mod topic;
 
 pub use crate::balance::Strategy;

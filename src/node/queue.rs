@@ -70,6 +70,11 @@ impl SubQueue {
         self.ready.notify_one();
     }
 
+    /// Counts messages lost before they reached this queue (shared memory overwrote them).
+    pub fn add_lost(&self, n: u64) {
+        self.lost.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }

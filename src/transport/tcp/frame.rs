@@ -49,6 +49,9 @@ pub enum FrameKind {
     ResponseError = 6,
     /// The sender refuses the connection; payload = reason (UTF-8). The connection then closes.
     Reject = 7,
+    /// From now on the sender's messages on topic `name` come through shared memory: every
+    /// earlier one was sent on this connection before this frame.
+    ShmSwitch = 8,
 }
 
 impl FrameKind {
@@ -61,6 +64,7 @@ impl FrameKind {
             5 => FrameKind::Response,
             6 => FrameKind::ResponseError,
             7 => FrameKind::Reject,
+            8 => FrameKind::ShmSwitch,
             _ => return None,
         })
     }
