@@ -10,7 +10,6 @@
 use super::error::CliError;
 use super::progress::Spinner;
 use bytes::{BufMut, BytesMut};
-use rosy::codec::CodecId;
 use std::time::{Duration, Instant, SystemTime};
 
 const STAMP: usize = 16;
@@ -36,6 +35,10 @@ pub struct SpeedArgs {
     /// The topic to use.
     #[arg(long, default_value = "speedtest")]
     pub topic: String,
+    /// Spin instead of sleeping while waiting for shared-memory messages (lowest latency, one
+    /// core busy).
+    #[arg(long)]
+    pub busy_poll: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -73,17 +76,24 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     Ok((number * scale).round() as usize)
 }
 
-fn transport(args: &SpeedArgs) -> Result<rosy::TransportPreference, CliError> {
+fn transport(args: &SpeedArgs) -> rosy::TransportPreference {
     if args.shm {
-        return Err(CliError::Usage(
-            "--shm: the shared-memory transport is not wired into nodes yet; use --tcp".into(),
-        ));
+        rosy::TransportPreference::Shm
+    } else if args.tcp {
+        rosy::TransportPreference::Tcp
+    } else {
+        rosy::TransportPreference::Auto
     }
-    Ok(rosy::TransportPreference::Tcp)
 }
 
-fn transport_name(args: &SpeedArgs) -> &'static str {
-    if args.shm { "shm" } else { "tcp" }
+/// Which transport carried the test: shm when the receiver reads a segment of the topic.
+fn used_transport(node: &rosy::Node, topic: &str, receiver: bool) -> &'static str {
+    let shm = if receiver {
+        node.info().shm_reading.iter().any(|(_, t)| t == topic)
+    } else {
+        node.info().shm_topics.iter().any(|t| t == topic)
+    };
+    if shm { "shm" } else { "tcp" }
 }
 
 fn now_ns() -> u64 {
@@ -96,7 +106,8 @@ fn now_ns() -> u64 {
 async fn join(args: &SpeedArgs, domain: &str, role: &str) -> Result<rosy::Node, CliError> {
     Ok(rosy::Node::builder(&format!("rosy-speedtest-{role}"))
         .domain_id(domain)
-        .transport(transport(args)?)
+        .transport(transport(args))
+        .shm_busy_poll(args.busy_poll)
         .queue_capacity(1 << 16)
         .tool(true)
         .build()
@@ -119,16 +130,19 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     }
     let run_time = Duration::from_secs_f64(args.run_time);
     let sleep = Duration::from_secs_f64(args.sleep_time);
+    let publisher = node
+        .publisher_with::<[u8], _>(&args.topic, rosy::codec::Raw)
+        .await?;
     let start = Instant::now();
     let mut seq: u64 = 0;
     while start.elapsed() < run_time {
-        let mut buf = BytesMut::with_capacity(STAMP + args.message_size);
-        buf.put_u64_le(seq);
-        buf.put_u64_le(now_ns());
+        // Written in place: in shared memory when the receiver shares this host.
+        let mut frame = publisher.loan(STAMP + args.message_size);
+        frame[..8].copy_from_slice(&seq.to_le_bytes());
         // Every payload byte written, as a camera driver fills its frame.
-        buf.put_bytes((seq & 0xff) as u8, args.message_size);
-        node.send_encoded(&args.topic, CodecId::Raw, buf.freeze())
-            .await?;
+        frame[STAMP..].fill((seq & 0xff) as u8);
+        frame[8..16].copy_from_slice(&now_ns().to_le_bytes());
+        frame.send().await?;
         seq += 1;
         if !sleep.is_zero() {
             tokio::time::sleep(sleep).await;
@@ -138,13 +152,13 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let mut end = BytesMut::with_capacity(STAMP);
     end.put_u64_le(END);
     end.put_u64_le(seq);
-    node.send_encoded(&args.topic, CodecId::Raw, end.freeze())
-        .await?;
+    publisher.send_encoded(end.freeze()).await?;
+    let used = used_transport(&node, &args.topic, false);
     node.close().await;
     if json {
         println!(
             "{}",
-            serde_json::json!({"transport": transport_name(&args), "message_size": args.message_size,
+            serde_json::json!({"transport": used, "message_size": args.message_size,
                 "sent": seq, "msgs_per_s": seq as f64 / elapsed})
         );
     } else {
@@ -218,6 +232,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     }
     drop(spinner);
     let dropped_here = subscriber.lost();
+    let used = used_transport(&node, &args.topic, true);
     drop(subscriber);
     node.close().await;
     let span = first.map(|f| (last - f).as_secs_f64()).unwrap_or(0.0);
@@ -235,7 +250,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         latencies[i] as f64 / 1e6
     };
     let report = Report {
-        transport: transport_name(&args).to_string(),
+        transport: used.to_string(),
         message_size: args.message_size,
         messages: received,
         msgs_per_s: if span > 0.0 {

@@ -62,6 +62,7 @@ pub struct NodeBuilder {
     queue_capacity: usize,
     tool: bool,
     shm: crate::transport::shm::ShmConfig,
+    shm_busy_poll: bool,
 }
 
 impl NodeBuilder {
@@ -79,6 +80,7 @@ impl NodeBuilder {
             queue_capacity: 1024,
             tool: false,
             shm: crate::transport::shm::ShmConfig::default(),
+            shm_busy_poll: false,
         }
     }
 
@@ -138,6 +140,12 @@ impl NodeBuilder {
     /// Sizes of the shared-memory segments this node creates (ring slots, chunk size and count).
     pub fn shm_config(mut self, config: crate::transport::shm::ShmConfig) -> Self {
         self.shm = config;
+        self
+    }
+
+    /// Readers of shared memory spin instead of sleeping (lowest latency; a core stays busy).
+    pub fn shm_busy_poll(mut self, on: bool) -> Self {
+        self.shm_busy_poll = on;
         self
     }
 
@@ -223,6 +231,7 @@ impl NodeBuilder {
                 queue_capacity: self.queue_capacity,
                 transport,
                 shm: self.shm.clone(),
+                shm_busy_poll: self.shm_busy_poll,
             },
         );
         for listener in listeners {

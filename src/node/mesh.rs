@@ -55,6 +55,7 @@ pub(crate) struct MeshConfig {
     pub queue_capacity: usize,
     pub transport: TransportPreference,
     pub shm: crate::transport::shm::ShmConfig,
+    pub shm_busy_poll: bool,
 }
 
 impl MeshConfig {
@@ -77,6 +78,55 @@ struct PendingCall {
     service: String,
 }
 
+/// A message to send: bytes, or a buffer from [`Mesh::loan`].
+pub(crate) enum Outbound {
+    Bytes(Bytes),
+    Heap(Vec<u8>),
+    /// A loaned chunk whose first `PREFIX_LEN` bytes are left for the recipients prefix.
+    Loan(crate::transport::shm::Loan),
+}
+
+impl Outbound {
+    /// Payload bytes (the prefix of a loan not counted).
+    pub fn len(&self) -> usize {
+        match self {
+            Outbound::Bytes(b) => b.len(),
+            Outbound::Heap(v) => v.len(),
+            Outbound::Loan(l) => l.len() - shm_routes::PREFIX_LEN,
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            Outbound::Bytes(_) => &mut [],
+            Outbound::Heap(v) => v,
+            Outbound::Loan(l) => &mut l[shm_routes::PREFIX_LEN..],
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Outbound::Bytes(b) => b,
+            Outbound::Heap(v) => v,
+            Outbound::Loan(l) => &l[shm_routes::PREFIX_LEN..],
+        }
+    }
+
+    /// Shortens the payload to `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        match self {
+            Outbound::Bytes(b) => b.truncate(len),
+            Outbound::Heap(v) => v.truncate(len),
+            Outbound::Loan(l) => l.truncate(shm_routes::PREFIX_LEN + len),
+        }
+    }
+
+    /// Whether the bytes live in shared memory (written once, read in place).
+    pub fn in_shared_memory(&self) -> bool {
+        matches!(self, Outbound::Loan(_))
+    }
+}
+
 /// How a same-host peer can be reached through shared memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ShmWay {
@@ -89,6 +139,7 @@ enum ShmWay {
 }
 
 /// Where a message goes: this node itself, or a peer over its link (or shared memory).
+#[derive(Clone)]
 enum Target {
     Local,
     Peer {
@@ -121,12 +172,19 @@ pub(crate) struct Mesh {
     pub dropped: AtomicU64,
     /// Same-host delivery; `None` when the node uses TCP only.
     shm: Option<ShmRoutes>,
+    /// Per topic, its listening groups as of a topology version.
+    routes: Mutex<HashMap<String, Route>>,
     /// (peer, topic) whose messages this node now sends through shared memory, after telling
     /// the peer with a `ShmSwitch` frame.
-    shm_switched: Mutex<HashSet<(NodeId, String)>>,
+    shm_switched: Mutex<HashMap<NodeId, HashSet<String>>>,
     /// Per (publisher, topic) read from shared memory: messages held back until the publisher's
     /// `ShmSwitch` arrives by TCP, so none overtakes one still in flight on TCP.
     shm_gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
+}
+
+struct Route {
+    version: u64,
+    groups: Arc<Vec<(String, Vec<Target>)>>,
 }
 
 #[derive(Default)]
@@ -147,12 +205,19 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 impl Mesh {
     pub fn new(own: NodeInfo, config: MeshConfig) -> Arc<Self> {
-        let shm = (config.transport != TransportPreference::Tcp)
-            .then(|| ShmRoutes::new(&own.domain, &own.id, config.shm.clone()));
+        let shm = (config.transport != TransportPreference::Tcp).then(|| {
+            ShmRoutes::new(
+                &own.domain,
+                &own.id,
+                config.shm.clone(),
+                config.shm_busy_poll,
+            )
+        });
         Arc::new_cyclic(|me| Mesh {
             me: me.clone(),
             shm,
-            shm_switched: Mutex::new(HashSet::new()),
+            shm_switched: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
             shm_gates: Mutex::new(HashMap::new()),
             config,
             hello: Hello {
@@ -288,6 +353,11 @@ impl Mesh {
         write(&self.topic_strategy).insert(topic.to_string(), strategy);
     }
 
+    /// Marks cached routes stale (a peer's link came or went without a topology change).
+    fn invalidate_routes(&self) {
+        lock(&self.routes).clear();
+    }
+
     // ----- subscriptions ---------------------------------------------------------------------
 
     pub fn subscribe(&self, info: TopicInfo) -> Arc<SubQueue> {
@@ -349,6 +419,44 @@ impl Mesh {
     /// Who gets a message on `topic`: every group of same-name listeners, one member each
     /// (or all, per the strategy). This node counts as a member of its own name's group.
     fn route_topic(&self, topic: &str) -> Vec<Target> {
+        // The groups change only with the topology (or this node's own subscriptions, which
+        // bump the same counter): compute them once per change, pick per message.
+        let version = *self.changes.borrow();
+        let groups = {
+            let mut routes = lock(&self.routes);
+            match routes.get(topic) {
+                Some(route) if route.version == version => route.groups.clone(),
+                _ => {
+                    let groups = Arc::new(self.route_groups(topic));
+                    routes.insert(
+                        topic.to_string(),
+                        Route {
+                            version,
+                            groups: groups.clone(),
+                        },
+                    );
+                    groups
+                }
+            }
+        };
+        let strategy = read(&self.topic_strategy)
+            .get(topic)
+            .copied()
+            .unwrap_or(self.config.strategy);
+        let mut targets = Vec::new();
+        for (name, members) in groups.iter() {
+            targets.extend(
+                self.balancer
+                    .pick(topic, name, members, strategy)
+                    .iter()
+                    .cloned(),
+            );
+        }
+        targets
+    }
+
+    /// The same-name groups listening to `topic`, members in a stable order.
+    fn route_groups(&self, topic: &str) -> Vec<(String, Vec<Target>)> {
         let strategy = read(&self.topic_strategy)
             .get(topic)
             .copied()
@@ -379,27 +487,15 @@ impl Mesh {
             }
         }
         members.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let mut targets = Vec::with_capacity(members.len());
-        let mut start = 0;
-        while start < members.len() {
-            let name = &members[start].0;
-            let end = start + members[start..].iter().take_while(|m| &m.0 == name).count();
-            for (_, _, target) in self
-                .balancer
-                .pick(topic, name, &members[start..end], strategy)
-            {
-                targets.push(match target {
-                    Target::Local => Target::Local,
-                    Target::Peer { link, hash, shm } => Target::Peer {
-                        link: link.clone(),
-                        hash: *hash,
-                        shm: *shm,
-                    },
-                });
+        let _ = strategy;
+        let mut groups: Vec<(String, Vec<Target>)> = Vec::new();
+        for (name, _, target) in members {
+            match groups.last_mut() {
+                Some((group, list)) if *group == name => list.push(target),
+                _ => groups.push((name, vec![target])),
             }
-            start = end;
         }
-        targets
+        groups
     }
 
     fn shm_way(&self, peer: &NodeInfo, topic: &str, own_host: &str) -> ShmWay {
@@ -448,29 +544,52 @@ impl Mesh {
 
     /// Sends an encoded message to the listeners of `topic`. Returns how many nodes it went to.
     pub async fn publish(&self, topic: &str, codec: CodecId, payload: Bytes) -> Result<usize> {
+        self.publish_payload(topic, codec, Outbound::Bytes(payload))
+            .await
+    }
+
+    /// A buffer of `len` bytes to fill for `topic`: a loaned chunk of this node's segment when
+    /// same-host peers read it (zero copy), else plain memory.
+    pub fn loan(&self, topic: &str, len: usize) -> Outbound {
+        // Small messages travel inline in ring slots (copied, cheaply); only large ones are
+        // worth a chunk of the pool.
+        let large = self.shm.as_ref().is_some_and(|s| !s.fits_inline(len));
+        if let Some(segment) = self
+            .shm
+            .as_ref()
+            .filter(|_| large)
+            .and_then(|s| s.segment(topic))
+        {
+            match segment.loan(shm_routes::PREFIX_LEN + len) {
+                Ok(loan) => return Outbound::Loan(loan),
+                Err(e) => tracing::debug!("no loan from shared memory for {topic:?}: {e}"),
+            }
+        }
+        Outbound::Heap(vec![0; len])
+    }
+
+    /// Sends what `loan` gave, once filled.
+    pub async fn publish_payload(
+        &self,
+        topic: &str,
+        codec: CodecId,
+        payload: Outbound,
+    ) -> Result<usize> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
         let targets = self.route_topic(topic);
         let mut delivered = 0;
-        let mut frame = None;
+        let mut local = false;
         let mut by_shm: Vec<(u64, Arc<Link>)> = Vec::new();
         let mut by_tcp: Vec<Arc<Link>> = Vec::new();
         let shm_only = self.config.transport == TransportPreference::Shm;
+        let len = payload.len();
         for target in targets {
             match target {
-                Target::Local => {
-                    self.deliver_local(
-                        topic,
-                        Received {
-                            codec,
-                            payload: payload.clone(),
-                        },
-                    );
-                    delivered += 1;
-                }
+                Target::Local => local = true,
                 Target::Peer { link, hash, shm } => match shm {
-                    ShmWay::Reading if self.shm.as_ref().is_some_and(|s| s.fits(payload.len())) => {
+                    ShmWay::Reading if self.shm.as_ref().is_some_and(|s| s.fits(len)) => {
                         by_shm.push((hash, link))
                     }
                     ShmWay::Wanted if shm_only => {
@@ -487,18 +606,57 @@ impl Mesh {
             }
         }
         for (_, link) in &by_shm {
-            let key = (link.peer.node_id.clone(), topic.to_string());
-            if !lock(&self.shm_switched).contains(&key) {
+            let switched = lock(&self.shm_switched)
+                .get(&link.peer.node_id)
+                .is_some_and(|topics| topics.contains(topic));
+            if !switched {
                 let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
                 if link.send(marker, self.config.send_timeout).await.is_ok() {
-                    lock(&self.shm_switched).insert(key);
+                    lock(&self.shm_switched)
+                        .entry(link.peer.node_id.clone())
+                        .or_default()
+                        .insert(topic.to_string());
                 }
+            }
+        }
+        // A loan goes once, to the first group of shm readers, in place; everyone else needs
+        // bytes of their own, copied before the loan is handed over.
+        let (mut loan, mut bytes) = match payload {
+            Outbound::Bytes(b) => (None, Some(b)),
+            Outbound::Heap(v) => (None, Some(Bytes::from(v))),
+            Outbound::Loan(l) => (Some(l), None),
+        };
+        let needs_copy = local || !by_tcp.is_empty() || by_shm.len() > shm_routes::MAX_RECIPIENTS;
+        if needs_copy && bytes.is_none() {
+            bytes = loan
+                .as_ref()
+                .map(|l| Bytes::copy_from_slice(&l[shm_routes::PREFIX_LEN..]));
+        }
+        if local {
+            if let Some(payload) = &bytes {
+                self.deliver_local(
+                    topic,
+                    Received {
+                        codec,
+                        payload: payload.clone(),
+                    },
+                );
+                delivered += 1;
             }
         }
         if let Some(shm) = &self.shm {
             for group in by_shm.chunks(shm_routes::MAX_RECIPIENTS) {
                 let hashes: Vec<u64> = group.iter().map(|(h, _)| *h).collect();
-                match shm.send(topic, codec, &payload, &hashes) {
+                let sent = match loan.take() {
+                    Some(mut l) => {
+                        l[..shm_routes::PREFIX_LEN]
+                            .copy_from_slice(&shm_routes::prefix(codec, &hashes));
+                        l.send(codec.to_byte() as u32);
+                        Ok(())
+                    }
+                    None => shm.send(topic, codec, bytes.as_deref().unwrap_or_default(), &hashes),
+                };
+                match sent {
                     Ok(()) => delivered += group.len(),
                     Err(e @ crate::transport::shm::ShmError::PoolExhausted(_)) => {
                         // Readers hold every chunk (samples not consumed yet): this message is
@@ -516,7 +674,9 @@ impl Mesh {
                 }
             }
         }
+        let mut frame = None;
         for link in by_tcp {
+            let Some(payload) = &bytes else { break };
             let frame = frame
                 .get_or_insert_with(|| {
                     Frame::new(FrameKind::Topic, codec, 0, topic, payload.clone())
@@ -595,9 +755,9 @@ impl Mesh {
             let deliver = {
                 let mesh = self.me.clone();
                 let key = (publisher.clone(), topic.clone());
-                move |message: Received| {
+                move |batch: Vec<Received>| {
                     if let Some(mesh) = mesh.upgrade() {
-                        mesh.deliver_through_gate(&key, message);
+                        mesh.deliver_through_gate(&key, batch);
                     }
                 }
             };
@@ -651,15 +811,23 @@ impl Mesh {
         }
     }
 
-    fn deliver_through_gate(&self, key: &(NodeId, String), message: Received) {
+    fn deliver_through_gate(&self, key: &(NodeId, String), batch: Vec<Received>) {
         let mut gates = lock(&self.shm_gates);
         match gates.get_mut(key) {
-            Some(gate) if gate.open => self.deliver_local(&key.1, message),
-            Some(gate) => {
-                if gate.held.len() >= self.config.queue_capacity {
-                    gate.held.pop_front();
+            Some(gate) if gate.open => {
+                if let Some(list) = read(&self.subscriptions).get(&key.1) {
+                    for q in list {
+                        q.push_many(&batch);
+                    }
                 }
-                gate.held.push_back(message);
+            }
+            Some(gate) => {
+                for message in batch {
+                    if gate.held.len() >= self.config.queue_capacity {
+                        gate.held.pop_front();
+                    }
+                    gate.held.push_back(message);
+                }
             }
             None => {}
         }
@@ -979,6 +1147,7 @@ impl Mesh {
         };
         if let Some(old) = replaced {
             old.close();
+            self.invalidate_routes();
         }
         tracing::debug!(
             "connected to {} ({peer}) at {}",
@@ -1055,8 +1224,16 @@ impl Mesh {
         let current = read(&self.links)
             .get(&info.id)
             .is_some_and(|l| l.id == link.id);
+        if current {
+            // A peer that stopped reading a segment of ours must be told again when it resumes.
+            let own = &self.hello.node_id;
+            if let Some(topics) = lock(&self.shm_switched).get_mut(&info.id) {
+                topics.retain(|topic| info.shm_reading.iter().any(|(p, t)| p == own && t == topic));
+            }
+        }
         if current && write(&self.topology).upsert(info) {
             self.bump();
+            self.sync_shm();
         }
     }
 }
@@ -1133,7 +1310,7 @@ impl FrameSink for Mesh {
             let _ = call.reply.send(Err(Error::ProviderGone { service }));
         }
         if was_current {
-            lock(&self.shm_switched).retain(|(p, _)| p != &peer);
+            lock(&self.shm_switched).remove(&peer);
             write(&self.topology).remove(&peer);
             self.bump();
             self.sync_shm();

@@ -39,7 +39,7 @@ pub use crate::balance::Strategy;
 pub use builder::{NodeBuilder, TransportPreference};
 pub use queue::Received;
 pub use service::Client;
-pub use topic::{Publisher, Subscriber};
+pub use topic::{Archive, Loan, Publisher, Subscriber};
 
 use crate::codec::{BuiltinCodec, Codec};
 use crate::discovery::Discovery;

@@ -48,6 +48,21 @@ impl SubQueue {
         self.ready.notify_one();
     }
 
+    /// Appends several messages with one lock and one wake-up.
+    pub fn push_many(&self, messages: &[Received]) {
+        {
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            for message in messages {
+                if items.len() >= self.capacity {
+                    items.pop_front();
+                    self.lost.fetch_add(1, Ordering::Relaxed);
+                }
+                items.push_back(message.clone());
+            }
+        }
+        self.ready.notify_one();
+    }
+
     pub async fn pop(&self) -> Option<Received> {
         loop {
             if let Some(m) = self

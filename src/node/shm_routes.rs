@@ -79,6 +79,7 @@ pub(crate) struct ShmRoutes {
     domain: String,
     own_id: String,
     config: ShmConfig,
+    busy_poll: bool,
     out: Mutex<HashMap<String, Arc<ShmPublisher>>>,
     readers: Mutex<HashMap<(NodeId, String), Reader>>,
 }
@@ -88,11 +89,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ShmRoutes {
-    pub fn new(domain: &str, own_id: &str, config: ShmConfig) -> Self {
+    pub fn new(domain: &str, own_id: &str, config: ShmConfig, busy_poll: bool) -> Self {
         ShmRoutes {
             domain: domain.to_string(),
             own_id: own_id.to_string(),
             config,
+            busy_poll,
             out: Mutex::new(HashMap::new()),
             readers: Mutex::new(HashMap::new()),
         }
@@ -139,6 +141,11 @@ impl ShmRoutes {
         len + PREFIX_LEN <= self.config.chunk_size.max(self.config.inline_max)
     }
 
+    /// Whether a message of `len` bytes travels inline in a ring slot.
+    pub fn fits_inline(&self, len: usize) -> bool {
+        len + PREFIX_LEN <= self.config.inline_max
+    }
+
     /// The (publisher, topic) segments read now.
     pub fn reading(&self) -> Vec<(NodeId, String)> {
         let mut list: Vec<_> = lock(&self.readers).keys().cloned().collect();
@@ -152,7 +159,7 @@ impl ShmRoutes {
         &self,
         publisher: &str,
         topic: &str,
-        deliver: impl Fn(Received) + Send + 'static,
+        deliver: impl Fn(Vec<Received>) + Send + 'static,
         lost: impl Fn(u64) + Send + 'static,
         ended: impl FnOnce() + Send + 'static,
     ) -> Result<bool, ShmError> {
@@ -162,6 +169,7 @@ impl ShmRoutes {
         }
         let name = segment_name(&self.domain, publisher, topic);
         let mut subscriber = ShmSubscriber::open(&name)?;
+        subscriber.set_busy_poll(self.busy_poll);
         let me = id_hash(&self.own_id);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -217,7 +225,7 @@ fn read_loop(
     subscriber: &mut ShmSubscriber,
     me: u64,
     stop: &AtomicBool,
-    deliver: &dyn Fn(Received),
+    deliver: &dyn Fn(Vec<Received>),
     lost: &dyn Fn(u64),
 ) {
     let mut counted = 0;
@@ -231,14 +239,28 @@ fn read_loop(
         }
         match result {
             Ok(Some(sample)) => {
-                let Some((codec, mine)) = parse_prefix(&sample, me) else {
-                    tracing::warn!("malformed message in {}: skipped", subscriber.name());
-                    continue;
-                };
-                if mine {
-                    // Zero copy: the Bytes keeps the sample (and its chunk) alive.
-                    let payload = Bytes::from_owner(sample).slice(PREFIX_LEN..);
-                    deliver(Received { codec, payload });
+                // Take everything waiting (up to a batch), then hand it over at once: one lock
+                // and one wake-up of the consumer per batch, not per message.
+                let mut batch = Vec::new();
+                let mut next = Some(sample);
+                while let Some(sample) = next.take() {
+                    match parse_prefix(&sample, me) {
+                        Some((codec, true)) => {
+                            // Zero copy: the Bytes keeps the sample (and its chunk) alive.
+                            let payload = Bytes::from_owner(sample).slice(PREFIX_LEN..);
+                            batch.push(Received { codec, payload });
+                        }
+                        Some((_, false)) => {}
+                        None => {
+                            tracing::warn!("malformed message in {}: skipped", subscriber.name())
+                        }
+                    }
+                    if batch.len() < BATCH {
+                        next = subscriber.try_recv().ok().flatten();
+                    }
+                }
+                if !batch.is_empty() {
+                    deliver(batch);
                 }
             }
             Ok(None) => {
@@ -252,6 +274,9 @@ fn read_loop(
         }
     }
 }
+
+/// Most messages a reader hands over at once.
+const BATCH: usize = 256;
 
 #[cfg(test)]
 mod tests {

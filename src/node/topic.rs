@@ -3,7 +3,7 @@
 //! Both are cheap to create and announce themselves to the mesh (a subscriber makes this node a
 //! listener of its topic; dropping the last one withdraws it).
 
-use super::mesh::{BoxFuture, Mesh};
+use super::mesh::{BoxFuture, Mesh, Outbound};
 use super::queue::{Received, SubQueue};
 use crate::codec::{BuiltinCodec, Codec, CodecId};
 use crate::error::Result;
@@ -71,6 +71,110 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
     pub fn has_listeners(&self) -> bool {
         self.mesh.has_listeners(&self.topic)
     }
+
+    /// A buffer of `len` bytes to fill with an encoded message, then [`Loan::send`]. When
+    /// same-host nodes listen, the buffer is shared memory they read in place: written once,
+    /// never copied (a camera driver writes its frame straight into it).
+    pub fn loan(&self, len: usize) -> Loan {
+        Loan {
+            mesh: self.mesh.clone(),
+            topic: self.topic.clone(),
+            codec: self.codec.id(),
+            buffer: self.mesh.loan(&self.topic, len),
+        }
+    }
+}
+
+impl<T, C: Codec> Publisher<T, C>
+where
+    T: for<'a, 'b> rkyv::Serialize<
+            rkyv::api::high::HighSerializer<
+                rkyv::ser::writer::Buffer<'b>,
+                rkyv::ser::allocator::ArenaHandle<'a>,
+                rkyv::rancor::Error,
+            >,
+        > + for<'a> rkyv::Serialize<
+            rkyv::api::high::HighSerializer<
+                rkyv::util::AlignedVec,
+                rkyv::ser::allocator::ArenaHandle<'a>,
+                rkyv::rancor::Error,
+            >,
+        >,
+{
+    /// Sends `value` as an rkyv archive, serialized straight into shared memory when same-host
+    /// nodes listen (`max_len` bounds its size). Receivers read it in place with
+    /// [`Subscriber::recv_archived`].
+    pub async fn send_archived(&self, value: &T, max_len: usize) -> Result<usize> {
+        let mut loan = Loan {
+            mesh: self.mesh.clone(),
+            topic: self.topic.clone(),
+            codec: CodecId::Rkyv,
+            buffer: self.mesh.loan(&self.topic, max_len),
+        };
+        if loan.buffer.in_shared_memory() {
+            let written =
+                rkyv::api::high::to_bytes_in::<rkyv::ser::writer::Buffer<'_>, rkyv::rancor::Error>(
+                    value,
+                    rkyv::ser::writer::Buffer::from(loan.buffer.as_mut_slice()),
+                )
+                .map_err(|e| crate::codec::CodecError::Encode {
+                    codec: "rkyv",
+                    reason: e.to_string(),
+                })?
+                .len();
+            loan.buffer.truncate(written);
+            return loan.send().await;
+        }
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(value).map_err(|e| {
+            crate::codec::CodecError::Encode {
+                codec: "rkyv",
+                reason: e.to_string(),
+            }
+        })?;
+        self.mesh
+            .publish(&self.topic, CodecId::Rkyv, Bytes::copy_from_slice(&bytes))
+            .await
+    }
+}
+
+/// A message buffer from [`Publisher::loan`]: fill it, then send it.
+pub struct Loan {
+    mesh: Arc<Mesh>,
+    topic: String,
+    codec: CodecId,
+    buffer: Outbound,
+}
+
+impl Loan {
+    /// Sends the buffer to the topic's listeners. Returns how many nodes it went to.
+    pub async fn send(self) -> Result<usize> {
+        self.mesh
+            .publish_payload(&self.topic, self.codec, self.buffer)
+            .await
+    }
+
+    /// Shortens the message to `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.buffer.truncate(len);
+    }
+
+    /// Whether the buffer is shared memory (zero copy to same-host listeners).
+    pub fn in_shared_memory(&self) -> bool {
+        self.buffer.in_shared_memory()
+    }
+}
+
+impl std::ops::Deref for Loan {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.buffer.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for Loan {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.buffer.as_mut_slice()
+    }
 }
 
 impl<T: ?Sized, C: Codec> Drop for Publisher<T, C> {
@@ -121,9 +225,22 @@ impl<T: DeserializeOwned, C: Codec> Subscriber<T, C> {
         }
     }
 
-    /// The next message as received, still encoded.
+    /// The next message as received, still encoded. From same-host publishers its bytes are
+    /// the shared memory the publisher wrote (no copy).
     pub async fn recv_encoded(&mut self) -> Option<Received> {
         self.queue.pop().await
+    }
+
+    /// The next rkyv message, to read in place with [`Archive::access`]. Messages in other
+    /// codecs are skipped (and counted in `decode_errors`).
+    pub async fn recv_archived(&mut self) -> Option<Archive> {
+        loop {
+            let message = self.queue.pop().await?;
+            if message.codec == CodecId::Rkyv {
+                return Some(Archive::new(message.payload));
+            }
+            self.decode_errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Messages dropped because this subscriber fell behind (the oldest go first).
@@ -197,5 +314,63 @@ impl<T: DeserializeOwned, C: Codec + Unpin> futures_core::Stream for Subscriber<
                 return Poll::Ready(Some(value));
             }
         }
+    }
+}
+
+/// An rkyv archive as received: in shared memory when it came from a same-host publisher.
+pub struct Archive {
+    bytes: Bytes,
+    /// A 16-byte aligned copy, made only when the received bytes are not aligned (TCP).
+    aligned: Option<rkyv::util::AlignedVec<16>>,
+}
+
+impl Archive {
+    fn new(bytes: Bytes) -> Self {
+        let aligned = (bytes.as_ptr() as usize % 16 != 0).then(|| {
+            let mut v = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
+            v.extend_from_slice(&bytes);
+            v
+        });
+        Archive { bytes, aligned }
+    }
+
+    /// The archive's bytes (16-byte aligned).
+    pub fn bytes(&self) -> &[u8] {
+        match &self.aligned {
+            Some(v) => v,
+            None => &self.bytes,
+        }
+    }
+
+    /// Whether the archive is read where the publisher wrote it (no copy was made).
+    pub fn in_place(&self) -> bool {
+        self.aligned.is_none()
+    }
+
+    /// The archived value, validated first (a malformed archive is an error, never UB).
+    pub fn access<A>(&self) -> Result<&A, crate::codec::CodecError>
+    where
+        A: rkyv::Portable
+            + for<'a> rkyv::bytecheck::CheckBytes<
+                rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>,
+            >,
+    {
+        rkyv::access::<A, rkyv::rancor::Error>(self.bytes()).map_err(|e| {
+            crate::codec::CodecError::Decode {
+                codec: "rkyv",
+                len: self.bytes.len(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// The archived value without validation.
+    ///
+    /// # Safety
+    /// The bytes must be a valid archive of `A` (a trusted publisher of this very type).
+    pub unsafe fn access_unchecked<A: rkyv::Portable>(&self) -> &A {
+        // SAFETY: the caller vouches that the bytes are a valid archive of A; they are 16-byte
+        // aligned (see `new`) and live as long as self.
+        unsafe { rkyv::access_unchecked::<A>(self.bytes()) }
     }
 }

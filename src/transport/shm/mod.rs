@@ -138,10 +138,21 @@ pub fn segment_name(domain: &str, node_id: &str, topic: &str) -> String {
     format!("{PREFIX}{domain}.{node}.{hash:016x}")
 }
 
-/// Writes messages into one segment. Shared between tasks (`Sync`).
+/// Writes messages into one segment. Shared between tasks (`Sync`); cheap to clone.
+#[derive(Clone)]
 pub struct ShmPublisher {
+    inner: Arc<PublisherInner>,
+}
+
+struct PublisherInner {
     writer: Mutex<RingWriter>,
     segment: Arc<Segment>,
+}
+
+impl PublisherInner {
+    fn writer(&self) -> std::sync::MutexGuard<'_, RingWriter> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl ShmPublisher {
@@ -149,17 +160,19 @@ impl ShmPublisher {
     pub fn create(name: &str, config: &ShmConfig) -> Result<Self, ShmError> {
         let segment = Arc::new(Segment::create(name, config.geometry())?);
         Ok(ShmPublisher {
-            writer: Mutex::new(RingWriter::new(segment.clone())),
-            segment,
+            inner: Arc::new(PublisherInner {
+                writer: Mutex::new(RingWriter::new(segment.clone())),
+                segment,
+            }),
         })
     }
 
     pub fn name(&self) -> &str {
-        self.segment.name()
+        self.inner.segment.name()
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, RingWriter> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.writer()
     }
 
     /// Sends `payload` (inline if it fits a slot, else through a chunk).
@@ -170,7 +183,7 @@ impl ShmPublisher {
     /// Sends the concatenation of `parts` without joining them first.
     pub fn send_parts(&self, tag: u32, parts: &[&[u8]]) -> Result<(), ShmError> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let g = self.segment.geometry();
+        let g = self.inner.segment.geometry();
         let mut writer = self.writer();
         if len <= g.inline_capacity() {
             writer.publish(tag, len, None, parts);
@@ -184,7 +197,7 @@ impl ShmPublisher {
             });
         }
         let c = writer.allocate()?;
-        let mut at = self.segment.chunk(c);
+        let mut at = self.inner.segment.chunk(c);
         for part in parts {
             // SAFETY: len <= chunk_size, so every part fits within chunk c; the chunk is ours
             // (allocated: in no ring slot and held by no reader), so nobody reads it meanwhile.
@@ -199,8 +212,8 @@ impl ShmPublisher {
 
     /// A chunk of `len` bytes to fill in place, then [`Loan::send`]. Zero copy: subscribers read
     /// these very bytes.
-    pub fn loan(&self, len: usize) -> Result<Loan<'_>, ShmError> {
-        let max = self.segment.geometry().chunk_size;
+    pub fn loan(&self, len: usize) -> Result<Loan, ShmError> {
+        let max = self.inner.segment.geometry().chunk_size;
         if len > max {
             return Err(ShmError::TooLarge {
                 name: self.name().to_string(),
@@ -210,7 +223,7 @@ impl ShmPublisher {
         }
         let chunk = self.writer().allocate()?;
         Ok(Loan {
-            publisher: self,
+            publisher: self.inner.clone(),
             chunk,
             len,
             sent: false,
@@ -224,7 +237,8 @@ impl ShmPublisher {
 
     /// Marks the publisher alive (for an idle publisher; sending does it too).
     pub fn heartbeat(&self) {
-        self.segment
+        self.inner
+            .segment
             .header()
             .heartbeat_ns
             .store(monotonic_ns(), Ordering::Relaxed);
@@ -232,7 +246,7 @@ impl ShmPublisher {
 
     /// The largest payload a message may carry.
     pub fn max_message(&self) -> usize {
-        let g = self.segment.geometry();
+        let g = self.inner.segment.geometry();
         if g.chunk_count == 0 {
             g.inline_capacity()
         } else {
@@ -241,7 +255,7 @@ impl ShmPublisher {
     }
 }
 
-impl Drop for ShmPublisher {
+impl Drop for PublisherInner {
     fn drop(&mut self) {
         // Wake sleeping subscribers so they notice the close at once.
         let header = self.segment.header();
@@ -252,14 +266,14 @@ impl Drop for ShmPublisher {
 }
 
 /// A chunk of shared memory loaned for writing one message in place.
-pub struct Loan<'a> {
-    publisher: &'a ShmPublisher,
+pub struct Loan {
+    publisher: Arc<PublisherInner>,
     chunk: usize,
     len: usize,
     sent: bool,
 }
 
-impl Loan<'_> {
+impl Loan {
     /// Publishes the loaned bytes.
     pub fn send(mut self, tag: u32) {
         self.sent = true;
@@ -274,7 +288,7 @@ impl Loan<'_> {
     }
 }
 
-impl std::ops::Deref for Loan<'_> {
+impl std::ops::Deref for Loan {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         // SAFETY: the chunk is allocated to this loan (in no ring slot, held by no reader, marked
@@ -283,7 +297,7 @@ impl std::ops::Deref for Loan<'_> {
     }
 }
 
-impl std::ops::DerefMut for Loan<'_> {
+impl std::ops::DerefMut for Loan {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`, and `&mut self` makes this the only access in this process;
         // no other process writes a chunk that is loaned.
@@ -293,7 +307,7 @@ impl std::ops::DerefMut for Loan<'_> {
     }
 }
 
-impl Drop for Loan<'_> {
+impl Drop for Loan {
     fn drop(&mut self) {
         if !self.sent {
             self.publisher.writer().release(self.chunk);
