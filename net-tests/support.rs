@@ -37,19 +37,26 @@ pub fn example(name: &str) -> PathBuf {
 pub struct Proc {
     pub name: String,
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Each set once its stream reached end of file: everything the child wrote is collected.
+    drained: Vec<Arc<std::sync::atomic::AtomicBool>>,
 }
 
-fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+fn collect(
+    stream: impl std::io::Read + Send + 'static,
+) -> (Arc<Mutex<Vec<String>>>, Arc<std::sync::atomic::AtomicBool>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sink, flag) = (lines.clone(), done.clone());
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             sink.lock().unwrap().push(line);
         }
+        flag.store(true, std::sync::atomic::Ordering::Release);
     });
-    lines
+    (lines, done)
 }
 
 impl Proc {
@@ -63,20 +70,37 @@ impl Proc {
         Proc::spawn(name, command)
     }
 
-    pub fn spawn(name: &str, mut command: Command) -> Proc {
+    pub fn spawn(name: &str, command: Command) -> Proc {
+        Proc::start(name, command, false)
+    }
+
+    /// Like `spawn`, with stdin kept open until the `Proc` is dropped (a child that waits on
+    /// stdin lives as long as the test wants it).
+    #[allow(dead_code)]
+    pub fn spawn_holding_stdin(name: &str, command: Command) -> Proc {
+        Proc::start(name, command, true)
+    }
+
+    fn start(name: &str, mut command: Command, hold_stdin: bool) -> Proc {
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(if hold_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
+        let (stdout, out_done) = collect(child.stdout.take().unwrap());
+        let (stderr, err_done) = collect(child.stderr.take().unwrap());
         Proc {
             name: name.to_string(),
+            stdin: child.stdin.take(),
             child,
             stdout,
             stderr,
+            drained: vec![out_done, err_done],
         }
     }
 
@@ -128,6 +152,12 @@ impl Proc {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The child is gone; let its last lines arrive (bounded: the pipes are closing).
+                wait_until(Duration::from_secs(5), || {
+                    self.drained
+                        .iter()
+                        .all(|d| d.load(std::sync::atomic::Ordering::Acquire))
+                });
                 return status;
             }
             assert!(
@@ -143,6 +173,7 @@ impl Proc {
 
     /// `kill -9`, then reap.
     pub fn kill(&mut self) {
+        self.stdin.take();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -184,6 +184,31 @@ impl Codec for Json {
 
 pub use raw::Raw;
 
+/// rkyv archives: not serde values, so this codec only names them. Publish with
+/// `Publisher::send_archived` (from `Node::archive_publisher`) and read with
+/// `Subscriber::recv_archived`; the serde methods here always fail, saying so.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rkyv;
+
+impl Codec for Rkyv {
+    fn id(&self) -> CodecId {
+        CodecId::Rkyv
+    }
+    fn encode<T: Serialize + ?Sized>(&self, _: &T, _: &mut Vec<u8>) -> Result<(), CodecError> {
+        Err(CodecError::Encode {
+            codec: "rkyv",
+            reason: "rkyv messages are sent with Publisher::send_archived".into(),
+        })
+    }
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
+        Err(CodecError::Decode {
+            codec: "rkyv",
+            len: bytes.len(),
+            reason: "rkyv messages are read with Subscriber::recv_archived".into(),
+        })
+    }
+}
+
 /// The codecs a node can use by default, chosen at run time (builder, launch file, CLI).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BuiltinCodec {

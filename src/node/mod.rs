@@ -224,6 +224,20 @@ impl Node {
         Ok(Publisher::new(self.mesh().clone(), topic, codec))
     }
 
+    /// A publisher of rkyv archives of `T` on `topic` (see [`Publisher::send_archived`]): large
+    /// values are serialized straight into shared memory and read in place by same-host nodes.
+    pub async fn archive_publisher<T>(
+        &self,
+        topic: &str,
+    ) -> Result<Publisher<T, crate::codec::Rkyv>> {
+        check("topic", topic)?;
+        Ok(Publisher::new(
+            self.mesh().clone(),
+            topic,
+            crate::codec::Rkyv,
+        ))
+    }
+
     /// A typed subscriber to `topic`: this node listens from now on, until it is dropped.
     pub async fn subscriber<T: DeserializeOwned>(&self, topic: &str) -> Result<Subscriber<T>> {
         self.subscriber_with(topic, self.inner.codec).await

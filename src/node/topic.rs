@@ -34,7 +34,7 @@ pub struct Publisher<T: ?Sized, C: Codec = BuiltinCodec> {
     _type: PhantomData<fn(&T)>,
 }
 
-impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
+impl<T: ?Sized, C: Codec> Publisher<T, C> {
     pub(crate) fn new(mesh: Arc<Mesh>, topic: &str, codec: C) -> Self {
         mesh.add_topic_role(topic_info::<T, C>(topic, TopicRole::Publish, &codec));
         Publisher {
@@ -44,7 +44,9 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
             _type: PhantomData,
         }
     }
+}
 
+impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
     /// The topic this publisher sends on.
     pub fn topic(&self) -> &str {
         &self.topic

@@ -1,0 +1,89 @@
+//! Shared memory through the node API: a 1 MB rkyv frame read in place.
+
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(15);
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+struct Frame {
+    seq: u64,
+    pixels: Vec<u8>,
+}
+
+/// The /dev/shm mapping of this process that contains `addr`, if any.
+fn shm_mapping_of(addr: usize) -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines().find_map(|line| {
+        let mut parts = line.split_whitespace();
+        let range = parts.next()?;
+        let path = parts.nth(4)?;
+        let (lo, hi) = range.split_once('-')?;
+        let (lo, hi) = (
+            usize::from_str_radix(lo, 16).ok()?,
+            usize::from_str_radix(hi, 16).ok()?,
+        );
+        ((lo..hi).contains(&addr) && path.starts_with("/dev/shm/rosy.")).then(|| path.to_string())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1mb_rkyv_frame_is_read_in_place_from_shared_memory() {
+    let domain = format!("shm-nodes-{}", std::process::id());
+    let build = |name: &str| {
+        rosy::Node::builder(name)
+            .domain_id(&domain)
+            .interfaces(Some(vec!["lo".to_string()]))
+            .build()
+    };
+    let camera = build("camera").await.unwrap();
+    let viewer = build("viewer").await.unwrap();
+    let mut frames = viewer.subscriber::<()>("camera/frames").await.unwrap();
+    let publisher = camera
+        .archive_publisher::<Frame>("camera/frames")
+        .await
+        .unwrap();
+    camera.wait_for_listener("camera/frames", T).await.unwrap();
+    // Wait until the viewer reads the camera's segment (the first frames may go by TCP).
+    let deadline = tokio::time::Instant::now() + T;
+    while !viewer
+        .info()
+        .shm_reading
+        .iter()
+        .any(|(_, t)| t == "camera/frames")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "viewer never attached to shared memory"
+        );
+        camera.topology_changed().await;
+    }
+    let mut seq = 0;
+    let archive = loop {
+        seq += 1;
+        let frame = Frame {
+            seq,
+            pixels: vec![(seq % 251) as u8; 1_000_000],
+        };
+        publisher.send_archived(&frame, 1_100_000).await.unwrap();
+        let archive = tokio::time::timeout(T, frames.recv_archived())
+            .await
+            .unwrap()
+            .unwrap();
+        if archive.in_place() {
+            break archive;
+        }
+    };
+    let frame = archive.access::<ArchivedFrame>().unwrap();
+    assert_eq!(frame.seq, seq);
+    assert_eq!(frame.pixels.len(), 1_000_000);
+    assert!(frame.pixels.iter().all(|&p| p == (seq % 251) as u8));
+    let mapping = shm_mapping_of(frame.pixels.as_ptr() as usize);
+    assert!(
+        mapping.is_some(),
+        "the pixels at {:p} are not in a rosy segment",
+        frame.pixels.as_ptr()
+    );
+    drop(archive);
+    camera.close().await;
+    viewer.close().await;
+}
