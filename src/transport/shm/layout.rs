@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// The first 8 bytes of every rosy segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ROSYSHM\x01");
 /// Bumped whenever the layout changes; a segment of another version is refused.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes reserved for the header (one page: keeps slots page-aligned).
 pub const HEADER_SIZE: usize = 4096;
 /// Most subscribers one segment serves at once.
@@ -37,6 +37,9 @@ pub struct SubscriberEntry {
     pub _pad: u32,
     /// Bit `c` set: this subscriber holds chunk `c` and it must not be reused.
     pub held: AtomicU64,
+    /// The next message this subscriber will take: it will never read an older one, so the
+    /// writer may reuse chunks of messages every subscriber has passed.
+    pub cursor: AtomicU64,
 }
 
 /// The segment header. Plain fields are the creator's, fixed at creation.

@@ -32,7 +32,6 @@ pub struct RingWriter {
     chunk_message: Vec<Option<u64>>,
     /// Chunks loaned out and not yet sent.
     loaned: u64,
-    cursor: usize,
 }
 
 impl RingWriter {
@@ -44,7 +43,6 @@ impl RingWriter {
             slot_chunk: vec![INLINE; g.slot_count],
             chunk_message: vec![None; g.chunk_count],
             loaned: 0,
-            cursor: 0,
         }
     }
 
@@ -52,9 +50,11 @@ impl RingWriter {
         &self.segment
     }
 
-    /// Chunks some live reader holds. Readers found dead are unregistered on the way.
-    fn held_by_readers(&self) -> u64 {
+    /// Chunks some live reader holds, and the oldest message a live reader may still take.
+    /// Readers found dead are unregistered on the way.
+    fn readers_state(&self) -> (u64, u64) {
         let mut held = 0;
+        let mut oldest_needed = self.next;
         for entry in &self.segment.header().subscribers {
             let pid = entry.pid.load(Ordering::SeqCst);
             if pid == 0 {
@@ -71,26 +71,40 @@ impl RingWriter {
                 continue;
             }
             held |= mask;
+            // SYNC POINT cursor: pairs with the reader's SeqCst store after each take.
+            oldest_needed = oldest_needed.min(entry.cursor.load(Ordering::SeqCst));
         }
-        held
+        (held, oldest_needed)
     }
 
-    /// Finds a chunk to write a new message into. Prefers one that is free; else takes back the
-    /// oldest chunk still in the ring that no reader holds (its message becomes lost).
+    /// Finds a chunk to write a new message into: a free one (the lowest, most likely still in
+    /// cache), else one whose message every reader has passed, else the oldest one in the ring
+    /// that no reader holds (its message becomes lost for readers that had not reached it).
     pub fn allocate(&mut self) -> Result<usize, ShmError> {
         let count = self.chunk_message.len();
         if count == 0 {
             return Err(ShmError::NoPool(self.segment.name().to_string()));
         }
-        let held = self.held_by_readers();
+        let (held, oldest_needed) = self.readers_state();
         let busy = |c: usize, this: &Self| held & (1 << c) != 0 || this.loaned & (1 << c) != 0;
-        for k in 0..count {
-            let c = (self.cursor + k) % count;
-            if self.chunk_message[c].is_none() && !busy(c, self) {
-                self.cursor = (c + 1) % count;
-                self.loaned |= 1 << c;
-                return Ok(c);
+        let free = (0..count)
+            .find(|&c| !busy(c, self) && self.chunk_message[c].is_none_or(|s| s < oldest_needed));
+        if let Some(c) = free {
+            if let Some(s) = self.chunk_message[c].take() {
+                // Every reader is past message s: nobody will look at its slot for it again.
+                let slots = self.slot_chunk.len();
+                self.slot_chunk[(s as usize) % slots] = INLINE;
+                // SYNC POINT drop: as below, in case a reader registered meanwhile.
+                self.segment
+                    .slot(s)
+                    .seq
+                    .store(SEQ_DROPPED, Ordering::SeqCst);
+                if self.readers_state().0 & (1 << c) != 0 {
+                    return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
+                }
             }
+            self.loaned |= 1 << c;
+            return Ok(c);
         }
         let oldest = (0..count)
             .filter(|&c| !busy(c, self))
@@ -101,7 +115,7 @@ impl RingWriter {
         };
         // Take message s's chunk back: readers that reach s see it overwritten.
         // SYNC POINT drop: SeqCst, so a reader whose re-check still saw 2s+2 set its held bit
-        // before this store, and the held load above would have seen it.
+        // before this store, and the held load below will see it.
         self.segment
             .slot(s)
             .seq
@@ -110,7 +124,7 @@ impl RingWriter {
         self.slot_chunk[(s as usize) % slots] = INLINE;
         self.chunk_message[c] = None;
         // Readers might have set their bit between our load and the store: look again.
-        if self.held_by_readers() & (1 << c) != 0 {
+        if self.readers_state().0 & (1 << c) != 0 {
             return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
         }
         self.loaned |= 1 << c;
@@ -227,6 +241,9 @@ impl RingReader {
             });
         };
         let next = header.write_seq.load(Ordering::Acquire);
+        header.subscribers[entry]
+            .cursor
+            .store(next, Ordering::SeqCst);
         Ok(RingReader {
             segment,
             entry,
@@ -250,6 +267,15 @@ impl RingReader {
 
     /// Takes the next message, if any. Errs only on a corrupt slot.
     pub fn take(&mut self) -> Result<Option<Taken>, ShmError> {
+        let taken = self.take_inner();
+        // SYNC POINT cursor: tells the writer which messages this reader is past.
+        self.segment.header().subscribers[self.entry]
+            .cursor
+            .store(self.next, Ordering::SeqCst);
+        taken
+    }
+
+    fn take_inner(&mut self) -> Result<Option<Taken>, ShmError> {
         let g = self.segment.geometry();
         loop {
             // SYNC POINT published: Acquire pairs with the writer's Release store of write_seq.
