@@ -87,3 +87,49 @@ async fn a_1mb_rkyv_frame_is_read_in_place_from_shared_memory() {
     camera.close().await;
     viewer.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_host_service_calls_go_through_shared_memory_for_4_concurrent_callers() {
+    use crate::support::Proc;
+    let domain = format!("shm-services-{}", std::process::id());
+    let provider = Proc::example("service_provider", &domain, &[]);
+    provider.expect_line("Started service...", T);
+    let caller = rosy::Node::builder("callers")
+        .domain_id(&domain)
+        .interfaces(Some(vec!["lo".to_string()]))
+        .build()
+        .await
+        .unwrap();
+    caller
+        .wait_for_service_provider("multiply", T)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..4i64)
+        .map(|k| {
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                for i in 0..300i64 {
+                    let product: i64 = caller.call("multiply", &(i, k + 2)).await.unwrap();
+                    assert_eq!(product, i * (k + 2));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        tokio::time::timeout(T, task).await.unwrap().unwrap();
+    }
+    // The answers came through the provider's segment, not TCP.
+    let info = caller.info();
+    assert!(
+        info.shm_reading.iter().any(|(_, t)| t == "@rosy/responses"),
+        "calls never switched to shared memory: {:?}",
+        info.shm_reading
+    );
+    // A remote error still comes back as the handler's text.
+    let err = caller
+        .call::<_, i64>("multiply", &(4_611_686_018_427_387_904i64, 4))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("overflows"), "{err}");
+    caller.close().await;
+}

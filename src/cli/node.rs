@@ -74,7 +74,11 @@ pub fn render(nodes: &[NodeInfo], verbose: bool) -> String {
             (TopicRole::Listen, "listens to"),
             (TopicRole::Publish, "publishes"),
         ] {
-            let topics: Vec<_> = n.topics.iter().filter(|t| t.role == role).collect();
+            let topics: Vec<_> = n
+                .topics
+                .iter()
+                .filter(|t| t.role == role && !rosy::node::is_internal_topic(&t.name))
+                .collect();
             if !topics.is_empty() {
                 out += &format!("    {label}:\n");
                 for t in topics {

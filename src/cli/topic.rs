@@ -232,7 +232,11 @@ pub struct TopicSummary {
 pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
     let mut topics: BTreeMap<String, TopicSummary> = BTreeMap::new();
     for node in topology.nodes().filter(|n| !n.tool) {
-        for t in &node.topics {
+        for t in node
+            .topics
+            .iter()
+            .filter(|t| !rosy::node::is_internal_topic(&t.name))
+        {
             let entry = topics.entry(t.name.clone()).or_default();
             let who = format!(
                 "{}@{} ({})",

@@ -13,6 +13,7 @@
 
 use super::builder::TransportPreference;
 use super::queue::{Received, SubQueue};
+use super::service_channel;
 use super::shm_routes::{self, ShmRoutes};
 use crate::balance::{Balancer, Strategy};
 use crate::codec::{Codec, CodecId, MsgPack};
@@ -606,18 +607,7 @@ impl Mesh {
             }
         }
         for (_, link) in &by_shm {
-            let switched = lock(&self.shm_switched)
-                .get(&link.peer.node_id)
-                .is_some_and(|topics| topics.contains(topic));
-            if !switched {
-                let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
-                if link.send(marker, self.config.send_timeout).await.is_ok() {
-                    lock(&self.shm_switched)
-                        .entry(link.peer.node_id.clone())
-                        .or_default()
-                        .insert(topic.to_string());
-                }
-            }
+            self.switch_to_shm(link, topic).await;
         }
         // A loan goes once, to the first group of shm readers, in place; everyone else needs
         // bytes of their own, copied before the loan is handed over.
@@ -856,6 +846,7 @@ impl Mesh {
     // ----- services --------------------------------------------------------------------------
 
     pub fn add_service(&self, info: ServiceInfo, handler: ErasedHandler) {
+        self.ensure_request_listener();
         let name = info.name.clone();
         write(&self.services).insert(name, ServiceEntry { handler });
         self.update_own(|own| {
@@ -930,6 +921,38 @@ impl Mesh {
                 service: service.to_string(),
             },
         );
+        let same_host = self.shm.is_some() && {
+            let own_host = lock(&self.own).host_id.clone();
+            read(&self.topology)
+                .get(&link.peer.node_id)
+                .is_some_and(|p| p.host_id == own_host && p.transports.iter().any(|t| t == "shm"))
+        };
+        if same_host {
+            // Same host: the request and its answer travel as internal topics, through shared
+            // memory once both sides read each other's segments (TCP until then).
+            self.ensure_response_listener();
+            let request = service_channel::request(id, &self.hello.node_id, service, &payload);
+            let outcome = tokio::time::timeout(timeout, async {
+                if self
+                    .publish_to(service_channel::REQUESTS, codec, request, &link)
+                    .await
+                    .is_err()
+                {
+                    return Err(Error::ProviderGone {
+                        service: service.to_string(),
+                    });
+                }
+                answer.await.unwrap_or(Err(Error::ProviderGone {
+                    service: service.to_string(),
+                }))
+            })
+            .await;
+            lock(&self.pending).remove(&id);
+            return outcome.unwrap_or(Err(Error::Timeout {
+                service: service.to_string(),
+                timeout,
+            }));
+        }
         let frame = Frame::new(FrameKind::Request, codec, id, service, payload);
         let outcome = tokio::time::timeout(timeout, async {
             if let Err(e) = link.send(frame, timeout).await {
@@ -953,6 +976,142 @@ impl Mesh {
             service: service.to_string(),
             timeout,
         }))
+    }
+
+    /// Sends one message on `topic` to one peer: through shared memory when it reads this
+    /// node's segment of the topic, else over its connection.
+    async fn publish_to(
+        &self,
+        topic: &str,
+        codec: CodecId,
+        payload: Bytes,
+        link: &Arc<Link>,
+    ) -> Result<()> {
+        let own_host = lock(&self.own).host_id.clone();
+        let way = read(&self.topology)
+            .get(&link.peer.node_id)
+            .map(|peer| self.shm_way(peer, topic, &own_host))
+            .unwrap_or(ShmWay::No);
+        if way == ShmWay::Wanted {
+            self.want_segment(topic);
+        }
+        if let (ShmWay::Reading, Some(shm)) = (way, &self.shm) {
+            if shm.fits(payload.len()) {
+                self.switch_to_shm(link, topic).await;
+                let hash = shm_routes::id_hash(&link.peer.node_id);
+                if shm.send(topic, codec, &payload, &[hash]).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        let frame = Frame::new(FrameKind::Topic, codec, 0, topic, payload);
+        link.send(frame, self.config.send_timeout)
+            .await
+            .map_err(|_| Error::ProviderGone {
+                service: topic.to_string(),
+            })
+    }
+
+    /// Tells `link`'s peer (once per topic) that this node's messages on `topic` now come
+    /// through shared memory, after everything already sent on the connection.
+    async fn switch_to_shm(&self, link: &Arc<Link>, topic: &str) {
+        let switched = lock(&self.shm_switched)
+            .get(&link.peer.node_id)
+            .is_some_and(|topics| topics.contains(topic));
+        if !switched {
+            let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
+            if link.send(marker, self.config.send_timeout).await.is_ok() {
+                lock(&self.shm_switched)
+                    .entry(link.peer.node_id.clone())
+                    .or_default()
+                    .insert(topic.to_string());
+            }
+        }
+    }
+
+    fn internal_topic(name: &str) -> TopicInfo {
+        TopicInfo {
+            name: name.to_string(),
+            role: TopicRole::Listen,
+            codec: CodecId::Raw,
+            codec_name: "raw".to_string(),
+            type_name: String::new(),
+        }
+    }
+
+    /// Serves same-host requests arriving on the internal requests topic (once per node).
+    fn ensure_request_listener(&self) {
+        if self.shm.is_none() || read(&self.subscriptions).contains_key(service_channel::REQUESTS) {
+            return;
+        }
+        let queue = self.subscribe(Self::internal_topic(service_channel::REQUESTS));
+        let mesh = self.me.clone();
+        tokio::spawn(async move {
+            while let Some(message) = queue.pop().await {
+                let Some(mesh) = mesh.upgrade() else { return };
+                let Some(request) = service_channel::parse_request(&message.payload) else {
+                    tracing::warn!("malformed same-host service request skipped");
+                    continue;
+                };
+                let link = read(&mesh.links).get(&request.caller).cloned();
+                let Some(link) = link else { continue };
+                let handler = read(&mesh.services)
+                    .get(&request.service)
+                    .map(|s| s.handler.clone());
+                let mesh = mesh.clone();
+                tokio::spawn(async move {
+                    let answer = match handler {
+                        Some(handler) => handler(message.codec, request.payload).await,
+                        None => Err((
+                            ResponseError::NoSuchService,
+                            format!(
+                                "node {} does not provide service {:?}",
+                                mesh.hello.node_name, request.service
+                            ),
+                        )),
+                    };
+                    let (codec, response) = service_channel::response(request.id, answer);
+                    if let Err(e) = mesh
+                        .publish_to(service_channel::RESPONSES, codec, response, &link)
+                        .await
+                    {
+                        tracing::debug!("same-host reply lost: {e}");
+                    }
+                });
+            }
+        });
+    }
+
+    /// Routes same-host answers to the calls waiting for them (once per node).
+    fn ensure_response_listener(&self) {
+        if read(&self.subscriptions).contains_key(service_channel::RESPONSES) {
+            return;
+        }
+        let queue = self.subscribe(Self::internal_topic(service_channel::RESPONSES));
+        let mesh = self.me.clone();
+        tokio::spawn(async move {
+            while let Some(message) = queue.pop().await {
+                let Some(mesh) = mesh.upgrade() else { return };
+                let Some((id, status, payload)) = service_channel::parse_response(&message.payload)
+                else {
+                    tracing::warn!("malformed same-host service response skipped");
+                    continue;
+                };
+                let Some(call) = lock(&mesh.pending).remove(&id) else {
+                    continue;
+                };
+                let result = match status {
+                    None => Ok((message.codec, payload)),
+                    Some(kind) => Err(response_error(
+                        &call.service,
+                        &mesh.hello.domain,
+                        kind,
+                        String::from_utf8_lossy(&payload).into_owned(),
+                    )),
+                };
+                let _ = call.reply.send(result);
+            }
+        });
     }
 
     fn serve(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {

@@ -32,6 +32,7 @@ mod builder;
 mod mesh;
 mod queue;
 mod service;
+mod service_channel;
 mod shm_routes;
 mod topic;
 
@@ -39,6 +40,7 @@ pub use crate::balance::Strategy;
 pub use builder::{NodeBuilder, TransportPreference};
 pub use queue::Received;
 pub use service::Client;
+pub use service_channel::is_internal as is_internal_topic;
 pub use topic::{Archive, Loan, Publisher, Subscriber};
 
 use crate::codec::{BuiltinCodec, Codec};
