@@ -171,6 +171,19 @@ impl Proc {
         }
     }
 
+    /// The child's process id.
+    #[allow(dead_code)] // used by cli-tests, not every suite
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (SIGINT for a Ctrl-C, SIGTERM...) to the child.
+    #[allow(dead_code)] // used by cli-tests, not every suite
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("a child's pid");
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+
     /// `kill -9`, then reap.
     pub fn kill(&mut self) {
         self.stdin.take();

@@ -2,6 +2,7 @@
 //! rosy's public library API.
 
 pub mod error;
+pub mod launch;
 pub mod node;
 pub mod progress;
 pub mod service;
@@ -46,6 +47,8 @@ pub enum Command {
     /// Services: list and call.
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Start the nodes of a launch file; Ctrl-C stops them all.
+    Launch(launch::LaunchArgs),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -58,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node(c) => node::run(c, &cli.domain_id, cli.json, cli.verbose > 0).await,
         Command::Topic(c) => topic::run(c, &cli.domain_id, cli.json).await,
         Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
+        Command::Launch(args) => launch::run(args, &cli.domain_id).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }
