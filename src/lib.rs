@@ -8,7 +8,7 @@
 //! Layers, one module each; a module only uses the ones below it:
 //!
 //! ```text
-//! launch, bag            tools built on the public API only
+//! (the rosy binary)      launch, bag, speedtest...: tools built on the public API only
 //! node                   Node, builder, Publisher/Subscriber/Client/Server handles
 //! balance                round-robin / random / none among nodes of one name
 //! codec                  Codec trait; msgpack (default), json, raw bytes, rkyv
@@ -23,7 +23,6 @@ pub mod balance;
 pub mod codec;
 pub mod discovery;
 pub mod error;
-pub mod launch;
 pub mod logging;
 pub mod node;
 pub mod topology;

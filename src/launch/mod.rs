@@ -1,1 +1,0 @@
-//! `rosy launch`: start the nodes a launch.yaml describes and supervise them.
