@@ -63,6 +63,7 @@ impl RingWriter {
         let mut held = 0;
         let mut oldest_needed = self.next;
         for entry in &self.segment.header().subscribers {
+            // SYNC POINT pid: pairs with the reader's SeqCst compare_exchange in `RingReader::new`.
             let pid = entry.pid.load(Ordering::SeqCst);
             if pid == 0 {
                 continue;
@@ -71,6 +72,8 @@ impl RingWriter {
             let mask = entry.held.load(Ordering::SeqCst);
             if mask != 0 && !pid_alive(pid) {
                 tracing::debug!("reclaiming chunks {mask:#x} of dead subscriber {pid}");
+                // SYNC POINT reclaim: the owner is dead, nobody else stores to this entry but a
+                // new reader after its compare_exchange on pid (which sees our pid store first).
                 entry.held.store(0, Ordering::SeqCst);
                 let _ = entry
                     .pid
@@ -163,6 +166,8 @@ impl RingWriter {
         if old != INLINE {
             self.chunk_message[old as usize] = None;
         }
+        // Relaxed: published by the write-end Release store below, ordered after 2s+1 by the
+        // write-begin fence above.
         slot.len.store(len as u32, Ordering::Relaxed);
         slot.tag.store(tag, Ordering::Relaxed);
         match chunk {
@@ -185,6 +190,7 @@ impl RingWriter {
         let header = self.segment.header();
         // SYNC POINT published: pairs with the reader's Acquire load of write_seq.
         header.write_seq.store(s + 1, Ordering::Release);
+        // Relaxed: a liveness hint only, read with no ordering expectations.
         header.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
         // SYNC POINT wake: SeqCst pair with the reader's sleepers increment in `wait`.
         header.wake_word.fetch_add(1, Ordering::SeqCst);
@@ -199,6 +205,7 @@ impl RingWriter {
             .header()
             .subscribers
             .iter()
+            // Relaxed: a count for display, not a synchronisation.
             .filter(|e| e.pid.load(Ordering::Relaxed) != 0)
             .count()
     }
@@ -227,6 +234,8 @@ impl RingReader {
         let header = segment.header();
         let mut entry = None;
         for (i, e) in header.subscribers.iter().enumerate() {
+            // SYNC POINT pid: pairs with the writer's pid load and reclaiming CAS in
+            // `readers_state`; the CAS makes exactly one reader own a free entry.
             let current = e.pid.load(Ordering::SeqCst);
             let free = current == 0 || !pid_alive(current);
             if free
@@ -234,6 +243,7 @@ impl RingReader {
                     .compare_exchange(current, pid, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
+                // SYNC POINT held: a stale mask of a dead previous owner is dropped before use.
                 e.held.store(0, Ordering::SeqCst);
                 entry = Some(i);
                 break;
@@ -245,7 +255,9 @@ impl RingReader {
                 max: MAX_SUBSCRIBERS,
             });
         };
+        // SYNC POINT published: Acquire pairs with the writer's Release store of write_seq.
         let next = header.write_seq.load(Ordering::Acquire);
+        // SYNC POINT cursor: pairs with the writer's SeqCst cursor load in `readers_state`.
         header.subscribers[entry]
             .cursor
             .store(next, Ordering::SeqCst);
@@ -267,6 +279,7 @@ impl RingReader {
 
     /// Whether a message is waiting.
     pub fn has_new(&self) -> bool {
+        // SYNC POINT published: Acquire pairs with the writer's Release store of write_seq.
         self.segment.header().write_seq.load(Ordering::Acquire) > self.next
     }
 
@@ -305,6 +318,7 @@ impl RingReader {
                 self.next += 1;
                 continue;
             }
+            // Relaxed: ordered after the seq load by its Acquire, validated by the re-check below.
             let len = slot.len.load(Ordering::Relaxed) as usize;
             let tag = slot.tag.load(Ordering::Relaxed);
             let chunk = slot.chunk.load(Ordering::Relaxed);
@@ -343,6 +357,7 @@ impl RingReader {
             // SYNC POINT held fence: pairs with the writer's fence in `readers_state`.
             fence(Ordering::SeqCst);
             if slot.seq.load(Ordering::SeqCst) != seq {
+                // SYNC POINT release: pairs with the writer's SeqCst held loads.
                 entry.held.fetch_and(!(1 << c), Ordering::SeqCst);
                 self.lost += 1;
                 self.next += 1;
@@ -355,6 +370,9 @@ impl RingReader {
 
     /// Lets the writer reuse a chunk this reader held.
     pub fn release(segment: &Segment, entry: usize, chunk: usize) {
+        // SYNC POINT release: SeqCst (a Release RMW); the writer's SeqCst held load that sees
+        // the bit cleared synchronises with it, so this reader's reads of the chunk happen
+        // before the writer's next writes into it (loom_chunk_* check this).
         segment.header().subscribers[entry]
             .held
             .fetch_and(!(1 << chunk), Ordering::SeqCst);
@@ -385,6 +403,7 @@ impl RingReader {
         if !self.has_new() {
             futex::wait(&header.wake_word, word, timeout);
         }
+        // SYNC POINT wake: no longer asleep; the writer may skip its next futex wake.
         header.sleepers.fetch_sub(1, Ordering::SeqCst);
         self.has_new()
     }
@@ -402,6 +421,7 @@ impl Drop for RingReader {
         // Samples still out hold their own bits; clearing the pid lets the writer reclaim them
         // once this process is gone, and frees the entry for the next subscriber.
         let entry = &self.segment.header().subscribers[self.entry];
+        // SYNC POINT pid: pairs with the pid loads of the writer and of a registering reader.
         if entry.held.load(Ordering::SeqCst) == 0 {
             entry.pid.store(0, Ordering::SeqCst);
         }
