@@ -10,7 +10,7 @@
 //!
 //! This module only describes memory; it reads and writes nothing itself.
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use super::sync::{AtomicU32, AtomicU64};
 
 /// The first 8 bytes of every rosy segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ROSYSHM\x01");
@@ -19,7 +19,11 @@ pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes reserved for the header (one page: keeps slots page-aligned).
 pub const HEADER_SIZE: usize = 4096;
 /// Most subscribers one segment serves at once.
+#[cfg(not(rosy_loom))]
 pub const MAX_SUBSCRIBERS: usize = 32;
+/// Under loom, few entries: the writer loads every entry's pid, and each load is a choice point.
+#[cfg(rosy_loom)]
+pub const MAX_SUBSCRIBERS: usize = 2;
 /// Most chunks in a pool: each subscriber marks the chunks it holds in one 64-bit mask.
 pub const MAX_CHUNKS: usize = 64;
 /// Chunk payloads start on this boundary, so rkyv archives can be read in place.
@@ -87,6 +91,8 @@ pub struct SlotHeader {
 pub const SLOT_HEADER: usize = std::mem::size_of::<SlotHeader>();
 
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
+// loom's atomics are handles of another size; the loom segment is never shared with a process.
+#[cfg(not(rosy_loom))]
 const _: () = assert!(SLOT_HEADER == 32);
 
 /// The sizes of a segment, from which every offset follows.

@@ -32,6 +32,7 @@ mod futex;
 pub mod layout;
 pub mod ring;
 mod segment;
+mod sync;
 
 use layout::{Geometry, SLOT_HEADER};
 use ring::{RingReader, RingWriter, Taken};
@@ -80,6 +81,8 @@ pub enum ShmError {
 }
 
 impl ShmError {
+    // Unused under loom, whose segments live in the heap.
+    #[cfg_attr(rosy_loom, allow(dead_code))]
     fn io(name: &str, action: &'static str, source: std::io::Error) -> Self {
         ShmError::Io {
             name: name.to_string(),

@@ -18,8 +18,8 @@ use super::ShmError;
 use super::futex;
 use super::layout::{INLINE, MAX_SUBSCRIBERS, SEQ_DROPPED};
 use super::segment::{Segment, monotonic_ns, pid_alive};
+use super::sync::{Ordering, fence};
 use std::sync::Arc;
-use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
 /// The writer's private bookkeeping next to the shared segment.
@@ -53,9 +53,17 @@ impl RingWriter {
     /// Chunks some live reader holds, and the oldest message a live reader may still take.
     /// Readers found dead are unregistered on the way.
     fn readers_state(&self) -> (u64, u64) {
+        // SYNC POINT held fence: SeqCst, pairs with the reader's SeqCst fence between setting
+        // its held bit and re-checking seq. Every seq store this writer made before (2s+1 in
+        // `publish`, SEQ_DROPPED in `allocate`) is ordered before the held loads below: either
+        // a reader's re-check sees that store, or this load sees the reader's bit. (The SeqCst
+        // accesses alone give this in C11 too; the fences make it hold without reasoning about
+        // mixed SeqCst/Release stores to seq, and are what loom can check.) Chunk paths only.
+        fence(Ordering::SeqCst);
         let mut held = 0;
         let mut oldest_needed = self.next;
         for entry in &self.segment.header().subscribers {
+            // SYNC POINT pid: pairs with the reader's SeqCst compare_exchange in `RingReader::new`.
             let pid = entry.pid.load(Ordering::SeqCst);
             if pid == 0 {
                 continue;
@@ -64,6 +72,8 @@ impl RingWriter {
             let mask = entry.held.load(Ordering::SeqCst);
             if mask != 0 && !pid_alive(pid) {
                 tracing::debug!("reclaiming chunks {mask:#x} of dead subscriber {pid}");
+                // SYNC POINT reclaim: the owner is dead, nobody else stores to this entry but a
+                // new reader after its compare_exchange on pid (which sees our pid store first).
                 entry.held.store(0, Ordering::SeqCst);
                 let _ = entry
                     .pid
@@ -145,10 +155,19 @@ impl RingWriter {
         // SYNC POINT write-begin: SeqCst; readers re-checking seq after taking a chunk see this
         // before the chunk can be reused (see `allocate`).
         slot.seq.store(2 * s + 1, Ordering::SeqCst);
+        // SYNC POINT write-begin fence: Release, pairs with the reader's Acquire fences in
+        // `take_inner`. A store, even SeqCst, does not keep *later* writes after it: without this
+        // fence the writes below (len, tag, chunk, inline bytes) may become visible before 2s+1,
+        // and a reader still at message s-N of this slot could read them, then re-read the old
+        // 2(s-N)+2 and accept message s's fields or bytes as s-N's (found by loom:
+        // loom_inline_never_torn, loom_chunk_never_reused_while_held). A compiler barrier on x86.
+        fence(Ordering::Release);
         let old = self.slot_chunk[i];
         if old != INLINE {
             self.chunk_message[old as usize] = None;
         }
+        // Relaxed: published by the write-end Release store below, ordered after 2s+1 by the
+        // write-begin fence above.
         slot.len.store(len as u32, Ordering::Relaxed);
         slot.tag.store(tag, Ordering::Relaxed);
         match chunk {
@@ -161,16 +180,7 @@ impl RingWriter {
             None => {
                 slot.chunk.store(INLINE, Ordering::Relaxed);
                 self.slot_chunk[i] = INLINE;
-                let mut at = self.segment.slot_data(s);
-                for part in parts {
-                    // SAFETY: the caller checked len <= inline capacity, and `at` stays within
-                    // the slot's inline bytes; readers only copy these bytes and validate the
-                    // copy with the seqlock, so writing while they copy is detected, not trusted.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
-                        at = at.add(part.len());
-                    }
-                }
+                self.segment.write_inline(s, parts);
             }
         }
         // SYNC POINT write-end: Release; pairs with the reader's Acquire load of seq, making
@@ -180,6 +190,7 @@ impl RingWriter {
         let header = self.segment.header();
         // SYNC POINT published: pairs with the reader's Acquire load of write_seq.
         header.write_seq.store(s + 1, Ordering::Release);
+        // Relaxed: a liveness hint only, read with no ordering expectations.
         header.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
         // SYNC POINT wake: SeqCst pair with the reader's sleepers increment in `wait`.
         header.wake_word.fetch_add(1, Ordering::SeqCst);
@@ -194,6 +205,7 @@ impl RingWriter {
             .header()
             .subscribers
             .iter()
+            // Relaxed: a count for display, not a synchronisation.
             .filter(|e| e.pid.load(Ordering::Relaxed) != 0)
             .count()
     }
@@ -222,6 +234,8 @@ impl RingReader {
         let header = segment.header();
         let mut entry = None;
         for (i, e) in header.subscribers.iter().enumerate() {
+            // SYNC POINT pid: pairs with the writer's pid load and reclaiming CAS in
+            // `readers_state`; the CAS makes exactly one reader own a free entry.
             let current = e.pid.load(Ordering::SeqCst);
             let free = current == 0 || !pid_alive(current);
             if free
@@ -229,6 +243,7 @@ impl RingReader {
                     .compare_exchange(current, pid, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
             {
+                // SYNC POINT held: a stale mask of a dead previous owner is dropped before use.
                 e.held.store(0, Ordering::SeqCst);
                 entry = Some(i);
                 break;
@@ -240,7 +255,9 @@ impl RingReader {
                 max: MAX_SUBSCRIBERS,
             });
         };
+        // SYNC POINT published: Acquire pairs with the writer's Release store of write_seq.
         let next = header.write_seq.load(Ordering::Acquire);
+        // SYNC POINT cursor: pairs with the writer's SeqCst cursor load in `readers_state`.
         header.subscribers[entry]
             .cursor
             .store(next, Ordering::SeqCst);
@@ -262,6 +279,7 @@ impl RingReader {
 
     /// Whether a message is waiting.
     pub fn has_new(&self) -> bool {
+        // SYNC POINT published: Acquire pairs with the writer's Release store of write_seq.
         self.segment.header().write_seq.load(Ordering::Acquire) > self.next
     }
 
@@ -300,6 +318,7 @@ impl RingReader {
                 self.next += 1;
                 continue;
             }
+            // Relaxed: ordered after the seq load by its Acquire, validated by the re-check below.
             let len = slot.len.load(Ordering::Relaxed) as usize;
             let tag = slot.tag.load(Ordering::Relaxed);
             let chunk = slot.chunk.load(Ordering::Relaxed);
@@ -309,18 +328,9 @@ impl RingReader {
                         self.corrupt(format!("slot of message {s} claims {len} inline bytes"))
                     );
                 }
-                let mut bytes = Vec::with_capacity(len);
-                // SAFETY: len <= inline capacity (checked), so the source lies in this slot's
-                // inline bytes; the destination has capacity len. The copy may be torn if the
-                // writer laps us meanwhile: the seq re-check below discards it then.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        self.segment.slot_data(s),
-                        bytes.as_mut_ptr(),
-                        len,
-                    );
-                    bytes.set_len(len);
-                }
+                // May be torn if the writer laps us meanwhile: the seq re-check below
+                // discards it then.
+                let bytes = self.segment.read_inline(s, len);
                 // SYNC POINT read-check: the Acquire fence orders the copy before the re-load.
                 fence(Ordering::Acquire);
                 if slot.seq.load(Ordering::Relaxed) != seq {
@@ -337,10 +347,17 @@ impl RingReader {
                     "slot of message {s} names chunk {c} of {len} bytes"
                 )));
             }
+            // SYNC POINT read-check (chunk): pairs with the writer's write-begin fence. If the
+            // fields above came from a newer message, its 2s'+1 store is now visible to the
+            // re-check below, which then refuses the slot (see `publish`; found by loom).
+            fence(Ordering::Acquire);
             let entry = &self.segment.header().subscribers[self.entry];
             // SYNC POINT held: SeqCst, with the writer's SeqCst seq stores and held loads.
             entry.held.fetch_or(1 << c, Ordering::SeqCst);
+            // SYNC POINT held fence: pairs with the writer's fence in `readers_state`.
+            fence(Ordering::SeqCst);
             if slot.seq.load(Ordering::SeqCst) != seq {
+                // SYNC POINT release: pairs with the writer's SeqCst held loads.
                 entry.held.fetch_and(!(1 << c), Ordering::SeqCst);
                 self.lost += 1;
                 self.next += 1;
@@ -353,6 +370,9 @@ impl RingReader {
 
     /// Lets the writer reuse a chunk this reader held.
     pub fn release(segment: &Segment, entry: usize, chunk: usize) {
+        // SYNC POINT release: SeqCst (a Release RMW); the writer's SeqCst held load that sees
+        // the bit cleared synchronises with it, so this reader's reads of the chunk happen
+        // before the writer's next writes into it (loom_chunk_* check this).
         segment.header().subscribers[entry]
             .held
             .fetch_and(!(1 << chunk), Ordering::SeqCst);
@@ -383,6 +403,7 @@ impl RingReader {
         if !self.has_new() {
             futex::wait(&header.wake_word, word, timeout);
         }
+        // SYNC POINT wake: no longer asleep; the writer may skip its next futex wake.
         header.sleepers.fetch_sub(1, Ordering::SeqCst);
         self.has_new()
     }
@@ -400,8 +421,228 @@ impl Drop for RingReader {
         // Samples still out hold their own bits; clearing the pid lets the writer reclaim them
         // once this process is gone, and frees the entry for the next subscriber.
         let entry = &self.segment.header().subscribers[self.entry];
+        // SYNC POINT pid: pairs with the pid loads of the writer and of a registering reader.
         if entry.held.load(Ordering::SeqCst) == 0 {
             entry.pid.store(0, Ordering::SeqCst);
         }
+    }
+}
+
+/// Model checks of this module's protocol with loom: the real [`RingWriter`] and [`RingReader`]
+/// on a heap-backed [`Segment`] whose atomics are loom's (see `sync.rs` and `segment.rs`).
+/// Inline payloads are loom atomics too (relaxed words, `Segment::read_inline`); a chunk's bytes
+/// are modelled here by one loom `UnsafeCell` per chunk, so loom reports any write of a chunk by
+/// the writer that is not ordered after every reader's reads of it (a chunk reused while held).
+///
+/// Run: `RUSTFLAGS="--cfg rosy_loom" CARGO_TARGET_DIR=target/loom cargo test --lib --release loom_`
+#[cfg(all(test, rosy_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::transport::shm::layout::{Geometry, SLOT_HEADER};
+    use loom::cell::UnsafeCell;
+    use loom::thread;
+
+    /// Messages each model publishes.
+    const MESSAGES: u64 = 3;
+
+    fn segment(slot_count: usize, chunk_count: usize) -> Arc<Segment> {
+        let geometry = Geometry {
+            slot_count,
+            slot_size: (SLOT_HEADER + 8).div_ceil(16) * 16,
+            chunk_count,
+            chunk_size: 64,
+        };
+        Arc::new(Segment::create("rosy.loom-model", geometry).unwrap())
+    }
+
+    fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(preemptions);
+        builder.check(f);
+    }
+
+    /// What one reader saw: checks every accepted message as it comes.
+    #[derive(Default)]
+    struct Seen {
+        received: Vec<u64>,
+    }
+
+    impl Seen {
+        /// Message `s` accepted with payload `payload`: it must be the one the reader was at
+        /// (its cursor moved just past it), carry its own payload, and come after the last one.
+        fn accept(&mut self, reader: &RingReader, tag: u32, payload: u64) {
+            let s = tag as u64;
+            assert_eq!(
+                payload, s,
+                "message {s} returned with message {payload}'s payload"
+            );
+            assert_eq!(
+                reader.next,
+                s + 1,
+                "accepted {s} while at {}",
+                reader.next - 1
+            );
+            assert!(
+                self.received.last().is_none_or(|&last| last < s),
+                "out of order"
+            );
+            self.received.push(s);
+        }
+
+        /// Everything the reader passed was either received or counted as lost.
+        fn check_accounting(&self, reader: &RingReader) {
+            assert_eq!(self.received.len() as u64 + reader.lost(), reader.next);
+        }
+    }
+
+    fn take_inline(reader: &mut RingReader, seen: &mut Seen) -> bool {
+        match reader.take().unwrap() {
+            Some(Taken::Inline { tag, bytes }) => {
+                let payload = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                seen.accept(reader, tag, payload);
+                true
+            }
+            Some(Taken::Chunk { .. }) => panic!("inline message came as a chunk"),
+            None => false,
+        }
+    }
+
+    fn drain_inline(reader: &mut RingReader, seen: &mut Seen) {
+        while take_inline(reader, seen) {}
+        assert_eq!(reader.next, MESSAGES);
+        seen.check_accounting(reader);
+    }
+
+    /// Seqlock of inline slots: 3 messages through 2 slots, so the writer laps a reader that
+    /// takes concurrently; no reader may return a torn or overwritten payload.
+    #[test]
+    fn loom_inline_never_torn() {
+        model(3, || {
+            let segment = segment(2, 0);
+            let mut writer = RingWriter::new(segment.clone());
+            let mut reader = RingReader::new(segment).unwrap();
+            let w = thread::spawn(move || {
+                for s in 0..MESSAGES {
+                    writer.publish(s as u32, 8, None, &[&s.to_le_bytes()]);
+                }
+            });
+            let mut seen = Seen::default();
+            for _ in 0..2 {
+                take_inline(&mut reader, &mut seen);
+                seen.check_accounting(&reader);
+            }
+            w.join().unwrap();
+            drain_inline(&mut reader, &mut seen);
+        });
+    }
+
+    /// Chunk bytes, as the test sees them: loom checks every access for ordering.
+    struct Chunks(Vec<UnsafeCell<u64>>);
+    // SAFETY: loom's UnsafeCell checks every access for causality; that is what this models.
+    unsafe impl Sync for Chunks {}
+
+    impl Chunks {
+        fn write(&self, c: usize, value: u64) {
+            // SAFETY: a plain write; loom panics if it races with a read or write of chunk c.
+            self.0[c].with_mut(|p| unsafe { *p = value });
+        }
+
+        fn read(&self, c: usize) -> u64 {
+            // SAFETY: as above.
+            self.0[c].with(|p| unsafe { *p })
+        }
+    }
+
+    /// Takes up to `takes` messages, each a chunk it holds until the end (so it holds several
+    /// at once), checking each chunk's bytes when taken and again just before release.
+    fn read_chunks(reader: &mut RingReader, chunks: &Chunks, takes: usize, seen: &mut Seen) {
+        let mut held = Vec::new();
+        for _ in 0..takes {
+            match reader.take().unwrap() {
+                Some(Taken::Chunk { tag, chunk, len }) => {
+                    assert_eq!(len, 8);
+                    seen.accept(reader, tag, chunks.read(chunk));
+                    held.push((tag, chunk));
+                }
+                Some(Taken::Inline { .. }) => panic!("chunk message came inline"),
+                None => {}
+            }
+            seen.check_accounting(reader);
+        }
+        for (tag, chunk) in held {
+            assert_eq!(
+                chunks.read(chunk),
+                tag as u64,
+                "chunk {chunk} rewritten while held"
+            );
+            RingReader::release(reader.segment(), reader.entry(), chunk);
+        }
+    }
+
+    /// The pool: 3 chunk messages through 2 slots and 2 chunks, read in place by `readers`
+    /// readers that hold what they take (`takes` each). The writer must reuse a chunk for the
+    /// third message (one every reader has passed, or the oldest one in the ring nobody holds)
+    /// or give up on it (PoolExhausted); it must never write a chunk a reader still holds.
+    fn chunk_model(readers: usize, takes: usize, preemptions: usize) {
+        model(preemptions, move || {
+            let segment = segment(2, 2);
+            let chunks = Arc::new(Chunks((0..2).map(|_| UnsafeCell::new(u64::MAX)).collect()));
+            let mut writer = RingWriter::new(segment.clone());
+            let readers: Vec<_> = (0..readers)
+                .map(|_| {
+                    let mut reader = RingReader::new(segment.clone()).unwrap();
+                    let chunks = chunks.clone();
+                    thread::spawn(move || {
+                        let mut seen = Seen::default();
+                        read_chunks(&mut reader, &chunks, takes, &mut seen);
+                    })
+                })
+                .collect();
+            for _ in 0..MESSAGES {
+                // A message the pool cannot take is not sent: the next one gets its number.
+                let s = writer.next;
+                match writer.allocate() {
+                    Ok(c) => {
+                        chunks.write(c, s);
+                        writer.publish(s as u32, 8, Some(c), &[]);
+                    }
+                    Err(ShmError::PoolExhausted(_)) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            for r in readers {
+                r.join().unwrap();
+            }
+        });
+    }
+
+    /// One reader holding two chunks at once while the writer needs one back.
+    #[test]
+    fn loom_chunk_never_reused_while_held() {
+        chunk_model(1, 2, 3);
+    }
+
+    /// Two readers, each holding the chunk it takes: the writer reads both masks.
+    #[test]
+    fn loom_chunk_two_readers() {
+        chunk_model(2, 1, 2);
+    }
+
+    /// Futex wake-up: a reader going to sleep while the writer publishes is always woken (the
+    /// loom futex has no timeout, so a lost wake-up is a deadlock loom reports).
+    #[test]
+    fn loom_no_lost_wake_up() {
+        model(3, || {
+            let segment = segment(2, 0);
+            let mut writer = RingWriter::new(segment.clone());
+            let mut reader = RingReader::new(segment).unwrap();
+            let w = thread::spawn(move || {
+                writer.publish(0, 8, None, &[&0u64.to_le_bytes()]);
+            });
+            while !reader.wait(Duration::from_secs(3600), false) {}
+            let mut seen = Seen::default();
+            assert!(take_inline(&mut reader, &mut seen));
+            w.join().unwrap();
+        });
     }
 }

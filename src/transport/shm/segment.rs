@@ -13,10 +13,14 @@ use super::ShmError;
 use super::layout::{
     CHUNK_ALIGN, Geometry, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, SlotHeader,
 };
+use super::sync::Ordering;
+#[cfg(not(rosy_loom))]
 use memmap2::{MmapOptions, MmapRaw};
+#[cfg(rosy_loom)]
+use model::HeapMap as MmapRaw;
+#[cfg(not(rosy_loom))]
 use rustix::fs::Mode;
 use rustix::shm;
-use std::sync::atomic::Ordering;
 
 /// A mapped segment. Unlinked when the creator drops it.
 pub struct Segment {
@@ -36,6 +40,43 @@ fn shm_path(name: &str) -> String {
     format!("/{name}")
 }
 
+/// Creates the named shared-memory object of `geometry`'s size and maps it, every page touched.
+/// A stale segment of a dead owner is replaced; one whose owner is alive is an error.
+#[cfg(not(rosy_loom))]
+fn map_new(name: &str, geometry: Geometry) -> Result<MmapRaw, ShmError> {
+    let path = shm_path(name);
+    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
+    let fd = match shm::open(path.as_str(), flags, Mode::RUSR | Mode::WUSR) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::EXIST) => {
+            match Segment::open(name) {
+                Ok(existing) if existing.owner_alive() => {
+                    return Err(ShmError::InUse {
+                        name: name.to_string(),
+                        pid: existing.header().owner_pid,
+                    });
+                }
+                _ => {}
+            }
+            tracing::debug!("replacing stale segment {name}");
+            let _ = shm::unlink(path.as_str());
+            shm::open(path.as_str(), flags, Mode::RUSR | Mode::WUSR)
+                .map_err(|e| ShmError::io(name, "create", e.into()))?
+        }
+        Err(e) => return Err(ShmError::io(name, "create", e.into())),
+    };
+    let total = geometry.total_size();
+    rustix::fs::ftruncate(&fd, total as u64).map_err(|e| ShmError::io(name, "size", e.into()))?;
+    let file = std::fs::File::from(fd);
+    // populate: fault every page in now (about 0.8 ms per MiB here), not on the hot path.
+    let map = MmapOptions::new()
+        .len(total)
+        .populate()
+        .map_raw(&file)
+        .map_err(|e| ShmError::io(name, "map", e))?;
+    Ok(map)
+}
+
 impl Segment {
     /// Creates segment `name` with `geometry`, every page touched, as owner. A stale segment of a
     /// dead owner is replaced; one whose owner is alive is an error.
@@ -43,37 +84,7 @@ impl Segment {
         geometry
             .check(geometry.total_size())
             .map_err(ShmError::Config)?;
-        let path = shm_path(name);
-        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-        let fd = match shm::open(path.as_str(), flags, Mode::RUSR | Mode::WUSR) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::EXIST) => {
-                match Segment::open(name) {
-                    Ok(existing) if existing.owner_alive() => {
-                        return Err(ShmError::InUse {
-                            name: name.to_string(),
-                            pid: existing.header().owner_pid,
-                        });
-                    }
-                    _ => {}
-                }
-                tracing::debug!("replacing stale segment {name}");
-                let _ = shm::unlink(path.as_str());
-                shm::open(path.as_str(), flags, Mode::RUSR | Mode::WUSR)
-                    .map_err(|e| ShmError::io(name, "create", e.into()))?
-            }
-            Err(e) => return Err(ShmError::io(name, "create", e.into())),
-        };
-        let total = geometry.total_size();
-        rustix::fs::ftruncate(&fd, total as u64)
-            .map_err(|e| ShmError::io(name, "size", e.into()))?;
-        let file = std::fs::File::from(fd);
-        // populate: fault every page in now (about 0.8 ms per MiB here), not on the hot path.
-        let map = MmapOptions::new()
-            .len(total)
-            .populate()
-            .map_raw(&file)
-            .map_err(|e| ShmError::io(name, "map", e))?;
+        let map = map_new(name, geometry)?;
         let segment = Segment {
             name: name.to_string(),
             map,
@@ -92,7 +103,7 @@ impl Segment {
             (*header).slot_size = geometry.slot_size as u32;
             (*header).chunk_count = geometry.chunk_count as u32;
             (*header).chunk_size = geometry.chunk_size as u32;
-            (*header).total_size = total as u64;
+            (*header).total_size = geometry.total_size() as u64;
             (*header).owner_pid = std::process::id();
         }
         segment
@@ -105,7 +116,14 @@ impl Segment {
         Ok(segment)
     }
 
+    /// Under loom a segment lives in this process's heap: there is nothing to open by name.
+    #[cfg(rosy_loom)]
+    pub fn open(name: &str) -> Result<Segment, ShmError> {
+        Err(ShmError::NotFound(name.to_string()))
+    }
+
     /// Opens an existing segment after checking its header.
+    #[cfg(not(rosy_loom))]
     pub fn open(name: &str) -> Result<Segment, ShmError> {
         let path = shm_path(name);
         let fd = shm::open(path.as_str(), shm::OFlags::RDWR, Mode::empty()).map_err(|e| {
@@ -197,7 +215,8 @@ impl Segment {
 
     /// The inline payload bytes of slot `i`: `inline_capacity()` bytes from this pointer.
     /// Only ever accessed through raw copies: the writer may be rewriting them (the seqlock tells).
-    pub fn slot_data(&self, i: u64) -> *mut u8 {
+    #[cfg(not(rosy_loom))]
+    fn slot_data(&self, i: u64) -> *mut u8 {
         let i = (i as usize) & (self.geometry.slot_count - 1);
         // SAFETY: in bounds by geometry.check(); only a pointer is formed, no reference.
         unsafe {
@@ -205,6 +224,79 @@ impl Segment {
                 .as_mut_ptr()
                 .add(self.geometry.slot_offset(i) + super::layout::SLOT_HEADER)
         }
+    }
+
+    /// Writes `parts`, concatenated, as slot `i`'s inline payload (the writer, between its
+    /// `2s+1` and `2s+2` stores). Panics if they exceed the inline capacity.
+    #[cfg(not(rosy_loom))]
+    pub fn write_inline(&self, i: u64, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        assert!(
+            total <= self.geometry.inline_capacity(),
+            "inline payload too large"
+        );
+        let mut at = self.slot_data(i);
+        for part in parts {
+            // SAFETY: the parts fit in the slot's inline bytes (asserted), so `at` stays within
+            // them; readers only copy these bytes and validate the copy with the seqlock, so
+            // writing while they copy is detected, not trusted.
+            unsafe {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
+                at = at.add(part.len());
+            }
+        }
+    }
+
+    /// Copies `len` bytes of slot `i`'s inline payload out. The copy may be torn if the writer
+    /// is rewriting the slot: the caller validates it with the seqlock before trusting it.
+    /// Panics if `len` exceeds the inline capacity.
+    #[cfg(not(rosy_loom))]
+    pub fn read_inline(&self, i: u64, len: usize) -> Vec<u8> {
+        assert!(
+            len <= self.geometry.inline_capacity(),
+            "inline payload too large"
+        );
+        let mut bytes = Vec::with_capacity(len);
+        // SAFETY: len <= inline capacity (asserted), so the source lies in this slot's inline
+        // bytes; the destination has capacity len, and all len bytes are written before set_len.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.slot_data(i), bytes.as_mut_ptr(), len);
+            bytes.set_len(len);
+        }
+        bytes
+    }
+
+    /// Under loom the inline bytes are relaxed atomic words (C11's model of a seqlock's data):
+    /// loom then sees a reader's copy racing with the writer and which write it read.
+    #[cfg(rosy_loom)]
+    pub fn write_inline(&self, i: u64, parts: &[&[u8]]) {
+        let bytes: Vec<u8> = parts.concat();
+        assert!(
+            bytes.len() <= self.geometry.inline_capacity(),
+            "inline payload too large"
+        );
+        for (w, word) in bytes.chunks(8).enumerate() {
+            let mut b = [0; 8];
+            b[..word.len()].copy_from_slice(word);
+            self.map
+                .inline_word(i, w)
+                .store(u64::from_le_bytes(b), Ordering::Relaxed);
+        }
+    }
+
+    #[cfg(rosy_loom)]
+    pub fn read_inline(&self, i: u64, len: usize) -> Vec<u8> {
+        assert!(
+            len <= self.geometry.inline_capacity(),
+            "inline payload too large"
+        );
+        let mut bytes = Vec::with_capacity(len.next_multiple_of(8));
+        for w in 0..len.div_ceil(8) {
+            let word = self.map.inline_word(i, w).load(Ordering::Relaxed);
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        bytes.truncate(len);
+        bytes
     }
 
     /// Chunk `c`'s bytes: `chunk_size` bytes from this pointer, aligned to [`CHUNK_ALIGN`].
@@ -255,4 +347,134 @@ pub fn pid_alive(pid: u32) -> bool {
 pub fn monotonic_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Under `--cfg rosy_loom`: a "mapping" in this process's heap, since loom's atomics are handles that
+/// must be created by loom, not zero bytes of a file. The header and slot headers are built at
+/// their offsets, so [`Segment::header`] and [`Segment::slot`] run unchanged on it.
+#[cfg(rosy_loom)]
+mod model {
+    use super::super::layout::{Geometry, Header, SlotHeader, SubscriberEntry};
+    use super::super::sync::{AtomicU32, AtomicU64, Ordering};
+    use std::alloc::Layout;
+
+    // A segment's zero bytes exist before any process uses it: in C11 terms their "stores"
+    // happen-before everything, so no SeqCst load may read them once a later SeqCst store
+    // precedes it. loom records an atomic's initial value as a Release store, which a SeqCst load
+    // may still read after newer SeqCst stores (loom issue #180); storing the zero again with
+    // SeqCst gives loom the C11 behaviour. The protocol under test is not changed by this.
+    fn zero32() -> AtomicU32 {
+        let a = AtomicU32::new(0);
+        a.store(0, Ordering::SeqCst);
+        a
+    }
+
+    fn zero64() -> AtomicU64 {
+        let a = AtomicU64::new(0);
+        a.store(0, Ordering::SeqCst);
+        a
+    }
+
+    pub struct HeapMap {
+        ptr: *mut u8,
+        layout: Layout,
+        geometry: Geometry,
+        /// Each slot's inline payload as 8-byte words (see `Segment::write_inline`).
+        inline: Vec<AtomicU64>,
+    }
+
+    impl HeapMap {
+        pub fn new(geometry: Geometry) -> HeapMap {
+            let layout = Layout::from_size_align(geometry.total_size(), 4096).unwrap();
+            // SAFETY: the layout has a non-zero size (at least the header).
+            let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+            assert!(!ptr.is_null(), "out of memory");
+            let header = Header {
+                magic: 0,
+                version: 0,
+                header_size: 0,
+                slot_count: 0,
+                slot_size: 0,
+                chunk_count: 0,
+                chunk_size: 0,
+                total_size: 0,
+                owner_pid: 0,
+                _pad: 0,
+                ready: zero32(),
+                closed: zero32(),
+                heartbeat_ns: zero64(),
+                write_seq: zero64(),
+                wake_word: zero32(),
+                sleepers: zero32(),
+                subscribers: std::array::from_fn(|_| SubscriberEntry {
+                    pid: zero32(),
+                    _pad: 0,
+                    held: zero64(),
+                    cursor: zero64(),
+                }),
+            };
+            // SAFETY: size_of::<Header>() <= HEADER_SIZE (asserted in layout), the buffer is
+            // 4096-aligned and at least that long, and nothing is there yet to drop.
+            unsafe { (ptr as *mut Header).write(header) };
+            for i in 0..geometry.slot_count {
+                let slot = SlotHeader {
+                    seq: zero64(),
+                    len: zero32(),
+                    tag: zero32(),
+                    chunk: zero32(),
+                    _pad: [0; 3],
+                };
+                assert!(std::mem::size_of::<SlotHeader>() <= geometry.slot_size);
+                // SAFETY: slot i lies in the buffer (geometry.check passed), 16-byte aligned,
+                // and holds at least a SlotHeader (asserted).
+                unsafe { (ptr.add(geometry.slot_offset(i)) as *mut SlotHeader).write(slot) };
+            }
+            let words = geometry.slot_count * geometry.inline_capacity().div_ceil(8);
+            HeapMap {
+                ptr,
+                layout,
+                geometry,
+                inline: (0..words).map(|_| zero64()).collect(),
+            }
+        }
+
+        pub fn as_ptr(&self) -> *const u8 {
+            self.ptr
+        }
+
+        pub fn as_mut_ptr(&self) -> *mut u8 {
+            self.ptr
+        }
+
+        pub fn len(&self) -> usize {
+            self.layout.size()
+        }
+
+        pub fn inline_word(&self, i: u64, w: usize) -> &AtomicU64 {
+            let slots = self.geometry.slot_count;
+            let i = (i as usize) & (slots - 1);
+            &self.inline[i * self.geometry.inline_capacity().div_ceil(8) + w]
+        }
+    }
+
+    impl Drop for HeapMap {
+        fn drop(&mut self) {
+            // SAFETY: written in `new` at these offsets, dropped once, then freed with the same
+            // layout it was allocated with.
+            unsafe {
+                std::ptr::drop_in_place(self.ptr as *mut Header);
+                for i in 0..self.geometry.slot_count {
+                    let slot = self.ptr.add(self.geometry.slot_offset(i)) as *mut SlotHeader;
+                    std::ptr::drop_in_place(slot);
+                }
+                std::alloc::dealloc(self.ptr, self.layout);
+            }
+        }
+    }
+}
+
+/// Under loom: the segment's memory, built in the heap (see [`model::HeapMap`]).
+#[cfg(rosy_loom)]
+fn map_new(_name: &str, geometry: Geometry) -> Result<MmapRaw, ShmError> {
+    Ok(MmapRaw::new(geometry))
 }
