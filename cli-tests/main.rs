@@ -3,6 +3,7 @@
 
 mod launch;
 mod mesh_commands;
+mod speedtest;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]
 mod support;

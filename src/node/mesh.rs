@@ -524,11 +524,31 @@ impl Mesh {
         }
         let own_host = lock(&self.own).host_id.clone();
         let shm_only = self.config.transport == TransportPreference::Shm;
-        let links = read(&self.links);
-        read(&self.topology).listeners(topic).iter().any(|n| {
-            links.contains_key(&n.id)
-                && (!shm_only || self.shm_way(n, topic, &own_host) == ShmWay::Reading)
-        })
+        let mut wanted = false;
+        let found = {
+            let links = read(&self.links);
+            read(&self.topology).listeners(topic).iter().any(|n| {
+                if !links.contains_key(&n.id) {
+                    return false;
+                }
+                if !shm_only {
+                    return true;
+                }
+                match self.shm_way(n, topic, &own_host) {
+                    ShmWay::Reading => true,
+                    way => {
+                        wanted |= way == ShmWay::Wanted;
+                        false
+                    }
+                }
+            })
+        };
+        if wanted {
+            // With shared memory forced, a same-host listener becomes reachable only once it
+            // reads this node's segment of the topic: make the segment, so it can.
+            self.want_segment(topic);
+        }
+        found
     }
 
     /// Whether any node (this one included) hosts `service`.

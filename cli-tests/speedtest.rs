@@ -1,0 +1,84 @@
+//! `rosy speedtest send|recv` between two processes, over shared memory and over TCP.
+
+use crate::support::{Proc, unique_domain};
+use std::process::Command;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+fn speedtest(domain: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
+    command
+        .arg("speedtest")
+        .args(args)
+        .env("ROSY_DOMAIN_ID", domain)
+        .env("ROSY_INTERFACES", "lo");
+    command
+}
+
+/// Runs a paced 1 s test and returns the receiver's JSON report.
+fn run(transport: &str, size: &str) -> serde_json::Value {
+    let domain = unique_domain(&format!("speed-{transport}"));
+    let common = [
+        transport,
+        "--message-size",
+        size,
+        "--run-time",
+        "1",
+        "--sleep-time",
+        "0.001",
+    ];
+    let mut recv_args = vec!["recv", "--json"];
+    recv_args.extend(common);
+    let mut send_args = vec!["send"];
+    send_args.extend(common);
+    let mut recv = Proc::spawn("recv", speedtest(&domain, &recv_args));
+    let mut send = Proc::spawn("send", speedtest(&domain, &send_args));
+    assert!(send.wait_exit(T).success(), "{:?}", send.stderr());
+    assert!(recv.wait_exit(T).success(), "{:?}", recv.stderr());
+    let line = recv.stdout().join("\n");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+fn check(report: &serde_json::Value, transport: &str, size: u64) {
+    let keys: Vec<&str> = report
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "transport",
+        "message_size",
+        "messages",
+        "msgs_per_s",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "mb_per_s",
+        "lost",
+    ];
+    expected.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(report["transport"], transport, "{report}");
+    assert_eq!(report["message_size"], size);
+    // Paced at 1 ms: a few hundred messages, none lost, latencies in order.
+    assert!(report["messages"].as_u64().unwrap() > 50, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    let (p50, p99) = (
+        report["latency_ms_p50"].as_f64().unwrap(),
+        report["latency_ms_p99"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p50 <= p99, "{report}");
+}
+
+#[test]
+fn speedtest_over_shared_memory_reports_what_arrived() {
+    check(&run("--shm", "1MB"), "shm", 1_000_000);
+}
+
+#[test]
+fn speedtest_over_tcp_reports_what_arrived() {
+    check(&run("--tcp", "1kB"), "tcp", 1000);
+}
