@@ -144,8 +144,12 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         frame[8..16].copy_from_slice(&now_ns().to_le_bytes());
         frame.send().await?;
         seq += 1;
-        if !sleep.is_zero() {
+        if sleep >= Duration::from_millis(5) {
             tokio::time::sleep(sleep).await;
+        } else if !sleep.is_zero() {
+            // tokio's timer ticks in milliseconds: short pauses need the thread's own sleep
+            // (microsecond precision) to pace the sender as asked.
+            tokio::task::block_in_place(|| std::thread::sleep(sleep));
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -193,6 +197,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let (mut received, mut bytes) = (0u64, 0u64);
     let (mut min_seq, mut max_seq) = (u64::MAX, 0u64);
     let mut sent_total = None;
+    let mut saw_shm = false;
     // Bounded: the run, plus time to find each other, plus a silence that ends a lost sender.
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
     let deadline = tokio::time::Instant::now() + overall;
@@ -221,6 +226,10 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             break;
         }
         spinner = None;
+        if received % 1024 == 0 {
+            // Sampled while the sender runs: once it closes, its segment is gone.
+            saw_shm |= used_transport(&node, &args.topic, true) == "shm";
+        }
         let now = Instant::now();
         first.get_or_insert(now);
         last = now;
@@ -232,7 +241,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     }
     drop(spinner);
     let dropped_here = subscriber.lost();
-    let used = used_transport(&node, &args.topic, true);
+    let used = if saw_shm { "shm" } else { "tcp" };
     drop(subscriber);
     node.close().await;
     let span = first.map(|f| (last - f).as_secs_f64()).unwrap_or(0.0);
