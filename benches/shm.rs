@@ -73,13 +73,16 @@ fn pong(spec: &str) {
         }
     };
     subscriber.set_busy_poll(busy);
+    // As the iceoryx2 anchor's pong does: answer with a payload of its own, written into a loan.
+    let mut source = Vec::new();
     loop {
         match subscriber.try_recv() {
             Ok(Some(sample)) => {
                 if sample.len() > 1000 {
-                    let mut loan = publisher.loan(sample.len()).unwrap();
-                    loan.copy_from_slice(&sample);
+                    source.resize(sample.len(), 7u8);
                     drop(sample);
+                    let mut loan = publisher.loan(source.len()).unwrap();
+                    loan.copy_from_slice(&source);
                     loan.send(1);
                 } else {
                     publisher.send(1, &sample).unwrap();
