@@ -1,6 +1,7 @@
 //! The `rosy` command line: argument parsing here, one file per command group, each calling only
 //! rosy's public library API.
 
+pub mod bag;
 pub mod error;
 pub mod node;
 pub mod progress;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Services: list and call.
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Record topics to an MCAP file, play it back, describe it.
+    #[command(subcommand)]
+    Bag(bag::BagCommand),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -58,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node(c) => node::run(c, &cli.domain_id, cli.json, cli.verbose > 0).await,
         Command::Topic(c) => topic::run(c, &cli.domain_id, cli.json).await,
         Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
+        Command::Bag(c) => bag::run(c, &cli.domain_id, cli.json).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }
