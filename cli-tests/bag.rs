@@ -239,6 +239,45 @@ async fn a_recorder_killed_with_9_leaves_a_readable_bag() {
     });
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorder_stopped_with_sigterm_finishes_its_bag() {
+    const N: u64 = 100;
+    let domain = unique_domain("bag-term");
+    let dir = TempDir::new("term");
+    let bag = dir.path("term.mcap");
+    let mut recorder = rosy(
+        &domain,
+        &["bag", "record", "load", "-o", bag.to_str().unwrap()],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let dropped = feed(&domain, "load", N).await;
+    tokio::task::block_in_place(|| {
+        let flushed = wait_until(Duration::from_secs(10), || {
+            info_json(&bag).is_some_and(|i| i["messages"] == N)
+        });
+        let pid = rustix::process::Pid::from_raw(recorder.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let exited = wait_until(T, || recorder.try_wait().unwrap().is_some());
+        if !exited {
+            let _ = recorder.kill();
+        }
+        let output = recorder.wait_with_output().unwrap();
+        assert!(flushed, "the sender's node dropped {dropped}");
+        assert!(exited && output.status.success(), "{output:?}");
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(out.starts_with(&format!("recorded {N} messages")), "{out}");
+        let info = info_json(&bag).expect("bag info --json");
+        assert_eq!(
+            (&info["finished"], &info["messages"]),
+            (&true.into(), &N.into()),
+            "{info}"
+        );
+    });
+}
+
 #[test]
 fn damaged_or_foreign_files_get_clear_errors_and_empty_recordings_leave_no_file() {
     let domain = unique_domain("bag-bad");
@@ -259,6 +298,19 @@ fn damaged_or_foreign_files_get_clear_errors_and_empty_recordings_leave_no_file(
 
     let (code, _, err) = run(&domain, &["bag", "info", good.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{err}");
+    let good = good.to_str().unwrap();
+    let (code, _, err) = run(&domain, &["bag", "play", good, "--topics", "nope"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("has no topic \"nope\"; it has: t"), "{err}");
+    let (code, _, err) = run(&domain, &["bag", "play", good, "--rate", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--rate 0 is not a positive number"), "{err}");
+    let (code, _, err) = run(&domain, &["bag", "play", good, "--wait", "0.2"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no node in domain") && err.contains("--no-wait"),
+        "{err}"
+    );
     for command in ["info", "play"] {
         let (code, _, err) = run(&domain, &["bag", command, cut.to_str().unwrap()]);
         assert_eq!(code, Some(1), "{command}: {err}");
