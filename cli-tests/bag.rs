@@ -71,6 +71,19 @@ async fn feed(domain: &str, topic: &str, count: u64) -> u64 {
     node.dropped()
 }
 
+/// The sequence numbers below `n` that `feed` sent and the bag at `path` lacks.
+fn missing(path: &Path, n: u64) -> Vec<u64> {
+    let Ok(bag) = rosy::bag::Bag::open(path) else {
+        return Vec::new();
+    };
+    let got: std::collections::BTreeSet<u64> = bag
+        .messages()
+        .filter_map(|m| rmp_serde::from_slice::<(u64, String)>(m.data).ok())
+        .map(|(seq, _)| seq)
+        .collect();
+    (0..n).filter(|i| !got.contains(i)).collect()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -103,12 +116,13 @@ async fn a_recording_at_1000_per_second_is_complete_and_plays_back_in_order_and_
     let dropped = feed(&domain, "load", N).await;
     let status = tokio::task::block_in_place(|| recorder.wait_exit(T));
     assert!(status.success(), "{:?}", recorder.stderr());
+    let missing = missing(&bag, N);
     assert!(
         recorder
             .stdout()
             .first()
             .is_some_and(|l| l.starts_with(&format!("recorded {N} messages"))),
-        "{:?} {:?}, the sender's node dropped {dropped}",
+        "{:?} {:?}, the sender's node dropped {dropped}, missing: {missing:?}",
         recorder.stdout(),
         recorder.stderr()
     );
@@ -204,8 +218,9 @@ async fn a_recorder_killed_with_9_leaves_a_readable_bag() {
         });
         assert!(
             flushed,
-            "{:?}, the sender's node dropped {dropped}",
-            info_json(&bag)
+            "{:?}, the sender's node dropped {dropped}, missing: {:?}",
+            info_json(&bag),
+            missing(&bag, N)
         );
         recorder.kill();
 
@@ -265,7 +280,11 @@ async fn a_recorder_stopped_with_sigterm_finishes_its_bag() {
             let _ = recorder.kill();
         }
         let output = recorder.wait_with_output().unwrap();
-        assert!(flushed, "the sender's node dropped {dropped}");
+        assert!(
+            flushed,
+            "the sender's node dropped {dropped}, missing: {:?}",
+            missing(&bag, N)
+        );
         assert!(exited && output.status.success(), "{output:?}");
         let out = String::from_utf8_lossy(&output.stdout);
         assert!(out.starts_with(&format!("recorded {N} messages")), "{out}");
