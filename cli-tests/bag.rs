@@ -54,8 +54,10 @@ impl Drop for TempDir {
 }
 
 /// Sends `count` messages `(i, 1000 bytes of text)` on `topic`, one per millisecond against
-/// absolute deadlines, once the topic has a listener. Returns the messages the mesh dropped.
-async fn feed(domain: &str, topic: &str, count: u64) -> u64 {
+/// absolute deadlines, once the topic has a listener. Returns the sending node, still open:
+/// the caller closes it once the recording is checked, so the test does not depend on what a
+/// closing node still delivers.
+async fn feed(domain: &str, topic: &str, count: u64) -> rosy::Node {
     let node = crate::support::node("feeder", domain).await;
     node.wait_for_listener(topic, T)
         .await
@@ -67,8 +69,7 @@ async fn feed(domain: &str, topic: &str, count: u64) -> u64 {
         tokio::time::sleep_until(start + Duration::from_millis(i)).await;
         publisher.send(&(i, padding.clone())).await.unwrap();
     }
-    node.close().await;
-    node.dropped()
+    node
 }
 
 /// The sequence numbers below `n` that `feed` sent and the bag at `path` lacks.
@@ -113,7 +114,7 @@ async fn a_recording_at_1000_per_second_is_complete_and_plays_back_in_order_and_
             ],
         ),
     );
-    let dropped = feed(&domain, "load", N).await;
+    let feeder = feed(&domain, "load", N).await;
     let status = tokio::task::block_in_place(|| recorder.wait_exit(T));
     assert!(status.success(), "{:?}", recorder.stderr());
     let missing = missing(&bag, N);
@@ -122,10 +123,12 @@ async fn a_recording_at_1000_per_second_is_complete_and_plays_back_in_order_and_
             .stdout()
             .first()
             .is_some_and(|l| l.starts_with(&format!("recorded {N} messages"))),
-        "{:?} {:?}, the sender's node dropped {dropped}, missing: {missing:?}",
+        "{:?} {:?}, the sender's node dropped {}, missing: {missing:?}",
         recorder.stdout(),
-        recorder.stderr()
+        recorder.stderr(),
+        feeder.dropped()
     );
+    feeder.close().await;
 
     // Every message is there, with its codec and type.
     let info = tokio::task::block_in_place(|| info_json(&bag)).expect("bag info --json");
@@ -210,7 +213,7 @@ async fn a_recorder_killed_with_9_leaves_a_readable_bag() {
             &["bag", "record", "load", "-o", bag.to_str().unwrap()],
         ),
     );
-    let dropped = feed(&domain, "load", N).await;
+    let feeder = feed(&domain, "load", N).await;
     tokio::task::block_in_place(|| {
         // The recorder writes out what it got within a second, while still running.
         let flushed = wait_until(Duration::from_secs(10), || {
@@ -218,8 +221,9 @@ async fn a_recorder_killed_with_9_leaves_a_readable_bag() {
         });
         assert!(
             flushed,
-            "{:?}, the sender's node dropped {dropped}, missing: {:?}",
+            "{:?}, the sender's node dropped {}, missing: {:?}",
             info_json(&bag),
+            feeder.dropped(),
             missing(&bag, N)
         );
         recorder.kill();
@@ -252,6 +256,7 @@ async fn a_recorder_killed_with_9_leaves_a_readable_bag() {
             "{out:?}"
         );
     });
+    feeder.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,7 +273,7 @@ async fn a_recorder_stopped_with_sigterm_finishes_its_bag() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    let dropped = feed(&domain, "load", N).await;
+    let feeder = feed(&domain, "load", N).await;
     tokio::task::block_in_place(|| {
         let flushed = wait_until(Duration::from_secs(10), || {
             info_json(&bag).is_some_and(|i| i["messages"] == N)
@@ -282,7 +287,8 @@ async fn a_recorder_stopped_with_sigterm_finishes_its_bag() {
         let output = recorder.wait_with_output().unwrap();
         assert!(
             flushed,
-            "the sender's node dropped {dropped}, missing: {:?}",
+            "the sender's node dropped {}, missing: {:?}",
+            feeder.dropped(),
             missing(&bag, N)
         );
         assert!(exited && output.status.success(), "{output:?}");
@@ -295,6 +301,7 @@ async fn a_recorder_stopped_with_sigterm_finishes_its_bag() {
             "{info}"
         );
     });
+    feeder.close().await;
 }
 
 #[test]
