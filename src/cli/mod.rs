@@ -1,6 +1,7 @@
 //! The `rosy` command line: argument parsing here, one file per command group, each calling only
 //! rosy's public library API.
 
+pub mod bag;
 pub mod error;
 pub mod launch;
 pub mod node;
@@ -49,6 +50,9 @@ pub enum Command {
     Service(service::ServiceCommand),
     /// Start the nodes of a launch file; Ctrl-C stops them all.
     Launch(launch::LaunchArgs),
+    /// Record topics to an MCAP file, play it back, describe it.
+    #[command(subcommand)]
+    Bag(bag::BagCommand),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -62,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topic(c) => topic::run(c, &cli.domain_id, cli.json).await,
         Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
         Command::Launch(args) => launch::run(args, &cli.domain_id).await,
+        Command::Bag(c) => bag::run(c, &cli.domain_id, cli.json).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }

@@ -1,0 +1,646 @@
+//! [`Bag`]: reads an MCAP file record by record, from its start, and indexes its messages.
+//!
+//! The reader never trusts a summary or an index: it walks every record, so it reads a file
+//! whose recorder was killed (no footer) up to the last complete record. It tells such an
+//! unfinished bag apart from a damaged one by how the file ends: the recorder's unfinished
+//! chunk still carries its placeholder length, while a finished record cut short, an
+//! impossible record or a bad checksum is refused with a [`BagError`]. It never panics on
+//! what it reads and never writes.
+
+use super::{BagError, CODEC_KEY, TYPE_KEY, show};
+use mcap::records::{Record, op};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One channel of a bag: a topic and how its messages are encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BagChannel {
+    pub id: u16,
+    pub topic: String,
+    /// The channel's `message_encoding`: the rosy codec name for bags rosy wrote.
+    pub encoding: String,
+    /// The Rust type name (the schema's name), "" when unknown.
+    pub type_name: String,
+}
+
+/// One message of a bag, borrowed from the mapped file.
+#[derive(Clone, Copy, Debug)]
+pub struct BagMessage<'a> {
+    pub channel: &'a BagChannel,
+    pub sequence: u32,
+    /// Nanoseconds since the Unix epoch: when the recorder received the message.
+    pub log_time: u64,
+    pub publish_time: u64,
+    pub data: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug)]
+struct MessageRef {
+    channel: u16,
+    sequence: u32,
+    log_time: u64,
+    publish_time: u64,
+    start: usize,
+    len: usize,
+}
+
+enum Bytes {
+    Empty,
+    Mapped(memmap2::Mmap),
+    #[cfg(test)]
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Empty => &[],
+            Bytes::Mapped(m) => m,
+            #[cfg(test)]
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A bag read whole: its channels and an index of its messages in file order.
+pub struct Bag {
+    path: PathBuf,
+    bytes: Bytes,
+    channels: BTreeMap<u16, BagChannel>,
+    messages: Vec<MessageRef>,
+    /// `None` for a finished file; for an unfinished one, why reading stopped where it did.
+    unfinished: Option<String>,
+}
+
+impl std::fmt::Debug for Bag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bag")
+            .field("path", &self.path)
+            .field("messages", &self.messages.len())
+            .field("unfinished", &self.unfinished)
+            .finish()
+    }
+}
+
+/// What a bag holds, as `rosy bag info` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BagSummary {
+    pub path: String,
+    pub size_bytes: u64,
+    /// False when the recorder never finished the file (killed): it was read up to its last
+    /// complete record.
+    pub finished: bool,
+    /// Why an unfinished bag ends where it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<String>,
+    pub messages: u64,
+    /// First and last log times, nanoseconds since the Unix epoch (0 for an empty bag).
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub duration_s: f64,
+    pub topics: Vec<TopicSummary>,
+}
+
+/// One topic's part of a bag (one entry per topic and encoding).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TopicSummary {
+    pub topic: String,
+    pub messages: u64,
+    /// Share of the bag's messages, in percent.
+    pub share: f64,
+    pub codec: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+const HEADER_LEN: usize = 9; // opcode + u64 length
+const MESSAGE_HEADER_LEN: usize = 2 + 4 + 8 + 8;
+
+impl Bag {
+    /// Opens and reads `path`.
+    pub fn open(path: &Path) -> Result<Bag, BagError> {
+        let io = |source| BagError::Io {
+            path: show(path),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let bytes = if len == 0 {
+            Bytes::Empty
+        } else {
+            // SAFETY: the map is only read. Another process appending to the file (a live
+            // recording) does not invalidate the mapped length; rosy never shrinks a bag.
+            Bytes::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+        };
+        Bag::read(path, bytes)
+    }
+
+    #[cfg(test)]
+    fn from_vec(path: &Path, data: Vec<u8>) -> Result<Bag, BagError> {
+        Bag::read(path, Bytes::Owned(data))
+    }
+
+    fn read(path: &Path, bytes: Bytes) -> Result<Bag, BagError> {
+        let mut bag = Bag {
+            path: path.to_path_buf(),
+            bytes,
+            channels: BTreeMap::new(),
+            messages: Vec::new(),
+            unfinished: None,
+        };
+        let mut scan = Scan {
+            path,
+            schemas: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            messages: Vec::new(),
+        };
+        bag.unfinished = scan.file(bag.bytes.as_slice())?;
+        bag.channels = scan.channels;
+        bag.messages = scan.messages;
+        Ok(bag)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.bytes.as_slice().len() as u64
+    }
+
+    /// Whether the recorder finished the file (summary and footer written).
+    pub fn finished(&self) -> bool {
+        self.unfinished.is_none()
+    }
+
+    /// For an unfinished bag, why reading stopped where it did.
+    pub fn unfinished(&self) -> Option<&str> {
+        self.unfinished.as_deref()
+    }
+
+    pub fn channels(&self) -> impl Iterator<Item = &BagChannel> {
+        self.channels.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The `i`th message in file order.
+    pub fn message(&self, i: usize) -> Option<BagMessage<'_>> {
+        let m = self.messages.get(i)?;
+        Some(BagMessage {
+            channel: self.channels.get(&m.channel)?,
+            sequence: m.sequence,
+            log_time: m.log_time,
+            publish_time: m.publish_time,
+            data: self.bytes.as_slice().get(m.start..m.start + m.len)?,
+        })
+    }
+
+    /// The messages in file order.
+    pub fn messages(&self) -> impl Iterator<Item = BagMessage<'_>> {
+        (0..self.messages.len()).filter_map(|i| self.message(i))
+    }
+
+    /// Counts, times and topics.
+    pub fn summary(&self) -> BagSummary {
+        let mut counts: BTreeMap<u16, u64> = BTreeMap::new();
+        let (mut start, mut end) = (u64::MAX, 0);
+        for m in &self.messages {
+            *counts.entry(m.channel).or_default() += 1;
+            start = start.min(m.log_time);
+            end = end.max(m.log_time);
+        }
+        if self.messages.is_empty() {
+            start = 0;
+        }
+        let total = self.messages.len() as u64;
+        let mut topics: Vec<TopicSummary> = self
+            .channels
+            .values()
+            .map(|c| {
+                let n = counts.get(&c.id).copied().unwrap_or(0);
+                TopicSummary {
+                    topic: c.topic.clone(),
+                    messages: n,
+                    share: if total > 0 {
+                        100.0 * n as f64 / total as f64
+                    } else {
+                        0.0
+                    },
+                    codec: c.encoding.clone(),
+                    type_name: c.type_name.clone(),
+                }
+            })
+            .collect();
+        topics.sort_by(|a, b| (&a.topic, &a.codec).cmp(&(&b.topic, &b.codec)));
+        BagSummary {
+            path: show(&self.path),
+            size_bytes: self.size(),
+            finished: self.finished(),
+            unfinished: self.unfinished.clone(),
+            messages: total,
+            start_ns: start,
+            end_ns: end,
+            duration_s: end.saturating_sub(start) as f64 / 1e9,
+            topics,
+        }
+    }
+}
+
+struct Scan<'p> {
+    path: &'p Path,
+    schemas: BTreeMap<u16, String>,
+    channels: BTreeMap<u16, BagChannel>,
+    messages: Vec<MessageRef>,
+}
+
+fn u64_at(buf: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+fn opcode_name(opcode: u8) -> String {
+    match opcode {
+        op::HEADER => "header".into(),
+        op::FOOTER => "footer".into(),
+        op::SCHEMA => "schema".into(),
+        op::CHANNEL => "channel".into(),
+        op::MESSAGE => "message".into(),
+        op::CHUNK => "chunk".into(),
+        op::MESSAGE_INDEX => "message index".into(),
+        op::CHUNK_INDEX => "chunk index".into(),
+        op::STATISTICS => "statistics".into(),
+        op::DATA_END => "data end".into(),
+        o => format!("opcode {o:#04x}"),
+    }
+}
+
+impl Scan<'_> {
+    fn corrupt(&self, offset: usize, reason: impl Into<String>) -> BagError {
+        BagError::Corrupt {
+            path: show(self.path),
+            offset: offset as u64,
+            reason: reason.into(),
+        }
+    }
+
+    /// Walks the whole file. Returns why it is unfinished, or `None` when it ends with a footer.
+    fn file(&mut self, buf: &[u8]) -> Result<Option<String>, BagError> {
+        let magic = mcap::MAGIC;
+        let path = show(self.path);
+        if buf.is_empty() {
+            return Err(BagError::NotMcap {
+                path,
+                reason: "the file is empty".into(),
+            });
+        }
+        if buf.len() < magic.len() && magic.starts_with(buf) {
+            return Err(BagError::Truncated {
+                path,
+                reason: format!("it ends after {} bytes, inside the MCAP magic", buf.len()),
+            });
+        }
+        if !buf.starts_with(magic) {
+            return Err(BagError::NotMcap {
+                path,
+                reason: "it does not begin with the MCAP magic bytes".into(),
+            });
+        }
+        let mut pos = magic.len();
+        let mut first = true;
+        let mut data_ended = false;
+        loop {
+            let left = buf.len() - pos;
+            if left == 0 {
+                if first {
+                    return Err(BagError::Truncated {
+                        path,
+                        reason: "it ends right after the MCAP magic, before its header".into(),
+                    });
+                }
+                return Ok(Some(format!(
+                    "it ends after its last complete record (byte {pos}) with no summary or \
+                     footer: the recorder was stopped before it could finish the file"
+                )));
+            }
+            if left < HEADER_LEN {
+                return Ok(Some(format!(
+                    "it ends inside a record's header at byte {pos}, with no summary or footer: \
+                     the recorder was stopped before it could finish the file"
+                )));
+            }
+            let opcode = buf[pos];
+            let len = u64_at(buf, pos + 1);
+            let body_start = pos + HEADER_LEN;
+            let available = (buf.len() - body_start) as u64;
+            if len > available {
+                if first {
+                    return Err(BagError::Truncated {
+                        path,
+                        reason: format!(
+                            "its header record needs {len} bytes but only {available} follow"
+                        ),
+                    });
+                }
+                // The recorder writes a chunk with a placeholder length and fills it in when it
+                // finishes the chunk; message indexes follow each finished chunk.
+                if (opcode == op::CHUNK && len == u64::MAX) || opcode == op::MESSAGE_INDEX {
+                    return Ok(Some(format!(
+                        "it ends inside an unfinished {} at byte {pos}, with no summary or \
+                         footer: the recorder was stopped before it could finish the file",
+                        opcode_name(opcode)
+                    )));
+                }
+                return Err(BagError::Truncated {
+                    path,
+                    reason: format!(
+                        "the {} record at byte {pos} needs {len} bytes but the file ends {available} \
+                         bytes into it (an incomplete copy?)",
+                        opcode_name(opcode)
+                    ),
+                });
+            }
+            let body = &buf[body_start..body_start + len as usize];
+            if first && opcode != op::HEADER {
+                return Err(self.corrupt(
+                    pos,
+                    format!(
+                        "the file starts with a {} record instead of a header",
+                        opcode_name(opcode)
+                    ),
+                ));
+            }
+            first = false;
+            match opcode {
+                op::FOOTER => {
+                    let end = body_start + len as usize;
+                    if buf.len() - end == magic.len() && buf[end..] == *magic {
+                        return Ok(None);
+                    }
+                    return Err(self.corrupt(
+                        pos,
+                        "the footer is not followed by the MCAP magic at the end of the file",
+                    ));
+                }
+                op::DATA_END => data_ended = true,
+                op::CHUNK if !data_ended => self.chunk(buf, pos, body_start, body)?,
+                op::SCHEMA | op::CHANNEL | op::MESSAGE if !data_ended => {
+                    self.record(pos, opcode, body_start, body)?
+                }
+                0 => return Err(self.corrupt(pos, "a record has opcode 0, which MCAP never uses")),
+                _ => {}
+            }
+            pos = body_start + len as usize;
+        }
+    }
+
+    fn chunk(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+        body_start: usize,
+        body: &[u8],
+    ) -> Result<(), BagError> {
+        let (header, data) = match mcap::parse_record(op::CHUNK, body) {
+            Ok(Record::Chunk { header, data }) => (header, data),
+            Ok(_) => unreachable!("parse_record(CHUNK) gives a chunk"),
+            Err(e) => return Err(self.corrupt(pos, format!("unreadable chunk: {e}"))),
+        };
+        if !header.compression.is_empty() {
+            return Err(BagError::Unsupported {
+                path: show(self.path),
+                reason: format!(
+                    "its chunks are compressed with {}; rosy reads uncompressed MCAP only \
+                     (convert it with `mcap compress --compression none`)",
+                    header.compression
+                ),
+            });
+        }
+        let data: &[u8] = &data;
+        if header.uncompressed_crc != 0 {
+            let crc = crc32fast::hash(data);
+            if crc != header.uncompressed_crc {
+                return Err(self.corrupt(
+                    pos,
+                    format!(
+                        "the chunk's checksum is {crc:08x}, its header says {:08x}",
+                        header.uncompressed_crc
+                    ),
+                ));
+            }
+        }
+        // `data` is a sub-slice of `buf`: find where it starts, so messages can point into it.
+        let data_start = body_start + (data.as_ptr() as usize - body.as_ptr() as usize);
+        let end = data_start + data.len();
+        let mut at = data_start;
+        while at < end {
+            if end - at < HEADER_LEN {
+                return Err(self.corrupt(at, "a record inside a chunk is cut short"));
+            }
+            let opcode = buf[at];
+            let len = u64_at(buf, at + 1);
+            let start = at + HEADER_LEN;
+            if len > (end - start) as u64 {
+                return Err(self.corrupt(
+                    at,
+                    format!(
+                        "a {} record inside a chunk needs {len} bytes but the chunk has {}",
+                        opcode_name(opcode),
+                        end - start
+                    ),
+                ));
+            }
+            let body = &buf[start..start + len as usize];
+            if opcode == 0 {
+                return Err(self.corrupt(at, "a record inside a chunk has opcode 0"));
+            }
+            self.record(at, opcode, start, body)?;
+            at = start + len as usize;
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        pos: usize,
+        opcode: u8,
+        body_start: usize,
+        body: &[u8],
+    ) -> Result<(), BagError> {
+        match opcode {
+            op::MESSAGE => {
+                if body.len() < MESSAGE_HEADER_LEN {
+                    return Err(self.corrupt(pos, "a message record is too short"));
+                }
+                let channel = u16::from_le_bytes([body[0], body[1]]);
+                if !self.channels.contains_key(&channel) {
+                    return Err(self.corrupt(
+                        pos,
+                        format!("a message is on channel {channel}, which was never defined"),
+                    ));
+                }
+                self.messages.push(MessageRef {
+                    channel,
+                    sequence: u32::from_le_bytes([body[2], body[3], body[4], body[5]]),
+                    log_time: u64_at(body, 6),
+                    publish_time: u64_at(body, 14),
+                    start: body_start + MESSAGE_HEADER_LEN,
+                    len: body.len() - MESSAGE_HEADER_LEN,
+                });
+            }
+            op::SCHEMA => match mcap::parse_record(opcode, body) {
+                Ok(Record::Schema { header, .. }) => {
+                    self.schemas.insert(header.id, header.name);
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.corrupt(pos, format!("unreadable schema: {e}"))),
+            },
+            op::CHANNEL => match mcap::parse_record(opcode, body) {
+                Ok(Record::Channel(c)) => {
+                    let type_name = c
+                        .metadata
+                        .get(TYPE_KEY)
+                        .cloned()
+                        .or_else(|| self.schemas.get(&c.schema_id).cloned())
+                        .unwrap_or_default();
+                    let encoding = if c.message_encoding.is_empty() {
+                        c.metadata.get(CODEC_KEY).cloned().unwrap_or_default()
+                    } else {
+                        c.message_encoding
+                    };
+                    self.channels.insert(
+                        c.id,
+                        BagChannel {
+                            id: c.id,
+                            topic: c.topic,
+                            encoding,
+                            type_name,
+                        },
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.corrupt(pos, format!("unreadable channel: {e}"))),
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bag::BagWriter;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rosy-bag-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write_bag(path: &Path, n: u64) {
+        let mut w = BagWriter::create(path).unwrap();
+        let a = w.channel("a", "msgpack", "my::Type").unwrap();
+        let b = w.channel("b", "json", "").unwrap();
+        for i in 0..n {
+            let channel = if i % 4 == 3 { b } else { a };
+            w.write(channel, 1_000_000_000 + i * 1_000_000, 0, &[i as u8; 100])
+                .unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn a_written_bag_reads_back_with_its_summary() {
+        let dir = temp("roundtrip");
+        let path = dir.join("a.mcap");
+        write_bag(&path, 100);
+        assert!(matches!(
+            BagWriter::create(&path),
+            Err(BagError::Exists { .. })
+        ));
+        let bag = Bag::open(&path).unwrap();
+        assert!(bag.finished());
+        assert_eq!(bag.len(), 100);
+        let m = bag.message(5).unwrap();
+        assert_eq!((m.channel.topic.as_str(), m.data), ("a", &[5u8; 100][..]));
+        assert_eq!(m.log_time, 1_005_000_000);
+        let s = bag.summary();
+        assert_eq!(s.messages, 100);
+        assert_eq!((s.start_ns, s.end_ns), (1_000_000_000, 1_099_000_000));
+        assert!((s.duration_s - 0.099).abs() < 1e-9);
+        assert_eq!(s.topics.len(), 2);
+        assert_eq!((s.topics[0].messages, s.topics[0].share), (75, 75.0));
+        assert_eq!(s.topics[0].type_name, "my::Type");
+        assert_eq!(
+            (s.topics[1].codec.as_str(), s.topics[1].messages),
+            ("json", 25)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unfinished_bag_is_read_up_to_its_last_chunk() {
+        let dir = temp("unfinished");
+        let path = dir.join("a.mcap");
+        let mut w = BagWriter::create(&path).unwrap();
+        let a = w.channel("a", "raw", "").unwrap();
+        for i in 0..10u64 {
+            w.write(a, i, i, b"x").unwrap();
+        }
+        w.flush().unwrap();
+        for i in 10..15u64 {
+            w.write(a, i, i, b"y").unwrap();
+        }
+        // What `kill -9` leaves: the flushed chunk, then a chunk with its placeholder length.
+        let mut data = std::fs::read(&path).unwrap();
+        let cut = data.len();
+        data.extend_from_slice(&[op::CHUNK]);
+        data.extend_from_slice(&u64::MAX.to_le_bytes());
+        data.extend_from_slice(&[0; 20]);
+        let bag = Bag::from_vec(&path, data.clone()).unwrap();
+        assert_eq!(bag.len(), 10);
+        assert!(bag.unfinished().unwrap().contains("unfinished chunk"));
+        let bag = Bag::from_vec(&path, data[..cut].to_vec()).unwrap();
+        assert_eq!(bag.len(), 10);
+        assert!(!bag.finished());
+        drop(w);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_the_reason() {
+        let dir = temp("damaged");
+        let path = dir.join("a.mcap");
+        write_bag(&path, 100);
+        let data = std::fs::read(&path).unwrap();
+        let err = |bytes: &[u8]| {
+            Bag::from_vec(&path, bytes.to_vec())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(&data[..data.len() / 2]);
+        assert!(
+            e.contains("is truncated") && e.contains("chunk record"),
+            "{e}"
+        );
+        assert!(err(b"").contains("empty"));
+        assert!(err(&data[..4]).contains("inside the MCAP magic"));
+        assert!(err(b"hello, world, not a bag").contains("not an MCAP file"));
+        let mut flipped = data.clone();
+        let middle = data.len() / 3;
+        flipped[middle] ^= 0xff;
+        let e = err(&flipped);
+        assert!(e.contains("damaged") || e.contains("truncated"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,193 @@
+//! [`BagWriter`]: appends encoded messages to a new MCAP file, one channel per (topic, codec),
+//! finishing a chunk at least every [`FLUSH_INTERVAL`] so a killed recorder loses little.
+//!
+//! It never re-encodes a payload and never overwrites an existing file.
+
+use super::{BagError, CODEC_KEY, TYPE_KEY, show};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The longest time a written message stays only in memory: a chunk is finished and written
+/// out at least this often while messages arrive.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A chunk is also finished once it holds this many bytes.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Writes a new MCAP file. Call [`BagWriter::finish`] to write its summary and footer; a
+/// writer dropped without it still finishes the file.
+pub struct BagWriter {
+    path: PathBuf,
+    out: mcap::Writer<BufWriter<File>>,
+    channels: HashMap<(String, String), u16>,
+    /// The last sequence number written on each channel.
+    sequences: HashMap<u16, u32>,
+    messages: u64,
+    unflushed: usize,
+    last_flush: Instant,
+}
+
+impl BagWriter {
+    /// Creates `path` (refusing one that exists) and writes the MCAP header to it.
+    pub fn create(path: &Path) -> Result<BagWriter, BagError> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    BagError::Exists { path: show(path) }
+                } else {
+                    BagError::Io {
+                        path: show(path),
+                        source,
+                    }
+                }
+            })?;
+        let options = mcap::WriteOptions::new()
+            .compression(None)
+            .chunk_size(None)
+            .library(format!("rosy {}", env!("CARGO_PKG_VERSION")));
+        let write_error = |source| BagError::Write {
+            path: show(path),
+            source,
+        };
+        let mut out = options
+            .create(BufWriter::with_capacity(1 << 20, file))
+            .map_err(write_error)?;
+        // The header reaches the disk now: even a recorder killed at once leaves an MCAP file.
+        out.flush().map_err(write_error)?;
+        Ok(BagWriter {
+            path: path.to_path_buf(),
+            out,
+            channels: HashMap::new(),
+            sequences: HashMap::new(),
+            messages: 0,
+            unflushed: 0,
+            last_flush: Instant::now(),
+        })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Messages written so far.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
+    fn error(&self, source: mcap::McapError) -> BagError {
+        BagError::Write {
+            path: show(&self.path),
+            source,
+        }
+    }
+
+    /// The channel for messages on `topic` encoded with the codec named `codec` (`msgpack`,
+    /// `json`, ...), of Rust type `type_name` ("" when unknown). Adds it on first use.
+    pub fn channel(&mut self, topic: &str, codec: &str, type_name: &str) -> Result<u16, BagError> {
+        let key = (topic.to_string(), codec.to_string());
+        if let Some(&id) = self.channels.get(&key) {
+            return Ok(id);
+        }
+        let schema = if type_name.is_empty() {
+            0
+        } else if codec == "json" {
+            // JSON is self-describing; a schema accepting any value keeps the type's name and
+            // lets JSON-aware viewers (Foxglove) decode the messages.
+            let data = serde_json::json!({ "title": type_name }).to_string();
+            self.out
+                .add_schema(type_name, "jsonschema", data.as_bytes())
+                .map_err(|e| self.error(e))?
+        } else {
+            // No schema language describes serde types: name the type, with no definition
+            // (an empty schema encoding, as the MCAP spec allows).
+            self.out
+                .add_schema(type_name, "", &[])
+                .map_err(|e| self.error(e))?
+        };
+        let metadata = BTreeMap::from([
+            (CODEC_KEY.to_string(), codec.to_string()),
+            (TYPE_KEY.to_string(), type_name.to_string()),
+        ]);
+        let id = self
+            .out
+            .add_channel(schema, topic, codec, &metadata)
+            .map_err(|e| self.error(e))?;
+        self.channels.insert(key, id);
+        Ok(id)
+    }
+
+    /// Appends one message on `channel` (from [`BagWriter::channel`]); times are nanoseconds
+    /// since the Unix epoch.
+    pub fn write(
+        &mut self,
+        channel: u16,
+        log_time: u64,
+        publish_time: u64,
+        data: &[u8],
+    ) -> Result<(), BagError> {
+        let sequence = self.sequences.entry(channel).or_insert(0);
+        *sequence = sequence.wrapping_add(1);
+        let sequence = *sequence;
+        let header = mcap::records::MessageHeader {
+            channel_id: channel,
+            sequence,
+            log_time,
+            publish_time,
+        };
+        self.out
+            .write_to_known_channel(&header, data)
+            .map_err(|e| self.error(e))?;
+        self.messages += 1;
+        self.unflushed += data.len() + 31;
+        if self.unflushed >= CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes when something was written and the last flush is [`FLUSH_INTERVAL`] old.
+    pub fn flush_if_due(&mut self) -> Result<(), BagError> {
+        if self.unflushed > 0 && self.last_flush.elapsed() >= FLUSH_INTERVAL {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the current chunk and writes it to the file.
+    pub fn flush(&mut self) -> Result<(), BagError> {
+        self.out.flush().map_err(|e| self.error(e))?;
+        self.unflushed = 0;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Writes the summary and footer and closes the file. Returns the number of messages.
+    pub fn finish(mut self) -> Result<u64, BagError> {
+        self.out.finish().map_err(|e| self.error(e))?;
+        let messages = self.messages;
+        let path = self.path.clone();
+        let mut file = self.out.into_inner();
+        std::io::Write::flush(&mut file).map_err(|source| BagError::Io {
+            path: show(&path),
+            source,
+        })?;
+        Ok(messages)
+    }
+
+    /// Closes and deletes the file (a recording that got no message).
+    pub fn discard(self) -> Result<(), BagError> {
+        let path = self.path.clone();
+        drop(self.out.into_inner());
+        std::fs::remove_file(&path).map_err(|source| BagError::Io {
+            path: show(&path),
+            source,
+        })
+    }
+}
