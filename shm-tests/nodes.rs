@@ -133,3 +133,64 @@ async fn same_host_service_calls_go_through_shared_memory_for_4_concurrent_calle
     assert!(err.to_string().contains("overflows"), "{err}");
     caller.close().await;
 }
+
+/// A sender that closes right after its last `send` loses nothing, whichever way the messages
+/// went: what was written into its segment is read before its listener lets the segment go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_closing_right_after_sending_loses_nothing() {
+    for transport in [
+        rosy::TransportPreference::Auto,
+        rosy::TransportPreference::Tcp,
+    ] {
+        let domain = format!("shm-close-{}-{transport:?}", std::process::id());
+        let receiver = rosy::Node::builder("receiver")
+            .domain_id(&domain)
+            .interfaces(Some(vec!["lo".to_string()]))
+            .transport(transport)
+            .queue_capacity(1 << 16)
+            .build()
+            .await
+            .unwrap();
+        let mut sub = receiver
+            .subscriber::<(u32, u64, serde_bytes::ByteBuf)>("burst")
+            .await
+            .unwrap();
+        for round in 0..5u32 {
+            let sender = rosy::Node::builder("sender")
+                .domain_id(&domain)
+                .interfaces(Some(vec!["lo".to_string()]))
+                .transport(transport)
+                .build()
+                .await
+                .unwrap();
+            sender.wait_for_listener("burst", T).await.unwrap();
+            let publisher = sender
+                .publisher::<(u32, u64, serde_bytes::ByteBuf)>("burst")
+                .await
+                .unwrap();
+            let payload = serde_bytes::ByteBuf::from(vec![7u8; 1000]);
+            for seq in 0..2000u64 {
+                publisher
+                    .send(&(round, seq, payload.clone()))
+                    .await
+                    .unwrap();
+            }
+            sender.close().await;
+            for expected in 0..2000u64 {
+                let got = tokio::time::timeout(T, sub.recv()).await;
+                let (r, seq, _) = got
+                    .unwrap_or_else(|_| {
+                        panic!("{transport:?} round {round}: message {expected} of 2000 never came")
+                    })
+                    .expect("subscriber open");
+                assert_eq!(
+                    (r, seq),
+                    (round, expected),
+                    "{transport:?}: out of order or lost"
+                );
+            }
+        }
+        assert_eq!(sub.lost(), 0);
+        receiver.close().await;
+    }
+}

@@ -62,12 +62,16 @@ pub(crate) fn parse_prefix(bytes: &[u8], me: u64) -> Option<(CodecId, bool)> {
 
 struct Reader {
     stop: Arc<AtomicBool>,
+    /// Set to end the thread once it has read what the segment holds (see `detach`).
+    drain: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        if !self.drain.load(Ordering::Relaxed) {
+            self.stop.store(true, Ordering::Relaxed);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -172,16 +176,17 @@ impl ShmRoutes {
         subscriber.set_busy_poll(self.busy_poll);
         let me = id_hash(&self.own_id);
         let stop = Arc::new(AtomicBool::new(false));
+        let drain = Arc::new(AtomicBool::new(false));
         let thread = {
-            let stop = stop.clone();
+            let (stop, drain) = (stop.clone(), drain.clone());
             std::thread::Builder::new()
                 .name(format!(
                     "rosy-shm-{}",
                     topic.chars().take(6).collect::<String>()
                 ))
                 .spawn(move || {
-                    read_loop(&mut subscriber, me, &stop, &deliver, &lost);
-                    if !stop.load(Ordering::Relaxed) {
+                    read_loop(&mut subscriber, me, &stop, &drain, &deliver, &lost);
+                    if !stop.load(Ordering::Relaxed) && !drain.load(Ordering::Relaxed) {
                         ended();
                     }
                 })
@@ -191,15 +196,22 @@ impl ShmRoutes {
             key,
             Reader {
                 stop,
+                drain,
                 thread: Some(thread),
             },
         );
         Ok(true)
     }
 
-    /// Stops reading `publisher`'s segment of `topic`. Returns whether it was read.
+    /// Stops reading `publisher`'s segment of `topic`, once what it holds now is delivered:
+    /// a publisher that sent and closed at once has messages in the ring that its listener
+    /// has not read yet when the connection's end is seen. Returns whether it was read.
     pub fn detach(&self, publisher: &str, topic: &str) -> bool {
         let reader = lock(&self.readers).remove(&(publisher.to_string(), topic.to_string()));
+        if let Some(reader) = &reader {
+            reader.drain.store(true, Ordering::Relaxed);
+        }
+        // Dropping joins the thread: it ends when the ring is empty (bounded by DRAIN_BOUND).
         reader.is_some()
     }
 
@@ -221,15 +233,27 @@ impl ShmRoutes {
     }
 }
 
+/// How long a detached reader may go on reading what is left (a live publisher writing for
+/// other readers never leaves the ring empty).
+const DRAIN_BOUND: Duration = Duration::from_millis(200);
+
 fn read_loop(
     subscriber: &mut ShmSubscriber,
     me: u64,
     stop: &AtomicBool,
+    drain: &AtomicBool,
     deliver: &dyn Fn(Vec<Received>),
     lost: &dyn Fn(u64),
 ) {
     let mut counted = 0;
+    let mut drain_until = None;
     while !stop.load(Ordering::Relaxed) {
+        if drain.load(Ordering::Relaxed)
+            && std::time::Instant::now()
+                > *drain_until.get_or_insert_with(|| std::time::Instant::now() + DRAIN_BOUND)
+        {
+            return;
+        }
         let result = subscriber.try_recv();
         if subscriber.lost() > counted {
             // Overwritten before this reader got to them. Some may have been meant for other
@@ -263,6 +287,7 @@ fn read_loop(
                     deliver(batch);
                 }
             }
+            Ok(None) if drain.load(Ordering::Relaxed) => return,
             Ok(None) => {
                 subscriber.wait(Duration::from_millis(100));
             }
