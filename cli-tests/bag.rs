@@ -2,21 +2,12 @@
 //! loss and played back in order with their spacing; a recorder killed with -9; damaged files.
 //! Each test works in its own temporary directory and removes it.
 
+use crate::rosy;
 use crate::support::{Proc, unique_domain, wait_until};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-fn rosy(domain: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
-    command
-        .args(args)
-        .env("ROSY_DOMAIN_ID", domain)
-        .env("ROSY_INTERFACES", "lo");
-    command
-}
 
 /// Runs `rosy ARGS` to its end: (exit code, stdout lines, stderr text).
 fn run(domain: &str, args: &[&str]) -> (Option<i32>, Vec<String>, String) {

@@ -1,20 +1,11 @@
 //! `rosy node|topic|service` against example nodes.
 
+use crate::rosy;
 use crate::support::{Proc, unique_domain, wait_until};
 use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(15);
-
-/// `rosy ARGS` in `domain`, on loopback.
-fn rosy(domain: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
-    command
-        .args(args)
-        .env("ROSY_DOMAIN_ID", domain)
-        .env("ROSY_INTERFACES", "lo");
-    command
-}
 
 fn output(domain: &str, args: &[&str]) -> std::process::Output {
     let mut proc = Proc::spawn("rosy", rosy(domain, args));

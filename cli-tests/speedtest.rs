@@ -1,20 +1,10 @@
 //! `rosy speedtest send|recv` between two processes, over shared memory and over TCP.
 
+use crate::rosy;
 use crate::support::{Proc, unique_domain};
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-fn speedtest(domain: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
-    command
-        .arg("speedtest")
-        .args(args)
-        .env("ROSY_DOMAIN_ID", domain)
-        .env("ROSY_INTERFACES", "lo");
-    command
-}
 
 /// Runs a paced 1 s test and returns the receiver's JSON report.
 fn run(transport: &str, size: &str) -> serde_json::Value {
@@ -28,12 +18,12 @@ fn run(transport: &str, size: &str) -> serde_json::Value {
         "--sleep-time",
         "0.001",
     ];
-    let mut recv_args = vec!["recv", "--json"];
+    let mut recv_args = vec!["speedtest", "recv", "--json"];
     recv_args.extend(common);
-    let mut send_args = vec!["send"];
+    let mut send_args = vec!["speedtest", "send"];
     send_args.extend(common);
-    let mut recv = Proc::spawn("recv", speedtest(&domain, &recv_args));
-    let mut send = Proc::spawn("send", speedtest(&domain, &send_args));
+    let mut recv = Proc::spawn("recv", rosy(&domain, &recv_args));
+    let mut send = Proc::spawn("send", rosy(&domain, &send_args));
     assert!(send.wait_exit(T).success(), "{:?}", send.stderr());
     assert!(recv.wait_exit(T).success(), "{:?}", recv.stderr());
     let line = recv.stdout().join("\n");

@@ -10,6 +10,7 @@ pub mod service;
 pub mod speedtest;
 pub mod tool_node;
 pub mod topic;
+pub mod units;
 pub mod value;
 
 use clap::{Parser, Subcommand};

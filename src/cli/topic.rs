@@ -3,6 +3,7 @@
 use super::error::CliError;
 use super::progress::Spinner;
 use super::tool_node;
+use super::units::human_bytes;
 use super::value::{self, Format};
 use bytes::Bytes;
 use rosy::codec::{Codec, CodecId, MsgPack};
@@ -411,18 +412,6 @@ impl Window {
             min,
             max,
         ))
-    }
-}
-
-fn human_bytes(b: f64) -> String {
-    if b >= 1e9 {
-        format!("{:.2} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.2} MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.2} kB", b / 1e3)
-    } else {
-        format!("{b:.0} B")
     }
 }
 

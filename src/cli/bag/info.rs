@@ -1,8 +1,9 @@
 //! `rosy bag info`: what a bag holds, as text or one JSON object. Reads the file only; never
 //! joins the mesh, never changes the file.
 
-use super::{failed, human_bytes, utc};
+use super::{failed, utc};
 use crate::cli::error::CliError;
+use crate::cli::units::human_bytes;
 use rosy::bag::{Bag, BagSummary};
 use std::path::Path;
 
@@ -30,7 +31,7 @@ fn describe(s: &BagSummary) -> String {
     if let Some(why) = &s.unfinished {
         line("state:", format!("unfinished: {why}"));
     }
-    line("size:", human_bytes(s.size_bytes));
+    line("size:", human_bytes(s.size_bytes as f64));
     line("duration:", format!("{:.3} s", s.duration_s));
     if s.messages > 0 {
         line(

@@ -6,13 +6,14 @@
 //! do not add up and each message leaves within a millisecond of its time. It never re-encodes
 //! a message and never writes the bag.
 
-use super::{failed, interrupted};
+use super::failed;
 use crate::cli::error::CliError;
 use crate::cli::progress::Spinner;
 use crate::cli::tool_node;
 use bytes::Bytes;
 use rosy::bag::Bag;
 use rosy::codec::CodecId;
+use rosy::node::shutdown_signal as interrupted;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;

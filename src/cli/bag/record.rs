@@ -4,12 +4,14 @@
 //! It never decodes or re-encodes a message, never overwrites a file, and leaves no file when
 //! nothing arrived.
 
-use super::{failed, human_bytes, interrupted, now_ns};
+use super::{failed, now_ns};
 use crate::cli::error::CliError;
 use crate::cli::tool_node;
+use crate::cli::units::human_bytes;
 use bytes::Bytes;
 use rosy::bag::BagWriter;
 use rosy::codec::CodecId;
+use rosy::node::shutdown_signal as interrupted;
 use rosy::topology::TopicRole;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -111,7 +113,7 @@ pub async fn run(
                     "\r\x1b[2K● recording {names} to {}: {} messages, {}, {:.1} s (Ctrl-C to stop)",
                     path.display(),
                     counters.messages.load(Ordering::Relaxed),
-                    human_bytes(counters.bytes.load(Ordering::Relaxed)),
+                    human_bytes(counters.bytes.load(Ordering::Relaxed) as f64),
                     start.elapsed().as_secs_f64()
                 );
                 let _ = err.flush();
@@ -186,7 +188,7 @@ pub async fn run(
     } else {
         println!(
             "recorded {messages} messages ({}) in {elapsed:.1} s to {}",
-            human_bytes(size),
+            human_bytes(size as f64),
             path.display()
         );
     }
