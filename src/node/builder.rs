@@ -184,7 +184,8 @@ impl NodeBuilder {
 
         let (listeners, endpoints) = bind(interfaces.as_deref()).await?;
         if transport != TransportPreference::Tcp {
-            match crate::transport::shm::remove_stale_segments(Some(&domain)) {
+            // Every domain's: a dead process's segment is only memory held for nobody.
+            match crate::transport::shm::remove_stale_segments(None) {
                 Ok(removed) if !removed.is_empty() => {
                     tracing::info!("removed {} stale shared-memory segments", removed.len())
                 }
