@@ -153,6 +153,8 @@ enum Target {
 pub(crate) struct Mesh {
     /// This mesh itself, for the callbacks that must spawn tasks owning it.
     me: std::sync::Weak<Mesh>,
+    /// The runtime the node was built on: shared-memory reader threads spawn handlers on it.
+    runtime: tokio::runtime::Handle,
     pub config: MeshConfig,
     hello: Hello,
     own: Mutex<NodeInfo>,
@@ -216,6 +218,7 @@ impl Mesh {
         });
         Arc::new_cyclic(|me| Mesh {
             me: me.clone(),
+            runtime: tokio::runtime::Handle::current(),
             shm,
             shm_switched: Mutex::new(HashMap::new()),
             routes: Mutex::new(HashMap::new()),
@@ -766,8 +769,16 @@ impl Mesh {
                 let mesh = self.me.clone();
                 let key = (publisher.clone(), topic.clone());
                 move |batch: Vec<Received>| {
-                    if let Some(mesh) = mesh.upgrade() {
-                        mesh.deliver_through_gate(&key, batch);
+                    let Some(mesh) = mesh.upgrade() else { return };
+                    // Service traffic skips the queues (one thread hop less each way).
+                    match key.1.as_str() {
+                        service_channel::REQUESTS => {
+                            batch.into_iter().for_each(|m| mesh.on_internal_request(m))
+                        }
+                        service_channel::RESPONSES => {
+                            batch.into_iter().for_each(|m| mesh.on_internal_response(m))
+                        }
+                        _ => mesh.deliver_through_gate(&key, batch),
                     }
                 }
             };
@@ -1059,7 +1070,9 @@ impl Mesh {
         }
     }
 
-    /// Serves same-host requests arriving on the internal requests topic (once per node).
+    /// Serves same-host requests arriving on the internal requests topic by TCP, before both
+    /// sides read each other's segments (once per node). Through shared memory they do not
+    /// queue: the reader thread hands them to [`Mesh::on_internal_request`] itself.
     fn ensure_request_listener(&self) {
         if self.shm.is_none() || read(&self.subscriptions).contains_key(service_channel::REQUESTS) {
             return;
@@ -1069,40 +1082,13 @@ impl Mesh {
         tokio::spawn(async move {
             while let Some(message) = queue.pop().await {
                 let Some(mesh) = mesh.upgrade() else { return };
-                let Some(request) = service_channel::parse_request(&message.payload) else {
-                    tracing::warn!("malformed same-host service request skipped");
-                    continue;
-                };
-                let link = read(&mesh.links).get(&request.caller).cloned();
-                let Some(link) = link else { continue };
-                let handler = read(&mesh.services)
-                    .get(&request.service)
-                    .map(|s| s.handler.clone());
-                let mesh = mesh.clone();
-                tokio::spawn(async move {
-                    let answer = match handler {
-                        Some(handler) => handler(message.codec, request.payload).await,
-                        None => Err((
-                            ResponseError::NoSuchService,
-                            format!(
-                                "node {} does not provide service {:?}",
-                                mesh.hello.node_name, request.service
-                            ),
-                        )),
-                    };
-                    let (codec, response) = service_channel::response(request.id, answer);
-                    if let Err(e) = mesh
-                        .publish_to(service_channel::RESPONSES, codec, response, &link)
-                        .await
-                    {
-                        tracing::debug!("same-host reply lost: {e}");
-                    }
-                });
+                mesh.on_internal_request(message);
             }
         });
     }
 
-    /// Routes same-host answers to the calls waiting for them (once per node).
+    /// Routes same-host answers that came by TCP to the calls waiting for them (once per node);
+    /// those through shared memory go straight to [`Mesh::on_internal_response`].
     fn ensure_response_listener(&self) {
         if read(&self.subscriptions).contains_key(service_channel::RESPONSES) {
             return;
@@ -1112,26 +1098,67 @@ impl Mesh {
         tokio::spawn(async move {
             while let Some(message) = queue.pop().await {
                 let Some(mesh) = mesh.upgrade() else { return };
-                let Some((id, status, payload)) = service_channel::parse_response(&message.payload)
-                else {
-                    tracing::warn!("malformed same-host service response skipped");
-                    continue;
-                };
-                let Some(call) = lock(&mesh.pending).remove(&id) else {
-                    continue;
-                };
-                let result = match status {
-                    None => Ok((message.codec, payload)),
-                    Some(kind) => Err(response_error(
-                        &call.service,
-                        &mesh.hello.domain,
-                        kind,
-                        String::from_utf8_lossy(&payload).into_owned(),
-                    )),
-                };
-                let _ = call.reply.send(result);
+                mesh.on_internal_response(message);
             }
         });
+    }
+
+    /// Runs the handler of one same-host request on the node's runtime and sends its answer.
+    /// Requests are independent (answers are matched by id), so they need no ordering gate.
+    fn on_internal_request(&self, message: Received) {
+        let Some(request) = service_channel::parse_request(&message.payload) else {
+            tracing::warn!("malformed same-host service request skipped");
+            return;
+        };
+        let Some(link) = read(&self.links).get(&request.caller).cloned() else {
+            return;
+        };
+        let Some(mesh) = self.me.upgrade() else {
+            return;
+        };
+        let handler = read(&self.services)
+            .get(&request.service)
+            .map(|s| s.handler.clone());
+        self.runtime.spawn(async move {
+            let answer = match handler {
+                Some(handler) => handler(message.codec, request.payload).await,
+                None => Err((
+                    ResponseError::NoSuchService,
+                    format!(
+                        "node {} does not provide service {:?}",
+                        mesh.hello.node_name, request.service
+                    ),
+                )),
+            };
+            let (codec, response) = service_channel::response(request.id, answer);
+            if let Err(e) = mesh
+                .publish_to(service_channel::RESPONSES, codec, response, &link)
+                .await
+            {
+                tracing::debug!("same-host reply lost: {e}");
+            }
+        });
+    }
+
+    /// Completes the call one same-host answer is for.
+    fn on_internal_response(&self, message: Received) {
+        let Some((id, status, payload)) = service_channel::parse_response(&message.payload) else {
+            tracing::warn!("malformed same-host service response skipped");
+            return;
+        };
+        let Some(call) = lock(&self.pending).remove(&id) else {
+            return;
+        };
+        let result = match status {
+            None => Ok((message.codec, payload)),
+            Some(kind) => Err(response_error(
+                &call.service,
+                &self.hello.domain,
+                kind,
+                String::from_utf8_lossy(&payload).into_owned(),
+            )),
+        };
+        let _ = call.reply.send(result);
     }
 
     fn serve(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
