@@ -150,11 +150,27 @@ pub struct ShmPublisher {
 struct PublisherInner {
     writer: Mutex<RingWriter>,
     segment: Arc<Segment>,
+    /// Whether the pool's pages were asked in (at the first large message).
+    pool_populated: std::sync::atomic::AtomicBool,
 }
 
 impl PublisherInner {
     fn writer(&self) -> std::sync::MutexGuard<'_, RingWriter> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// At the first large message: faults the rest of the pool in on a thread of its own, so
+    /// the next frames find their chunks ready (this one may fault its own pages in).
+    fn chunk_used(&self) {
+        if !self.pool_populated.swap(true, Ordering::Relaxed) {
+            let segment = self.segment.clone();
+            let spawned = std::thread::Builder::new()
+                .name("rosy-shm-pool".into())
+                .spawn(move || segment.populate_pool());
+            if let Err(e) = spawned {
+                tracing::debug!("pool not pre-faulted: {e}");
+            }
+        }
     }
 }
 
@@ -166,6 +182,7 @@ impl ShmPublisher {
             inner: Arc::new(PublisherInner {
                 writer: Mutex::new(RingWriter::new(segment.clone())),
                 segment,
+                pool_populated: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -200,6 +217,7 @@ impl ShmPublisher {
             });
         }
         let c = writer.allocate()?;
+        self.inner.chunk_used();
         let mut at = self.inner.segment.chunk(c);
         for part in parts {
             // SAFETY: len <= chunk_size, so every part fits within chunk c; the chunk is ours
@@ -225,6 +243,7 @@ impl ShmPublisher {
             });
         }
         let chunk = self.writer().allocate()?;
+        self.inner.chunk_used();
         Ok(Loan {
             publisher: self.inner.clone(),
             chunk,
@@ -514,6 +533,34 @@ mod tests {
             chunk_size: 4096,
             chunks: 4,
         }
+    }
+
+    #[test]
+    fn the_pool_takes_memory_only_once_large_messages_flow() {
+        use std::os::unix::fs::MetadataExt;
+        let n = name("lazy-pool");
+        let publisher = ShmPublisher::create(&n, &ShmConfig::default()).unwrap();
+        let g = publisher.inner.segment.geometry();
+        let resident = || std::fs::metadata(format!("/dev/shm/{n}")).unwrap().blocks() * 512;
+        // The ring is faulted in at creation; the 16 MiB pool is not.
+        assert!(
+            resident() >= g.chunks_offset() as u64,
+            "ring not pre-faulted"
+        );
+        publisher.send(1, b"small").unwrap();
+        assert!(
+            resident() < (g.chunks_offset() + g.chunk_size) as u64,
+            "the pool took memory before any large message: {} bytes",
+            resident()
+        );
+        let mut frame = publisher.loan(1_000_000).unwrap();
+        frame.fill(1);
+        frame.send(2);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while resident() < g.total_size() as u64 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(resident(), g.total_size() as u64, "pool not faulted in");
     }
 
     #[test]

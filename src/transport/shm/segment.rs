@@ -68,13 +68,44 @@ fn map_new(name: &str, geometry: Geometry) -> Result<MmapRaw, ShmError> {
     let total = geometry.total_size();
     rustix::fs::ftruncate(&fd, total as u64).map_err(|e| ShmError::io(name, "size", e.into()))?;
     let file = std::fs::File::from(fd);
-    // populate: fault every page in now (about 0.8 ms per MiB here), not on the hot path.
     let map = MmapOptions::new()
         .len(total)
-        .populate()
         .map_raw(&file)
         .map_err(|e| ShmError::io(name, "map", e))?;
+    // Fault the header and the ring in now (about 0.8 ms per MiB here), not on the hot path.
+    // The pool waits for the first large message (`Segment::populate_pool`): a topic of small
+    // messages never pays 16 MiB of RAM for chunks it does not use.
+    let ring = 0..geometry.chunks_offset();
+    if populate(&map, ring.clone()).is_err() {
+        // Kernels before 5.14 lack MADV_POPULATE_WRITE: touch one byte a page instead.
+        for page in ring.step_by(4096) {
+            // SAFETY: `page` lies inside the mapping (ring < total); the mapping is ours alone
+            // (created O_EXCL, not `ready` yet) and already zero, so writing a zero changes nothing.
+            unsafe { map.as_mut_ptr().add(page).write_volatile(0) };
+        }
+    }
     Ok(map)
+}
+
+/// Faults in the pages of `range` of `map` for writing, without touching their contents.
+#[cfg(not(rosy_loom))]
+fn populate(map: &MmapRaw, range: std::ops::Range<usize>) -> rustix::io::Result<()> {
+    let start = range.start & !4095;
+    let end = range.end.min(map.len());
+    if end <= start {
+        return Ok(());
+    }
+    // SAFETY: [start, end) lies inside the mapping (start rounded down to its page, which the
+    // page-aligned mapping contains; end clamped to its length). MADV_POPULATE_WRITE only
+    // fills page tables, as a write fault would, and never changes the bytes: it races with
+    // no reader or writer of the segment.
+    unsafe {
+        rustix::mm::madvise(
+            map.as_mut_ptr().add(start).cast(),
+            end - start,
+            rustix::mm::Advice::LinuxPopulateWrite,
+        )
+    }
 }
 
 impl Segment {
@@ -197,6 +228,19 @@ impl Segment {
     pub fn geometry(&self) -> Geometry {
         self.geometry
     }
+
+    /// Faults the payload pool in (once the topic shows it carries large messages), off the
+    /// caller's thread. Where the kernel cannot, chunks fault in on their first use instead.
+    #[cfg(not(rosy_loom))]
+    pub fn populate_pool(&self) {
+        let pool = self.geometry.chunks_offset()..self.geometry.total_size();
+        if let Err(e) = populate(&self.map, pool) {
+            tracing::debug!("{}: pool not pre-faulted: {e}", self.name);
+        }
+    }
+
+    #[cfg(rosy_loom)]
+    pub fn populate_pool(&self) {}
 
     /// The header. Its plain fields were checked at open; code reads only its atomics after.
     pub fn header(&self) -> &Header {
