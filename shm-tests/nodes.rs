@@ -194,3 +194,35 @@ async fn a_sender_closing_right_after_sending_loses_nothing() {
         receiver.close().await;
     }
 }
+
+/// The camera pipeline example: 1 MB frames from one process, validated and read in place by
+/// another.
+#[test]
+fn the_camera_pipeline_example_reads_frames_in_place() {
+    use crate::support::Proc;
+    let domain = format!("shm-camera-{}", std::process::id());
+    let mut viewer = Proc::example("camera_pipeline", &domain, &["viewer", "--count", "30"]);
+    viewer.expect_line("Watching camera/frames...", T);
+    let mut camera = Proc::example(
+        "camera_pipeline",
+        &domain,
+        &["camera", "--fps", "200", "--count", "30"],
+    );
+    assert!(camera.wait_exit(T).success(), "{:?}", camera.stderr());
+    assert!(viewer.wait_exit(T).success(), "{:?}", viewer.stderr());
+    let last = viewer.stdout().last().cloned().unwrap_or_default();
+    let in_place: u64 = last
+        .strip_prefix("30 frames (")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected summary {last:?}"));
+    assert!(in_place > 0, "no frame was read in place: {last}");
+    assert!(
+        !viewer
+            .stderr()
+            .iter()
+            .any(|l| l.contains("not what the camera wrote")),
+        "{:?}",
+        viewer.stderr()
+    );
+}
