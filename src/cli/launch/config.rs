@@ -379,6 +379,22 @@ nodes:
     }
 
     #[test]
+    fn the_template_and_the_demo_launch_files_are_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let template = Launch::load(&root.join("launch.yaml"), &[], "base-station").unwrap();
+        // Every node of the template is either started or skipped for a stated reason.
+        let started: Vec<_> = template.nodes.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(started, ["camera", "detector#1", "detector#2", "logger"]);
+        assert_eq!(template.skipped.len(), 1, "{:?}", template.skipped);
+        let demo = Launch::load(&root.join("examples/launch.yaml"), &[], "any").unwrap();
+        assert_eq!(demo.nodes.len(), 4);
+        assert!(
+            demo.domain_id.is_none(),
+            "the demo file must not pin a domain"
+        );
+    }
+
+    #[test]
     fn mistakes_are_named_with_file_line_and_key() {
         let typo = parse("nodes:\n  a:\n    command: x\n    restrat: always\n").unwrap_err();
         let text = typo.to_string();
