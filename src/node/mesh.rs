@@ -959,34 +959,20 @@ impl Mesh {
                 .is_some_and(|p| p.host_id == own_host && p.transports.iter().any(|t| t == "shm"))
         };
         if same_host {
-            // Same host: the request and its answer travel as internal topics, through shared
-            // memory once both sides read each other's segments (TCP until then).
             self.ensure_response_listener();
-            let request = service_channel::request(id, &self.hello.node_id, service, &payload);
-            let outcome = tokio::time::timeout(timeout, async {
-                if self
-                    .publish_to(service_channel::REQUESTS, codec, request, &link)
-                    .await
-                    .is_err()
-                {
-                    return Err(Error::ProviderGone {
-                        service: service.to_string(),
-                    });
-                }
-                answer.await.unwrap_or(Err(Error::ProviderGone {
-                    service: service.to_string(),
-                }))
-            })
-            .await;
-            lock(&self.pending).remove(&id);
-            return outcome.unwrap_or(Err(Error::Timeout {
-                service: service.to_string(),
-                timeout,
-            }));
         }
-        let frame = Frame::new(FrameKind::Request, codec, id, service, payload);
         let outcome = tokio::time::timeout(timeout, async {
-            if let Err(e) = link.send(frame, timeout).await {
+            let sent = if same_host {
+                // Same host: the request and its answer travel as internal topics, through
+                // shared memory once both sides read each other's segments (TCP until then).
+                let request = service_channel::request(id, &self.hello.node_id, service, &payload);
+                self.publish_to(service_channel::REQUESTS, codec, request, &link, timeout)
+                    .await
+            } else {
+                let frame = Frame::new(FrameKind::Request, codec, id, service, payload);
+                link.send(frame, timeout).await
+            };
+            if let Err(e) = sent {
                 return Err(match e {
                     LinkError::Full(_) => Error::Timeout {
                         service: service.to_string(),
@@ -1017,7 +1003,8 @@ impl Mesh {
         codec: CodecId,
         payload: Bytes,
         link: &Arc<Link>,
-    ) -> Result<()> {
+        wait: Duration,
+    ) -> std::result::Result<(), LinkError> {
         let own_host = lock(&self.own).host_id.clone();
         let way = read(&self.topology)
             .get(&link.peer.node_id)
@@ -1036,11 +1023,7 @@ impl Mesh {
             }
         }
         let frame = Frame::new(FrameKind::Topic, codec, 0, topic, payload);
-        link.send(frame, self.config.send_timeout)
-            .await
-            .map_err(|_| Error::ProviderGone {
-                service: topic.to_string(),
-            })
+        link.send(frame, wait).await
     }
 
     /// Tells `link`'s peer (once per topic) that this node's messages on `topic` now come
@@ -1132,7 +1115,13 @@ impl Mesh {
             };
             let (codec, response) = service_channel::response(request.id, answer);
             if let Err(e) = mesh
-                .publish_to(service_channel::RESPONSES, codec, response, &link)
+                .publish_to(
+                    service_channel::RESPONSES,
+                    codec,
+                    response,
+                    &link,
+                    mesh.config.send_timeout,
+                )
                 .await
             {
                 tracing::debug!("same-host reply lost: {e}");
