@@ -1,0 +1,187 @@
+//! Shared-memory attach: which of this node's topics get a segment of their own, which same-host
+//! segments this node reads, and the gates that hold messages read from shared memory until the
+//! publisher's `ShmSwitch` says nothing is still in flight on TCP. Also what this node announces
+//! about it (`shm_topics`, `shm_reading`).
+//!
+//! This file only makes segments, attaches and detaches readers and hands what they read to the
+//! local queues: it never sends a topic message or a service call (routing's and services') and
+//! never dials or closes a connection (links').
+
+use super::{Mesh, ShmWay, lock, read};
+use crate::node::queue::Received;
+use crate::node::service_channel;
+use crate::topology::{NodeId, TopicRole};
+use std::collections::HashSet;
+
+/// Messages of one (publisher, topic) read from shared memory, held until the gate opens.
+#[derive(Default)]
+pub(super) struct ShmGate {
+    open: bool,
+    held: std::collections::VecDeque<Received>,
+}
+
+impl Mesh {
+    /// Makes this node's segment of `topic` and announces it, if it does not exist yet.
+    pub(super) fn want_segment(&self, topic: &str) {
+        let Some(shm) = &self.shm else { return };
+        match shm.ensure_segment(topic) {
+            Ok(true) => self.update_own(|own| {
+                own.shm_topics.push(topic.to_string());
+                own.shm_topics.sort();
+            }),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("no shared memory for {topic:?}: {e}"),
+        }
+    }
+
+    /// Brings shared memory in line with the topology: segments for topics this node publishes
+    /// that same-host peers listen to, and readers for same-host segments of topics it listens
+    /// to. Runs on every topology change and on a timer (to retry what was not ready).
+    pub fn sync_shm(&self) {
+        let Some(shm) = &self.shm else { return };
+        if self.is_closed() {
+            return;
+        }
+        let own_host = lock(&self.own).host_id.clone();
+        let publishing: Vec<String> = lock(&self.own_topics)
+            .keys()
+            .filter(|(_, role)| *role == TopicRole::Publish)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let subscribed: HashSet<String> = read(&self.subscriptions).keys().cloned().collect();
+        let mut wanted_segments = Vec::new();
+        let mut desired: HashSet<(NodeId, String)> = HashSet::new();
+        {
+            let links = read(&self.links);
+            for peer in read(&self.topology).nodes() {
+                if !links.contains_key(&peer.id) {
+                    continue;
+                }
+                for topic in &publishing {
+                    if peer.listens_to(topic)
+                        && self.shm_way(peer, topic, &own_host) == ShmWay::Wanted
+                    {
+                        wanted_segments.push(topic.clone());
+                    }
+                }
+                if peer.host_id == own_host && peer.transports.iter().any(|t| t == "shm") {
+                    for topic in peer.shm_topics.iter().filter(|t| subscribed.contains(*t)) {
+                        desired.insert((peer.id.clone(), topic.clone()));
+                    }
+                }
+            }
+        }
+        for topic in wanted_segments {
+            self.want_segment(&topic);
+        }
+        let before = shm.reading();
+        for (publisher, topic) in &desired {
+            let deliver = {
+                let mesh = self.me.clone();
+                let key = (publisher.clone(), topic.clone());
+                move |batch: Vec<Received>| {
+                    let Some(mesh) = mesh.upgrade() else { return };
+                    // Service traffic skips the queues (one thread hop less each way).
+                    match key.1.as_str() {
+                        service_channel::REQUESTS => {
+                            batch.into_iter().for_each(|m| mesh.on_internal_request(m))
+                        }
+                        service_channel::RESPONSES => {
+                            batch.into_iter().for_each(|m| mesh.on_internal_response(m))
+                        }
+                        _ => mesh.deliver_through_gate(&key, batch),
+                    }
+                }
+            };
+            let lost = {
+                let mesh = self.me.clone();
+                let topic = topic.clone();
+                move |n: u64| {
+                    if let Some(mesh) = mesh.upgrade() {
+                        if let Some(list) = read(&mesh.subscriptions).get(&topic) {
+                            for q in list {
+                                q.add_lost(n);
+                            }
+                        }
+                    }
+                }
+            };
+            let ended = {
+                let mesh = self.me.clone();
+                let (publisher, topic) = (publisher.clone(), topic.clone());
+                move || {
+                    if let Some(mesh) = mesh.upgrade() {
+                        if let Some(shm) = &mesh.shm {
+                            shm.forget(&publisher, &topic);
+                        }
+                        mesh.announce_shm_reading();
+                    }
+                }
+            };
+            let key = (publisher.clone(), topic.clone());
+            lock(&self.shm_gates).entry(key.clone()).or_default();
+            match shm.attach(publisher, topic, deliver, lost, ended) {
+                Ok(true) => {}
+                Ok(false) => {}
+                Err(e) => {
+                    lock(&self.shm_gates).remove(&key);
+                    tracing::debug!(
+                        "not reading {topic:?} of {publisher} from shared memory yet: {e}"
+                    )
+                }
+            }
+        }
+        for (publisher, topic) in &before {
+            let key = (publisher.clone(), topic.clone());
+            if !desired.contains(&key) {
+                shm.detach(publisher, topic);
+                lock(&self.shm_gates).remove(&key);
+            }
+        }
+        if shm.reading() != before {
+            self.announce_shm_reading();
+        }
+    }
+
+    fn deliver_through_gate(&self, key: &(NodeId, String), batch: Vec<Received>) {
+        let mut gates = lock(&self.shm_gates);
+        match gates.get_mut(key) {
+            Some(gate) if gate.open => {
+                if let Some(list) = read(&self.subscriptions).get(&key.1) {
+                    for q in list {
+                        q.push_many(&batch);
+                    }
+                }
+            }
+            Some(gate) => {
+                for message in batch {
+                    if gate.held.len() >= self.config.queue_capacity {
+                        gate.held.pop_front();
+                    }
+                    gate.held.push_back(message);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The publisher's `ShmSwitch` for `topic` arrived: release what shared memory held back.
+    pub(super) fn open_gate(&self, publisher: &str, topic: &str) {
+        let mut gates = lock(&self.shm_gates);
+        let gate = gates
+            .entry((publisher.to_string(), topic.to_string()))
+            .or_default();
+        gate.open = true;
+        for message in gate.held.drain(..) {
+            self.deliver_local(topic, message);
+        }
+    }
+
+    fn announce_shm_reading(&self) {
+        let Some(shm) = &self.shm else { return };
+        let reading = shm.reading();
+        if lock(&self.own).shm_reading != reading {
+            self.update_own(|own| own.shm_reading = reading);
+        }
+    }
+}
