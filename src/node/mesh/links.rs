@@ -1,0 +1,305 @@
+//! Dialing and links: who connects to whom, the connections themselves, and the frames they
+//! bring in (handed on to the concern each belongs to).
+//!
+//! Who connects: when discovery reports a peer, the node with the smaller id dials it at once;
+//! the other waits [`FALLBACK_DIAL_AFTER`] for that call and dials itself if none came (one side's
+//! discovery may be slower). Should both connections exist, both sides keep the one dialed by the
+//! smaller id, so a pair ends with exactly one. A dialer whose connection drops redials with
+//! backoff (50 ms doubling to 2 s) for as long as discovery still reports the peer.
+//!
+//! A peer is in the topology exactly while its connection is up and has sent its `NodeInfo`:
+//! a `kill -9` closes the socket and the peer leaves at once; a host that vanishes is caught by
+//! TCP keepalive and user timeout (5 s).
+//!
+//! This file never routes or publishes a message and never attaches shared memory itself (it only
+//! asks `sync_shm` to catch up): it dials, accepts, registers and drops links, and dispatches
+//! incoming frames.
+
+use super::{Mesh, PendingCall, lock, node_info_frame, read, write};
+use crate::discovery::{Announcement, DiscoveryEvent};
+use crate::error::Error;
+use crate::node::queue::Received;
+use crate::transport::tcp::frame::{Frame, FrameKind};
+use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long the node with the larger id waits for the smaller one to dial before dialing itself.
+pub const FALLBACK_DIAL_AFTER: Duration = Duration::from_millis(1500);
+const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+impl Mesh {
+    /// Peers discovery reports that are not connected (yet).
+    pub fn unconnected_peers(&self) -> usize {
+        let links = read(&self.links);
+        lock(&self.known)
+            .keys()
+            .filter(|id| !links.contains_key(*id))
+            .count()
+    }
+
+    /// Feeds discovery events in until the node closes.
+    pub async fn run_discovery(
+        self: Arc<Self>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
+    ) {
+        let mut closed = self.closed.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = tick.tick() => {
+                    self.sync_shm();
+                    continue;
+                }
+                _ = closed.wait_for(|c| *c) => None,
+            };
+            let Some(event) = event else { return };
+            match event {
+                DiscoveryEvent::Seen(a) => {
+                    if a.id == self.hello.node_id || a.domain != self.hello.domain {
+                        continue;
+                    }
+                    let new = lock(&self.known).insert(a.id.clone(), a.clone()).is_none();
+                    if new {
+                        self.bump();
+                    }
+                    self.clone().maybe_dial(&a.id);
+                }
+                DiscoveryEvent::Gone(id) => {
+                    lock(&self.known).remove(&id);
+                }
+            }
+        }
+    }
+
+    fn maybe_dial(self: Arc<Self>, peer: &str) {
+        if read(&self.links).contains_key(peer) || !lock(&self.dialing).insert(peer.to_string()) {
+            return;
+        }
+        let peer = peer.to_string();
+        tokio::spawn(async move {
+            self.dial_loop(&peer).await;
+            lock(&self.dialing).remove(&peer);
+        });
+    }
+
+    async fn dial_loop(self: &Arc<Self>, peer: &str) {
+        if self.hello.node_id.as_str() > peer {
+            // The smaller id dials; give it the chance first.
+            let mut closed = self.closed.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(FALLBACK_DIAL_AFTER) => {}
+                _ = closed.wait_for(|c| *c) => return,
+            }
+        }
+        let mut backoff = BACKOFF_FIRST;
+        loop {
+            if self.is_closed() || read(&self.links).contains_key(peer) {
+                return;
+            }
+            let Some(announcement) = lock(&self.known).get(peer).cloned() else {
+                return;
+            };
+            let own_host = lock(&self.own).host_id.clone();
+            for addr in dial_order(&announcement, &own_host) {
+                match link::dial(addr, &self.hello).await {
+                    Ok(conn) if conn.peer.node_id == peer => {
+                        self.register(conn);
+                        return;
+                    }
+                    Ok(conn) => {
+                        tracing::debug!("{addr} is now node {}, not {peer}", conn.peer.node_id);
+                    }
+                    Err(e) => tracing::debug!("dialing {} at {addr}: {e}", announcement.name),
+                }
+            }
+            let mut closed = self.closed.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = closed.wait_for(|c| *c) => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// Accepts connections on `listener` until the node closes.
+    pub async fn run_listener(self: Arc<Self>, listener: TcpListener) {
+        let mut closed = self.closed.subscribe();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = closed.wait_for(|c| *c) => return,
+            };
+            match accepted {
+                Ok((stream, remote)) => {
+                    let mesh = self.clone();
+                    tokio::spawn(async move {
+                        match link::accept(stream, remote, &mesh.hello).await {
+                            Ok(conn) => mesh.register(conn),
+                            Err(e) => tracing::warn!("refused connection from {remote}: {e}"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn register(self: &Arc<Self>, conn: Handshaken) {
+        if self.is_closed() {
+            return;
+        }
+        let peer = conn.peer.node_id.clone();
+        let dialed = conn.dialed;
+        let i_am_smaller = self.hello.node_id < peer;
+        let link = link::start(conn, self.clone() as Arc<dyn FrameSink>);
+        let replaced = {
+            let mut links = write(&self.links);
+            if let Some(existing) = links.get(&peer) {
+                // Keep the connection dialed by the smaller id; both sides agree.
+                let new_preferred = dialed == i_am_smaller;
+                if !existing.is_closed() && !new_preferred {
+                    drop(links);
+                    tracing::debug!("closing a second connection to {peer}");
+                    link.close();
+                    return;
+                }
+            }
+            links.insert(peer.clone(), link.clone())
+        };
+        if let Some(old) = replaced {
+            old.close();
+            self.invalidate_routes();
+        }
+        tracing::debug!(
+            "connected to {} ({peer}) at {}",
+            link.peer.node_name,
+            link.remote
+        );
+        let frame = node_info_frame(&lock(&self.own));
+        let _ = link.send_now(frame);
+    }
+
+    /// Lets every connection write what it has queued and close, waiting at most `bound`.
+    pub async fn finish_links(&self, bound: Duration) {
+        let links: Vec<Arc<Link>> = read(&self.links).values().cloned().collect();
+        for link in &links {
+            link.finish();
+        }
+        let all_closed = async {
+            for link in &links {
+                link.closed().await;
+            }
+        };
+        let _ = tokio::time::timeout(bound, all_closed).await;
+    }
+}
+
+impl FrameSink for Mesh {
+    fn on_frame(&self, link: &Arc<Link>, frame: Frame) {
+        match frame.kind {
+            FrameKind::Topic => {
+                let message = Received {
+                    codec: frame.codec,
+                    payload: frame.payload.clone(),
+                };
+                self.deliver_local(frame.name(), message)
+            }
+            FrameKind::Request => {
+                // `serve` needs an Arc of the mesh to spawn the handler; every link holds one.
+                if let Some(mesh) = self.me.upgrade() {
+                    mesh.serve(link, frame);
+                }
+            }
+            FrameKind::Response | FrameKind::ResponseError => self.answer(frame),
+            FrameKind::NodeInfo => self.on_node_info(link, &frame),
+            FrameKind::Reject => {
+                tracing::warn!(
+                    "{} refused us: {}",
+                    link.remote,
+                    String::from_utf8_lossy(&frame.payload)
+                );
+                link.close();
+            }
+            FrameKind::ShmSwitch => self.open_gate(&link.peer.node_id, frame.name()),
+            FrameKind::Hello => link.close(),
+        }
+    }
+
+    fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>) {
+        let peer = link.peer.node_id.clone();
+        match &error {
+            // A peer that exits or crashes resets its connections: that is no news.
+            Some(LinkError::Io(e)) => tracing::debug!(
+                "connection to {} ({peer}) at {} ended: {e}",
+                link.peer.node_name,
+                link.remote
+            ),
+            Some(e) => tracing::warn!(
+                "connection to {} ({peer}) at {} closed: {e}",
+                link.peer.node_name,
+                link.remote
+            ),
+            None => {}
+        }
+        let was_current = {
+            let mut links = write(&self.links);
+            if links.get(&peer).is_some_and(|l| l.id == link.id) {
+                links.remove(&peer);
+                true
+            } else {
+                false
+            }
+        };
+        let failed: Vec<PendingCall> = {
+            let mut pending = lock(&self.pending);
+            let ids: Vec<u64> = pending
+                .iter()
+                .filter(|(_, c)| c.link == link.id)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| pending.remove(&id))
+                .collect()
+        };
+        for call in failed {
+            let service = call.service.clone();
+            let _ = call.reply.send(Err(Error::ProviderGone { service }));
+        }
+        if was_current {
+            lock(&self.shm_switched).remove(&peer);
+            write(&self.topology).remove(&peer);
+            self.bump();
+            self.sync_shm();
+            // Redial while discovery still reports the peer (a restart of its network, say).
+            if !self.is_closed() && lock(&self.known).contains_key(&peer) {
+                if let Some(mesh) = self.me.upgrade() {
+                    mesh.maybe_dial(&peer);
+                }
+            }
+        }
+    }
+}
+
+/// The addresses to try for a peer, best first: loopback when it shares this host, never
+/// loopback when it does not (that would reach some other process here).
+fn dial_order(peer: &Announcement, own_host: &str) -> Vec<SocketAddr> {
+    let same_host = peer.host_id == own_host;
+    let mut addrs: Vec<SocketAddr> = peer
+        .endpoints
+        .iter()
+        .copied()
+        .filter(|a| same_host || !a.ip().is_loopback())
+        .collect();
+    addrs.sort_by_key(|a| (!a.ip().is_loopback(), a.is_ipv6()));
+    addrs.dedup();
+    addrs
+}
