@@ -15,7 +15,8 @@
 //! asks `sync_shm` to catch up): it dials, accepts, registers and drops links, and dispatches
 //! incoming frames.
 
-use super::{Mesh, PendingCall, lock, node_info_frame, read, write};
+use super::info::node_info_frame;
+use super::{Mesh, PendingCall, lock, read, write};
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::error::Error;
 use crate::node::queue::Received;

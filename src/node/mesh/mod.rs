@@ -1,6 +1,7 @@
 //! The engine behind a [`Node`](super::Node): its connections, the topology they carry, its
 //! subscriptions and services, and the routing of every message.
 
+mod info;
 mod links;
 mod services;
 mod shm_attach;
@@ -9,7 +10,7 @@ use super::builder::TransportPreference;
 use super::queue::{Received, SubQueue};
 use super::shm_routes::{self, ShmRoutes};
 use crate::balance::{Balancer, Strategy};
-use crate::codec::{Codec, CodecId, MsgPack};
+use crate::codec::CodecId;
 use crate::discovery::Announcement;
 use crate::error::{Error, Result};
 use crate::topology::{NodeId, NodeInfo, TopicInfo, TopicRole, Topology};
@@ -25,9 +26,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// Most topics plus services a peer's NodeInfo may list.
-const MAX_PEER_ENTRIES: usize = 100_000;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// A service handler with its types erased: encoded request in, encoded response out.
@@ -220,25 +218,12 @@ impl Mesh {
         })
     }
 
-    pub fn own_info(&self) -> NodeInfo {
-        lock(&self.own).clone()
-    }
-
     pub fn own_id(&self) -> &str {
         &self.hello.node_id
     }
 
     pub fn domain(&self) -> &str {
         &self.hello.domain
-    }
-
-    pub fn topology(&self) -> Topology {
-        read(&self.topology).clone()
-    }
-
-    /// A receiver that changes whenever the topology does.
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -250,72 +235,7 @@ impl Mesh {
         let _ = rx.wait_for(|c| *c).await;
     }
 
-    fn bump(&self) {
-        self.changes.send_modify(|v| *v += 1);
-    }
-
     // ----- own node info -------------------------------------------------------------------
-
-    /// Applies a change to this node's info, raises its version and tells every peer.
-    fn update_own(&self, change: impl FnOnce(&mut NodeInfo)) {
-        let frame = {
-            let mut own = lock(&self.own);
-            change(&mut own);
-            own.version += 1;
-            node_info_frame(&own)
-        };
-        for link in read(&self.links).values() {
-            let _ = link.send_now(frame.clone());
-        }
-        self.bump();
-    }
-
-    fn rebuild_topics(
-        &self,
-        own: &mut NodeInfo,
-        topics: &HashMap<(String, TopicRole), (TopicInfo, usize)>,
-    ) {
-        let mut list: Vec<TopicInfo> = topics.values().map(|(t, _)| t.clone()).collect();
-        list.sort_by(|a, b| (&a.name, a.role as u8).cmp(&(&b.name, b.role as u8)));
-        own.topics = list;
-    }
-
-    /// Counts one more user of a topic in a role; announces it when it is the first.
-    pub fn add_topic_role(&self, info: TopicInfo) {
-        let mut topics = lock(&self.own_topics);
-        let key = (info.name.clone(), info.role);
-        let entry = topics.entry(key).or_insert_with(|| (info, 0));
-        entry.1 += 1;
-        if entry.1 == 1 {
-            self.update_own(|own| self.rebuild_topics(own, &topics));
-        }
-    }
-
-    /// Counts one user less; withdraws the topic role when none is left.
-    pub fn remove_topic_role(&self, topic: &str, role: TopicRole) {
-        let mut topics = lock(&self.own_topics);
-        let key = (topic.to_string(), role);
-        let gone = match topics.get_mut(&key) {
-            Some(entry) => {
-                entry.1 -= 1;
-                entry.1 == 0
-            }
-            None => false,
-        };
-        if gone {
-            topics.remove(&key);
-            self.update_own(|own| self.rebuild_topics(own, &topics));
-        }
-    }
-
-    /// Announces a publisher role once (for dynamic `send`).
-    pub fn note_sender(&self, info: TopicInfo) {
-        let key = (info.name.clone(), TopicRole::Publish);
-        if lock(&self.own_topics).contains_key(&key) {
-            return;
-        }
-        self.add_topic_role(info);
-    }
 
     pub fn set_topic_strategy(&self, topic: &str, strategy: Strategy) {
         write(&self.topic_strategy).insert(topic.to_string(), strategy);
@@ -737,59 +657,4 @@ impl Mesh {
         }
         self.bump();
     }
-
-    fn on_node_info(&self, link: &Arc<Link>, frame: &Frame) {
-        let info: NodeInfo = match MsgPack.decode(&frame.payload) {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::warn!("malformed node info from {}: {e}", link.remote);
-                link.close();
-                return;
-            }
-        };
-        if info.id != link.peer.node_id || info.domain != self.hello.domain {
-            tracing::warn!(
-                "node info from {} names another node or domain",
-                link.remote
-            );
-            link.close();
-            return;
-        }
-        if info.topics.len() + info.services.len() > MAX_PEER_ENTRIES {
-            tracing::warn!(
-                "node info from {} lists too many topics and services",
-                link.remote
-            );
-            link.close();
-            return;
-        }
-        let current = read(&self.links)
-            .get(&info.id)
-            .is_some_and(|l| l.id == link.id);
-        if current {
-            // A peer that stopped reading a segment of ours must be told again when it resumes.
-            let own = &self.hello.node_id;
-            if let Some(topics) = lock(&self.shm_switched).get_mut(&info.id) {
-                topics.retain(|topic| info.shm_reading.iter().any(|(p, t)| p == own && t == topic));
-            }
-        }
-        if current && write(&self.topology).upsert(info) {
-            self.bump();
-            self.sync_shm();
-        }
-    }
-}
-
-fn node_info_frame(info: &NodeInfo) -> Frame {
-    let mut payload = Vec::new();
-    MsgPack
-        .encode(info, &mut payload)
-        .expect("node info always encodes");
-    Frame::new(
-        FrameKind::NodeInfo,
-        CodecId::MsgPack,
-        0,
-        "",
-        Bytes::from(payload),
-    )
 }
