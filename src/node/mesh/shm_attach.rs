@@ -7,7 +7,8 @@
 //! local queues: it never sends a topic message or a service call (routing's and services') and
 //! never dials or closes a connection (links').
 
-use super::{Mesh, ShmWay, lock, read};
+use super::routing::ShmWay;
+use super::{Mesh, lock, read};
 use crate::node::queue::Received;
 use crate::node::service_channel;
 use crate::topology::{NodeId, TopicRole};
