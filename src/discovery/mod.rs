@@ -2,8 +2,9 @@
 //!
 //! Two sources feed one stream of [`DiscoveryEvent`]s:
 //! - [`registry`]: a directory in shared memory (`/dev/shm/rosy-registry/<domain>/`) where every
-//!   node on this host keeps a small file, refreshed every second. It works where multicast
-//!   does not (containers, CI) and notices a `kill -9` within [`registry::STALE_AFTER`].
+//!   node on this host keeps a small file, watched with inotify. It works where multicast does
+//!   not (containers, CI) and notices a `kill -9` within [`registry::SCAN_EVERY`] (within
+//!   [`registry::STALE_AFTER`] when the dead node ran in another pid namespace).
 //! - [`mdns`]: Zeroconf, service type `_rosy._tcp.local.`, for nodes on other hosts.
 //!
 //! Discovery announces only what is needed to connect (id, name, domain, host id, endpoints,

@@ -1,28 +1,39 @@
 //! The host-local registry: one small JSON file per node in `<shm dir>/rosy-registry/<domain>/`.
 //!
-//! A node writes its [`Announcement`] there at start, touches the file every [`REFRESH`] as a
-//! heartbeat, and deletes it on close. Every node scans the directory every [`SCAN_EVERY`]:
-//! new or changed files are [`DiscoveryEvent::Seen`], files that vanish or stop being touched for
-//! [`STALE_AFTER`] (a `kill -9`) are [`DiscoveryEvent::Gone`]. Files of dead writers are removed
-//! after [`REMOVE_AFTER`]. A malformed file is skipped with a debug log, never trusted.
+//! A node writes its [`Announcement`] there at start (to a `.tmp` file, renamed into place),
+//! touches the file every [`REFRESH`] as a heartbeat, and deletes it on close. Every node watches
+//! the directory with inotify, so a new, changed or deleted entry is reported at once: new or
+//! changed files are [`DiscoveryEvent::Seen`], deleted ones [`DiscoveryEvent::Gone`]. A full scan
+//! every [`SCAN_EVERY`] catches what inotify cannot see, a writer killed with `kill -9`: its entry
+//! is gone as soon as its pid is dead (when the writer shares this node's pid namespace, which the
+//! entry records), else once it has not been touched for [`STALE_AFTER`]. Entries of dead pids are
+//! removed at once, other stale entries after [`REMOVE_AFTER`]. Where inotify cannot be set up,
+//! the scan every [`SCAN_EVERY`] is all there is. A malformed file is skipped with a debug log,
+//! never trusted.
+//!
+//! Idle, a node wakes once per [`SCAN_EVERY`]; nothing here polls faster.
 //!
 //! This module never opens connections; it only reads and writes its directory.
 
 use super::host::shm_dir;
 use super::{Announcement, DiscoveryError, DiscoveryEvent};
+use rustix::fs::inotify;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// How often a node touches its own entry.
-pub const REFRESH: Duration = Duration::from_millis(500);
-/// How often a node scans for peers.
-pub const SCAN_EVERY: Duration = Duration::from_millis(100);
+pub const REFRESH: Duration = Duration::from_secs(2);
+/// How often a node scans the whole directory (inotify reports everything else at once).
+pub const SCAN_EVERY: Duration = Duration::from_secs(1);
 /// An entry not touched for this long belongs to a dead node.
-pub const STALE_AFTER: Duration = Duration::from_millis(2500);
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
 /// A stale entry is deleted after this long.
 pub const REMOVE_AFTER: Duration = Duration::from_secs(30);
 
@@ -39,7 +50,7 @@ pub struct RegistryEntry {
 }
 
 impl RegistryEntry {
-    /// Writes `own` to the registry and starts the thread that refreshes it and scans for peers.
+    /// Writes `own` to the registry and starts the thread that refreshes it and watches for peers.
     pub fn start(
         own: &Announcement,
         events: UnboundedSender<DiscoveryEvent>,
@@ -77,10 +88,19 @@ impl RegistryEntry {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // The deletion is an inotify event: it wakes this node's own threads at once, too.
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                // Someone removed the entry already: make another event to wake the threads.
+                let wake = self.path.with_extension("tmp");
+                if std::fs::write(&wake, b"").is_ok() {
+                    let _ = std::fs::remove_file(&wake);
+                }
+            }
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -90,11 +110,48 @@ impl Drop for RegistryEntry {
     }
 }
 
+/// What the file holds: the announcement, and the pid namespace its `pid` is valid in.
+#[derive(Serialize)]
+struct EntryFile<'a> {
+    #[serde(flatten)]
+    announcement: &'a Announcement,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid_ns: Option<u64>,
+}
+
+/// The pid namespace part of an entry (absent in entries of older writers).
+#[derive(Deserialize)]
+struct EntryPidNs {
+    #[serde(default)]
+    pid_ns: Option<u64>,
+}
+
+/// This process's pid namespace (the inode of `/proc/self/ns/pid`), if /proc tells.
+fn own_pid_ns() -> Option<u64> {
+    static NS: OnceLock<Option<u64>> = OnceLock::new();
+    *NS.get_or_init(|| std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino()))
+}
+
+/// True when no process has this pid (in this pid namespace). A zombie still counts as alive.
+fn pid_is_dead(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+}
+
 fn write_entry(path: &Path, own: &Announcement) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
+    let file = EntryFile {
+        announcement: own,
+        pid_ns: own_pid_ns(),
+    };
     std::fs::write(
         &tmp,
-        serde_json::to_vec(own).map_err(std::io::Error::other)?,
+        serde_json::to_vec(&file).map_err(std::io::Error::other)?,
     )?;
     std::fs::rename(&tmp, path)
 }
@@ -103,35 +160,143 @@ struct Known {
     modified: SystemTime,
     len: u64,
     announcement: Option<Announcement>,
+    /// The writer's pid, when it lives in this node's pid namespace (so that it can be checked).
+    pid: Option<u32>,
 }
 
+/// Watches the directory until `stop` or until nobody listens to `events`.
 fn watch(
     dir: &Path,
     own_path: &Path,
     own_id: &str,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
     events: &UnboundedSender<DiscoveryEvent>,
 ) {
+    let own_name = format!("{own_id}.json");
+    let mut wakes = None;
+    let mut watching_failed = false;
     let mut known: HashMap<String, Known> = HashMap::new();
-    let mut last_refresh = SystemTime::now();
+    let mut last_refresh = Instant::now();
+    let mut next_scan = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let now = SystemTime::now();
-        if now.duration_since(last_refresh).unwrap_or_default() >= REFRESH {
-            if let Err(e) = std::fs::File::options()
-                .write(true)
-                .open(own_path)
-                .and_then(|f| f.set_modified(now))
-            {
-                tracing::warn!("cannot refresh registry entry {}: {e}", own_path.display());
+        let now = Instant::now();
+        if now >= next_scan {
+            if now.duration_since(last_refresh) >= REFRESH {
+                if let Err(e) = std::fs::File::options()
+                    .write(true)
+                    .open(own_path)
+                    .and_then(|f| f.set_modified(SystemTime::now()))
+                {
+                    if !stop.load(Ordering::Relaxed) {
+                        tracing::warn!("cannot refresh registry entry {}: {e}", own_path.display());
+                    }
+                }
+                last_refresh = now;
             }
-            last_refresh = now;
+            if wakes.is_none() {
+                match watch_events(dir, &own_name, stop) {
+                    Ok(rx) => {
+                        wakes = Some(rx);
+                        watching_failed = false;
+                    }
+                    Err(e) if !watching_failed => {
+                        tracing::debug!(
+                            "no inotify on registry {} ({e}): scanning every {SCAN_EVERY:?}",
+                            dir.display()
+                        );
+                        watching_failed = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+            next_scan = now + SCAN_EVERY;
         }
-        if scan(dir, own_id, now, &mut known, events).is_err() {
+        if scan(dir, own_id, SystemTime::now(), &mut known, events).is_err() {
             // The receiver is gone: the node closed.
             return;
         }
-        std::thread::sleep(SCAN_EVERY);
+        let timeout = next_scan.saturating_duration_since(Instant::now());
+        match &wakes {
+            Some(rx) => match rx.recv_timeout(timeout) {
+                // Several events may be waiting: one scan sees them all.
+                Ok(()) => while rx.try_recv().is_ok() {},
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // The watch ended (the directory went away, or reading failed): scan only,
+                    // and try to watch again at the next periodic scan.
+                    wakes = None;
+                    next_scan = Instant::now() + SCAN_EVERY;
+                }
+            },
+            None => std::thread::sleep(timeout),
+        }
     }
+}
+
+/// Starts a thread that blocks reading inotify events on `dir` and sends one wake-up per batch
+/// that concerns another node's entry. It ends at the first event after `stop`, when the watch
+/// ends, or when the receiver is gone.
+fn watch_events(
+    dir: &Path,
+    own_name: &str,
+    stop: &Arc<AtomicBool>,
+) -> std::io::Result<mpsc::Receiver<()>> {
+    let watched = inotify::init(inotify::CreateFlags::CLOEXEC).and_then(|fd| {
+        inotify::add_watch(
+            &fd,
+            dir,
+            inotify::WatchFlags::CLOSE_WRITE
+                | inotify::WatchFlags::MOVED_TO
+                | inotify::WatchFlags::MOVED_FROM
+                | inotify::WatchFlags::DELETE
+                | inotify::WatchFlags::DELETE_SELF
+                | inotify::WatchFlags::MOVE_SELF
+                | inotify::WatchFlags::ONLYDIR,
+        )
+        .map(|_| fd)
+    });
+    let fd = watched?;
+    let (tx, rx) = mpsc::channel();
+    let own_name = own_name.to_string();
+    let stop = stop.clone();
+    std::thread::Builder::new()
+        .name("rosy-registry-watch".into())
+        .spawn(move || {
+            let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+            let mut reader = inotify::Reader::new(&fd, &mut buf);
+            loop {
+                let mut wake = false;
+                let mut ended = false;
+                loop {
+                    let event = match reader.next() {
+                        Ok(event) => event,
+                        Err(rustix::io::Errno::INTR) => continue,
+                        Err(e) => {
+                            tracing::debug!("reading registry events failed: {e}");
+                            return;
+                        }
+                    };
+                    let flags = event.events();
+                    if flags.intersects(
+                        inotify::ReadFlags::IGNORED
+                            | inotify::ReadFlags::DELETE_SELF
+                            | inotify::ReadFlags::MOVE_SELF,
+                    ) {
+                        ended = true;
+                    }
+                    let name = event.file_name().map(|n| n.to_bytes());
+                    wake |= flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW)
+                        || name.is_some_and(|n| n.ends_with(b".json") && n != own_name.as_bytes());
+                    if reader.is_buffer_empty() {
+                        break;
+                    }
+                }
+                if stop.load(Ordering::Relaxed) || ended || (wake && tx.send(()).is_err()) {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
 }
 
 /// One pass over the directory. Errs only when nobody listens to events any more.
@@ -174,7 +339,6 @@ fn scan(
             }
             continue;
         }
-        present.push(id.clone());
         let changed = match known.get(&id) {
             Some(k) => k.len != meta.len() || (k.announcement.is_none() && k.modified != modified),
             None => true,
@@ -182,29 +346,31 @@ fn scan(
         if !changed {
             if let Some(k) = known.get_mut(&id) {
                 k.modified = modified;
+                if k.pid.is_some_and(pid_is_dead) {
+                    // Killed without saying goodbye; reported gone below.
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
             }
+            present.push(id);
             continue;
         }
-        let announcement =
-            std::fs::read(&path).ok().and_then(|bytes| {
-                match serde_json::from_slice::<Announcement>(&bytes) {
-                    Ok(a) if a.id == id => Some(a),
-                    Ok(_) => {
-                        tracing::debug!("registry entry {} names another id", path.display());
-                        None
-                    }
-                    Err(e) => {
-                        tracing::debug!("malformed registry entry {}: {e}", path.display());
-                        None
-                    }
-                }
-            });
+        let (announcement, pid) = match read_entry(&path, &id) {
+            Some((a, pid)) => (Some(a), pid),
+            None => (None, None),
+        };
+        if pid.is_some_and(pid_is_dead) {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        present.push(id.clone());
         let previous = known.insert(
             id.clone(),
             Known {
                 modified,
                 len: meta.len(),
                 announcement: announcement.clone(),
+                pid,
             },
         );
         if let Some(a) = announcement {
@@ -224,6 +390,29 @@ fn scan(
         }
     }
     Ok(())
+}
+
+/// Reads one entry: its announcement, and its pid when that is valid in this pid namespace.
+/// `None` (with a debug log) for a file that is not a valid entry named `id`.
+fn read_entry(path: &Path, id: &str) -> Option<(Announcement, Option<u32>)> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice::<Announcement>(&bytes) {
+        Ok(a) if a.id == id => {
+            let ns = serde_json::from_slice::<EntryPidNs>(&bytes)
+                .ok()
+                .and_then(|e| e.pid_ns);
+            let pid = (ns.is_some() && ns == own_pid_ns()).then_some(a.pid);
+            Some((a, pid))
+        }
+        Ok(_) => {
+            tracing::debug!("registry entry {} names another id", path.display());
+            None
+        }
+        Err(e) => {
+            tracing::debug!("malformed registry entry {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -282,7 +471,7 @@ mod tests {
         let stale = announcement(&domain);
         let stale_path = dir.join(format!("{}.json", stale.id));
         std::fs::write(&stale_path, serde_json::to_vec(&stale).unwrap()).unwrap();
-        let old = SystemTime::now() - Duration::from_secs(10);
+        let old = SystemTime::now() - 2 * STALE_AFTER;
         std::fs::File::options()
             .write(true)
             .open(&stale_path)
@@ -297,5 +486,67 @@ mod tests {
             "nothing valid and fresh to announce"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_entry_is_seen_at_once_not_at_the_next_scan() {
+        let domain = format!("test-registry-{}", random_id());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = RegistryEntry::start(&announcement(&domain), tx).unwrap();
+        // The first peer may be found by a scan. Each next one is written right after the previous
+        // one was reported, a scan at most: a periodic scan would find it only SCAN_EVERY later.
+        let mut peers = Vec::new();
+        for i in 0..4 {
+            let peer = announcement(&domain);
+            let (peer_tx, _peer_rx) = tokio::sync::mpsc::unbounded_channel();
+            let written = Instant::now();
+            peers.push((RegistryEntry::start(&peer, peer_tx).unwrap(), _peer_rx));
+            assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer));
+            let took = written.elapsed();
+            if i > 0 {
+                assert!(
+                    took < SCAN_EVERY / 2,
+                    "peer {i} seen after {took:?}: not by inotify"
+                );
+            }
+        }
+        for (peer, _) in peers {
+            peer.close();
+        }
+        watcher.close();
+        let _ = std::fs::remove_dir(domain_dir(&domain));
+    }
+
+    #[test]
+    fn an_entry_whose_pid_is_dead_is_gone_before_it_is_stale() {
+        let domain = format!("test-registry-{}", random_id());
+        let dir = domain_dir(&domain);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let peer = Announcement {
+            pid: child.id(),
+            ..announcement(&domain)
+        };
+        let peer_path = dir.join(format!("{}.json", peer.id));
+        // Written like a node does, with this pid namespace; never refreshed afterwards.
+        write_entry(&peer_path, &peer).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = RegistryEntry::start(&announcement(&domain), tx).unwrap();
+        assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer.clone()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let killed = Instant::now();
+        assert_eq!(next(&mut rx), DiscoveryEvent::Gone(peer.id.clone()));
+        let took = killed.elapsed();
+        assert!(
+            took <= SCAN_EVERY * 3 && took < STALE_AFTER,
+            "gone after {took:?}: not by the pid check"
+        );
+        assert!(!peer_path.exists(), "the dead writer's entry is removed");
+        watcher.close();
+        let _ = std::fs::remove_dir(&dir);
     }
 }
