@@ -182,11 +182,7 @@ fn watch(
         let now = Instant::now();
         if now >= next_scan {
             if now.duration_since(last_refresh) >= REFRESH {
-                if let Err(e) = std::fs::File::options()
-                    .write(true)
-                    .open(own_path)
-                    .and_then(|f| f.set_modified(SystemTime::now()))
-                {
+                if let Err(e) = touch(own_path) {
                     if !stop.load(Ordering::Relaxed) {
                         tracing::warn!("cannot refresh registry entry {}: {e}", own_path.display());
                     }
@@ -231,6 +227,24 @@ fn watch(
             None => std::thread::sleep(timeout),
         }
     }
+}
+
+/// Sets the modification time of `path` to now, without opening it: opening it for writing would
+/// end in an inotify close-write event that wakes every node watching the directory.
+fn touch(path: &Path) -> rustix::io::Result<()> {
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    let keep = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_OMIT,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: keep,
+        last_modification: now,
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, path, &times, rustix::fs::AtFlags::empty())
 }
 
 /// Starts a thread that blocks reading inotify events on `dir` and sends one wake-up per batch
@@ -548,5 +562,40 @@ mod tests {
         assert!(!peer_path.exists(), "the dead writer's entry is removed");
         watcher.close();
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn a_heartbeat_wakes_no_watcher_but_a_new_entry_does() {
+        let domain = format!("test-registry-{}", random_id());
+        let dir = domain_dir(&domain);
+        std::fs::create_dir_all(&dir).unwrap();
+        let peer = announcement(&domain);
+        let peer_path = dir.join(format!("{}.json", peer.id));
+        write_entry(&peer_path, &peer).unwrap();
+        let old = SystemTime::now() - STALE_AFTER;
+        std::fs::File::options()
+            .write(true)
+            .open(&peer_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let wakes = watch_events(&dir, "me.json", &stop).unwrap();
+        touch(&peer_path).unwrap();
+        let modified = std::fs::metadata(&peer_path).unwrap().modified().unwrap();
+        assert!(
+            modified > old + STALE_AFTER / 2,
+            "the heartbeat sets the mtime"
+        );
+        assert_eq!(
+            wakes.recv_timeout(Duration::from_millis(200)),
+            Err(mpsc::RecvTimeoutError::Timeout),
+            "a heartbeat wakes nobody"
+        );
+        let other = announcement(&domain);
+        write_entry(&dir.join(format!("{}.json", other.id)), &other).unwrap();
+        assert_eq!(wakes.recv_timeout(Duration::from_secs(5)), Ok(()));
+        stop.store(true, Ordering::Relaxed);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
