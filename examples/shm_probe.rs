@@ -28,7 +28,7 @@ fn checksum(seq: u64, payload: &[u8]) -> u64 {
 
 fn config(args: &[String]) -> ShmConfig {
     ShmConfig {
-        chunks: arg(args, "--chunks").unwrap_or(16),
+        pool_chunks: arg(args, "--chunks").unwrap_or(16),
         ..ShmConfig::default()
     }
 }

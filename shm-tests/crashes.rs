@@ -13,7 +13,7 @@ const T: Duration = Duration::from_secs(30);
 fn a_subscriber_killed_holding_a_chunk_does_not_dry_up_the_pool() {
     let name = unique_segment("held");
     let config = ShmConfig {
-        chunks: 4,
+        pool_chunks: 4,
         ..ShmConfig::default()
     };
     let publisher = ShmPublisher::create(&name, &config).unwrap();

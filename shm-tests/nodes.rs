@@ -156,10 +156,17 @@ async fn a_sender_closing_right_after_sending_loses_nothing() {
             .await
             .unwrap();
         for round in 0..5u32 {
+            // A burst of 2000 × 1 kB in a row: ring slots that hold such messages inline,
+            // enough of them for the whole burst (the default ring is sized for small boards).
             let sender = rosy::Node::builder("sender")
                 .domain_id(&domain)
                 .interfaces(Some(vec!["lo".to_string()]))
                 .transport(transport)
+                .shm_config(rosy::transport::shm::ShmConfig {
+                    slots: 2048,
+                    inline_max: 1100,
+                    ..Default::default()
+                })
                 .build()
                 .await
                 .unwrap();

@@ -35,6 +35,14 @@ pub enum Error {
     Discovery(#[from] crate::discovery::DiscoveryError),
     #[error("the node is closed")]
     Closed,
+    #[error(
+        "message of {len} bytes on topic {topic:?} exceeds the limit of {limit} bytes (raise it with NodeBuilder::max_message_size or ROSY_MAX_MESSAGE_SIZE)"
+    )]
+    MessageTooLarge {
+        topic: String,
+        len: usize,
+        limit: usize,
+    },
 }
 
 impl Error {

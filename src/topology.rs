@@ -72,6 +72,11 @@ pub struct NodeInfo {
     /// Segments of other nodes this node reads: (publisher id, topic).
     #[serde(default)]
     pub shm_reading: Vec<(NodeId, String)>,
+    /// Why shared memory is not used where it could be: (publisher id, topic, error). The
+    /// publisher's own id for a segment it could not make or write, another's for a segment
+    /// this node could not read. Tools show it beside the pair that went by TCP.
+    #[serde(default)]
+    pub shm_problems: Vec<(NodeId, String, String)>,
 }
 
 impl NodeInfo {
@@ -178,6 +183,7 @@ mod tests {
             services: vec![],
             version,
             tool: false,
+            shm_problems: vec![],
             shm_topics: vec![],
             shm_reading: vec![],
         }

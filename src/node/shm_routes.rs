@@ -2,8 +2,9 @@
 //!
 //! A node that sends on a topic some same-host, shm-capable node listens to creates a segment
 //! for it (`segment_name(domain, own id, topic)`) and lists the topic in its `shm_topics`. A
-//! listener that sees this attaches a reader thread to the segment and lists `(publisher,
-//! topic)` in its `shm_reading`; from then on the publisher routes that listener's messages
+//! listener that sees this attaches the segment to its one reader thread (which sleeps on the
+//! node's doorbell, rung by every writer it reads: threads do not grow with topics) and lists
+//! `(publisher, topic)` in its `shm_reading`; from then on the publisher routes that listener's messages
 //! through the segment instead of TCP. Until then they go by TCP, so nothing is lost while a
 //! reader attaches (messages in flight on TCP at the switch may arrive after the first shm one).
 //!
@@ -15,12 +16,13 @@
 use super::queue::Received;
 use crate::codec::CodecId;
 use crate::topology::NodeId;
-use crate::transport::shm::{ShmConfig, ShmError, ShmPublisher, ShmSubscriber, segment_name};
+use crate::transport::shm::{
+    Doorbell, ShmConfig, ShmError, ShmPublisher, ShmSubscriber, bell_name, segment_name,
+};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bytes before the payload of every shm message.
 pub(crate) const PREFIX_LEN: usize = 64;
@@ -60,32 +62,89 @@ pub(crate) fn parse_prefix(bytes: &[u8], me: u64) -> Option<(CodecId, bool)> {
     Some((codec, mine))
 }
 
-struct Reader {
-    stop: Arc<AtomicBool>,
-    /// Set to end the thread once it has read what the segment holds (see `detach`).
-    drain: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// Called with each batch of messages for this node from one segment.
+type Deliver = Box<dyn Fn(Vec<Received>) + Send>;
+/// Called with the number of messages a segment lost before this node read them.
+type Lost = Box<dyn Fn(u64) + Send>;
+/// Called once when a segment's publisher goes.
+type Ended = Box<dyn FnOnce() + Send>;
+
+/// One segment the reader thread reads.
+struct Attached {
+    key: (NodeId, String),
+    subscriber: ShmSubscriber,
+    deliver: Deliver,
+    lost: Lost,
+    ended: Option<Ended>,
+    counted: u64,
+    /// Set by `detach`: read what is left until this instant, then tell the waiter.
+    draining: Option<(Instant, crossbeam::channel::Sender<()>)>,
 }
 
-impl Drop for Reader {
-    fn drop(&mut self) {
-        if !self.drain.load(Ordering::Relaxed) {
-            self.stop.store(true, Ordering::Relaxed);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+enum Command {
+    Attach(Box<Attached>),
+    Detach {
+        key: (NodeId, String),
+        done: crossbeam::channel::Sender<()>,
+    },
+    Stop,
+}
+
+/// The node's one shared-memory reader: a thread sleeping on the node's doorbell, which the
+/// writer of every segment it reads rings after each message.
+struct ReaderThread {
+    bell: Arc<Doorbell>,
+    commands: crossbeam::channel::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    thread_id: std::thread::ThreadId,
+}
+
+impl ReaderThread {
+    fn start(bell_name: &str, me: u64, busy_poll: bool) -> Result<ReaderThread, ShmError> {
+        let bell = Arc::new(Doorbell::create(bell_name)?);
+        let (commands, inbox) = crossbeam::channel::unbounded();
+        let thread = {
+            let bell = bell.clone();
+            std::thread::Builder::new()
+                .name("rosy-shm-reader".into())
+                .spawn(move || read_loop(&bell, &inbox, me, busy_poll))
+                .map_err(|e| ShmError::Config(format!("cannot start the reader thread: {e}")))?
+        };
+        Ok(ReaderThread {
+            bell,
+            commands,
+            thread_id: thread.thread().id(),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, command: Command) {
+        if self.commands.send(command).is_ok() {
+            self.bell.ring();
         }
     }
 }
 
-/// This node's segments and reader threads.
+impl Drop for ReaderThread {
+    fn drop(&mut self) {
+        self.send(Command::Stop);
+        if let Some(t) = self.thread.take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// This node's segments and its reader thread.
 pub(crate) struct ShmRoutes {
     domain: String,
     own_id: String,
     config: ShmConfig,
     busy_poll: bool,
     out: Mutex<HashMap<String, Arc<ShmPublisher>>>,
-    readers: Mutex<HashMap<(NodeId, String), Reader>>,
+    reader: Mutex<Option<ReaderThread>>,
+    reading: Mutex<std::collections::BTreeSet<(NodeId, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -93,14 +152,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ShmRoutes {
-    pub fn new(domain: &str, own_id: &str, config: ShmConfig, busy_poll: bool) -> Self {
+    /// `config.max_message` is the user's limit; segments add room for the prefix.
+    pub fn new(domain: &str, own_id: &str, mut config: ShmConfig, busy_poll: bool) -> Self {
+        config.max_message += PREFIX_LEN;
         ShmRoutes {
             domain: domain.to_string(),
             own_id: own_id.to_string(),
             config,
             busy_poll,
             out: Mutex::new(HashMap::new()),
-            readers: Mutex::new(HashMap::new()),
+            reader: Mutex::new(None),
+            reading: Mutex::new(Default::default()),
         }
     }
 
@@ -140,11 +202,6 @@ impl ShmRoutes {
         segment.send_parts(codec.to_byte() as u32, &[&prefix, payload])
     }
 
-    /// Whether a message of `len` bytes fits the segments this node makes.
-    pub fn fits(&self, len: usize) -> bool {
-        len + PREFIX_LEN <= self.config.chunk_size.max(self.config.inline_max)
-    }
-
     /// Whether a message of `len` bytes travels inline in a ring slot.
     pub fn fits_inline(&self, len: usize) -> bool {
         len + PREFIX_LEN <= self.config.inline_max
@@ -152,13 +209,12 @@ impl ShmRoutes {
 
     /// The (publisher, topic) segments read now.
     pub fn reading(&self) -> Vec<(NodeId, String)> {
-        let mut list: Vec<_> = lock(&self.readers).keys().cloned().collect();
-        list.sort();
-        list
+        lock(&self.reading).iter().cloned().collect()
     }
 
-    /// Starts reading `publisher`'s segment of `topic`, handing messages for this node to
-    /// `deliver` and calling `ended` when the publisher goes. Returns whether it started now.
+    /// Starts reading `publisher`'s segment of `topic` on the node's reader thread, handing
+    /// messages for this node to `deliver` and calling `ended` when the publisher goes.
+    /// Returns whether it started now.
     pub fn attach(
         &self,
         publisher: &str,
@@ -168,137 +224,227 @@ impl ShmRoutes {
         ended: impl FnOnce() + Send + 'static,
     ) -> Result<bool, ShmError> {
         let key = (publisher.to_string(), topic.to_string());
-        if lock(&self.readers).contains_key(&key) {
+        if lock(&self.reading).contains(&key) {
             return Ok(false);
         }
-        let name = segment_name(&self.domain, publisher, topic);
-        let mut subscriber = ShmSubscriber::open(&name)?;
-        subscriber.set_busy_poll(self.busy_poll);
         let me = id_hash(&self.own_id);
-        let stop = Arc::new(AtomicBool::new(false));
-        let drain = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (stop, drain) = (stop.clone(), drain.clone());
-            std::thread::Builder::new()
-                .name(format!(
-                    "rosy-shm-{}",
-                    topic.chars().take(6).collect::<String>()
-                ))
-                .spawn(move || {
-                    read_loop(&mut subscriber, me, &stop, &drain, &deliver, &lost);
-                    if !stop.load(Ordering::Relaxed) && !drain.load(Ordering::Relaxed) {
-                        ended();
-                    }
-                })
-                .map_err(|e| ShmError::Config(format!("cannot start a reader thread: {e}")))?
-        };
-        lock(&self.readers).insert(
-            key,
-            Reader {
-                stop,
-                drain,
-                thread: Some(thread),
-            },
-        );
+        let mut reader = lock(&self.reader);
+        if reader.is_none() {
+            *reader = Some(ReaderThread::start(
+                &bell_name(&self.domain, me),
+                me,
+                self.busy_poll,
+            )?);
+        }
+        let name = segment_name(&self.domain, publisher, topic);
+        let subscriber = ShmSubscriber::open_with_bell(&name, me)?;
+        lock(&self.reading).insert(key.clone());
+        if let Some(reader) = reader.as_ref() {
+            reader.send(Command::Attach(Box::new(Attached {
+                key,
+                subscriber,
+                deliver: Box::new(deliver),
+                lost: Box::new(lost),
+                ended: Some(Box::new(ended)),
+                counted: 0,
+                draining: None,
+            })));
+        }
         Ok(true)
     }
 
     /// Stops reading `publisher`'s segment of `topic`, once what it holds now is delivered:
     /// a publisher that sent and closed at once has messages in the ring that its listener
-    /// has not read yet when the connection's end is seen. Returns whether it was read.
+    /// has not read yet when the connection's end is seen. Waits for that (bounded by
+    /// [`DRAIN_BOUND`]) unless called from the reader thread itself. Returns whether it was read.
     pub fn detach(&self, publisher: &str, topic: &str) -> bool {
-        let reader = lock(&self.readers).remove(&(publisher.to_string(), topic.to_string()));
-        if let Some(reader) = &reader {
-            reader.drain.store(true, Ordering::Relaxed);
+        let key = (publisher.to_string(), topic.to_string());
+        if !lock(&self.reading).remove(&key) {
+            return false;
         }
-        // Dropping joins the thread: it ends when the ring is empty (bounded by DRAIN_BOUND).
-        reader.is_some()
+        let (done, drained) = crossbeam::channel::bounded(1);
+        let on_reader_thread = {
+            let reader = lock(&self.reader);
+            let Some(reader) = reader.as_ref() else {
+                return true;
+            };
+            reader.send(Command::Detach { key, done });
+            reader.thread_id == std::thread::current().id()
+        };
+        if !on_reader_thread {
+            let _ = drained.recv_timeout(DRAIN_BOUND + Duration::from_secs(1));
+        }
+        true
     }
 
-    /// Forgets a reader whose thread ended by itself (publisher gone).
+    /// Forgets a segment whose publisher went (the reader thread dropped it already).
     pub fn forget(&self, publisher: &str, topic: &str) {
-        if let Some(mut reader) =
-            lock(&self.readers).remove(&(publisher.to_string(), topic.to_string()))
-        {
-            // The thread is ending (or ended) on its own; do not join from inside it.
-            reader.thread.take();
-        }
+        lock(&self.reading).remove(&(publisher.to_string(), topic.to_string()));
     }
 
-    /// Removes this node's segments and stops every reader.
+    /// Removes this node's segments and stops the reader thread.
     pub fn close(&self) {
         lock(&self.out).clear();
-        let readers: Vec<Reader> = lock(&self.readers).drain().map(|(_, r)| r).collect();
-        drop(readers);
+        lock(&self.reading).clear();
+        let reader = lock(&self.reader).take();
+        drop(reader);
     }
 }
 
 /// How long a detached reader may go on reading what is left (a live publisher writing for
 /// other readers never leaves the ring empty).
 const DRAIN_BOUND: Duration = Duration::from_millis(200);
+/// How long the reader sleeps at most when nothing rings: it then checks its publishers live
+/// and drops mappings of replaced chunk files.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-fn read_loop(
-    subscriber: &mut ShmSubscriber,
-    me: u64,
-    stop: &AtomicBool,
-    drain: &AtomicBool,
-    deliver: &dyn Fn(Vec<Received>),
-    lost: &dyn Fn(u64),
-) {
-    let mut counted = 0;
-    let mut drain_until = None;
-    while !stop.load(Ordering::Relaxed) {
-        if drain.load(Ordering::Relaxed)
-            && std::time::Instant::now()
-                > *drain_until.get_or_insert_with(|| std::time::Instant::now() + DRAIN_BOUND)
-        {
-            return;
-        }
-        let result = subscriber.try_recv();
-        if subscriber.lost() > counted {
+/// What reading one segment came to.
+enum Polled {
+    Read,
+    Empty,
+    Ended,
+}
+
+/// Takes what `a`'s segment holds (up to a batch) and hands what is for this node over.
+fn poll(a: &mut Attached, me: u64) -> Polled {
+    let mut batch = Vec::new();
+    let mut result = Polled::Empty;
+    while batch.len() < BATCH {
+        let taken = a.subscriber.try_recv();
+        if a.subscriber.lost() > a.counted {
             // Overwritten before this reader got to them. Some may have been meant for other
             // readers (load balancing); the count errs on the side of reporting.
-            lost(subscriber.lost() - counted);
-            counted = subscriber.lost();
+            (a.lost)(a.subscriber.lost() - a.counted);
+            a.counted = a.subscriber.lost();
         }
-        match result {
+        match taken {
             Ok(Some(sample)) => {
-                // Take everything waiting (up to a batch), then hand it over at once: one lock
-                // and one wake-up of the consumer per batch, not per message.
-                let mut batch = Vec::new();
-                let mut next = Some(sample);
-                while let Some(sample) = next.take() {
-                    match parse_prefix(&sample, me) {
-                        Some((codec, true)) => {
+                result = Polled::Read;
+                match parse_prefix(&sample, me) {
+                    Some((codec, true)) => {
+                        let payload = if sample.len() <= COPY_OUT_MAX {
+                            // Small: a copy costs less than pinning a chunk while the message
+                            // waits in a queue (the pool would run dry under a burst).
+                            Bytes::copy_from_slice(&sample[PREFIX_LEN..])
+                        } else {
                             // Zero copy: the Bytes keeps the sample (and its chunk) alive.
-                            let payload = Bytes::from_owner(sample).slice(PREFIX_LEN..);
-                            batch.push(Received { codec, payload });
-                        }
-                        Some((_, false)) => {}
-                        None => {
-                            tracing::warn!("malformed message in {}: skipped", subscriber.name())
-                        }
+                            Bytes::from_owner(sample).slice(PREFIX_LEN..)
+                        };
+                        batch.push(Received { codec, payload });
                     }
-                    if batch.len() < BATCH {
-                        next = subscriber.try_recv().ok().flatten();
-                    }
-                }
-                if !batch.is_empty() {
-                    deliver(batch);
+                    Some((_, false)) => {}
+                    None => tracing::warn!("malformed message in {}: skipped", a.subscriber.name()),
                 }
             }
-            Ok(None) if drain.load(Ordering::Relaxed) => return,
-            Ok(None) => {
-                subscriber.wait(Duration::from_millis(100));
+            Ok(None) => break,
+            Err(ShmError::PublisherGone(_)) => {
+                result = Polled::Ended;
+                break;
             }
-            Err(ShmError::PublisherGone(_)) => return,
             Err(e) => {
                 tracing::warn!("stopped reading shared memory: {e}");
-                return;
+                result = Polled::Ended;
+                break;
             }
         }
     }
+    tracing::trace!(
+        "{}: {} for me, lost {}",
+        a.subscriber.name(),
+        batch.len(),
+        a.counted
+    );
+    if !batch.is_empty() {
+        // One hand-over (one lock, one wake-up of the consumer) per batch, not per message.
+        (a.deliver)(batch);
+    }
+    result
 }
+
+/// The reader thread: reads every attached segment until each is empty, then sleeps on the
+/// node's doorbell until a writer (or a command) rings it, or for [`IDLE_CHECK`].
+fn read_loop(
+    bell: &Doorbell,
+    inbox: &crossbeam::channel::Receiver<Command>,
+    me: u64,
+    busy_poll: bool,
+) {
+    let mut attached: Vec<Attached> = Vec::new();
+    let mut last_check = Instant::now();
+    loop {
+        for command in inbox.try_iter() {
+            match command {
+                Command::Attach(a) => {
+                    tracing::debug!("reading {}", a.subscriber.name());
+                    attached.push(*a)
+                }
+                Command::Detach { key, done } => match attached.iter_mut().find(|a| a.key == key) {
+                    Some(a) => a.draining = Some((Instant::now() + DRAIN_BOUND, done)),
+                    None => {
+                        let _ = done.send(());
+                    }
+                },
+                Command::Stop => return,
+            }
+        }
+        let mut read_any = false;
+        let now = Instant::now();
+        let mut i = 0;
+        while i < attached.len() {
+            let polled = poll(&mut attached[i], me);
+            let a = &attached[i];
+            let drained = a
+                .draining
+                .as_ref()
+                .is_some_and(|(until, _)| !matches!(polled, Polled::Read) || now > *until);
+            if matches!(polled, Polled::Ended) || drained {
+                let mut a = attached.swap_remove(i);
+                match a.draining.take() {
+                    Some((_, done)) => {
+                        let _ = done.send(());
+                    }
+                    None => {
+                        if let Some(ended) = a.ended.take() {
+                            ended();
+                        }
+                    }
+                }
+                continue;
+            }
+            read_any |= matches!(polled, Polled::Read);
+            i += 1;
+        }
+        if now.duration_since(last_check) >= IDLE_CHECK {
+            last_check = now;
+            for a in &mut attached {
+                a.subscriber.prune();
+            }
+        }
+        if read_any {
+            continue;
+        }
+        if busy_poll {
+            std::hint::spin_loop();
+            continue;
+        }
+        let observed = bell.prepare_sleep();
+        if !inbox.is_empty() || attached.iter().any(|a| a.subscriber.has_new()) {
+            bell.woke();
+            continue;
+        }
+        // A draining segment is looked at again soon (its bound), others when rung.
+        let timeout = if attached.iter().any(|a| a.draining.is_some()) {
+            Duration::from_millis(10)
+        } else {
+            IDLE_CHECK
+        };
+        bell.sleep(observed, timeout);
+    }
+}
+
+/// Messages up to this size are copied out of shared memory at once, releasing their chunk;
+/// larger ones are handed over in place.
+const COPY_OUT_MAX: usize = 64 << 10;
 
 /// Most messages a reader hands over at once.
 const BATCH: usize = 256;

@@ -48,7 +48,8 @@ impl Mesh {
         mut events: tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
     ) {
         let mut closed = self.closed.subscribe();
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        // sync_shm runs on every topology change; the tick only retries what was not ready.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {

@@ -101,6 +101,8 @@ pub(crate) struct Mesh {
     /// Per (publisher, topic) read from shared memory: messages held back until the publisher's
     /// `ShmSwitch` arrives by TCP, so none overtakes one still in flight on TCP.
     shm_gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
+    /// Why shared memory failed, per (publisher, topic); announced as `shm_problems`.
+    shm_problems: Mutex<std::collections::BTreeMap<(NodeId, String), String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -130,6 +132,7 @@ impl Mesh {
             shm_switched: Mutex::new(HashMap::new()),
             routes: Mutex::new(HashMap::new()),
             shm_gates: Mutex::new(HashMap::new()),
+            shm_problems: Mutex::new(Default::default()),
             config,
             hello: Hello {
                 domain: own.domain.clone(),

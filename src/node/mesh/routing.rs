@@ -139,20 +139,25 @@ impl Mesh {
         if self.is_closed() {
             return Err(Error::Closed);
         }
+        let limit = self.config.shm.max_message;
+        if payload.len() > limit {
+            return Err(Error::MessageTooLarge {
+                topic: topic.to_string(),
+                len: payload.len(),
+                limit,
+            });
+        }
         let targets = self.route_topic(topic);
         let mut delivered = 0;
         let mut local = false;
         let mut by_shm: Vec<(u64, Arc<Link>)> = Vec::new();
         let mut by_tcp: Vec<Arc<Link>> = Vec::new();
         let shm_only = self.config.transport == TransportPreference::Shm;
-        let len = payload.len();
         for target in targets {
             match target {
                 Target::Local => local = true,
                 Target::Peer { link, hash, shm } => match shm {
-                    ShmWay::Reading if self.shm.as_ref().is_some_and(|s| s.fits(len)) => {
-                        by_shm.push((hash, link))
-                    }
+                    ShmWay::Reading if self.shm.is_some() => by_shm.push((hash, link)),
                     ShmWay::Wanted if shm_only => {
                         // Not reading our segment yet: with shm forced there is no other way.
                         self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -216,9 +221,7 @@ impl Mesh {
                         tracing::debug!("message on {topic:?} dropped: {e}");
                     }
                     Err(e) => {
-                        tracing::debug!(
-                            "shared memory refused a message on {topic:?}: {e}; using TCP"
-                        );
+                        self.note_shm_fallback(topic, &e);
                         by_tcp.extend(group.iter().map(|(_, l)| l.clone()));
                     }
                 }
@@ -393,12 +396,11 @@ impl Mesh {
             self.want_segment(topic);
         }
         if let (ShmWay::Reading, Some(shm)) = (way, &self.shm) {
-            if shm.fits(payload.len()) {
-                self.switch_to_shm(link, topic).await;
-                let hash = shm_routes::id_hash(&link.peer.node_id);
-                if shm.send(topic, codec, &payload, &[hash]).is_ok() {
-                    return Ok(());
-                }
+            self.switch_to_shm(link, topic).await;
+            let hash = shm_routes::id_hash(&link.peer.node_id);
+            match shm.send(topic, codec, &payload, &[hash]) {
+                Ok(()) => return Ok(()),
+                Err(e) => self.note_shm_fallback(topic, &e),
             }
         }
         let frame = Frame::new(FrameKind::Topic, codec, 0, topic, payload);

@@ -12,6 +12,7 @@ use super::{Mesh, lock, read};
 use crate::node::queue::Received;
 use crate::node::service_channel;
 use crate::topology::{NodeId, TopicRole};
+use crate::transport::shm::ShmError;
 use std::collections::HashSet;
 
 /// Messages of one (publisher, topic) read from shared memory, held until the gate opens.
@@ -26,13 +27,65 @@ impl Mesh {
     pub(super) fn want_segment(&self, topic: &str) {
         let Some(shm) = &self.shm else { return };
         match shm.ensure_segment(topic) {
-            Ok(true) => self.update_own(|own| {
-                own.shm_topics.push(topic.to_string());
-                own.shm_topics.sort();
-            }),
+            Ok(true) => {
+                let own = self.hello.node_id.clone();
+                self.clear_shm_problem(&own, topic);
+                self.update_own(|own| {
+                    own.shm_topics.push(topic.to_string());
+                    own.shm_topics.sort();
+                })
+            }
             Ok(false) => {}
-            Err(e) => tracing::warn!("no shared memory for {topic:?}: {e}"),
+            Err(e) => {
+                let own = self.hello.node_id.clone();
+                self.note_shm_problem(&own, topic, &e.to_string(), true);
+            }
         }
+    }
+
+    /// Shared memory refused a message on `topic` (it goes by TCP instead): warns once per
+    /// problem and announces it, so `rosy topic info` says why.
+    pub(super) fn note_shm_fallback(&self, topic: &str, error: &ShmError) {
+        if matches!(error, ShmError::PoolExhausted(_)) {
+            return;
+        }
+        let own = self.hello.node_id.clone();
+        self.note_shm_problem(&own, topic, &format!("{error}; sent by TCP"), true);
+    }
+
+    /// Records (and announces) why shared memory of (`publisher`, `topic`) is not used; logs a
+    /// warning the first time when `warn`.
+    fn note_shm_problem(&self, publisher: &str, topic: &str, error: &str, warn: bool) {
+        let key = (publisher.to_string(), topic.to_string());
+        let changed = {
+            let mut problems = lock(&self.shm_problems);
+            let new = problems.get(&key).map(String::as_str) != Some(error);
+            if new {
+                problems.insert(key, error.to_string());
+            }
+            new
+        };
+        if changed {
+            if warn {
+                tracing::warn!("shared memory for {topic:?}: {error}");
+            }
+            self.announce_shm_problems();
+        }
+    }
+
+    fn clear_shm_problem(&self, publisher: &str, topic: &str) {
+        let key = (publisher.to_string(), topic.to_string());
+        if lock(&self.shm_problems).remove(&key).is_some() {
+            self.announce_shm_problems();
+        }
+    }
+
+    fn announce_shm_problems(&self) {
+        let list: Vec<(NodeId, String, String)> = lock(&self.shm_problems)
+            .iter()
+            .map(|((p, t), e)| (p.clone(), t.clone(), e.clone()))
+            .collect();
+        self.update_own(|own| own.shm_problems = list);
     }
 
     /// Brings shared memory in line with the topology: segments for topics this node publishes
@@ -122,13 +175,21 @@ impl Mesh {
             let key = (publisher.clone(), topic.clone());
             lock(&self.shm_gates).entry(key.clone()).or_default();
             match shm.attach(publisher, topic, deliver, lost, ended) {
-                Ok(true) => {}
+                Ok(true) => self.clear_shm_problem(publisher, topic),
                 Ok(false) => {}
                 Err(e) => {
                     lock(&self.shm_gates).remove(&key);
+                    // A segment being made is no problem yet; anything else is said once.
+                    let transient = matches!(e, ShmError::NotFound(_) | ShmError::NotReady(_));
                     tracing::debug!(
                         "not reading {topic:?} of {publisher} from shared memory yet: {e}"
-                    )
+                    );
+                    self.note_shm_problem(
+                        publisher,
+                        topic,
+                        &format!("cannot read the segment: {e}"),
+                        !transient,
+                    );
                 }
             }
         }
@@ -146,6 +207,11 @@ impl Mesh {
 
     fn deliver_through_gate(&self, key: &(NodeId, String), batch: Vec<Received>) {
         let mut gates = lock(&self.shm_gates);
+        tracing::trace!(
+            "gate {:?}: {:?}",
+            key,
+            gates.get(key).map(|g| (g.open, g.held.len()))
+        );
         match gates.get_mut(key) {
             Some(gate) if gate.open => {
                 if let Some(list) = read(&self.subscriptions).get(&key.1) {

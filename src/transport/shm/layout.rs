@@ -1,12 +1,21 @@
-//! The layout of a shared-memory segment: a header, a ring of slots, a pool of chunks.
+//! The layout of a topic's shared-memory segment (a header and a ring of slots) and of the
+//! files beside it: payload chunks and doorbells.
 //!
 //! Everything in a segment is an offset from its start, never a pointer: each process maps
 //! the segment at its own address. Plain fields are written once, by the creator, before
 //! anyone else can open the segment; everything that changes afterwards is an atomic.
 //!
 //! ```text
-//! [Header 4096 B][slot 0][slot 1]...[slot N-1][chunk 0][chunk 1]...[chunk M-1]
+//! segment  rosy.<domain>.<node>.<topic hash>          [Header 4096 B][slot 0]...[slot N-1]
+//! chunk    rosy.<domain>.<node>.<topic hash>.c<i>.<generation>   [FileHeader 4096 B][payload]
+//! doorbell rosy.<domain>.<node>.bell                  [FileHeader][Bell]
 //! ```
+//!
+//! A large message lives in a chunk file of its own size class, made when a message first
+//! needs it and replaced by a smaller one when messages shrink (see `pool.rs`); the segment's
+//! chunk table says which generation and capacity chunk `i` has now. Every file starts with
+//! the same [`FileHeader`] (magic, version, owner pid, ready), so stale files of any kind are
+//! recognised and removed by the same code.
 //!
 //! This module only describes memory; it reads and writes nothing itself.
 
@@ -14,8 +23,12 @@ use super::sync::{AtomicU32, AtomicU64};
 
 /// The first 8 bytes of every rosy segment.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ROSYSHM\x01");
+/// The first 8 bytes of a payload chunk file.
+pub const CHUNK_MAGIC: u64 = u64::from_le_bytes(*b"ROSYCHK\x01");
+/// The first 8 bytes of a doorbell file.
+pub const BELL_MAGIC: u64 = u64::from_le_bytes(*b"ROSYBEL\x01");
 /// Bumped whenever the layout changes; a segment of another version is refused.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 /// Bytes reserved for the header (one page: keeps slots page-aligned).
 pub const HEADER_SIZE: usize = 4096;
 /// Most subscribers one segment serves at once.
@@ -26,8 +39,12 @@ pub const MAX_SUBSCRIBERS: usize = 32;
 pub const MAX_SUBSCRIBERS: usize = 2;
 /// Most chunks in a pool: each subscriber marks the chunks it holds in one 64-bit mask.
 pub const MAX_CHUNKS: usize = 64;
+/// Bytes before a chunk's payload in its file (one page, so the payload is page-aligned).
+pub const CHUNK_HEADER: usize = 4096;
 /// Chunk payloads start on this boundary, so rkyv archives can be read in place.
 pub const CHUNK_ALIGN: usize = 64;
+/// The highest message size limit a segment accepts (a TCP frame carries at most 256 MiB too).
+pub const MAX_MESSAGE_LIMIT: usize = 255 << 20;
 /// A slot's `chunk` when its payload is inline.
 pub const INLINE: u32 = u32::MAX;
 /// A slot whose chunk was taken back for a newer message: readers treat it as overwritten.
@@ -44,26 +61,55 @@ pub struct SubscriberEntry {
     /// The next message this subscriber will take: it will never read an older one, so the
     /// writer may reuse chunks of messages every subscriber has passed.
     pub cursor: AtomicU64,
+    /// The key of the doorbell the writer rings after each message (0: none, the subscriber
+    /// sleeps on the segment's own `wake_word`).
+    pub bell: AtomicU64,
+}
+
+/// Where chunk `i` of a segment lives now: its file's generation (0: no file) and the payload
+/// bytes it holds. Changed by the writer only while no message in the ring uses the chunk and
+/// no reader holds it, so a reader holding chunk `i` reads a stable entry.
+#[repr(C)]
+pub struct ChunkEntry {
+    pub generation: AtomicU64,
+    pub capacity: AtomicU64,
+}
+
+/// The first bytes of every rosy file in /dev/shm: what it is, whose, and whether it is ready.
+#[repr(C)]
+pub struct FileHeader {
+    pub magic: u64,
+    pub version: u32,
+    pub owner_pid: u32,
+    /// Set (Release) once the creator has written everything else.
+    pub ready: AtomicU32,
+    /// Set by the owner when it closes the file on purpose.
+    pub closed: AtomicU32,
+}
+
+/// A doorbell: a node's one reader thread sleeps on `word`; writers of every segment it
+/// reads bump `word` after each message and wake it when `sleeping` is set.
+#[repr(C)]
+pub struct Bell {
+    pub file: FileHeader,
+    pub word: AtomicU32,
+    pub sleeping: AtomicU32,
 }
 
 /// The segment header. Plain fields are the creator's, fixed at creation.
 #[repr(C)]
 pub struct Header {
-    pub magic: u64,
-    pub version: u32,
+    /// Magic, version, owner, `ready` (set once every field below is written and the ring's
+    /// pages are in) and `closed`.
+    pub file: FileHeader,
     pub header_size: u32,
     pub slot_count: u32,
     /// Bytes of one slot, its inline payload included.
     pub slot_size: u32,
     pub chunk_count: u32,
-    pub chunk_size: u32,
+    /// The largest payload a chunk may hold: the segment's message size limit.
+    pub chunk_size: u64,
     pub total_size: u64,
-    pub owner_pid: u32,
-    pub _pad: u32,
-    /// Set by the creator once every field above is written and every page is touched.
-    pub ready: AtomicU32,
-    /// Set by the owner when it closes the segment on purpose.
-    pub closed: AtomicU32,
     /// Owner's clock (CLOCK_MONOTONIC ns) at its last sign of life.
     pub heartbeat_ns: AtomicU64,
     /// Number of messages ever written: message `s` lives in slot `s % slot_count`.
@@ -72,7 +118,12 @@ pub struct Header {
     pub wake_word: AtomicU32,
     /// Subscribers asleep on `wake_word`: the writer only calls futex wake when non-zero.
     pub sleepers: AtomicU32,
+    /// Bumped whenever a subscriber registers or leaves, so the writer re-reads the doorbells
+    /// it rings only then.
+    pub subscribers_version: AtomicU32,
+    pub _pad: u32,
     pub subscribers: [SubscriberEntry; MAX_SUBSCRIBERS],
+    pub chunks: [ChunkEntry; MAX_CHUNKS],
 }
 
 /// A slot of the ring. `seq` is a seqlock: `2s+1` while message `s` is written, `2s+2` once
@@ -100,7 +151,9 @@ const _: () = assert!(SLOT_HEADER == 32);
 pub struct Geometry {
     pub slot_count: usize,
     pub slot_size: usize,
+    /// Chunks the pool may have (their files are made on demand).
     pub chunk_count: usize,
+    /// The largest payload of a chunk.
     pub chunk_size: usize,
 }
 
@@ -117,16 +170,10 @@ impl Geometry {
         self.slots_offset() + i * self.slot_size
     }
 
-    pub fn chunks_offset(&self) -> usize {
-        align_up(self.slots_offset() + self.slot_count * self.slot_size, 4096)
-    }
-
-    pub fn chunk_offset(&self, c: usize) -> usize {
-        self.chunks_offset() + c * self.chunk_size
-    }
-
+    /// Bytes of the segment file: header and ring, page-rounded. Chunks live in files of
+    /// their own.
     pub fn total_size(&self) -> usize {
-        self.chunk_offset(self.chunk_count)
+        align_up(self.slots_offset() + self.slot_count * self.slot_size, 4096)
     }
 
     /// Largest payload a slot holds inline.
@@ -152,14 +199,13 @@ impl Geometry {
                 self.chunk_count
             ));
         }
-        if self.chunk_size % CHUNK_ALIGN != 0 || self.chunk_size > 1 << 30 {
+        if self.chunk_size % CHUNK_ALIGN != 0 || self.chunk_size > MAX_MESSAGE_LIMIT {
             return Err(format!("chunk size {} is out of range", self.chunk_size));
         }
         let total = self
             .slot_count
             .checked_mul(self.slot_size)
-            .and_then(|s| s.checked_add(HEADER_SIZE + 4096))
-            .and_then(|s| s.checked_add(self.chunk_count.checked_mul(self.chunk_size)?));
+            .and_then(|s| s.checked_add(HEADER_SIZE + 4096));
         match total {
             Some(_) if self.total_size() <= mapped => Ok(()),
             _ => Err(format!(
@@ -182,8 +228,7 @@ mod tests {
             chunk_count: 16,
             chunk_size: 1 << 20,
         };
-        assert_eq!(g.chunks_offset() % 4096, 0);
-        assert_eq!(g.chunk_offset(3) % CHUNK_ALIGN, 0);
+        assert_eq!(g.total_size() % 4096, 0);
         assert!(g.check(g.total_size()).is_ok());
         assert!(g.check(g.total_size() - 1).unwrap_err().contains("needs"));
         assert!(

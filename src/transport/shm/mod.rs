@@ -28,19 +28,24 @@
 //!
 //! Nothing here knows about topics, codecs or nodes beyond the segment name.
 
+pub mod bell;
+mod file;
 mod futex;
 pub mod layout;
+pub mod pool;
 pub mod ring;
 mod segment;
 mod sync;
 
+pub use bell::{Doorbell, bell_name};
 use layout::{Geometry, SLOT_HEADER};
+use pool::{ChunkCache, ChunkMap, PoolWriter};
 use ring::{RingReader, RingWriter, Taken};
 use segment::Segment;
 pub use segment::{monotonic_ns, pid_alive};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The prefix of every rosy segment name (under /dev/shm).
 pub const PREFIX: &str = "rosy.";
@@ -66,7 +71,9 @@ pub enum ShmError {
     PublisherGone(String),
     #[error("shared-memory segment {name} already serves {max} subscribers")]
     TooManySubscribers { name: String, max: usize },
-    #[error("message of {len} bytes exceeds the chunk size {max} of shared-memory segment {name}")]
+    #[error(
+        "message of {len} bytes exceeds the shared-memory message limit of {max} bytes of segment {name}"
+    )]
     TooLarge {
         name: String,
         len: usize,
@@ -76,13 +83,15 @@ pub enum ShmError {
     NoPool(String),
     #[error("every chunk of shared-memory segment {0} is held by subscribers")]
     PoolExhausted(String),
+    #[error(
+        "/dev/shm has no room for {len} more bytes ({name}); free space there or raise its size (Docker: --shm-size)"
+    )]
+    NoSpace { name: String, len: usize },
     #[error("invalid shared-memory configuration: {0}")]
     Config(String),
 }
 
 impl ShmError {
-    // Unused under loom, whose segments live in the heap.
-    #[cfg_attr(rosy_loom, allow(dead_code))]
     fn io(name: &str, action: &'static str, source: std::io::Error) -> Self {
         ShmError::Io {
             name: name.to_string(),
@@ -92,27 +101,42 @@ impl ShmError {
     }
 }
 
-/// Sizes of a publisher's segment.
+/// Sizes of a publisher's segment. Its shared memory is the ring (`slots` × slot size, with
+/// `inline_max` bytes a slot) plus, only while large messages flow, at most `pool_chunks`
+/// chunk files each sized to the largest recent message (rounded up by at most 12.5%).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShmConfig {
     /// Slots in the ring (a power of two): how far a subscriber may fall behind.
     pub slots: usize,
     /// Bytes a slot carries inline; larger messages go to a chunk.
     pub inline_max: usize,
-    /// Bytes of one chunk: the largest message.
-    pub chunk_size: usize,
-    /// Chunks in the pool (at most 64).
-    pub chunks: usize,
+    /// The largest message (payload bytes) the segment carries.
+    pub max_message: usize,
+    /// Chunk files at once for large messages (at most 64): how many may be in flight.
+    pub pool_chunks: usize,
+    /// Bytes of chunk files that smaller chunk messages may use beyond `pool_chunks` (up to
+    /// 64 chunks): a topic of 1 kB messages gets 64 chunks of 4 KiB, one of 6 MB frames still
+    /// `pool_chunks`.
+    pub pool_bytes: usize,
+    /// Bytes of chunk files a segment may grow to while subscribers hold every chunk (samples
+    /// not yet consumed) instead of dropping the message; extra chunks go again once unused.
+    pub pool_max_bytes: usize,
 }
 
+/// The default message size limit: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
+
 impl Default for ShmConfig {
-    /// 4096 slots of 1.2 kB inline, and 16 chunks of 1 MiB + 4 KiB: a 1 MB camera frame fits.
+    /// 1024 slots of 192 bytes inline (228 KiB in all); chunk files for larger messages, at
+    /// most 4 large ones (or 4 MiB of small ones) at once, of at most 64 MiB each.
     fn default() -> Self {
         ShmConfig {
-            slots: 4096,
-            inline_max: 1248,
-            chunk_size: (1 << 20) + 4096,
-            chunks: 16,
+            slots: 1024,
+            inline_max: 192,
+            max_message: DEFAULT_MAX_MESSAGE,
+            pool_chunks: 4,
+            pool_bytes: 4 << 20,
+            pool_max_bytes: 256 << 20,
         }
     }
 }
@@ -122,9 +146,19 @@ impl ShmConfig {
         Geometry {
             slot_count: self.slots.next_power_of_two(),
             slot_size: (SLOT_HEADER + self.inline_max).div_ceil(16) * 16,
-            chunk_count: self.chunks,
-            chunk_size: self.chunk_size.div_ceil(layout::CHUNK_ALIGN) * layout::CHUNK_ALIGN,
+            // Every index the pool may grow to; files exist only for those in use.
+            chunk_count: if self.pool_bytes > 0 || self.pool_max_bytes > 0 {
+                layout::MAX_CHUNKS
+            } else {
+                self.pool_chunks
+            },
+            chunk_size: self.max_message.div_ceil(layout::CHUNK_ALIGN) * layout::CHUNK_ALIGN,
         }
+    }
+
+    /// Bytes of /dev/shm the ring takes (the pool comes on top, while large messages flow).
+    pub fn ring_bytes(&self) -> usize {
+        self.geometry().total_size()
     }
 }
 
@@ -147,42 +181,87 @@ pub struct ShmPublisher {
     inner: Arc<PublisherInner>,
 }
 
+/// The ring and the pool, under one lock: a chunk is chosen by the ring, then given a file.
+struct WriterState {
+    ring: RingWriter,
+    pool: PoolWriter,
+    last_trim: Instant,
+    pool_chunks: usize,
+    pool_bytes: usize,
+    pool_max_bytes: usize,
+}
+
+impl WriterState {
+    /// A chunk of at least `len` bytes, allocated to the caller.
+    fn chunk_for(&mut self, len: usize) -> Result<(usize, Arc<ChunkMap>), ShmError> {
+        let pool = &self.pool;
+        let class = pool::size_class(len);
+        let usable = (self.pool_bytes / class).clamp(self.pool_chunks, layout::MAX_CHUNKS);
+        let c = match self.ring.allocate_for(|c| pool.fits(c, len), usable) {
+            Err(ShmError::PoolExhausted(_)) if usable < layout::MAX_CHUNKS => {
+                // Subscribers hold every chunk (samples waiting in queues): grow, within bounds.
+                let most = (self.pool_max_bytes / class).clamp(usable, layout::MAX_CHUNKS);
+                self.ring.allocate_for(|c| pool.fits(c, len), most)?
+            }
+            other => other?,
+        };
+        match self.pool.prepare(c, len) {
+            Ok(map) => Ok((c, map)),
+            Err(e) => {
+                self.ring.release(c);
+                Err(e)
+            }
+        }
+    }
+
+    /// Once a second at most: removes chunk files no message used lately.
+    fn trim(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_trim) < Duration::from_secs(1) {
+            return;
+        }
+        self.last_trim = now;
+        for c in self.pool.unused() {
+            if self.ring.take_back(c) {
+                self.pool.remove(c);
+            }
+        }
+    }
+}
+
 struct PublisherInner {
-    writer: Mutex<RingWriter>,
+    writer: Mutex<WriterState>,
     segment: Arc<Segment>,
-    /// Whether the pool's pages were asked in (at the first large message).
-    pool_populated: std::sync::atomic::AtomicBool,
 }
 
 impl PublisherInner {
-    fn writer(&self) -> std::sync::MutexGuard<'_, RingWriter> {
+    fn writer(&self) -> std::sync::MutexGuard<'_, WriterState> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// At the first large message: faults the rest of the pool in on a thread of its own, so
-    /// the next frames find their chunks ready (this one may fault its own pages in).
-    fn chunk_used(&self) {
-        if !self.pool_populated.swap(true, Ordering::Relaxed) {
-            let segment = self.segment.clone();
-            let spawned = std::thread::Builder::new()
-                .name("rosy-shm-pool".into())
-                .spawn(move || segment.populate_pool());
-            if let Err(e) = spawned {
-                tracing::debug!("pool not pre-faulted: {e}");
-            }
-        }
     }
 }
 
 impl ShmPublisher {
     /// Creates the segment (replacing a stale one of a dead process).
     pub fn create(name: &str, config: &ShmConfig) -> Result<Self, ShmError> {
+        if config.pool_chunks > layout::MAX_CHUNKS || config.pool_chunks == 0 {
+            return Err(ShmError::Config(format!(
+                "{} pool chunks is outside 1..={}",
+                config.pool_chunks,
+                layout::MAX_CHUNKS
+            )));
+        }
         let segment = Arc::new(Segment::create(name, config.geometry())?);
         Ok(ShmPublisher {
             inner: Arc::new(PublisherInner {
-                writer: Mutex::new(RingWriter::new(segment.clone())),
+                writer: Mutex::new(WriterState {
+                    ring: RingWriter::new(segment.clone()),
+                    pool: PoolWriter::new(segment.clone()),
+                    last_trim: Instant::now(),
+                    pool_chunks: config.pool_chunks,
+                    pool_bytes: config.pool_bytes,
+                    pool_max_bytes: config.pool_max_bytes,
+                }),
                 segment,
-                pool_populated: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -191,8 +270,20 @@ impl ShmPublisher {
         self.inner.segment.name()
     }
 
-    fn writer(&self) -> std::sync::MutexGuard<'_, RingWriter> {
+    fn writer(&self) -> std::sync::MutexGuard<'_, WriterState> {
         self.inner.writer()
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), ShmError> {
+        let max = self.max_message();
+        if len > max {
+            return Err(ShmError::TooLarge {
+                name: self.name().to_string(),
+                len,
+                max,
+            });
+        }
+        Ok(())
     }
 
     /// Sends `payload` (inline if it fits a slot, else through a chunk).
@@ -206,47 +297,35 @@ impl ShmPublisher {
         let g = self.inner.segment.geometry();
         let mut writer = self.writer();
         if len <= g.inline_capacity() {
-            writer.publish(tag, len, None, parts);
+            writer.ring.publish(tag, len, None, parts);
+            writer.trim();
             return Ok(());
         }
-        if len > g.chunk_size {
-            return Err(ShmError::TooLarge {
-                name: self.name().to_string(),
-                len,
-                max: g.chunk_size,
-            });
-        }
-        let c = writer.allocate()?;
-        self.inner.chunk_used();
-        let mut at = self.inner.segment.chunk(c);
+        self.check_len(len)?;
+        let (c, map) = writer.chunk_for(len)?;
+        let mut at = map.payload();
         for part in parts {
-            // SAFETY: len <= chunk_size, so every part fits within chunk c; the chunk is ours
-            // (allocated: in no ring slot and held by no reader), so nobody reads it meanwhile.
+            // SAFETY: len <= the chunk's capacity (`prepare` made it so), so every part fits;
+            // the chunk is ours (allocated: in no ring slot and held by no reader), so nobody
+            // reads it meanwhile.
             unsafe {
                 std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
                 at = at.add(part.len());
             }
         }
-        writer.publish(tag, len, Some(c), &[]);
+        writer.ring.publish(tag, len, Some(c), &[]);
         Ok(())
     }
 
     /// A chunk of `len` bytes to fill in place, then [`Loan::send`]. Zero copy: subscribers read
     /// these very bytes.
     pub fn loan(&self, len: usize) -> Result<Loan, ShmError> {
-        let max = self.inner.segment.geometry().chunk_size;
-        if len > max {
-            return Err(ShmError::TooLarge {
-                name: self.name().to_string(),
-                len,
-                max,
-            });
-        }
-        let chunk = self.writer().allocate()?;
-        self.inner.chunk_used();
+        self.check_len(len)?;
+        let (chunk, map) = self.writer().chunk_for(len)?;
         Ok(Loan {
             publisher: self.inner.clone(),
             chunk,
+            map,
             len,
             sent: false,
         })
@@ -254,7 +333,7 @@ impl ShmPublisher {
 
     /// Subscribers registered now.
     pub fn subscriber_count(&self) -> usize {
-        self.writer().readers()
+        self.writer().ring.readers()
     }
 
     /// Marks the publisher alive (for an idle publisher; sending does it too).
@@ -275,15 +354,23 @@ impl ShmPublisher {
             g.chunk_size.max(g.inline_capacity())
         }
     }
+
+    /// Bytes of /dev/shm this segment holds now: its ring and its chunk files.
+    pub fn shm_bytes(&self) -> usize {
+        self.inner.segment.geometry().total_size() + self.writer().pool.bytes()
+    }
 }
 
 impl Drop for PublisherInner {
     fn drop(&mut self) {
         // Wake sleeping subscribers so they notice the close at once.
         let header = self.segment.header();
-        header.closed.store(1, Ordering::Release);
+        header.file.closed.store(1, Ordering::Release);
         header.wake_word.fetch_add(1, Ordering::SeqCst);
         futex::wake_all(&header.wake_word);
+        // Doorbells too: their owners' one thread reads this segment among others.
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.ring.publish_close();
     }
 }
 
@@ -291,6 +378,7 @@ impl Drop for PublisherInner {
 pub struct Loan {
     publisher: Arc<PublisherInner>,
     chunk: usize,
+    map: Arc<ChunkMap>,
     len: usize,
     sent: bool,
 }
@@ -301,6 +389,7 @@ impl Loan {
         self.sent = true;
         self.publisher
             .writer()
+            .ring
             .publish(tag, self.len, Some(self.chunk), &[]);
     }
 
@@ -314,8 +403,8 @@ impl std::ops::Deref for Loan {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         // SAFETY: the chunk is allocated to this loan (in no ring slot, held by no reader, marked
-        // loaned), len <= chunk_size, and the pointer lies in the mapping the publisher keeps.
-        unsafe { std::slice::from_raw_parts(self.publisher.segment.chunk(self.chunk), self.len) }
+        // loaned), len <= its capacity, and the Arc keeps the mapping.
+        unsafe { std::slice::from_raw_parts(self.map.payload(), self.len) }
     }
 }
 
@@ -323,16 +412,14 @@ impl std::ops::DerefMut for Loan {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`, and `&mut self` makes this the only access in this process;
         // no other process writes a chunk that is loaned.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.publisher.segment.chunk(self.chunk), self.len)
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.map.payload(), self.len) }
     }
 }
 
 impl Drop for Loan {
     fn drop(&mut self) {
         if !self.sent {
-            self.publisher.writer().release(self.chunk);
+            self.publisher.writer().ring.release(self.chunk);
         }
     }
 }
@@ -340,6 +427,7 @@ impl Drop for Loan {
 /// Reads the messages of one segment.
 pub struct ShmSubscriber {
     reader: RingReader,
+    chunks: ChunkCache,
     busy_poll: bool,
     checks: u32,
 }
@@ -347,12 +435,19 @@ pub struct ShmSubscriber {
 impl ShmSubscriber {
     /// Opens segment `name` and starts at its newest message.
     pub fn open(name: &str) -> Result<Self, ShmError> {
+        Self::open_with_bell(name, 0)
+    }
+
+    /// Opens segment `name`, asking its writer to ring doorbell `bell` (its key; see
+    /// [`bell_name`]) after every message.
+    pub fn open_with_bell(name: &str, bell: u64) -> Result<Self, ShmError> {
         let segment = Arc::new(Segment::open(name)?);
         if !segment.owner_alive() {
             return Err(ShmError::PublisherGone(name.to_string()));
         }
         Ok(ShmSubscriber {
-            reader: RingReader::new(segment)?,
+            reader: RingReader::new(segment, bell)?,
+            chunks: ChunkCache::default(),
             busy_poll: false,
             checks: 0,
         })
@@ -370,28 +465,62 @@ impl ShmSubscriber {
     /// The next message if one is waiting; `Err(PublisherGone)` once the publisher died or
     /// closed and every message it wrote was read.
     pub fn try_recv(&mut self) -> Result<Option<Sample>, ShmError> {
-        match self.reader.take()? {
-            Some(Taken::Inline { tag, bytes }) => Ok(Some(Sample {
-                tag,
-                data: SampleData::Inline(bytes),
-            })),
-            Some(Taken::Chunk { tag, chunk, len }) => Ok(Some(Sample {
-                tag,
-                data: SampleData::Chunk {
-                    segment: self.reader.segment().clone(),
-                    entry: self.reader.entry(),
-                    chunk,
-                    len,
-                },
-            })),
-            None => {
-                self.checks = self.checks.wrapping_add(1);
-                if self.checks % 64 == 0 && !self.reader.segment().owner_alive() {
-                    return Err(ShmError::PublisherGone(self.name().to_string()));
+        loop {
+            match self.reader.take()? {
+                Some(Taken::Inline { tag, bytes }) => {
+                    return Ok(Some(Sample {
+                        tag,
+                        data: SampleData::Inline(bytes),
+                    }));
                 }
-                Ok(None)
+                Some(Taken::Chunk { tag, chunk, len }) => {
+                    let segment = self.reader.segment().clone();
+                    let entry = self.reader.entry();
+                    let map = match self.chunks.get(&segment, chunk) {
+                        Ok(map) if map.capacity() >= len => map,
+                        Ok(map) => {
+                            RingReader::release(&segment, entry, chunk);
+                            return Err(ShmError::Corrupt {
+                                name: self.name().to_string(),
+                                reason: format!(
+                                    "a message of {len} bytes in a chunk of {}",
+                                    map.capacity()
+                                ),
+                            });
+                        }
+                        Err(e) => {
+                            // The file went (the publisher closed meanwhile): the message is lost.
+                            RingReader::release(&segment, entry, chunk);
+                            tracing::debug!("chunk of {} unreadable: {e}", self.name());
+                            self.reader.count_lost(1);
+                            continue;
+                        }
+                    };
+                    return Ok(Some(Sample {
+                        tag,
+                        data: SampleData::Chunk {
+                            segment,
+                            map,
+                            entry,
+                            chunk,
+                            len,
+                        },
+                    }));
+                }
+                None => {
+                    self.checks = self.checks.wrapping_add(1);
+                    if self.checks % 64 == 0 && !self.reader.segment().owner_alive() {
+                        return Err(ShmError::PublisherGone(self.name().to_string()));
+                    }
+                    return Ok(None);
+                }
             }
         }
+    }
+
+    /// Whether a message is waiting.
+    pub fn has_new(&self) -> bool {
+        self.reader.has_new()
     }
 
     /// Sleeps (futex) or spins until a message may be waiting, at most `timeout`.
@@ -409,9 +538,21 @@ impl ShmSubscriber {
         self.reader.lost()
     }
 
-    /// Whether `addr` lies inside the shared mapping (to prove a sample is read in place).
+    /// Drops mappings of chunk files the publisher replaced or removed.
+    pub fn prune(&mut self) {
+        let segment = self.reader.segment().clone();
+        self.chunks.prune(&segment);
+    }
+
+    /// Bytes of shared memory this subscriber maps: the segment and the chunk files.
+    pub fn mapped_bytes(&self) -> usize {
+        self.reader.segment().geometry().total_size() + self.chunks.bytes()
+    }
+
+    /// Whether `addr` lies inside the segment or a chunk file mapped now (to prove a sample is
+    /// read in place).
     pub fn maps(&self, addr: *const u8) -> bool {
-        self.reader.segment().contains(addr)
+        self.reader.segment().contains(addr) || self.chunks.contains(addr)
     }
 }
 
@@ -419,14 +560,15 @@ enum SampleData {
     Inline(Vec<u8>),
     Chunk {
         segment: Arc<Segment>,
+        map: Arc<ChunkMap>,
         entry: usize,
         chunk: usize,
         len: usize,
     },
 }
 
-/// A received message. A large one is read in place from shared memory (16-byte aligned, so
-/// rkyv archives can be accessed directly); its chunk stays reserved until the sample is dropped.
+/// A received message. A large one is read in place from shared memory (page-aligned, so rkyv
+/// archives can be accessed directly); its chunk stays reserved until the sample is dropped.
 pub struct Sample {
     tag: u32,
     data: SampleData,
@@ -448,16 +590,12 @@ impl std::ops::Deref for Sample {
     fn deref(&self) -> &[u8] {
         match &self.data {
             SampleData::Inline(bytes) => bytes,
-            SampleData::Chunk {
-                segment,
-                chunk,
-                len,
-                ..
-            } => {
-                // SAFETY: this reader's held bit for `chunk` is set and was validated against the
-                // slot's seqlock when taken, so the writer will not reuse the chunk until the bit
-                // is cleared in Drop; len <= chunk_size was checked; the Arc keeps the mapping.
-                unsafe { std::slice::from_raw_parts(segment.chunk(*chunk), *len) }
+            SampleData::Chunk { map, len, .. } => {
+                // SAFETY: this reader's held bit for the chunk is set and was validated against
+                // the slot's seqlock when taken, so the writer will not reuse the chunk (nor
+                // replace its file) until the bit is cleared in Drop; len <= capacity was
+                // checked; the Arc keeps the mapping.
+                unsafe { std::slice::from_raw_parts(map.payload(), *len) }
             }
         }
     }
@@ -483,8 +621,9 @@ impl Drop for Sample {
     }
 }
 
-/// Removes rosy segments (of `domain`, or all) whose publisher process is dead, and rosy-named
-/// files that are not valid segments. Returns the names removed.
+/// Removes rosy files in /dev/shm (of `domain`, or all) whose owner process is dead or that
+/// closed: segments, chunk files and doorbells; and rosy-named files that are none of these,
+/// once older than 10 s. Returns the names removed. Never touches a name without rosy's prefix.
 pub fn remove_stale_segments(domain: Option<&str>) -> std::io::Result<Vec<String>> {
     let prefix = match domain {
         Some(d) => format!("{PREFIX}{d}."),
@@ -501,17 +640,18 @@ pub fn remove_stale_segments(domain: Option<&str>) -> std::io::Result<Vec<String
         if !name.starts_with(&prefix) {
             continue;
         }
-        let stale = match Segment::open(&name) {
-            Ok(segment) => !segment.owner_alive(),
-            // A creator may be between O_EXCL and `ready`: leave young files alone.
-            Err(ShmError::NotReady(_)) | Err(ShmError::Corrupt { .. }) => entry
+        let known = [layout::MAGIC, layout::CHUNK_MAGIC, layout::BELL_MAGIC];
+        let stale = match file::peek_owner(&name) {
+            Some(owner) if known.contains(&owner.magic) => !owner.alive(),
+            // Not ready (a creator may be between O_EXCL and `ready`) or not rosy's layout:
+            // leave young files alone.
+            _ => entry
                 .metadata()
                 .and_then(|m| m.modified())
                 .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(10))
                 .unwrap_or(false),
-            Err(_) => false,
         };
-        if stale && rustix::shm::unlink(format!("/{name}").as_str()).is_ok() {
+        if stale && file::unlink(&name) {
             removed.push(name);
         }
     }
@@ -530,37 +670,84 @@ mod tests {
         ShmConfig {
             slots: 8,
             inline_max: 64,
-            chunk_size: 4096,
-            chunks: 4,
+            max_message: 4096,
+            pool_chunks: 4,
+            pool_bytes: 0,
+            pool_max_bytes: 0,
         }
     }
 
-    #[test]
-    fn the_pool_takes_memory_only_once_large_messages_flow() {
+    fn file_bytes(name: &str) -> u64 {
         use std::os::unix::fs::MetadataExt;
-        let n = name("lazy-pool");
+        std::fs::metadata(format!("/dev/shm/{name}")).map_or(0, |m| m.blocks() * 512)
+    }
+
+    /// Bytes of /dev/shm of a segment and its chunk files.
+    fn shm_bytes_of(name: &str) -> u64 {
+        std::fs::read_dir("/dev/shm")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let f = e.file_name().to_string_lossy().into_owned();
+                f == name || f.starts_with(&format!("{name}.c"))
+            })
+            .map(|e| file_bytes(&e.file_name().to_string_lossy()))
+            .sum()
+    }
+
+    #[test]
+    fn memory_follows_the_messages_that_flow() {
+        let n = name("sized");
         let publisher = ShmPublisher::create(&n, &ShmConfig::default()).unwrap();
-        let g = publisher.inner.segment.geometry();
-        let resident = || std::fs::metadata(format!("/dev/shm/{n}")).unwrap().blocks() * 512;
-        // The ring is faulted in at creation; the 16 MiB pool is not.
-        assert!(
-            resident() >= g.chunks_offset() as u64,
-            "ring not pre-faulted"
-        );
+        let mut sub = ShmSubscriber::open(&n).unwrap();
         publisher.send(1, b"small").unwrap();
         assert!(
-            resident() < (g.chunks_offset() + g.chunk_size) as u64,
-            "the pool took memory before any large message: {} bytes",
-            resident()
+            shm_bytes_of(&n) <= 256 << 10,
+            "a topic of small messages holds {} bytes",
+            shm_bytes_of(&n)
         );
-        let mut frame = publisher.loan(1_000_000).unwrap();
-        frame.fill(1);
-        frame.send(2);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while resident() < g.total_size() as u64 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(publisher.shm_bytes() as u64, shm_bytes_of(&n));
+        assert_eq!(&*sub.try_recv().unwrap().unwrap(), b"small");
+        // 1 MB frames, read as they come: one or two chunk files of ~1.1 MiB.
+        for i in 0..20 {
+            let mut frame = publisher.loan(1_000_000).unwrap();
+            frame.fill(i);
+            frame.send(2);
+            let sample = sub.try_recv().unwrap().unwrap();
+            assert!(
+                sample.iter().all(|&b| b == i),
+                "frame {i}: {:?}",
+                &sample[..8]
+            );
+            assert!(sub.maps(sample.as_ptr()), "frame {i} not in place");
         }
-        assert_eq!(resident(), g.total_size() as u64, "pool not faulted in");
+        assert!(
+            shm_bytes_of(&n) <= 6 << 20,
+            "a topic of 1 MB frames holds {} bytes",
+            shm_bytes_of(&n)
+        );
+        // Any size up to the limit, read in place; over it, an error naming the limit.
+        let big = vec![7u8; 25_000_000];
+        publisher.send(3, &big).unwrap();
+        let sample = sub.try_recv().unwrap().unwrap();
+        assert!(sample.in_place() && *sample == big[..]);
+        drop(sample);
+        let err = publisher.loan(DEFAULT_MAX_MESSAGE + 1).err().unwrap();
+        assert!(err.to_string().contains("limit of 67108864"), "{err}");
+        // Small messages again: after a while the chunk files go.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while shm_bytes_of(&n) > 256 << 10 && Instant::now() < deadline {
+            publisher.send(4, b"small").unwrap();
+            while sub.try_recv().unwrap().is_some() {}
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            shm_bytes_of(&n) <= 256 << 10,
+            "chunk files stayed: {} bytes",
+            shm_bytes_of(&n)
+        );
+        sub.prune();
+        assert_eq!(sub.mapped_bytes(), ShmConfig::default().ring_bytes());
     }
 
     #[test]
@@ -664,5 +851,22 @@ mod tests {
         // The waiter may or may not be asleep yet; either way it must see the message.
         publisher.send(1, b"x").unwrap();
         assert!(waiter.join().unwrap());
+    }
+
+    #[test]
+    fn the_pool_grows_while_samples_are_held() {
+        let n = name("grow");
+        let publisher = ShmPublisher::create(&n, &ShmConfig::default()).unwrap();
+        let mut sub = ShmSubscriber::open(&n).unwrap();
+        let mut held = Vec::new();
+        for i in 0..10u8 {
+            let mut frame = publisher
+                .loan(1_000_000)
+                .unwrap_or_else(|e| panic!("frame {i}: {e}"));
+            frame.fill(i);
+            frame.send(1);
+            held.push(sub.try_recv().unwrap().unwrap());
+        }
+        assert!(held.iter().enumerate().all(|(i, s)| s[0] == i as u8));
     }
 }

@@ -32,6 +32,11 @@ pub struct RingWriter {
     chunk_message: Vec<Option<u64>>,
     /// Chunks loaned out and not yet sent.
     loaned: u64,
+    /// The doorbells of the subscribers registered with one, as of `bells_version`.
+    #[cfg(not(rosy_loom))]
+    bells: Vec<(u64, Option<super::bell::Doorbell>)>,
+    #[cfg(not(rosy_loom))]
+    bells_version: u32,
 }
 
 impl RingWriter {
@@ -43,6 +48,10 @@ impl RingWriter {
             slot_chunk: vec![INLINE; g.slot_count],
             chunk_message: vec![None; g.chunk_count],
             loaned: 0,
+            #[cfg(not(rosy_loom))]
+            bells: Vec::new(),
+            #[cfg(not(rosy_loom))]
+            bells_version: u32::MAX,
         }
     }
 
@@ -91,14 +100,27 @@ impl RingWriter {
     /// cache), else one whose message every reader has passed, else the oldest one in the ring
     /// that no reader holds (its message becomes lost for readers that had not reached it).
     pub fn allocate(&mut self) -> Result<usize, ShmError> {
-        let count = self.chunk_message.len();
+        self.allocate_for(|_| true, usize::MAX)
+    }
+
+    /// As [`RingWriter::allocate`] among the first `usable` chunks, preferring among free ones
+    /// the lowest that `fits` (whose file already takes the message), then the lowest.
+    pub fn allocate_for(
+        &mut self,
+        fits: impl Fn(usize) -> bool,
+        usable: usize,
+    ) -> Result<usize, ShmError> {
+        let count = self.chunk_message.len().min(usable);
         if count == 0 {
             return Err(ShmError::NoPool(self.segment.name().to_string()));
         }
         let (held, oldest_needed) = self.readers_state();
         let busy = |c: usize, this: &Self| held & (1 << c) != 0 || this.loaned & (1 << c) != 0;
+        let is_free =
+            |c: usize| !busy(c, self) && self.chunk_message[c].is_none_or(|s| s < oldest_needed);
         let free = (0..count)
-            .find(|&c| !busy(c, self) && self.chunk_message[c].is_none_or(|s| s < oldest_needed));
+            .find(|&c| is_free(c) && fits(c))
+            .or_else(|| (0..count).find(|&c| is_free(c)));
         if let Some(c) = free {
             if let Some(s) = self.chunk_message[c].take() {
                 // Every reader is past message s: nobody will look at its slot for it again.
@@ -139,6 +161,31 @@ impl RingWriter {
         }
         self.loaned |= 1 << c;
         Ok(c)
+    }
+
+    /// Takes chunk `c` back for good if no reader holds it and every reader has passed its
+    /// message (its file may then be removed). Returns whether it did.
+    pub fn take_back(&mut self, c: usize) -> bool {
+        let (held, oldest_needed) = self.readers_state();
+        if held & (1 << c) != 0 || self.loaned & (1 << c) != 0 {
+            return false;
+        }
+        if let Some(s) = self.chunk_message[c] {
+            if s >= oldest_needed {
+                return false;
+            }
+            // SYNC POINT drop: as in `allocate`.
+            self.segment
+                .slot(s)
+                .seq
+                .store(SEQ_DROPPED, Ordering::SeqCst);
+            let slots = self.slot_chunk.len();
+            self.slot_chunk[(s as usize) % slots] = INLINE;
+            self.chunk_message[c] = None;
+        }
+        // A reader may have set its bit between our look and the drop: look again, and keep
+        // the chunk loaned-free but unreleased (its file stays) if so.
+        self.readers_state().0 & (1 << c) == 0
     }
 
     /// Gives back a chunk that was allocated but will not be sent.
@@ -197,6 +244,63 @@ impl RingWriter {
         if header.sleepers.load(Ordering::SeqCst) > 0 {
             futex::wake_all(&header.wake_word);
         }
+        #[cfg(not(rosy_loom))]
+        self.ring_bells();
+    }
+
+    /// Tells every subscriber's doorbell that the segment closed.
+    pub fn publish_close(&mut self) {
+        #[cfg(not(rosy_loom))]
+        self.ring_bells();
+    }
+
+    /// Rings the doorbell of every subscriber registered with one, re-reading who they are
+    /// only when a subscriber came or went.
+    #[cfg(not(rosy_loom))]
+    fn ring_bells(&mut self) {
+        let header = self.segment.header();
+        // SYNC POINT bell fence: SeqCst, pairs with the fence of a registering reader
+        // (`RingReader::new`) and of a sleeping owner (`Doorbell::prepare_sleep`): if the
+        // version load misses a new subscriber, that subscriber's first look sees this message.
+        fence(Ordering::SeqCst);
+        let version = header.subscribers_version.load(Ordering::SeqCst);
+        if version != self.bells_version {
+            self.bells_version = version;
+            let mut bells = Vec::new();
+            for entry in &header.subscribers {
+                // SeqCst: ordered after the version load, as the reader stores it before its bump.
+                let key = entry.bell.load(Ordering::SeqCst);
+                if key == 0
+                    || entry.pid.load(Ordering::SeqCst) == 0
+                    || bells.iter().any(|(k, _)| *k == key)
+                {
+                    continue;
+                }
+                let known = self
+                    .bells
+                    .iter()
+                    .position(|(k, b)| *k == key && b.is_some());
+                let bell = match known {
+                    Some(i) => self.bells.swap_remove(i).1,
+                    None => {
+                        super::bell::bell_name_beside(self.segment.name(), key).and_then(|name| {
+                            super::bell::Doorbell::open(&name)
+                                .map_err(|e| {
+                                    tracing::debug!("cannot ring a subscriber's doorbell: {e}");
+                                })
+                                .ok()
+                        })
+                    }
+                };
+                bells.push((key, bell));
+            }
+            self.bells = bells;
+        }
+        for (_, bell) in &self.bells {
+            if let Some(bell) = bell {
+                bell.ring();
+            }
+        }
     }
 
     /// Readers registered now.
@@ -228,8 +332,9 @@ pub struct RingReader {
 }
 
 impl RingReader {
-    /// Registers a reader that starts at the newest message.
-    pub fn new(segment: Arc<Segment>) -> Result<Self, ShmError> {
+    /// Registers a reader that starts at the newest message; the writer rings doorbell `bell`
+    /// after each message (0: none, the reader sleeps on the segment's own word).
+    pub fn new(segment: Arc<Segment>, bell: u64) -> Result<Self, ShmError> {
         let pid = std::process::id();
         let header = segment.header();
         let mut entry = None;
@@ -261,6 +366,16 @@ impl RingReader {
         header.subscribers[entry]
             .cursor
             .store(next, Ordering::SeqCst);
+        #[cfg(not(rosy_loom))]
+        {
+            // SYNC POINT bell: the key is stored before the version bump the writer looks for.
+            header.subscribers[entry].bell.store(bell, Ordering::SeqCst);
+            header.subscribers_version.fetch_add(1, Ordering::SeqCst);
+            // SYNC POINT bell fence: pairs with the writer's fence in `ring_bells`.
+            fence(Ordering::SeqCst);
+        }
+        #[cfg(rosy_loom)]
+        let _ = bell;
         Ok(RingReader {
             segment,
             entry,
@@ -275,6 +390,11 @@ impl RingReader {
 
     pub fn lost(&self) -> u64 {
         self.lost
+    }
+
+    /// Counts `n` messages lost after they were taken (their payload could not be read).
+    pub fn count_lost(&mut self, n: u64) {
+        self.lost += n;
     }
 
     /// Whether a message is waiting.
@@ -421,6 +541,14 @@ impl Drop for RingReader {
         // Samples still out hold their own bits; clearing the pid lets the writer reclaim them
         // once this process is gone, and frees the entry for the next subscriber.
         let entry = &self.segment.header().subscribers[self.entry];
+        #[cfg(not(rosy_loom))]
+        {
+            entry.bell.store(0, Ordering::SeqCst);
+            self.segment
+                .header()
+                .subscribers_version
+                .fetch_add(1, Ordering::SeqCst);
+        }
         // SYNC POINT pid: pairs with the pid loads of the writer and of a registering reader.
         if entry.held.load(Ordering::SeqCst) == 0 {
             entry.pid.store(0, Ordering::SeqCst);
@@ -520,7 +648,7 @@ mod loom_tests {
         model(3, || {
             let segment = segment(2, 0);
             let mut writer = RingWriter::new(segment.clone());
-            let mut reader = RingReader::new(segment).unwrap();
+            let mut reader = RingReader::new(segment, 0).unwrap();
             let w = thread::spawn(move || {
                 for s in 0..MESSAGES {
                     writer.publish(s as u32, 8, None, &[&s.to_le_bytes()]);
@@ -590,7 +718,7 @@ mod loom_tests {
             let mut writer = RingWriter::new(segment.clone());
             let readers: Vec<_> = (0..readers)
                 .map(|_| {
-                    let mut reader = RingReader::new(segment.clone()).unwrap();
+                    let mut reader = RingReader::new(segment.clone(), 0).unwrap();
                     let chunks = chunks.clone();
                     thread::spawn(move || {
                         let mut seen = Seen::default();
@@ -635,7 +763,7 @@ mod loom_tests {
         model(3, || {
             let segment = segment(2, 0);
             let mut writer = RingWriter::new(segment.clone());
-            let mut reader = RingReader::new(segment).unwrap();
+            let mut reader = RingReader::new(segment, 0).unwrap();
             let w = thread::spawn(move || {
                 writer.publish(0, 8, None, &[&0u64.to_le_bytes()]);
             });

@@ -10,17 +10,12 @@
 //! afterwards cannot make this one read outside the mapping.
 
 use super::ShmError;
-use super::layout::{
-    CHUNK_ALIGN, Geometry, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, SlotHeader,
-};
+use super::layout::{Geometry, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, SlotHeader};
 use super::sync::Ordering;
 #[cfg(not(rosy_loom))]
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::MmapRaw;
 #[cfg(rosy_loom)]
 use model::HeapMap as MmapRaw;
-#[cfg(not(rosy_loom))]
-use rustix::fs::Mode;
-use rustix::shm;
 
 /// A mapped segment. Unlinked when the creator drops it.
 pub struct Segment {
@@ -36,80 +31,14 @@ unsafe impl Send for Segment {}
 // SAFETY: as above; every shared mutation goes through atomics.
 unsafe impl Sync for Segment {}
 
-fn shm_path(name: &str) -> String {
-    format!("/{name}")
-}
-
-/// Creates the named shared-memory object of `geometry`'s size and maps it, every page touched.
-/// A stale segment of a dead owner is replaced; one whose owner is alive is an error.
+/// Creates the segment file of `geometry`'s size, memory reserved and faulted in.
 #[cfg(not(rosy_loom))]
 fn map_new(name: &str, geometry: Geometry) -> Result<MmapRaw, ShmError> {
-    let path = shm_path(name);
-    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-    let fd = match shm::open(path.as_str(), flags, Mode::RUSR | Mode::WUSR) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::EXIST) => {
-            match Segment::open(name) {
-                Ok(existing) if existing.owner_alive() => {
-                    return Err(ShmError::InUse {
-                        name: name.to_string(),
-                        pid: existing.header().owner_pid,
-                    });
-                }
-                _ => {}
-            }
-            tracing::debug!("replacing stale segment {name}");
-            let _ = shm::unlink(path.as_str());
-            shm::open(path.as_str(), flags, Mode::RUSR | Mode::WUSR)
-                .map_err(|e| ShmError::io(name, "create", e.into()))?
-        }
-        Err(e) => return Err(ShmError::io(name, "create", e.into())),
-    };
-    let total = geometry.total_size();
-    rustix::fs::ftruncate(&fd, total as u64).map_err(|e| ShmError::io(name, "size", e.into()))?;
-    let file = std::fs::File::from(fd);
-    let map = MmapOptions::new()
-        .len(total)
-        .map_raw(&file)
-        .map_err(|e| ShmError::io(name, "map", e))?;
-    // Fault the header and the ring in now (about 0.8 ms per MiB here), not on the hot path.
-    // The pool waits for the first large message (`Segment::populate_pool`): a topic of small
-    // messages never pays 16 MiB of RAM for chunks it does not use.
-    let ring = 0..geometry.chunks_offset();
-    if populate(&map, ring.clone()).is_err() {
-        // Kernels before 5.14 lack MADV_POPULATE_WRITE: touch one byte a page instead.
-        for page in ring.step_by(4096) {
-            // SAFETY: `page` lies inside the mapping (ring < total); the mapping is ours alone
-            // (created O_EXCL, not `ready` yet) and already zero, so writing a zero changes nothing.
-            unsafe { map.as_mut_ptr().add(page).write_volatile(0) };
-        }
-    }
-    Ok(map)
-}
-
-/// Faults in the pages of `range` of `map` for writing, without touching their contents.
-#[cfg(not(rosy_loom))]
-fn populate(map: &MmapRaw, range: std::ops::Range<usize>) -> rustix::io::Result<()> {
-    let start = range.start & !4095;
-    let end = range.end.min(map.len());
-    if end <= start {
-        return Ok(());
-    }
-    // SAFETY: [start, end) lies inside the mapping (start rounded down to its page, which the
-    // page-aligned mapping contains; end clamped to its length). MADV_POPULATE_WRITE only
-    // fills page tables, as a write fault would, and never changes the bytes: it races with
-    // no reader or writer of the segment.
-    unsafe {
-        rustix::mm::madvise(
-            map.as_mut_ptr().add(start).cast(),
-            end - start,
-            rustix::mm::Advice::LinuxPopulateWrite,
-        )
-    }
+    super::file::create(name, geometry.total_size(), MAGIC)
 }
 
 impl Segment {
-    /// Creates segment `name` with `geometry`, every page touched, as owner. A stale segment of a
+    /// Creates segment `name` with `geometry`, its memory reserved and faulted in, as owner. A stale segment of a
     /// dead owner is replaced; one whose owner is alive is an error.
     pub fn create(name: &str, geometry: Geometry) -> Result<Segment, ShmError> {
         geometry
@@ -127,15 +56,15 @@ impl Segment {
         // with O_EXCL: no other process can have opened it yet (open() refuses a segment until
         // `ready` is set below), so these plain writes race with nothing.
         unsafe {
-            (*header).magic = MAGIC;
-            (*header).version = LAYOUT_VERSION;
+            (*header).file.magic = MAGIC;
+            (*header).file.version = LAYOUT_VERSION;
+            (*header).file.owner_pid = std::process::id();
             (*header).header_size = HEADER_SIZE as u32;
             (*header).slot_count = geometry.slot_count as u32;
             (*header).slot_size = geometry.slot_size as u32;
             (*header).chunk_count = geometry.chunk_count as u32;
-            (*header).chunk_size = geometry.chunk_size as u32;
+            (*header).chunk_size = geometry.chunk_size as u64;
             (*header).total_size = geometry.total_size() as u64;
-            (*header).owner_pid = std::process::id();
         }
         segment
             .header()
@@ -143,7 +72,7 @@ impl Segment {
             .store(monotonic_ns(), Ordering::Relaxed);
         // SYNC POINT ready: pairs with the Acquire load in `open`; everything above is visible
         // to whoever sees ready == 1.
-        segment.header().ready.store(1, Ordering::Release);
+        segment.header().file.ready.store(1, Ordering::Release);
         Ok(segment)
     }
 
@@ -156,63 +85,32 @@ impl Segment {
     /// Opens an existing segment after checking its header.
     #[cfg(not(rosy_loom))]
     pub fn open(name: &str) -> Result<Segment, ShmError> {
-        let path = shm_path(name);
-        let fd = shm::open(path.as_str(), shm::OFlags::RDWR, Mode::empty()).map_err(|e| {
-            if e == rustix::io::Errno::NOENT {
-                ShmError::NotFound(name.to_string())
-            } else {
-                ShmError::io(name, "open", e.into())
-            }
-        })?;
-        let size = rustix::fs::fstat(&fd)
-            .map_err(|e| ShmError::io(name, "stat", e.into()))?
-            .st_size as usize;
-        let corrupt = |reason: String| ShmError::Corrupt {
-            name: name.to_string(),
-            reason,
-        };
-        if size < HEADER_SIZE {
-            return Err(corrupt(format!("{size} bytes is smaller than a header")));
-        }
-        let file = std::fs::File::from(fd);
-        let map = MmapOptions::new()
-            .len(size)
-            .map_raw(&file)
-            .map_err(|e| ShmError::io(name, "map", e))?;
+        let map = super::file::open(name, MAGIC, true, false)?;
         let header = map.as_ptr() as *const Header;
-        // SAFETY: the mapping holds at least HEADER_SIZE bytes and is page-aligned, so the
-        // header's atomics are in bounds and aligned; reading `ready` through an atomic is
-        // sound whatever bytes are there.
-        let ready = unsafe { (*header).ready.load(Ordering::Acquire) };
-        // SAFETY: plain reads of in-bounds, aligned integers; any bit pattern is a valid u32/u64.
-        // The creator finished writing them before setting `ready` (checked above and below).
-        let (magic, version, geometry) = unsafe {
+        if map.len() < HEADER_SIZE {
+            return Err(ShmError::Corrupt {
+                name: name.to_string(),
+                reason: format!("{} bytes is smaller than a header", map.len()),
+            });
+        }
+        // SAFETY: plain reads of in-bounds (the map holds HEADER_SIZE bytes), aligned integers;
+        // any bit pattern is a valid u32/u64. The creator finished writing them before setting
+        // `ready`, which `file::open` saw set (Acquire).
+        let geometry = unsafe {
             let h = &*header;
-            (
-                h.magic,
-                h.version,
-                Geometry {
-                    slot_count: h.slot_count as usize,
-                    slot_size: h.slot_size as usize,
-                    chunk_count: h.chunk_count as usize,
-                    chunk_size: h.chunk_size as usize,
-                },
-            )
+            Geometry {
+                slot_count: h.slot_count as usize,
+                slot_size: h.slot_size as usize,
+                chunk_count: h.chunk_count as usize,
+                chunk_size: h.chunk_size.min(usize::MAX as u64) as usize,
+            }
         };
-        if magic != MAGIC {
-            return Err(corrupt(format!(
-                "magic {magic:#018x} is not a rosy segment's"
-            )));
-        }
-        if version != LAYOUT_VERSION {
-            return Err(corrupt(format!(
-                "layout version {version}, this build reads {LAYOUT_VERSION}"
-            )));
-        }
-        if ready != 1 {
-            return Err(ShmError::NotReady(name.to_string()));
-        }
-        geometry.check(size).map_err(corrupt)?;
+        geometry
+            .check(map.len())
+            .map_err(|reason| ShmError::Corrupt {
+                name: name.to_string(),
+                reason,
+            })?;
         Ok(Segment {
             name: name.to_string(),
             map,
@@ -228,19 +126,6 @@ impl Segment {
     pub fn geometry(&self) -> Geometry {
         self.geometry
     }
-
-    /// Faults the payload pool in (once the topic shows it carries large messages), off the
-    /// caller's thread. Where the kernel cannot, chunks fault in on their first use instead.
-    #[cfg(not(rosy_loom))]
-    pub fn populate_pool(&self) {
-        let pool = self.geometry.chunks_offset()..self.geometry.total_size();
-        if let Err(e) = populate(&self.map, pool) {
-            tracing::debug!("{}: pool not pre-faulted: {e}", self.name);
-        }
-    }
-
-    #[cfg(rosy_loom)]
-    pub fn populate_pool(&self) {}
 
     /// The header. Its plain fields were checked at open; code reads only its atomics after.
     pub fn header(&self) -> &Header {
@@ -343,15 +228,6 @@ impl Segment {
         bytes
     }
 
-    /// Chunk `c`'s bytes: `chunk_size` bytes from this pointer, aligned to [`CHUNK_ALIGN`].
-    pub fn chunk(&self, c: usize) -> *mut u8 {
-        assert!(c < self.geometry.chunk_count, "chunk {c} out of range");
-        // SAFETY: c < chunk_count, and geometry.check() proved every chunk lies in the mapping.
-        let p = unsafe { self.map.as_mut_ptr().add(self.geometry.chunk_offset(c)) };
-        debug_assert_eq!(p as usize % CHUNK_ALIGN, 0);
-        p
-    }
-
     /// Whether `addr` lies inside this mapping (tests prove samples are read in place).
     pub fn contains(&self, addr: *const u8) -> bool {
         let start = self.map.as_ptr() as usize;
@@ -360,18 +236,19 @@ impl Segment {
 
     /// Whether the owner's process is alive and has not closed the segment.
     pub fn owner_alive(&self) -> bool {
-        if self.header().closed.load(Ordering::Acquire) != 0 {
+        if self.header().file.closed.load(Ordering::Acquire) != 0 {
             return false;
         }
-        pid_alive(self.header().owner_pid)
+        pid_alive(self.header().file.owner_pid)
     }
 }
 
 impl Drop for Segment {
     fn drop(&mut self) {
         if self.owner {
-            self.header().closed.store(1, Ordering::Release);
-            let _ = shm::unlink(shm_path(&self.name).as_str());
+            self.header().file.closed.store(1, Ordering::Release);
+            #[cfg(not(rosy_loom))]
+            super::file::unlink(&self.name);
         }
     }
 }
@@ -398,7 +275,9 @@ pub fn monotonic_ns() -> u64 {
 /// their offsets, so [`Segment::header`] and [`Segment::slot`] run unchanged on it.
 #[cfg(rosy_loom)]
 mod model {
-    use super::super::layout::{Geometry, Header, SlotHeader, SubscriberEntry};
+    use super::super::layout::{
+        ChunkEntry, FileHeader, Geometry, Header, SlotHeader, SubscriberEntry,
+    };
     use super::super::sync::{AtomicU32, AtomicU64, Ordering};
     use std::alloc::Layout;
 
@@ -434,27 +313,35 @@ mod model {
             let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
             assert!(!ptr.is_null(), "out of memory");
             let header = Header {
-                magic: 0,
-                version: 0,
+                file: FileHeader {
+                    magic: 0,
+                    version: 0,
+                    owner_pid: 0,
+                    ready: zero32(),
+                    closed: zero32(),
+                },
                 header_size: 0,
                 slot_count: 0,
                 slot_size: 0,
                 chunk_count: 0,
                 chunk_size: 0,
                 total_size: 0,
-                owner_pid: 0,
-                _pad: 0,
-                ready: zero32(),
-                closed: zero32(),
                 heartbeat_ns: zero64(),
                 write_seq: zero64(),
                 wake_word: zero32(),
                 sleepers: zero32(),
+                subscribers_version: zero32(),
+                _pad: 0,
                 subscribers: std::array::from_fn(|_| SubscriberEntry {
                     pid: zero32(),
                     _pad: 0,
                     held: zero64(),
                     cursor: zero64(),
+                    bell: zero64(),
+                }),
+                chunks: std::array::from_fn(|_| ChunkEntry {
+                    generation: zero64(),
+                    capacity: zero64(),
                 }),
             };
             // SAFETY: size_of::<Header>() <= HEADER_SIZE (asserted in layout), the buffer is
