@@ -79,6 +79,69 @@ pub struct NodeInfo {
     pub shm_problems: Vec<(NodeId, String, String)>,
 }
 
+/// How messages of one topic go from a publisher node to a listener node, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Way {
+    /// `local` (one node), `shm` or `tcp`.
+    pub transport: &'static str,
+    /// Why TCP between two nodes of one host (empty otherwise).
+    pub reason: String,
+}
+
+/// The way `topic` goes from `publisher` to `listener`, as both announce it: shared memory once
+/// the listener reads the publisher's segment; else TCP, with the reason.
+pub fn way_between(publisher: &NodeInfo, listener: &NodeInfo, topic: &str) -> Way {
+    let tcp = |reason: String| Way {
+        transport: "tcp",
+        reason,
+    };
+    if publisher.id == listener.id {
+        return Way {
+            transport: "local",
+            reason: String::new(),
+        };
+    }
+    if listener
+        .shm_reading
+        .iter()
+        .any(|(p, t)| p == &publisher.id && t == topic)
+    {
+        return Way {
+            transport: "shm",
+            reason: String::new(),
+        };
+    }
+    if publisher.host_id != listener.host_id {
+        return tcp("another host (no shared /dev/shm)".into());
+    }
+    let speaks_shm = |n: &NodeInfo| n.transports.iter().any(|t| t == "shm");
+    if !speaks_shm(publisher) {
+        return tcp(format!(
+            "shared memory is off on the publisher {} (ROSY_TRANSPORT=tcp?)",
+            publisher.name
+        ));
+    }
+    if !speaks_shm(listener) {
+        return tcp(format!(
+            "shared memory is off on the listener {} (ROSY_TRANSPORT=tcp?)",
+            listener.name
+        ));
+    }
+    for node in [publisher, listener] {
+        if let Some((_, _, e)) = node
+            .shm_problems
+            .iter()
+            .find(|(p, t, _)| p == &publisher.id && t == topic)
+        {
+            return tcp(format!("{}: {e}", node.name));
+        }
+    }
+    if !publisher.shm_topics.iter().any(|t| t == topic) {
+        return tcp("the publisher has made no segment yet (it does at its next message)".into());
+    }
+    tcp("the listener has not attached to the segment yet".into())
+}
+
 impl NodeInfo {
     /// Whether this node listens to `topic`.
     pub fn listens_to(&self, topic: &str) -> bool {

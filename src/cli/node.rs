@@ -40,10 +40,18 @@ pub async fn run(
                 .cloned()
                 .collect();
             nodes.sort_by(|a, b| (&a.name, &a.hostname, &a.id).cmp(&(&b.name, &b.hostname, &b.id)));
+            let own_host = node.info().host_id;
+            let listed: Vec<Listed> = nodes
+                .into_iter()
+                .map(|info| {
+                    let local = (info.host_id == own_host).then(|| LocalUse::of(domain, &info));
+                    Listed { info, local }
+                })
+                .collect();
             if json {
-                println!("{}", serde_json::to_string(&nodes).unwrap_or_default());
+                println!("{}", serde_json::to_string(&listed).unwrap_or_default());
             } else {
-                print!("{}", render(&nodes, verbose));
+                print!("{}", render(&listed, verbose));
             }
             node.close().await;
             Ok(())
@@ -51,14 +59,50 @@ pub async fn run(
     }
 }
 
+/// What a node on this host uses now, read from /dev/shm and /proc.
+#[derive(Debug, serde::Serialize)]
+pub struct LocalUse {
+    /// Bytes of /dev/shm its segments, chunk files and doorbell hold.
+    pub shm_bytes: u64,
+    /// Its process's threads (None when /proc does not show the process).
+    pub threads: Option<u32>,
+}
+
+impl LocalUse {
+    fn of(domain: &str, info: &NodeInfo) -> LocalUse {
+        let threads = std::fs::read_to_string(format!("/proc/{}/status", info.pid))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Threads:"))
+                    .and_then(|n| n.trim().parse().ok())
+            });
+        LocalUse {
+            shm_bytes: rosy::transport::shm::node_bytes(domain, &info.id),
+            threads,
+        }
+    }
+}
+
+/// A node as listed: what it announces, and on this host what it uses.
+#[derive(Debug, serde::Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub info: NodeInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalUse>,
+}
+
 /// The human listing: `N nodes:` then each node with its topics and services.
-pub fn render(nodes: &[NodeInfo], verbose: bool) -> String {
+pub fn render(listed: &[Listed], verbose: bool) -> String {
+    let nodes: Vec<&NodeInfo> = listed.iter().map(|l| &l.info).collect();
     let mut out = format!(
         "{} node{}:\n",
         nodes.len(),
         if nodes.len() == 1 { "" } else { "s" }
     );
-    for n in nodes {
+    for (n, l) in nodes.iter().zip(listed) {
         out += &format!(
             "- {}@{} ({})\n",
             n.name,
@@ -69,6 +113,17 @@ pub fn render(nodes: &[NodeInfo], verbose: bool) -> String {
             out += &format!("    id: {}  pid: {}  host id: {}\n", n.id, n.pid, n.host_id);
             let endpoints: Vec<String> = n.endpoints.iter().map(|e| e.to_string()).collect();
             out += &format!("    endpoints: {}\n", endpoints.join(", "));
+            if let Some(local) = &l.local {
+                let threads = local.threads.map_or("?".to_string(), |t| t.to_string());
+                out += &format!(
+                    "    shared memory: {}  threads: {threads}\n",
+                    super::units::human_bytes(local.shm_bytes as f64)
+                );
+            }
+            for (publisher, topic, problem) in &n.shm_problems {
+                let whose = if publisher == &n.id { "own" } else { "reading" };
+                out += &format!("    shm problem ({whose}) on {topic}: {problem}\n");
+            }
         }
         for (role, label) in [
             (TopicRole::Listen, "listens to"),

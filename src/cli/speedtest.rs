@@ -87,13 +87,9 @@ fn transport(args: &SpeedArgs) -> rosy::TransportPreference {
 }
 
 /// Which transport carried the test: shm when the receiver reads a segment of the topic.
-fn used_transport(node: &rosy::Node, topic: &str, receiver: bool) -> &'static str {
-    let shm = if receiver {
-        node.info().shm_reading.iter().any(|(_, t)| t == topic)
-    } else {
-        node.info().shm_topics.iter().any(|t| t == topic)
-    };
-    if shm { "shm" } else { "tcp" }
+/// Whether the receiver reads a segment of `topic` now.
+fn reads_shm(node: &rosy::Node, topic: &str) -> bool {
+    node.info().shm_reading.iter().any(|(_, t)| t == topic)
 }
 
 fn now_ns() -> u64 {
@@ -157,17 +153,24 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     end.put_u64_le(END);
     end.put_u64_le(seq);
     publisher.send_encoded(end.freeze()).await?;
-    let used = used_transport(&node, &args.topic, false);
+    // What the messages took, counted as they went (not what was set up).
+    let (by_shm, by_tcp) = node.sent_by_transport();
+    let used = match (by_shm, by_tcp) {
+        (_, 0) if by_shm > 0 => "shm",
+        (0, _) => "tcp",
+        _ => "shm+tcp",
+    };
     node.close().await;
     if json {
         println!(
             "{}",
             serde_json::json!({"transport": used, "message_size": args.message_size,
-                "sent": seq, "msgs_per_s": seq as f64 / elapsed})
+                "sent": seq, "msgs_per_s": seq as f64 / elapsed,
+                "sent_by_shm": by_shm, "sent_by_tcp": by_tcp})
         );
     } else {
         println!(
-            "sent {seq} messages of {} in {elapsed:.1} s ({:.0} msgs/s)",
+            "sent {seq} messages of {} in {elapsed:.1} s ({:.0} msgs/s) by {used} ({by_shm} through shared memory, {by_tcp} by TCP)",
             human_size(args.message_size),
             seq as f64 / elapsed
         );
@@ -228,7 +231,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         spinner = None;
         if received % 1024 == 0 {
             // Sampled while the sender runs: once it closes, its segment is gone.
-            saw_shm |= used_transport(&node, &args.topic, true) == "shm";
+            saw_shm |= reads_shm(&node, &args.topic);
         }
         let now = Instant::now();
         first.get_or_insert(now);

@@ -108,13 +108,16 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
         } => {
             let node = tool_node::join(domain, "topic-info").await?;
             tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
-            let topics = summarize(&node.topology());
+            let topology = node.topology();
+            let own_host = node.info().host_id;
             node.close().await;
-            let Some(t) = topics.get(&topic) else {
+            let mut topics = summarize(&topology);
+            let Some(t) = topics.get_mut(&topic) else {
                 return Err(CliError::Failed(format!(
                     "no node in domain {domain:?} listens to or publishes {topic:?}"
                 )));
             };
+            t.routes = routes(&topology, &topic, domain, &own_host);
             if json {
                 println!("{}", serde_json::to_string(t).unwrap_or_default());
             } else {
@@ -134,6 +137,24 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
                 println!("listeners ({}):", t.listeners.len());
                 for l in &t.listeners {
                     println!("  {l}");
+                }
+                if !t.routes.is_empty() {
+                    println!("routes:");
+                }
+                for r in &t.routes {
+                    let bytes = r
+                        .segment_bytes
+                        .map(|b| format!(", segment holds {}", human_bytes(b as f64)))
+                        .unwrap_or_default();
+                    let reason = if r.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.reason)
+                    };
+                    println!(
+                        "  {} -> {}: {}{reason}{bytes}",
+                        r.publisher, r.listener, r.transport
+                    );
                 }
             }
             Ok(())
@@ -228,6 +249,58 @@ pub struct TopicSummary {
     pub publishers: Vec<String>,
     pub codecs: BTreeSet<String>,
     pub types: BTreeSet<String>,
+    /// Each publisher -> listener pair: the transport its messages take, and why TCP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteSummary>,
+}
+
+/// How one publisher's messages reach one listener.
+#[derive(Debug, serde::Serialize)]
+pub struct RouteSummary {
+    pub publisher: String,
+    pub listener: String,
+    /// `shm`, `tcp` or `local`.
+    pub transport: &'static str,
+    /// Why TCP between two nodes of one host.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Bytes of /dev/shm the publisher's segment of the topic holds (publishers on this host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_bytes: Option<u64>,
+}
+
+fn who(node: &rosy::topology::NodeInfo) -> String {
+    format!(
+        "{}@{} ({})",
+        node.name,
+        node.hostname,
+        &node.id[..8.min(node.id.len())]
+    )
+}
+
+/// Every (publisher, listener) pair of `topic`, with the way its messages go.
+fn routes(topology: &Topology, topic: &str, domain: &str, own_host: &str) -> Vec<RouteSummary> {
+    let nodes: Vec<_> = topology.nodes().filter(|n| !n.tool).collect();
+    let mut routes = Vec::new();
+    for p in nodes.iter().filter(|n| {
+        n.topics
+            .iter()
+            .any(|t| t.name == topic && t.role == TopicRole::Publish)
+    }) {
+        let segment_bytes = (p.host_id == own_host && p.shm_topics.iter().any(|t| t == topic))
+            .then(|| rosy::transport::shm::segment_bytes(domain, &p.id, topic));
+        for l in nodes.iter().filter(|n| n.listens_to(topic)) {
+            let way = rosy::topology::way_between(p, l, topic);
+            routes.push(RouteSummary {
+                publisher: who(p),
+                listener: who(l),
+                transport: way.transport,
+                reason: way.reason,
+                segment_bytes,
+            });
+        }
+    }
+    routes
 }
 
 pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
@@ -239,12 +312,7 @@ pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
             .filter(|t| !rosy::node::is_internal_topic(&t.name))
         {
             let entry = topics.entry(t.name.clone()).or_default();
-            let who = format!(
-                "{}@{} ({})",
-                node.name,
-                node.hostname,
-                &node.id[..8.min(node.id.len())]
-            );
+            let who = who(node);
             match t.role {
                 TopicRole::Listen => entry.listeners.push(who),
                 TopicRole::Publish => entry.publishers.push(who),

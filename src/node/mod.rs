@@ -178,6 +178,16 @@ impl Node {
         let _ = changes.changed().await;
     }
 
+    /// Topic messages this node handed to peers so far, as (through shared memory, by TCP):
+    /// one per message and recipient node.
+    pub fn sent_by_transport(&self) -> (u64, u64) {
+        let mesh = self.mesh();
+        (
+            mesh.sent_shm.load(std::sync::atomic::Ordering::Relaxed),
+            mesh.sent_tcp.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// Topic messages dropped because a peer did not take them within the send timeout.
     pub fn dropped(&self) -> u64 {
         self.mesh()

@@ -91,6 +91,9 @@ pub(crate) struct Mesh {
     closed: watch::Sender<bool>,
     /// Topic messages that could not be handed to a peer in time.
     pub dropped: AtomicU64,
+    /// Topic messages handed to a peer through shared memory, and by TCP (per recipient).
+    pub sent_shm: AtomicU64,
+    pub sent_tcp: AtomicU64,
     /// Same-host delivery; `None` when the node uses TCP only.
     shm: Option<ShmRoutes>,
     /// Per topic, its listening groups as of a topology version.
@@ -154,6 +157,8 @@ impl Mesh {
             changes: watch::channel(0).0,
             closed: watch::channel(false).0,
             dropped: AtomicU64::new(0),
+            sent_shm: AtomicU64::new(0),
+            sent_tcp: AtomicU64::new(0),
         })
     }
 

@@ -212,7 +212,11 @@ impl Mesh {
                     None => shm.send(topic, codec, bytes.as_deref().unwrap_or_default(), &hashes),
                 };
                 match sent {
-                    Ok(()) => delivered += group.len(),
+                    Ok(()) => {
+                        delivered += group.len();
+                        self.sent_shm
+                            .fetch_add(group.len() as u64, Ordering::Relaxed);
+                    }
                     Err(e @ crate::transport::shm::ShmError::PoolExhausted(_)) => {
                         // Readers hold every chunk (samples not consumed yet): this message is
                         // lost for them, as a slow reader loses the oldest; never wait for them.
@@ -236,7 +240,10 @@ impl Mesh {
                 })
                 .clone();
             match link.send(frame, self.config.send_timeout).await {
-                Ok(()) => delivered += 1,
+                Ok(()) => {
+                    delivered += 1;
+                    self.sent_tcp.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(

@@ -621,6 +621,38 @@ impl Drop for Sample {
     }
 }
 
+/// Bytes of /dev/shm held by rosy's files whose names start with `prefix` (memory actually
+/// allocated, not file sizes).
+fn bytes_with_prefix(prefix: &str, also: impl Fn(&str) -> bool) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(prefix) && also(&name)
+        })
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
+/// Bytes of /dev/shm a node's segment of `topic` holds now: its ring and its chunk files
+/// (0 when it has none, or it is on another host).
+pub fn segment_bytes(domain: &str, node_id: &str, topic: &str) -> u64 {
+    let name = segment_name(domain, node_id, topic);
+    let chunks = format!("{name}.c");
+    bytes_with_prefix(&name, |n| n == name || n.starts_with(&chunks))
+}
+
+/// Bytes of /dev/shm all of a node's files hold now: segments, chunk files, doorbell.
+pub fn node_bytes(domain: &str, node_id: &str) -> u64 {
+    let node: String = node_id.chars().take(16).collect();
+    bytes_with_prefix(&format!("{PREFIX}{domain}.{node}."), |_| true)
+}
+
 /// Removes rosy files in /dev/shm (of `domain`, or all) whose owner process is dead or that
 /// closed: segments, chunk files and doorbells; and rosy-named files that are none of these,
 /// once older than 10 s. Returns the names removed. Never touches a name without rosy's prefix.
