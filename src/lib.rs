@@ -27,6 +27,7 @@ pub mod logging;
 pub mod node;
 pub mod topology;
 pub mod transport;
+pub mod units;
 
 pub use error::{Error, Result, ServiceError};
 pub use logging::init_logging;

@@ -24,7 +24,7 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub tcp: bool,
     /// Payload bytes per message: 0, 1000, 1kB, 1MB, 1MiB...
-    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES")]
+    #[arg(long, default_value = "0", value_parser = rosy::units::parse_size, value_name = "BYTES")]
     pub message_size: usize,
     /// How long the sender sends (seconds).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
@@ -35,6 +35,10 @@ pub struct SpeedArgs {
     /// The topic to use.
     #[arg(long, default_value = "speedtest")]
     pub topic: String,
+    /// Spread the messages round-robin over N topics (TOPIC/0 .. TOPIC/N-1), to see what many
+    /// topics cost: the report adds each side's /dev/shm bytes, RSS and threads.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub topics: u32,
     /// Spin instead of sleeping while waiting for shared-memory messages (lowest latency, one
     /// core busy).
     #[arg(long)]
@@ -47,33 +51,6 @@ pub enum SpeedtestCommand {
     Send(SpeedArgs),
     /// Receive and report messages/s, latency, bandwidth and losses.
     Recv(SpeedArgs),
-}
-
-/// Parses `1000`, `1kB`, `1MB`, `1KiB`, `1MiB`, `1.5MB`.
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 0, 1000, 1kB, 1MB)"))?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" | "k" => 1e3,
-        "mb" | "m" => 1e6,
-        "gb" | "g" => 1e9,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} in {text:?} (B, kB, MB, KiB, MiB)"
-            ));
-        }
-    };
-    Ok((number * scale).round() as usize)
 }
 
 fn transport(args: &SpeedArgs) -> rosy::TransportPreference {
@@ -119,19 +96,27 @@ pub async fn run(command: SpeedtestCommand, domain: &str, json: bool) -> Result<
 
 async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
     let node = join(&args, domain, "send").await?;
+    let topics = topic_names(&args);
     {
         let _spinner = Spinner::start(format!("waiting for a receiver on {}...", args.topic));
-        node.wait_for_listener(&args.topic, Duration::from_secs(30))
-            .await?;
+        for topic in &topics {
+            node.wait_for_listener(topic, Duration::from_secs(30))
+                .await?;
+        }
     }
     let run_time = Duration::from_secs_f64(args.run_time);
     let sleep = Duration::from_secs_f64(args.sleep_time);
-    let publisher = node
-        .publisher_with::<[u8], _>(&args.topic, rosy::codec::Raw)
-        .await?;
+    let mut publishers = Vec::new();
+    for topic in &topics {
+        publishers.push(
+            node.publisher_with::<[u8], _>(topic, rosy::codec::Raw)
+                .await?,
+        );
+    }
     let start = Instant::now();
     let mut seq: u64 = 0;
     while start.elapsed() < run_time {
+        let publisher = &publishers[(seq % publishers.len() as u64) as usize];
         // Written in place: in shared memory when the receiver shares this host.
         let mut frame = publisher.loan(STAMP + args.message_size);
         frame[..8].copy_from_slice(&seq.to_le_bytes());
@@ -149,10 +134,15 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let usage = Usage::of(&node);
     let mut end = BytesMut::with_capacity(STAMP);
     end.put_u64_le(END);
     end.put_u64_le(seq);
-    publisher.send_encoded(end.freeze()).await?;
+    // On every topic, after its last message: the receiver ends once it saw every end marker.
+    let end = end.freeze();
+    for publisher in &publishers {
+        publisher.send_encoded(end.clone()).await?;
+    }
     // What the messages took, counted as they went (not what was set up).
     let (by_shm, by_tcp) = node.sent_by_transport();
     let used = match (by_shm, by_tcp) {
@@ -166,7 +156,9 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             "{}",
             serde_json::json!({"transport": used, "message_size": args.message_size,
                 "sent": seq, "msgs_per_s": seq as f64 / elapsed,
-                "sent_by_shm": by_shm, "sent_by_tcp": by_tcp})
+                "sent_by_shm": by_shm, "sent_by_tcp": by_tcp, "topics": args.topics,
+                "shm_bytes": usage.shm_bytes, "rss_bytes": usage.rss_bytes,
+                "threads": usage.threads})
         );
     } else {
         println!(
@@ -174,6 +166,9 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             human_size(args.message_size),
             seq as f64 / elapsed
         );
+        if args.topics > 1 {
+            println!("{}", usage.line(args.topics));
+        }
     }
     Ok(())
 }
@@ -189,11 +184,128 @@ pub struct Report {
     pub latency_ms_p99: f64,
     pub mb_per_s: f64,
     pub lost: u64,
+    pub topics: u32,
+    /// This receiver's own /dev/shm files (its doorbell; segments are the sender's).
+    pub shm_bytes: u64,
+    /// Resident memory of this receiver, shared mappings of the sender's segments included.
+    pub rss_bytes: u64,
+    pub threads: u32,
+}
+
+/// What a speedtest process holds, read at the end of its run.
+struct Usage {
+    shm_bytes: u64,
+    rss_bytes: u64,
+    threads: u32,
+}
+
+impl Usage {
+    fn of(node: &rosy::Node) -> Usage {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let info = node.info();
+        Usage {
+            shm_bytes: rosy::transport::shm::node_bytes(&info.domain, &info.id),
+            rss_bytes: field("VmRSS:") * 1024,
+            threads: field("Threads:") as u32,
+        }
+    }
+
+    fn line(&self, topics: u32) -> String {
+        format!(
+            "{topics} topics: /dev/shm {}, RSS {}, {} threads",
+            super::units::human_bytes(self.shm_bytes as f64),
+            super::units::human_bytes(self.rss_bytes as f64),
+            self.threads
+        )
+    }
+}
+
+/// The topics of a run: TOPIC, or TOPIC/0 .. TOPIC/N-1.
+fn topic_names(args: &SpeedArgs) -> Vec<String> {
+    if args.topics <= 1 {
+        return vec![args.topic.clone()];
+    }
+    (0..args.topics)
+        .map(|i| format!("{}/{i}", args.topic))
+        .collect()
+}
+
+/// One subscriber, or many merged into one stream (a task each, telling its losses as it goes).
+enum Merged {
+    One(rosy::Subscriber<serde_bytes::ByteBuf>),
+    Many {
+        messages: tokio::sync::mpsc::Receiver<(usize, rosy::node::Received, u64)>,
+        lost: Vec<u64>,
+        tasks: Vec<tokio::task::JoinHandle<()>>,
+    },
+}
+
+impl Merged {
+    async fn subscribe(node: &rosy::Node, topics: &[String]) -> Result<Merged, CliError> {
+        if let [topic] = topics {
+            return Ok(Merged::One(node.subscriber(topic).await?));
+        }
+        let (tx, messages) = tokio::sync::mpsc::channel(1 << 16);
+        let mut tasks = Vec::new();
+        for (i, topic) in topics.iter().enumerate() {
+            let mut subscriber = node.subscriber::<serde_bytes::ByteBuf>(topic).await?;
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(m) = subscriber.recv_encoded().await {
+                    if tx.send((i, m, subscriber.lost())).await.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        Ok(Merged::Many {
+            messages,
+            lost: vec![0; topics.len()],
+            tasks,
+        })
+    }
+
+    async fn recv_encoded(&mut self) -> Option<rosy::node::Received> {
+        match self {
+            Merged::One(s) => s.recv_encoded().await,
+            Merged::Many { messages, lost, .. } => {
+                let (i, m, l) = messages.recv().await?;
+                lost[i] = l;
+                Some(m)
+            }
+        }
+    }
+
+    fn lost(&self) -> u64 {
+        match self {
+            Merged::One(s) => s.lost(),
+            Merged::Many { lost, .. } => lost.iter().sum(),
+        }
+    }
+}
+
+impl Drop for Merged {
+    fn drop(&mut self) {
+        if let Merged::Many { tasks, .. } = self {
+            tasks.iter().for_each(|t| t.abort());
+        }
+    }
 }
 
 async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
     let node = join(&args, domain, "recv").await?;
-    let mut subscriber = node.subscriber::<serde_bytes::ByteBuf>(&args.topic).await?;
+    let topics = topic_names(&args);
+    let mut subscriber = Merged::subscribe(&node, &topics).await?;
+    let mut ends_left = topics.len();
+    let mut usage = None;
     let spinner = Spinner::start(format!("waiting for a sender on {}...", args.topic));
     let mut latencies: Vec<u64> = Vec::new();
     let (mut first, mut last) = (None::<Instant>, Instant::now());
@@ -226,12 +338,17 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         let stamp = u64::from_le_bytes(p[8..16].try_into().expect("8 bytes"));
         if seq == END {
             sent_total = Some(stamp);
-            break;
+            usage.get_or_insert_with(|| Usage::of(&node));
+            ends_left -= 1;
+            if ends_left == 0 {
+                break;
+            }
+            continue;
         }
         spinner = None;
         if received % 1024 == 0 {
             // Sampled while the sender runs: once it closes, its segment is gone.
-            saw_shm |= reads_shm(&node, &args.topic);
+            saw_shm |= topics.iter().any(|t| reads_shm(&node, t));
         }
         let now = Instant::now();
         first.get_or_insert(now);
@@ -245,6 +362,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     drop(spinner);
     let dropped_here = subscriber.lost();
     let used = if saw_shm { "shm" } else { "tcp" };
+    let usage = usage.unwrap_or_else(|| Usage::of(&node));
     drop(subscriber);
     node.close().await;
     let span = first.map(|f| (last - f).as_secs_f64()).unwrap_or(0.0);
@@ -278,6 +396,10 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             0.0
         },
         lost: expected.saturating_sub(received).max(dropped_here),
+        topics: args.topics,
+        shm_bytes: usage.shm_bytes,
+        rss_bytes: usage.rss_bytes,
+        threads: usage.threads,
     };
     if received == 0 {
         return Err(CliError::Failed(format!(
@@ -289,6 +411,9 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         print!("{}", table(&report));
+        if args.topics > 1 {
+            println!("{}", usage.line(args.topics));
+        }
     }
     Ok(())
 }
@@ -317,21 +442,4 @@ pub fn table(r: &Report) -> String {
         r.mb_per_s,
         r.lost
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!(parse_size("0"), Ok(0));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("1kB"), Ok(1000));
-        assert_eq!(parse_size("1MB"), Ok(1_000_000));
-        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-        assert_eq!(parse_size("1.5 kB"), Ok(1500));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("1 parsec").unwrap_err().contains("unit"));
-    }
 }

@@ -8,12 +8,14 @@
 //! | mDNS | `mdns` | `ROSY_MDNS` (`0` turns it off) | on |
 //! | largest message | `max_message_size` | `ROSY_MAX_MESSAGE_SIZE` (bytes, or with `KiB`/`MiB`) | 64 MiB |
 //!
-//! Shared memory per topic this node publishes to same-host listeners: a ring of
-//! `shm_depth` slots of 1.25 KiB (default 128: 164 KiB), plus, only while messages larger than
-//! a slot flow, at most `shm_pool_chunks` chunk files (default 4), each the size of the largest
-//! recent message rounded up by at most 12.5%. So a topic of small messages takes 164 KiB of
-//! /dev/shm, one of 1 MB frames 4.7 MiB at most, one of 6.2 MB frames 28 MiB at most; chunk
-//! files go again about 2 s after the large messages stop.
+//! Shared memory per topic this node publishes to same-host listeners: a ring of `shm_depth`
+//! slots (default 1024) of 192 bytes inline (228 KiB in all), plus, only while larger messages
+//! flow, chunk files each the size of the largest recent message rounded up by at most 12.5%:
+//! at most `shm_pool_chunks` (default 4) large ones, up to 64 small ones within 4 MiB, more
+//! (up to 256 MiB) only while listeners hold every chunk in unconsumed samples. So a topic of
+//! small messages takes 228 KiB of /dev/shm, one of 1 MB frames 1.3-4.5 MB, one of 6.2 MB
+//! frames 7.3-28 MB; chunk files go again about 2 s after the large messages stop. See
+//! docs/architecture.md for the formula.
 //!
 //! A value set on the builder wins over the environment.
 
@@ -161,7 +163,7 @@ impl NodeBuilder {
         self
     }
 
-    /// Slots in the ring of each shared-memory segment this node makes (a power of two; 128):
+    /// Slots in the ring of each shared-memory segment this node makes (a power of two; 1024):
     /// how many messages a same-host listener may fall behind before it loses the oldest.
     pub fn shm_depth(mut self, slots: usize) -> Self {
         self.shm.slots = slots.max(2);
@@ -214,7 +216,7 @@ impl NodeBuilder {
             Some(m) => m,
             None => match std::env::var("ROSY_MAX_MESSAGE_SIZE") {
                 Ok(v) if !v.trim().is_empty() => {
-                    parse_size(&v).map_err(|r| invalid("ROSY_MAX_MESSAGE_SIZE", r))?
+                    crate::units::parse_size(&v).map_err(|r| invalid("ROSY_MAX_MESSAGE_SIZE", r))?
                 }
                 _ => shm.max_message,
             },
@@ -393,30 +395,4 @@ async fn bind(interfaces: Option<&[String]>) -> Result<(Vec<TcpListener>, Vec<So
             Ok((listeners, endpoints))
         }
     }
-}
-
-/// Parses a byte count: `1048576`, `64MiB`, `512 KiB`, `2 MB` (MB and KB are decimal).
-pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a byte count (e.g. 67108864 or 64MiB)"))?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" | "k" => 1 << 10,
-        "mib" | "m" => 1 << 20,
-        "gib" | "g" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use B, KiB, MiB, KB or MB)"
-            ));
-        }
-    };
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("{text:?} is too large"))
 }
