@@ -4,6 +4,7 @@
 
 mod crashes;
 mod flow;
+mod large;
 mod nodes;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]
