@@ -8,6 +8,7 @@ mod speedtest;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]
 mod support;
+mod transport_info;
 
 /// `rosy ARGS` in `domain`, on loopback only.
 pub fn rosy(domain: &str, args: &[&str]) -> std::process::Command {
