@@ -8,6 +8,11 @@ const T: Duration = Duration::from_secs(30);
 
 /// Runs a paced 1 s test and returns the receiver's JSON report.
 fn run(transport: &str, size: &str) -> serde_json::Value {
+    run_on(transport, size, "1")
+}
+
+/// As [`run`], spreading the messages over `topics` topics.
+fn run_on(transport: &str, size: &str, topics: &str) -> serde_json::Value {
     let domain = unique_domain(&format!("speed-{transport}"));
     let common = [
         transport,
@@ -17,6 +22,8 @@ fn run(transport: &str, size: &str) -> serde_json::Value {
         "1",
         "--sleep-time",
         "0.001",
+        "--topics",
+        topics,
     ];
     let mut recv_args = vec!["speedtest", "recv", "--json"];
     recv_args.extend(common);
@@ -46,6 +53,10 @@ fn check(report: &serde_json::Value, transport: &str, size: u64) {
         "latency_ms_p99",
         "mb_per_s",
         "lost",
+        "topics",
+        "shm_bytes",
+        "rss_bytes",
+        "threads",
     ];
     expected.sort();
     let mut keys = keys;
@@ -71,4 +82,17 @@ fn speedtest_over_shared_memory_reports_what_arrived() {
 #[test]
 fn speedtest_over_tcp_reports_what_arrived() {
     check(&run("--tcp", "1kB"), "tcp", 1000);
+}
+
+#[test]
+fn speedtest_over_many_topics_counts_what_they_cost() {
+    let report = run_on("--shm", "100", "50");
+    check(&report, "shm", 100);
+    assert_eq!(report["topics"], 50, "{report}");
+    // The receiver: one reader thread for 50 segments (tokio's workers, mDNS, registry...).
+    let threads = report["threads"].as_u64().unwrap();
+    assert!((1..=16).contains(&threads), "{report}");
+    assert!(report["rss_bytes"].as_u64().unwrap() > 0, "{report}");
+    // Its own /dev/shm is its doorbell (one page): the segments are the sender's.
+    assert_eq!(report["shm_bytes"], 4096, "{report}");
 }

@@ -294,9 +294,10 @@ fn routes(topology: &Topology, topic: &str, domain: &str, own_host: &str) -> Vec
             routes.push(RouteSummary {
                 publisher: who(p),
                 listener: who(l),
+                // Only where this listener reads the segment.
+                segment_bytes: segment_bytes.filter(|_| way.transport == "shm"),
                 transport: way.transport,
                 reason: way.reason,
-                segment_bytes,
             });
         }
     }

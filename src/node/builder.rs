@@ -12,7 +12,7 @@
 //! slots (default 1024) of 192 bytes inline (228 KiB in all), plus, only while larger messages
 //! flow, chunk files each the size of the largest recent message rounded up by at most 12.5%:
 //! at most `shm_pool_chunks` (default 4) large ones, up to 64 small ones within 4 MiB, more
-//! (up to 256 MiB) only while listeners hold every chunk in unconsumed samples. So a topic of
+//! (up to 64 MiB) only while listeners hold every chunk in unconsumed samples. So a topic of
 //! small messages takes 228 KiB of /dev/shm, one of 1 MB frames 1.3-4.5 MB, one of 6.2 MB
 //! frames 7.3-28 MB; chunk files go again about 2 s after the large messages stop. See
 //! docs/architecture.md for the formula.

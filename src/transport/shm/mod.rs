@@ -136,7 +136,7 @@ impl Default for ShmConfig {
             max_message: DEFAULT_MAX_MESSAGE,
             pool_chunks: 4,
             pool_bytes: 4 << 20,
-            pool_max_bytes: 256 << 20,
+            pool_max_bytes: 64 << 20,
         }
     }
 }
@@ -198,10 +198,20 @@ impl WriterState {
         let class = pool::size_class(len);
         let usable = (self.pool_bytes / class).clamp(self.pool_chunks, layout::MAX_CHUNKS);
         let c = match self.ring.allocate_for(|c| pool.fits(c, len), usable) {
-            Err(ShmError::PoolExhausted(_)) if usable < layout::MAX_CHUNKS => {
+            Err(ShmError::PoolExhausted(name)) if usable < layout::MAX_CHUNKS => {
                 // Subscribers hold every chunk (samples waiting in queues): grow, within bounds.
                 let most = (self.pool_max_bytes / class).clamp(usable, layout::MAX_CHUNKS);
-                self.ring.allocate_for(|c| pool.fits(c, len), most)?
+                let c = self.ring.allocate_for(|c| pool.fits(c, len), most)?;
+                return match self.pool.prepare(c, len) {
+                    Ok(map) => Ok((c, map)),
+                    Err(e) => {
+                        self.ring.release(c);
+                        tracing::debug!("pool not grown: {e}");
+                        // No room to grow (a full /dev/shm): the message is lost, as for a
+                        // slow subscriber; the pool it has keeps working.
+                        Err(ShmError::PoolExhausted(name))
+                    }
+                };
             }
             other => other?,
         };
@@ -314,6 +324,7 @@ impl ShmPublisher {
             }
         }
         writer.ring.publish(tag, len, Some(c), &[]);
+        writer.trim();
         Ok(())
     }
 
@@ -387,10 +398,10 @@ impl Loan {
     /// Publishes the loaned bytes.
     pub fn send(mut self, tag: u32) {
         self.sent = true;
-        self.publisher
-            .writer()
-            .ring
-            .publish(tag, self.len, Some(self.chunk), &[]);
+        let mut writer = self.publisher.writer();
+        writer.ring.publish(tag, self.len, Some(self.chunk), &[]);
+        // Chunks the pool grew while samples were held go once unused, frames flowing or not.
+        writer.trim();
     }
 
     /// Shortens the message to `len` bytes (at most the loaned length).
