@@ -29,13 +29,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// How often a node touches its own entry.
-pub const REFRESH: Duration = Duration::from_secs(2);
+pub const REFRESH: Duration = Duration::from_secs(3);
 /// How often a node scans the whole directory (inotify reports everything else at once).
-pub const SCAN_EVERY: Duration = Duration::from_secs(1);
+pub const SCAN_EVERY: Duration = Duration::from_secs(3);
 /// An entry not touched for this long belongs to a dead node.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+pub const STALE_AFTER: Duration = Duration::from_secs(15);
 /// A stale entry is deleted after this long.
-pub const REMOVE_AFTER: Duration = Duration::from_secs(30);
+pub const REMOVE_AFTER: Duration = Duration::from_secs(60);
 
 /// The registry directory of one domain.
 pub fn domain_dir(domain: &str) -> PathBuf {

@@ -294,9 +294,11 @@ impl ShmRoutes {
 /// How long a detached reader may go on reading what is left (a live publisher writing for
 /// other readers never leaves the ring empty).
 const DRAIN_BOUND: Duration = Duration::from_millis(200);
-/// How long the reader sleeps at most when nothing rings: it then checks its publishers live
-/// and drops mappings of replaced chunk files.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long the reader sleeps at most when nothing rings while it reads segments: it then
+/// checks their publishers live and drops mappings of replaced chunk files. (A publisher that
+/// dies is seen sooner by its connection's end, which detaches its segments.) With nothing to
+/// read, it sleeps until a command rings.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// What reading one segment came to.
 enum Polled {
@@ -435,6 +437,8 @@ fn read_loop(
         // A draining segment is looked at again soon (its bound), others when rung.
         let timeout = if attached.iter().any(|a| a.draining.is_some()) {
             Duration::from_millis(10)
+        } else if attached.is_empty() {
+            Duration::from_secs(3600)
         } else {
             IDLE_CHECK
         };

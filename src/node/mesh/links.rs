@@ -48,14 +48,20 @@ impl Mesh {
         mut events: tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
     ) {
         let mut closed = self.closed.subscribe();
-        // sync_shm runs on every topology change; the tick only retries what was not ready.
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // sync_shm runs on every topology change; what it could not do yet (a segment not
+        // ready) it asks to retry, a second later. An idle node never wakes here. The retry
+        // lives across loop turns, so an event arriving meanwhile does not lose it.
+        let next_retry = || async {
+            self.shm_retry.notified().await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        let mut retry = Box::pin(next_retry());
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
-                _ = tick.tick() => {
+                _ = &mut retry => {
                     self.sync_shm();
+                    retry.set(next_retry());
                     continue;
                 }
                 _ = closed.wait_for(|c| *c) => None,

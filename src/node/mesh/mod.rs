@@ -106,6 +106,8 @@ pub(crate) struct Mesh {
     shm_gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
     /// Why shared memory failed, per (publisher, topic); announced as `shm_problems`.
     shm_problems: Mutex<std::collections::BTreeMap<(NodeId, String), String>>,
+    /// Notified when `sync_shm` left something to retry.
+    shm_retry: tokio::sync::Notify,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -136,6 +138,7 @@ impl Mesh {
             routes: Mutex::new(HashMap::new()),
             shm_gates: Mutex::new(HashMap::new()),
             shm_problems: Mutex::new(Default::default()),
+            shm_retry: tokio::sync::Notify::new(),
             config,
             hello: Hello {
                 domain: own.domain.clone(),

@@ -125,8 +125,10 @@ impl Mesh {
                 }
             }
         }
+        let mut pending = false;
         for topic in wanted_segments {
             self.want_segment(&topic);
+            pending |= shm.segment(&topic).is_none();
         }
         let before = shm.reading();
         for (publisher, topic) in &desired {
@@ -200,8 +202,15 @@ impl Mesh {
                 lock(&self.shm_gates).remove(&key);
             }
         }
-        if shm.reading() != before {
+        let reading = shm.reading();
+        pending |= desired.iter().any(|key| !reading.contains(key));
+        if reading != before {
             self.announce_shm_reading();
+        }
+        // Something could not be made or read yet: `run_discovery` retries once a second
+        // until it can; otherwise nothing wakes for shared memory while the node idles.
+        if pending {
+            self.shm_retry.notify_one();
         }
     }
 

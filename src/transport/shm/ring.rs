@@ -114,53 +114,64 @@ impl RingWriter {
         if count == 0 {
             return Err(ShmError::NoPool(self.segment.name().to_string()));
         }
-        let (held, oldest_needed) = self.readers_state();
-        let busy = |c: usize, this: &Self| held & (1 << c) != 0 || this.loaned & (1 << c) != 0;
-        let is_free =
-            |c: usize| !busy(c, self) && self.chunk_message[c].is_none_or(|s| s < oldest_needed);
-        let free = (0..count)
-            .find(|&c| is_free(c) && fits(c))
-            .or_else(|| (0..count).find(|&c| is_free(c)));
-        if let Some(c) = free {
-            if let Some(s) = self.chunk_message[c].take() {
-                // Every reader is past message s: nobody will look at its slot for it again.
-                let slots = self.slot_chunk.len();
-                self.slot_chunk[(s as usize) % slots] = INLINE;
-                // SYNC POINT drop: as below, in case a reader registered meanwhile.
-                self.segment
-                    .slot(s)
-                    .seq
-                    .store(SEQ_DROPPED, Ordering::SeqCst);
-                if self.readers_state().0 & (1 << c) != 0 {
-                    return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
+        // Chunks found held by a reader that took them while we looked: try another (at most
+        // `count` rounds, since each round skips one more).
+        let mut skip: u64 = 0;
+        loop {
+            let (held, oldest_needed) = self.readers_state();
+            let busy = |c: usize, this: &Self| {
+                (held | skip) & (1 << c) != 0 || this.loaned & (1 << c) != 0
+            };
+            let is_free = |c: usize| {
+                !busy(c, self) && self.chunk_message[c].is_none_or(|s| s < oldest_needed)
+            };
+            let free = (0..count)
+                .find(|&c| is_free(c) && fits(c))
+                .or_else(|| (0..count).find(|&c| is_free(c)));
+            if let Some(c) = free {
+                if let Some(s) = self.chunk_message[c].take() {
+                    // Every reader is past message s: nobody will look at its slot for it again.
+                    let slots = self.slot_chunk.len();
+                    self.slot_chunk[(s as usize) % slots] = INLINE;
+                    // SYNC POINT drop: as below, in case a reader registered meanwhile.
+                    self.segment
+                        .slot(s)
+                        .seq
+                        .store(SEQ_DROPPED, Ordering::SeqCst);
+                    if self.readers_state().0 & (1 << c) != 0 {
+                        // A reader holds message s in place (it took it as our look ran).
+                        skip |= 1 << c;
+                        continue;
+                    }
                 }
+                self.loaned |= 1 << c;
+                return Ok(c);
+            }
+            let oldest = (0..count)
+                .filter(|&c| !busy(c, self))
+                .filter_map(|c| self.chunk_message[c].map(|s| (s, c)))
+                .min();
+            let Some((s, c)) = oldest else {
+                return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
+            };
+            // Take message s's chunk back: readers that reach s see it overwritten.
+            // SYNC POINT drop: SeqCst, so a reader whose re-check still saw 2s+2 set its held
+            // bit before this store, and the held load below will see it.
+            self.segment
+                .slot(s)
+                .seq
+                .store(SEQ_DROPPED, Ordering::SeqCst);
+            let slots = self.slot_chunk.len();
+            self.slot_chunk[(s as usize) % slots] = INLINE;
+            self.chunk_message[c] = None;
+            // Readers might have set their bit between our load and the store: look again.
+            if self.readers_state().0 & (1 << c) != 0 {
+                skip |= 1 << c;
+                continue;
             }
             self.loaned |= 1 << c;
             return Ok(c);
         }
-        let oldest = (0..count)
-            .filter(|&c| !busy(c, self))
-            .filter_map(|c| self.chunk_message[c].map(|s| (s, c)))
-            .min();
-        let Some((s, c)) = oldest else {
-            return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
-        };
-        // Take message s's chunk back: readers that reach s see it overwritten.
-        // SYNC POINT drop: SeqCst, so a reader whose re-check still saw 2s+2 set its held bit
-        // before this store, and the held load below will see it.
-        self.segment
-            .slot(s)
-            .seq
-            .store(SEQ_DROPPED, Ordering::SeqCst);
-        let slots = self.slot_chunk.len();
-        self.slot_chunk[(s as usize) % slots] = INLINE;
-        self.chunk_message[c] = None;
-        // Readers might have set their bit between our load and the store: look again.
-        if self.readers_state().0 & (1 << c) != 0 {
-            return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
-        }
-        self.loaned |= 1 << c;
-        Ok(c)
     }
 
     /// Takes chunk `c` back for good if no reader holds it and every reader has passed its
