@@ -11,7 +11,7 @@
 //! the scan every [`SCAN_EVERY`] is all there is. A malformed file is skipped with a debug log,
 //! never trusted.
 //!
-//! Idle, a node wakes once per [`SCAN_EVERY`]; nothing here polls faster.
+//! Idle, a node wakes once per [`SCAN_EVERY`] (10 s); nothing here polls faster.
 //!
 //! This module never opens connections; it only reads and writes its directory.
 
@@ -29,13 +29,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// How often a node touches its own entry.
-pub const REFRESH: Duration = Duration::from_secs(3);
+pub const REFRESH: Duration = Duration::from_secs(10);
 /// How often a node scans the whole directory (inotify reports everything else at once).
-pub const SCAN_EVERY: Duration = Duration::from_secs(3);
+pub const SCAN_EVERY: Duration = Duration::from_secs(10);
 /// An entry not touched for this long belongs to a dead node.
-pub const STALE_AFTER: Duration = Duration::from_secs(15);
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
 /// A stale entry is deleted after this long.
-pub const REMOVE_AFTER: Duration = Duration::from_secs(60);
+pub const REMOVE_AFTER: Duration = Duration::from_secs(120);
 
 /// The registry directory of one domain.
 pub fn domain_dir(domain: &str) -> PathBuf {
@@ -55,6 +55,15 @@ impl RegistryEntry {
         own: &Announcement,
         events: UnboundedSender<DiscoveryEvent>,
     ) -> Result<Self, DiscoveryError> {
+        Self::start_scanning_every(own, events, SCAN_EVERY)
+    }
+
+    /// As [`RegistryEntry::start`], with full scans (and refreshes) every `scan_every`.
+    pub fn start_scanning_every(
+        own: &Announcement,
+        events: UnboundedSender<DiscoveryEvent>,
+        scan_every: Duration,
+    ) -> Result<Self, DiscoveryError> {
         let dir = domain_dir(&own.domain);
         let shown = dir.display().to_string();
         let fail = |source| DiscoveryError::Registry {
@@ -71,7 +80,7 @@ impl RegistryEntry {
             let own_id = own.id.clone();
             std::thread::Builder::new()
                 .name("rosy-registry".into())
-                .spawn(move || watch(&dir, &path, &own_id, &stop, &events))
+                .spawn(move || watch(&dir, &path, &own_id, &stop, &events, scan_every))
                 .map_err(fail)?
         };
         Ok(RegistryEntry {
@@ -171,6 +180,7 @@ fn watch(
     own_id: &str,
     stop: &Arc<AtomicBool>,
     events: &UnboundedSender<DiscoveryEvent>,
+    scan_every: Duration,
 ) {
     let own_name = format!("{own_id}.json");
     let mut wakes = None;
@@ -181,7 +191,7 @@ fn watch(
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next_scan {
-            if now.duration_since(last_refresh) >= REFRESH {
+            if now.duration_since(last_refresh) >= scan_every.min(REFRESH) {
                 if let Err(e) = touch(own_path) {
                     if !stop.load(Ordering::Relaxed) {
                         tracing::warn!("cannot refresh registry entry {}: {e}", own_path.display());
@@ -197,7 +207,7 @@ fn watch(
                     }
                     Err(e) if !watching_failed => {
                         tracing::debug!(
-                            "no inotify on registry {} ({e}): scanning every {SCAN_EVERY:?}",
+                            "no inotify on registry {} ({e}): scanning every {scan_every:?}",
                             dir.display()
                         );
                         watching_failed = true;
@@ -205,7 +215,7 @@ fn watch(
                     Err(_) => {}
                 }
             }
-            next_scan = now + SCAN_EVERY;
+            next_scan = now + scan_every;
         }
         if scan(dir, own_id, SystemTime::now(), &mut known, events).is_err() {
             // The receiver is gone: the node closed.
@@ -221,7 +231,7 @@ fn watch(
                     // The watch ended (the directory went away, or reading failed): scan only,
                     // and try to watch again at the next periodic scan.
                     wakes = None;
-                    next_scan = Instant::now() + SCAN_EVERY;
+                    next_scan = Instant::now() + scan_every;
                 }
             },
             None => std::thread::sleep(timeout),
@@ -434,6 +444,9 @@ mod tests {
     use super::*;
     use crate::discovery::host::random_id;
 
+    /// Full scans in tests: often enough to see a dead pid within `next`'s bound.
+    const TEST_SCAN: Duration = Duration::from_secs(1);
+
     fn announcement(domain: &str) -> Announcement {
         Announcement {
             id: random_id(),
@@ -506,7 +519,8 @@ mod tests {
     fn a_new_entry_is_seen_at_once_not_at_the_next_scan() {
         let domain = format!("test-registry-{}", random_id());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = RegistryEntry::start(&announcement(&domain), tx).unwrap();
+        let watcher =
+            RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN).unwrap();
         // The first peer may be found by a scan. Each next one is written right after the previous
         // one was reported, a scan at most: a periodic scan would find it only SCAN_EVERY later.
         let mut peers = Vec::new();
@@ -519,7 +533,7 @@ mod tests {
             let took = written.elapsed();
             if i > 0 {
                 assert!(
-                    took < SCAN_EVERY / 2,
+                    took < TEST_SCAN / 2,
                     "peer {i} seen after {took:?}: not by inotify"
                 );
             }
@@ -548,7 +562,8 @@ mod tests {
         // Written like a node does, with this pid namespace; never refreshed afterwards.
         write_entry(&peer_path, &peer).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = RegistryEntry::start(&announcement(&domain), tx).unwrap();
+        let watcher =
+            RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN).unwrap();
         assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer.clone()));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -556,7 +571,7 @@ mod tests {
         assert_eq!(next(&mut rx), DiscoveryEvent::Gone(peer.id.clone()));
         let took = killed.elapsed();
         assert!(
-            took <= SCAN_EVERY * 3 && took < STALE_AFTER,
+            took <= TEST_SCAN * 3 && took < STALE_AFTER,
             "gone after {took:?}: not by the pid check"
         );
         assert!(!peer_path.exists(), "the dead writer's entry is removed");
