@@ -198,20 +198,12 @@ impl WriterState {
         let class = pool::size_class(len);
         let usable = (self.pool_bytes / class).clamp(self.pool_chunks, layout::MAX_CHUNKS);
         let c = match self.ring.allocate_for(|c| pool.fits(c, len), usable) {
-            Err(ShmError::PoolExhausted(name)) if usable < layout::MAX_CHUNKS => {
+            Err(ShmError::PoolExhausted(_)) if usable < layout::MAX_CHUNKS => {
                 // Subscribers hold every chunk (samples waiting in queues): grow, within bounds.
                 let most = (self.pool_max_bytes / class).clamp(usable, layout::MAX_CHUNKS);
-                let c = self.ring.allocate_for(|c| pool.fits(c, len), most)?;
-                return match self.pool.prepare(c, len) {
-                    Ok(map) => Ok((c, map)),
-                    Err(e) => {
-                        self.ring.release(c);
-                        tracing::debug!("pool not grown: {e}");
-                        // No room to grow (a full /dev/shm): the message is lost, as for a
-                        // slow subscriber; the pool it has keeps working.
-                        Err(ShmError::PoolExhausted(name))
-                    }
-                };
+                // No room to grow (a full /dev/shm) is the error of `prepare` below, not
+                // PoolExhausted: the caller sends that message by TCP instead of losing it.
+                self.ring.allocate_for(|c| pool.fits(c, len), most)?
             }
             other => other?,
         };
