@@ -4,14 +4,15 @@
 //! where it has not; the process must not die of SIGBUS.
 //!
 //! ```text
-//! full_shm [--large BYTES] [--count N]
+//! full_shm [--large BYTES] [--count N] [--inspect]
 //! ```
 //! Sends one small message, waits (at most 10 s) until the publisher has decided how the
 //! listener is reached, then sends N messages (every 4th one `--large` bytes, default 1 MB;
 //! the rest 100 bytes) before reading any: so large samples stay held, as in a busy listener.
 //! Prints one line per send (`send SEQ LEN -> RESULT`), then `received R of N missing [..]
 //! corrupt C`, `by transport shm S tcp T`, `way TRANSPORT: REASON`. Exits 0 when everything
-//! arrived intact, 3 when not, 1 on an error.
+//! arrived intact, 3 when not, 1 on an error. With `--inspect` both nodes then stay (printing
+//! `inspect`) until SIGTERM or 60 s, for `rosy topic info` / `rosy node list -v` to look at.
 
 use serde_bytes::ByteBuf;
 use std::time::Duration;
@@ -142,6 +143,18 @@ async fn run() -> rosy::Result<bool> {
     match way(&sender) {
         Some(w) => println!("way {}: {}", w.transport, w.reason),
         None => println!("way unknown: the sender lost the receiver"),
+    }
+    if std::env::args().any(|a| a == "--inspect") {
+        // The handler is in place before `inspect` is printed: an early SIGTERM stops us cleanly.
+        let mut terminate = tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        )
+        .map_err(|source| rosy::Error::Io {
+            context: "cannot handle SIGTERM".into(),
+            source,
+        })?;
+        println!("inspect");
+        let _ = tokio::time::timeout(Duration::from_secs(60), terminate.recv()).await;
     }
     sender.close().await;
     receiver.close().await;

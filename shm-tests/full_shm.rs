@@ -44,13 +44,15 @@ impl std::fmt::Debug for Run {
     }
 }
 
-/// Runs `full_shm ARGS` with a tmpfs of `size` on /dev/shm, visible to it alone.
-fn run_with_shm(size: &str, args: &[&str]) -> Run {
+/// `unshare -m ... full_shm ARGS` with a tmpfs of `size` on /dev/shm, visible to it alone, in
+/// a domain of its own (returned).
+fn command_with_shm(size: &str, args: &[&str]) -> (Command, String) {
     assert!(
         rustix::process::geteuid().is_root(),
         "this test mounts a small tmpfs on /dev/shm in a private mount namespace and needs root \
          (CI runs as root)"
     );
+    let domain = unique_domain("fullshm");
     let mut command = Command::new("unshare");
     command
         .args(["-m", "sh", "-c"])
@@ -59,13 +61,18 @@ fn run_with_shm(size: &str, args: &[&str]) -> Run {
         ))
         .arg(example("full_shm"))
         .args(args)
-        .env("ROSY_DOMAIN_ID", unique_domain("fullshm"))
+        .env("ROSY_DOMAIN_ID", &domain)
         .env("ROSY_INTERFACES", "lo")
         .env("ROSY_MDNS", "0")
         .env_remove("RUST_LOG")
         .env_remove("ROSY_HOST_ID")
         .env_remove("ROSY_TRANSPORT");
-    let mut proc = Proc::spawn("full_shm", command);
+    (command, domain)
+}
+
+/// Runs `full_shm ARGS` with a tmpfs of `size` on /dev/shm, visible to it alone.
+fn run_with_shm(size: &str, args: &[&str]) -> Run {
+    let mut proc = Proc::spawn("full_shm", command_with_shm(size, args).0);
     let status = proc.wait_exit(Duration::from_secs(60));
     Run {
         stdout: proc.stdout(),
@@ -177,4 +184,63 @@ fn a_roomy_dev_shm_sends_everything_by_shm_without_warnings() {
     assert!(run.shm_warnings().is_empty(), "{run:?}");
     let way = run.line("way ");
     assert_eq!(way, "way shm: ", "{run:?}");
+}
+
+/// `rosy ARGS` in the mount namespace (so the /dev/shm) of process `pid`.
+fn rosy_beside(pid: u32, domain: &str, args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--mount=/proc/{pid}/ns/mnt"))
+        .arg(env!("CARGO_BIN_EXE_rosy"))
+        .args(args)
+        .env("ROSY_DOMAIN_ID", domain)
+        .env("ROSY_INTERFACES", "lo")
+        .env("ROSY_MDNS", "0")
+        .output()
+        .expect("nsenter runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "rosy {args:?}: {stdout}\n{stderr}");
+    stdout.into_owned()
+}
+
+#[test]
+fn the_command_line_says_why_messages_go_by_tcp() {
+    use rustix::process::Signal;
+    let (command, domain) = command_with_shm("1m", &["--count", "8", "--inspect"]);
+    let mut proc = Proc::spawn("full_shm", command);
+    proc.expect_line("inspect", Duration::from_secs(30));
+    // topic info: the route from sender to receiver is shm, with the missing room as reason.
+    let info = rosy_beside(proc.pid(), &domain, &["topic", "info", "frames"]);
+    let route = info
+        .lines()
+        .find(|l| {
+            l.trim_start().starts_with("full-shm-sender@") && l.contains(" -> full-shm-receiver@")
+        })
+        .unwrap_or_else(|| panic!("no route in {info}"));
+    assert!(
+        route.contains("shm") && route.contains("/dev/shm has no room"),
+        "{route}\n{info}"
+    );
+    // node list -v: the sender lists its problem.
+    let nodes = rosy_beside(proc.pid(), &domain, &["node", "list", "-v"]);
+    assert!(
+        nodes.lines().any(
+            |l| l.contains("shm problem (own) on frames") && l.contains("/dev/shm has no room")
+        ),
+        "{nodes}"
+    );
+    proc.signal(Signal::TERM);
+    let status = proc.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}: {:?}", proc.stderr());
+    assert_eq!(
+        proc.stderr()
+            .iter()
+            .filter(|l| l.contains("WARN") && l.contains("/dev/shm"))
+            .count(),
+        1,
+        "{:#?}",
+        proc.stderr()
+    );
 }
