@@ -38,6 +38,14 @@ fn dot_and_dot_dot_are_refused_as_domain_ids() {
     assert_refused("a.b", run(&domain, &["node", "list", "--domain-id", "a.b"]));
     // From the environment, as a child of `rosy launch` would get it.
     assert_refused("..", run("..", &["node", "list"]));
+    // A node's own ROSY_DOMAIN_ID, checked by NodeBuilder::build.
+    let mut node = Proc::example("topic_listener", "..", &[]);
+    assert!(!node.wait_exit(T).success());
+    let stderr = node.stderr().join("\n");
+    assert!(
+        stderr.contains("invalid ROSY_DOMAIN_ID: \"..\": '.' is not allowed"),
+        "{stderr}"
+    );
     // A good one still works.
     let (status, stdout, stderr) = run(&domain, &["node", "list"]);
     assert!(status.success(), "{stdout}\n{stderr}");

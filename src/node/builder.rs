@@ -402,3 +402,23 @@ async fn bind(interfaces: Option<&[String]>) -> Result<(Vec<TcpListener>, Vec<So
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn build_refuses_a_domain_id_that_would_escape_its_directory() {
+        for bad in ["..", ".", "a/b"] {
+            let err = crate::Node::builder("n")
+                .domain_id(bad)
+                .build()
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"))
+                .to_string();
+            assert!(
+                err.starts_with(&format!("invalid domain id: {bad:?}: ")) && err.contains("'_'"),
+                "{err}"
+            );
+        }
+    }
+}
