@@ -2,6 +2,7 @@
 //! every wait bounded.
 
 mod bag;
+mod domain_ids;
 mod launch;
 mod mesh_commands;
 mod speedtest;

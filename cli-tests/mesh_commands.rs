@@ -127,9 +127,10 @@ fn bad_arguments_get_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither JSON nor YAML"));
 
+    // A usage error now (clap checks it as a DomainId), like any other bad argument.
     let out = output(&domain, &["--domain-id", "bad/domain", "node", "list"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("domain id"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid domain id \"bad/domain\""));
 
     let out = output(
         &domain,

@@ -4,6 +4,7 @@
 
 mod crashes;
 mod flow;
+mod full_shm;
 mod large;
 mod nodes;
 #[path = "../net-tests/support.rs"]

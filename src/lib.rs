@@ -22,6 +22,7 @@ pub mod bag;
 pub mod balance;
 pub mod codec;
 pub mod discovery;
+pub mod domain;
 pub mod error;
 pub mod logging;
 pub mod node;
@@ -29,6 +30,7 @@ pub mod topology;
 pub mod transport;
 pub mod units;
 
+pub use domain::DomainId;
 pub use error::{Error, Result, ServiceError};
 pub use logging::init_logging;
 pub use node::{

@@ -84,12 +84,15 @@ pub struct NodeInfo {
 pub struct Way {
     /// `local` (one node), `shm` or `tcp`.
     pub transport: &'static str,
-    /// Why TCP between two nodes of one host (empty otherwise).
+    /// Why TCP between two nodes of one host; for `shm`, why some messages still go by TCP
+    /// (the publisher could not write them to shared memory, e.g. a full /dev/shm); empty
+    /// otherwise.
     pub reason: String,
 }
 
 /// The way `topic` goes from `publisher` to `listener`, as both announce it: shared memory once
-/// the listener reads the publisher's segment; else TCP, with the reason.
+/// the listener reads the publisher's segment (with the publisher's problem, if it sends some
+/// messages by TCP all the same); else TCP, with the reason.
 pub fn way_between(publisher: &NodeInfo, listener: &NodeInfo, topic: &str) -> Way {
     let tcp = |reason: String| Way {
         transport: "tcp",
@@ -106,9 +109,15 @@ pub fn way_between(publisher: &NodeInfo, listener: &NodeInfo, topic: &str) -> Wa
         .iter()
         .any(|(p, t)| p == &publisher.id && t == topic)
     {
+        let problem = publisher
+            .shm_problems
+            .iter()
+            .find(|(p, t, _)| p == &publisher.id && t == topic);
         return Way {
             transport: "shm",
-            reason: String::new(),
+            reason: problem
+                .map(|(_, _, e)| format!("{}: {e}", publisher.name))
+                .unwrap_or_default(),
         };
     }
     if publisher.host_id != listener.host_id {

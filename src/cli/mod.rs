@@ -25,9 +25,16 @@ use error::CliError;
     propagate_version = true
 )]
 pub struct Cli {
-    /// The mesh to work in: nodes only see nodes of their own domain.
-    #[arg(long, global = true, env = "ROSY_DOMAIN_ID", default_value = "default")]
-    pub domain_id: String,
+    /// The mesh to work in: nodes only see nodes of their own domain. 1 to 64 ASCII letters,
+    /// digits, '_' and '-'.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSY_DOMAIN_ID",
+        default_value = "default",
+        value_parser = clap::value_parser!(rosy::DomainId)
+    )]
+    pub domain_id: rosy::DomainId,
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 /// Longest topic, service or node name, in bytes. Every name read off the wire is checked against it.
 pub const MAX_NAME_LEN: usize = 1024;
 
-/// Longest domain id, in bytes.
-pub const MAX_DOMAIN_LEN: usize = 64;
+/// Longest domain id, in bytes (see [`crate::domain::DomainId`]).
+pub const MAX_DOMAIN_LEN: usize = crate::domain::MAX_LEN;
 
 /// The directory where rosy keeps host-local state: `/dev/shm` when it exists (so that "same
 /// directory" means "can share memory"), else `$XDG_RUNTIME_DIR`, else the temp directory.
@@ -90,22 +90,12 @@ pub fn hostname() -> String {
         .into_owned()
 }
 
-/// Checks a domain id: 1 to 64 of `A-Z a-z 0-9 . _ -` (it becomes part of file and segment names).
+/// Checks a domain id: 1 to 64 of `A-Z a-z 0-9 _ -` (it becomes part of file and segment
+/// names). The rule lives in [`crate::domain::DomainId`]; this is its check alone.
 pub fn check_domain(domain: &str) -> Result<(), String> {
-    if domain.is_empty() || domain.len() > MAX_DOMAIN_LEN {
-        return Err(format!(
-            "domain id {domain:?} must be 1 to {MAX_DOMAIN_LEN} characters"
-        ));
-    }
-    if let Some(c) = domain
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "domain id {domain:?} may only hold letters, digits, '.', '_' and '-', not {c:?}"
-        ));
-    }
-    Ok(())
+    crate::domain::DomainId::new(domain)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Checks a node, topic or service name: 1 to [`MAX_NAME_LEN`] bytes, no control characters.
@@ -143,7 +133,9 @@ mod tests {
 
     #[test]
     fn domains_and_names_are_checked() {
-        assert!(check_domain("lab-1.robots_a").is_ok());
+        assert!(check_domain("lab-1_robots").is_ok());
+        assert!(check_domain("lab-1.robots_a").is_err());
+        assert!(check_domain("..").unwrap_err().contains("'.'"));
         assert!(check_domain("").is_err());
         assert!(check_domain("a/b").unwrap_err().contains("'/'"));
         assert!(check_domain(&"x".repeat(65)).is_err());

@@ -23,8 +23,9 @@ use super::Node;
 use super::mesh::{Mesh, MeshConfig};
 use crate::balance::Strategy;
 use crate::codec::BuiltinCodec;
-use crate::discovery::host::{self, check_domain, check_name};
+use crate::discovery::host::{self, check_name};
 use crate::discovery::{Announcement, Discovery, DiscoveryConfig};
+use crate::domain::DomainId;
 use crate::error::{Error, Result};
 use crate::topology::NodeInfo;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -96,7 +97,8 @@ impl NodeBuilder {
         }
     }
 
-    /// The domain this node joins; nodes of other domains never see it.
+    /// The domain this node joins; nodes of other domains never see it. Checked by
+    /// [`build`](Self::build): 1 to 64 ASCII letters, digits, `_` and `-` (see [`DomainId`]).
     pub fn domain_id(mut self, domain: impl Into<String>) -> Self {
         self.domain_id = Some(domain.into());
         self
@@ -192,14 +194,18 @@ impl NodeBuilder {
     pub async fn build(self) -> Result<Node> {
         let invalid = |what, reason| Error::Invalid { what, reason };
         check_name("node", &self.name).map_err(|r| invalid("node name", r))?;
-        let domain = match self.domain_id {
-            Some(d) => d,
-            None => std::env::var("ROSY_DOMAIN_ID")
-                .ok()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| "default".to_string()),
-        };
-        check_domain(&domain).map_err(|r| invalid("domain id", r))?;
+        // The one check of a domain id (it names files in /dev/shm): from the builder, else
+        // ROSY_DOMAIN_ID, each error naming where the value came from.
+        let domain: String = match self.domain_id {
+            Some(d) => DomainId::new(d).map_err(|e| invalid("domain id", e.reason()))?,
+            None => match std::env::var("ROSY_DOMAIN_ID") {
+                Ok(d) if !d.is_empty() => {
+                    DomainId::new(d).map_err(|e| invalid("ROSY_DOMAIN_ID", e.reason()))?
+                }
+                _ => DomainId::new("default").expect("a valid domain id"),
+            },
+        }
+        .into();
         let transport = match self.transport {
             Some(t) => t,
             None => std::env::var("ROSY_TRANSPORT")
@@ -393,6 +399,26 @@ async fn bind(interfaces: Option<&[String]>) -> Result<(Vec<TcpListener>, Vec<So
                 listeners.push(listener);
             }
             Ok((listeners, endpoints))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn build_refuses_a_domain_id_that_would_escape_its_directory() {
+        for bad in ["..", ".", "a/b"] {
+            let err = crate::Node::builder("n")
+                .domain_id(bad)
+                .build()
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"))
+                .to_string();
+            assert!(
+                err.starts_with(&format!("invalid domain id: {bad:?}: ")) && err.contains("'_'"),
+                "{err}"
+            );
         }
     }
 }

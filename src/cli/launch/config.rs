@@ -177,8 +177,17 @@ impl Launch {
                 path: path.to_path_buf(),
                 message: "stop_timeout must be a number of seconds, 0 or more".into(),
             })?;
+        // Checked here, not only by the children: a bad domain id is the file's mistake.
+        let domain_id = file
+            .domain_id
+            .map(|d| rosy::DomainId::new(d).map(String::from))
+            .transpose()
+            .map_err(|e| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("domain_id {}", e.reason()),
+            })?;
         let mut launch = Launch {
-            domain_id: file.domain_id,
+            domain_id,
             stop_timeout,
             nodes: Vec::new(),
             skipped: Vec::new(),
@@ -420,6 +429,14 @@ nodes:
 
         let restart = parse("nodes:\n  a: {command: x, restart: sometimes}\n").unwrap_err();
         assert!(restart.to_string().contains("sometimes"), "{restart}");
+
+        let escape = parse("domain_id: ..\nnodes:\n  a: {command: x}\n").unwrap_err();
+        assert!(
+            escape
+                .to_string()
+                .contains("domain_id \"..\": '.' is not allowed"),
+            "{escape}"
+        );
 
         let missing = parse("domain_id: x\n").unwrap_err();
         assert!(missing.to_string().contains("nodes"), "{missing}");

@@ -54,12 +54,16 @@ impl Mesh {
     }
 
     /// Records (and announces) why shared memory of (`publisher`, `topic`) is not used; logs a
-    /// warning the first time when `warn`.
+    /// warning the first time when `warn`. A problem that differs from the one recorded only in
+    /// its numbers (the chunk file's generation, the bytes wanted) is the same problem: a full
+    /// /dev/shm refusing every large message warns once and is announced once, not per message.
     fn note_shm_problem(&self, publisher: &str, topic: &str, error: &str, warn: bool) {
         let key = (publisher.to_string(), topic.to_string());
         let changed = {
             let mut problems = lock(&self.shm_problems);
-            let new = problems.get(&key).map(String::as_str) != Some(error);
+            let new = !problems
+                .get(&key)
+                .is_some_and(|known| same_but_numbers(known, error));
             if new {
                 problems.insert(key, error.to_string());
             }
@@ -259,5 +263,36 @@ impl Mesh {
         if lock(&self.own).shm_reading != reading {
             self.update_own(|own| own.shm_reading = reading);
         }
+    }
+}
+
+/// Whether two problem texts are equal but for their digits.
+fn same_but_numbers(a: &str, b: &str) -> bool {
+    let letters = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect::<String>()
+    };
+    letters(a) == letters(b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn problems_differing_only_in_numbers_are_one_problem() {
+        let full = |generation: u32, len: u32| {
+            format!(
+                "/dev/shm has no room for {len} more bytes (rosy.d.0123abcd.ef45.c1.{generation}); \
+                 sent by TCP"
+            )
+        };
+        assert!(super::same_but_numbers(
+            &full(3, 1052672),
+            &full(12, 2101248)
+        ));
+        assert!(!super::same_but_numbers(
+            &full(3, 1),
+            "cannot read the segment: rosy.d.0123abcd.ef45 is still being created"
+        ));
     }
 }

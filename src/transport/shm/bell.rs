@@ -148,8 +148,8 @@ mod tests {
             "never woken"
         );
         assert_eq!(
-            bell_name_beside("rosy.my.domain.00000000000000ab.1122334455667788", 0xcd).as_deref(),
-            Some("rosy.my.domain.00000000000000cd.bell")
+            bell_name_beside("rosy.my-domain.00000000000000ab.1122334455667788", 0xcd).as_deref(),
+            Some("rosy.my-domain.00000000000000cd.bell")
         );
         drop(ringer);
         drop(bell);

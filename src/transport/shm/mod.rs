@@ -198,20 +198,12 @@ impl WriterState {
         let class = pool::size_class(len);
         let usable = (self.pool_bytes / class).clamp(self.pool_chunks, layout::MAX_CHUNKS);
         let c = match self.ring.allocate_for(|c| pool.fits(c, len), usable) {
-            Err(ShmError::PoolExhausted(name)) if usable < layout::MAX_CHUNKS => {
+            Err(ShmError::PoolExhausted(_)) if usable < layout::MAX_CHUNKS => {
                 // Subscribers hold every chunk (samples waiting in queues): grow, within bounds.
                 let most = (self.pool_max_bytes / class).clamp(usable, layout::MAX_CHUNKS);
-                let c = self.ring.allocate_for(|c| pool.fits(c, len), most)?;
-                return match self.pool.prepare(c, len) {
-                    Ok(map) => Ok((c, map)),
-                    Err(e) => {
-                        self.ring.release(c);
-                        tracing::debug!("pool not grown: {e}");
-                        // No room to grow (a full /dev/shm): the message is lost, as for a
-                        // slow subscriber; the pool it has keeps working.
-                        Err(ShmError::PoolExhausted(name))
-                    }
-                };
+                // No room to grow (a full /dev/shm) is the error of `prepare` below, not
+                // PoolExhausted: the caller sends that message by TCP instead of losing it.
+                self.ring.allocate_for(|c| pool.fits(c, len), most)?
             }
             other => other?,
         };
@@ -664,14 +656,45 @@ pub fn node_bytes(domain: &str, node_id: &str) -> u64 {
     bytes_with_prefix(&format!("{PREFIX}{domain}.{node}."), |_| true)
 }
 
-/// Removes rosy files in /dev/shm (of `domain`, or all) whose owner process is dead or that
-/// closed: segments, chunk files and doorbells; and rosy-named files that are none of these,
-/// once older than 10 s. Returns the names removed. Never touches a name without rosy's prefix.
-pub fn remove_stale_segments(domain: Option<&str>) -> std::io::Result<Vec<String>> {
-    let prefix = match domain {
-        Some(d) => format!("{PREFIX}{d}."),
-        None => PREFIX.to_string(),
+/// What a file name in /dev/shm is, if rosy made it: `rosy.<domain>.<16 hex>.<16 hex>` (a
+/// segment), that followed by `.c<chunk>.<generation>` (a chunk file), or
+/// `rosy.<domain>.<16 hex>.bell` (a doorbell), `<domain>` a valid [`DomainId`]. Returns the
+/// domain; `None` for every other name, which rosy never removes.
+///
+/// [`DomainId`]: crate::domain::DomainId
+pub fn rosy_file_domain(name: &str) -> Option<&str> {
+    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let number = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let rest = name.strip_prefix(PREFIX)?;
+    let (domain, rest) = rest.split_once('.')?;
+    if !crate::domain::DomainId::is_valid(domain) {
+        return None;
+    }
+    let parts: Vec<&str> = rest.split('.').collect();
+    let ours = match parts.as_slice() {
+        [node, "bell"] => hex16(node),
+        [node, topic] => hex16(node) && hex16(topic),
+        [node, topic, chunk, generation] => {
+            hex16(node)
+                && hex16(topic)
+                && chunk.strip_prefix('c').is_some_and(number)
+                && number(generation)
+        }
+        _ => false,
     };
+    ours.then_some(domain)
+}
+
+/// Removes rosy files in /dev/shm (of `domain`, or all) whose owner process is dead or that
+/// closed: segments, chunk files and doorbells; and files named as rosy's that hold none of
+/// these, once older than 10 s (a creator killed before its file was ready). Returns the names
+/// removed. A name that is not one rosy makes ([`rosy_file_domain`]) is never touched, and an
+/// invalid `domain` is refused.
+pub fn remove_stale_segments(domain: Option<&str>) -> std::io::Result<Vec<String>> {
+    if let Some(d) = domain {
+        crate::domain::DomainId::new(d)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    }
     let mut removed = Vec::new();
     let dir = match std::fs::read_dir("/dev/shm") {
         Ok(dir) => dir,
@@ -679,8 +702,15 @@ pub fn remove_stale_segments(domain: Option<&str>) -> std::io::Result<Vec<String
         Err(e) => return Err(e),
     };
     for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(&prefix) {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        match rosy_file_domain(&name) {
+            Some(d) if domain.is_none_or(|want| want == d) => {}
+            _ => continue,
+        }
+        // A regular file only (shm_open makes nothing else); never follow a planted link.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
         let known = [layout::MAGIC, layout::CHUNK_MAGIC, layout::BELL_MAGIC];
@@ -873,6 +903,73 @@ mod tests {
             ShmSubscriber::open(&n),
             Err(ShmError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn only_names_rosy_makes_are_rosy_files() {
+        let seg = "rosy.lab-1.0123456789abcdef.fedcba9876543210";
+        assert_eq!(rosy_file_domain(seg), Some("lab-1"));
+        assert_eq!(rosy_file_domain(&format!("{seg}.c3.17")), Some("lab-1"));
+        assert_eq!(
+            rosy_file_domain("rosy.lab.0123456789abcdef.bell"),
+            Some("lab")
+        );
+        assert_eq!(
+            rosy_file_domain(&bell_name("a_b", 7)),
+            Some("a_b"),
+            "bell_name makes a rosy name"
+        );
+        for foreign in [
+            "rosy.x",
+            "rosy.lab.notes",
+            "rosy.lab.0123456789abcdef",
+            "rosy..0123456789abcdef.fedcba9876543210",
+            "rosy....0123456789abcdef.fedcba9876543210",
+            "rosy.lab.0123456789abcdef.fedcba9876543210.tmp",
+            "rosy.lab.0123456789abcdef.fedcba9876543210.c3",
+            "rosy.lab.0123456789abcdef.fedcba9876543210.cx.1",
+            "rosy.lab.0123456789abcde.fedcba9876543210",
+            "rosy.lab.0123456789abcdef.bell.old",
+            "rosy-host-id",
+            "rosy-registry",
+            "not-rosy",
+        ] {
+            assert_eq!(rosy_file_domain(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn stale_removal_touches_only_rosy_names_of_its_domain() {
+        let domain = format!("unit-stale-{}", std::process::id());
+        let old = std::time::SystemTime::now() - Duration::from_secs(60);
+        let plant = |name: &str| {
+            let path = format!("/dev/shm/{name}");
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_len(8192).unwrap();
+            file.set_modified(old).unwrap();
+            path
+        };
+        // Old, not rosy's layout: removed only under a name rosy makes, of this domain.
+        let junk = plant(&format!("rosy.{domain}.0123456789abcdef.fedcba9876543210"));
+        let other_domain = plant(&format!("rosy.{domain}x.0123456789abcdef.fedcba9876543210"));
+        let foreign = [
+            plant(&format!("rosy.{domain}.notes")),
+            plant(&format!(
+                "rosy.{domain}.0123456789abcdef.fedcba9876543210.tmp"
+            )),
+            plant(&format!("not-rosy-{domain}")),
+        ];
+        let removed = remove_stale_segments(Some(&domain)).unwrap();
+        assert!(!std::path::Path::new(&junk).exists(), "{removed:?}");
+        assert!(std::path::Path::new(&other_domain).exists(), "{removed:?}");
+        for path in &foreign {
+            assert!(std::path::Path::new(path).exists(), "{path} removed");
+        }
+        let err = remove_stale_segments(Some("..")).unwrap_err();
+        assert!(err.to_string().contains("'.' is not allowed"), "{err}");
+        for path in foreign.iter().chain([&other_domain]) {
+            std::fs::remove_file(path).unwrap();
+        }
     }
 
     #[test]
