@@ -351,7 +351,8 @@ fn scan(
         else {
             continue;
         };
-        if id == own_id {
+        // Only entries a node wrote (its id: 32 hex digits) are read, and ever removed.
+        if id == own_id || id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
@@ -487,6 +488,26 @@ mod tests {
         assert_eq!(next(&mut rx_a), DiscoveryEvent::Gone(b.id.clone()));
         entry_a.close();
         let _ = std::fs::remove_dir(domain_dir(&domain));
+    }
+
+    #[test]
+    fn a_file_that_is_no_node_entry_is_never_removed() {
+        let domain = format!("test-registry-{}", random_id());
+        let dir = domain_dir(&domain);
+        std::fs::create_dir_all(&dir).unwrap();
+        let foreign = dir.join("notes.json");
+        std::fs::write(&foreign, b"{}").unwrap();
+        let ancient = SystemTime::now() - 2 * REMOVE_AFTER;
+        std::fs::File::options()
+            .write(true)
+            .open(&foreign)
+            .unwrap()
+            .set_modified(ancient)
+            .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        scan(&dir, "me", SystemTime::now(), &mut HashMap::new(), &tx).unwrap();
+        assert!(foreign.exists(), "a file rosy did not write was removed");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
