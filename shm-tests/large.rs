@@ -362,3 +362,42 @@ fn a_subscriber_killed_holding_a_25_mb_sample_leaks_nothing() {
     drop(publisher);
     assert_eq!(files_bytes(&name), 0, "the segment's files outlive it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_of_its_own_config_gets_its_ring_and_others_the_default() {
+    let domain = unique_domain("topic-config");
+    let deep = rosy::transport::shm::ShmConfig {
+        slots: 4096,
+        ..Default::default()
+    };
+    let sender = rosy::Node::builder("sender")
+        .domain_id(&domain)
+        .interfaces(Some(vec!["lo".to_string()]))
+        .mdns(false)
+        .shm_topic_config("deep", deep.clone())
+        .build()
+        .await
+        .unwrap();
+    let receiver = node("receiver", &domain).await;
+    let mut subscribers = Vec::new();
+    for topic in ["deep", "plain"] {
+        subscribers.push(receiver.subscriber::<()>(topic).await.unwrap());
+        sender.wait_for_listener(topic, T).await.unwrap();
+        sender.send(topic, &1u8).await.unwrap();
+        wait_attached(&receiver, &sender, topic).await;
+    }
+    let bytes = |topic| rosy::transport::shm::segment_bytes(&domain, &sender.id(), topic);
+    assert_eq!(
+        bytes("deep"),
+        deep.ring_bytes() as u64,
+        "the topic's own ring"
+    );
+    assert_eq!(
+        bytes("plain"),
+        rosy::transport::shm::ShmConfig::default().ring_bytes() as u64,
+        "the node's default ring"
+    );
+    drop(subscribers);
+    sender.close().await;
+    receiver.close().await;
+}

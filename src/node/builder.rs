@@ -73,6 +73,7 @@ pub struct NodeBuilder {
     queue_capacity: usize,
     tool: bool,
     shm: crate::transport::shm::ShmConfig,
+    shm_topics: std::collections::HashMap<String, crate::transport::shm::ShmConfig>,
     max_message: Option<usize>,
     shm_busy_poll: bool,
 }
@@ -92,6 +93,7 @@ impl NodeBuilder {
             queue_capacity: 1024,
             tool: false,
             shm: crate::transport::shm::ShmConfig::default(),
+            shm_topics: Default::default(),
             max_message: None,
             shm_busy_poll: false,
         }
@@ -169,6 +171,29 @@ impl NodeBuilder {
     /// how many messages a same-host listener may fall behind before it loses the oldest.
     pub fn shm_depth(mut self, slots: usize) -> Self {
         self.shm.slots = slots.max(2);
+        self
+    }
+
+    /// Ring and pool sizes for one topic this node publishes, instead of the node's (its message
+    /// size limit still applies): a deeper ring for a bursty topic, more frames in flight for a
+    /// camera whose listeners hold several.
+    ///
+    /// ```no_run
+    /// # async fn f() -> rosy::Result<()> {
+    /// use rosy::transport::shm::ShmConfig;
+    /// let node = rosy::Node::builder("camera")
+    ///     .shm_topic_config("camera/frames", ShmConfig { pool_chunks: 8, ..Default::default() })
+    ///     .shm_topic_config("imu", ShmConfig { slots: 8192, ..Default::default() })
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn shm_topic_config(
+        mut self,
+        topic: impl Into<String>,
+        config: crate::transport::shm::ShmConfig,
+    ) -> Self {
+        self.shm_topics.insert(topic.into(), config);
         self
     }
 
@@ -292,6 +317,7 @@ impl NodeBuilder {
                 queue_capacity: self.queue_capacity,
                 transport,
                 shm,
+                shm_topics: self.shm_topics.clone(),
                 shm_busy_poll: self.shm_busy_poll,
             },
         );

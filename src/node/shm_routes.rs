@@ -141,6 +141,7 @@ pub(crate) struct ShmRoutes {
     domain: String,
     own_id: String,
     config: ShmConfig,
+    per_topic: HashMap<String, ShmConfig>,
     busy_poll: bool,
     out: Mutex<HashMap<String, Arc<ShmPublisher>>>,
     reader: Mutex<Option<ReaderThread>>,
@@ -153,11 +154,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl ShmRoutes {
     /// `config.max_message` is the user's limit; segments add room for the prefix.
-    pub fn new(domain: &str, own_id: &str, mut config: ShmConfig, busy_poll: bool) -> Self {
+    /// `per_topic` overrides `config` for some topics (all but the message limit, the node's).
+    pub fn new(
+        domain: &str,
+        own_id: &str,
+        mut config: ShmConfig,
+        per_topic: HashMap<String, ShmConfig>,
+        busy_poll: bool,
+    ) -> Self {
         config.max_message += PREFIX_LEN;
         ShmRoutes {
             domain: domain.to_string(),
             own_id: own_id.to_string(),
+            per_topic,
             config,
             busy_poll,
             out: Mutex::new(HashMap::new()),
@@ -178,7 +187,14 @@ impl ShmRoutes {
             return Ok(false);
         }
         let name = segment_name(&self.domain, &self.own_id, topic);
-        let publisher = ShmPublisher::create(&name, &self.config)?;
+        let config = match self.per_topic.get(topic) {
+            Some(c) => ShmConfig {
+                max_message: self.config.max_message,
+                ..c.clone()
+            },
+            None => self.config.clone(),
+        };
+        let publisher = ShmPublisher::create(&name, &config)?;
         out.insert(topic.to_string(), Arc::new(publisher));
         Ok(true)
     }

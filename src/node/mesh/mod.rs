@@ -55,6 +55,8 @@ pub(crate) struct MeshConfig {
     pub queue_capacity: usize,
     pub transport: TransportPreference,
     pub shm: crate::transport::shm::ShmConfig,
+    /// Per-topic overrides of `shm` (ring and pool sizes).
+    pub shm_topics: HashMap<String, crate::transport::shm::ShmConfig>,
     pub shm_busy_poll: bool,
 }
 
@@ -127,6 +129,7 @@ impl Mesh {
                 &own.domain,
                 &own.id,
                 config.shm.clone(),
+                config.shm_topics.clone(),
                 config.shm_busy_poll,
             )
         });
