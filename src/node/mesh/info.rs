@@ -63,12 +63,21 @@ impl Mesh {
 
     /// Counts one more user of a topic in a role; announces it when it is the first.
     pub fn add_topic_role(&self, info: TopicInfo) {
-        let mut topics = lock(&self.own_topics);
-        let key = (info.name.clone(), info.role);
-        let entry = topics.entry(key).or_insert_with(|| (info, 0));
-        entry.1 += 1;
-        if entry.1 == 1 {
-            self.update_own(|own| self.rebuild_topics(own, &topics));
+        let publishes = info.role == TopicRole::Publish;
+        let new = {
+            let mut topics = lock(&self.own_topics);
+            let key = (info.name.clone(), info.role);
+            let entry = topics.entry(key).or_insert_with(|| (info, 0));
+            entry.1 += 1;
+            let new = entry.1 == 1;
+            if new {
+                self.update_own(|own| self.rebuild_topics(own, &topics));
+            }
+            new
+        };
+        if new && publishes {
+            // Same-host listeners may already wait: make the segment they will read now.
+            self.sync_shm();
         }
     }
 

@@ -29,46 +29,32 @@ pub fn bell_name(domain: &str, key: u64) -> String {
 
 /// A mapped doorbell: its owner sleeps on it, writers ring it.
 pub struct Doorbell {
-    name: String,
-    map: memmap2::MmapRaw,
-    owner: bool,
+    file: file::ShmFile,
 }
-
-// SAFETY: the mapping is shared memory accessed only through the atomics of `Bell`.
-unsafe impl Send for Doorbell {}
-// SAFETY: as above.
-unsafe impl Sync for Doorbell {}
 
 impl Doorbell {
     /// Makes the doorbell `name` (replacing a stale one), owned by this process.
     pub fn create(name: &str) -> Result<Doorbell, ShmError> {
-        let map = file::create(name, 4096, BELL_MAGIC)?;
-        file::set_ready(&map);
         Ok(Doorbell {
-            name: name.to_string(),
-            map,
-            owner: true,
+            file: file::ShmFile::create(name, 4096, BELL_MAGIC)?,
         })
     }
 
     /// Opens someone's doorbell to ring it.
     pub fn open(name: &str) -> Result<Doorbell, ShmError> {
-        let map = file::open(name, BELL_MAGIC, true, false)?;
         Ok(Doorbell {
-            name: name.to_string(),
-            map,
-            owner: false,
+            file: file::ShmFile::open(name, BELL_MAGIC, true, false)?,
         })
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        self.file.name()
     }
 
     fn bell(&self) -> &Bell {
         // SAFETY: the mapping is at least a page (checked at open, made so at create),
         // page-aligned, and Bell is repr(C) of integers and atomics: valid for any bytes.
-        unsafe { &*(self.map.as_ptr() as *const Bell) }
+        unsafe { &*(self.file.map().as_ptr() as *const Bell) }
     }
 
     /// Rings: bumps the word and wakes the owner if it sleeps. Call after publishing.
@@ -110,17 +96,7 @@ impl Doorbell {
 
     /// Whether the owner lives and has not closed its bell.
     pub fn owner_alive(&self) -> bool {
-        let h = file::header(&self.map);
-        h.closed.load(Ordering::Acquire) == 0 && super::segment::pid_alive(h.owner_pid)
-    }
-}
-
-impl Drop for Doorbell {
-    fn drop(&mut self) {
-        if self.owner {
-            file::header(&self.map).closed.store(1, Ordering::Release);
-            file::unlink(&self.name);
-        }
+        self.file.owner_alive()
     }
 }
 

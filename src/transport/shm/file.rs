@@ -217,3 +217,66 @@ pub fn open(name: &str, magic: u64, writable: bool, populate: bool) -> Result<Mm
 pub fn unlink(name: &str) -> bool {
     shm::unlink(shm_path(name).as_str()).is_ok()
 }
+
+/// A mapped rosy file (a chunk, a doorbell): unlinked by its creator when dropped.
+pub struct ShmFile {
+    name: String,
+    map: MmapRaw,
+    owner: bool,
+}
+
+// SAFETY: the mapping is shared memory; what it holds is reached through atomics or through
+// byte copies the ring's protocol orders; nothing here is thread-local.
+unsafe impl Send for ShmFile {}
+// SAFETY: as above.
+unsafe impl Sync for ShmFile {}
+
+impl ShmFile {
+    /// Makes file `name` of `len` bytes with `magic` (see [`create`]), ready, owned.
+    pub fn create(name: &str, len: usize, magic: u64) -> Result<ShmFile, ShmError> {
+        let map = create(name, len, magic)?;
+        set_ready(&map);
+        Ok(ShmFile {
+            name: name.to_string(),
+            map,
+            owner: true,
+        })
+    }
+
+    /// Opens someone's file `name` (see [`open`]).
+    pub fn open(
+        name: &str,
+        magic: u64,
+        writable: bool,
+        populate: bool,
+    ) -> Result<ShmFile, ShmError> {
+        Ok(ShmFile {
+            name: name.to_string(),
+            map: open(name, magic, writable, populate)?,
+            owner: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn map(&self) -> &MmapRaw {
+        &self.map
+    }
+
+    /// Whether the owner lives and has not closed the file.
+    pub fn owner_alive(&self) -> bool {
+        let h = header(&self.map);
+        h.closed.load(Ordering::Acquire) == 0 && super::segment::pid_alive(h.owner_pid)
+    }
+}
+
+impl Drop for ShmFile {
+    fn drop(&mut self) {
+        if self.owner {
+            header(&self.map).closed.store(1, Ordering::Release);
+            unlink(&self.name);
+        }
+    }
+}

@@ -41,71 +41,45 @@ pub fn size_class(len: usize) -> usize {
 
 /// One mapped chunk file.
 pub struct ChunkMap {
-    name: String,
-    map: memmap2::MmapRaw,
-    owner: bool,
+    file: file::ShmFile,
 }
-
-// SAFETY: the mapping is shared memory; the ring's protocol decides who writes a chunk when
-// (one writer, and only while no reader holds it), nothing here is thread-local.
-unsafe impl Send for ChunkMap {}
-// SAFETY: as above.
-unsafe impl Sync for ChunkMap {}
 
 impl ChunkMap {
     /// Makes chunk file `name` with `capacity` payload bytes, reserved and faulted in.
     fn create(name: &str, capacity: usize) -> Result<ChunkMap, ShmError> {
-        let map = file::create(name, CHUNK_HEADER + capacity, CHUNK_MAGIC)?;
-        file::set_ready(&map);
         Ok(ChunkMap {
-            name: name.to_string(),
-            map,
-            owner: true,
+            file: file::ShmFile::create(name, CHUNK_HEADER + capacity, CHUNK_MAGIC)?,
         })
     }
 
     /// Maps chunk file `name` read-only, every page at once (it is about to be read whole).
     pub fn open(name: &str) -> Result<ChunkMap, ShmError> {
-        let map = file::open(name, CHUNK_MAGIC, false, true)?;
         Ok(ChunkMap {
-            name: name.to_string(),
-            map,
-            owner: false,
+            file: file::ShmFile::open(name, CHUNK_MAGIC, false, true)?,
         })
     }
 
     /// Payload bytes this chunk holds.
     pub fn capacity(&self) -> usize {
-        self.map.len().saturating_sub(CHUNK_HEADER)
+        self.file.map().len().saturating_sub(CHUNK_HEADER)
     }
 
     /// The payload's first byte; `capacity()` bytes follow.
     pub fn payload(&self) -> *mut u8 {
         // SAFETY: the mapping holds at least CHUNK_HEADER bytes (a page, checked at open;
         // created larger), so the offset stays inside it. Only a pointer is formed.
-        unsafe { self.map.as_mut_ptr().add(CHUNK_HEADER) }
+        unsafe { self.file.map().as_mut_ptr().add(CHUNK_HEADER) }
     }
 
     /// Whether `addr` lies inside this mapping.
     pub fn contains(&self, addr: *const u8) -> bool {
-        let start = self.map.as_ptr() as usize;
-        (start..start + self.map.len()).contains(&(addr as usize))
+        let start = self.file.map().as_ptr() as usize;
+        (start..start + self.file.map().len()).contains(&(addr as usize))
     }
 
     /// Bytes of shared memory the file holds.
     pub fn file_bytes(&self) -> usize {
-        self.map.len()
-    }
-}
-
-impl Drop for ChunkMap {
-    fn drop(&mut self) {
-        if self.owner {
-            file::header(&self.map)
-                .closed
-                .store(1, super::sync::Ordering::Release);
-            file::unlink(&self.name);
-        }
+        self.file.map().len()
     }
 }
 

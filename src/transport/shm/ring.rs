@@ -130,14 +130,9 @@ impl RingWriter {
                 .or_else(|| (0..count).find(|&c| is_free(c)));
             if let Some(c) = free {
                 if let Some(s) = self.chunk_message[c].take() {
-                    // Every reader is past message s: nobody will look at its slot for it again.
-                    let slots = self.slot_chunk.len();
-                    self.slot_chunk[(s as usize) % slots] = INLINE;
-                    // SYNC POINT drop: as below, in case a reader registered meanwhile.
-                    self.segment
-                        .slot(s)
-                        .seq
-                        .store(SEQ_DROPPED, Ordering::SeqCst);
+                    // Every reader is past message s: nobody will look at its slot for it
+                    // again; dropped all the same, in case a reader registered meanwhile.
+                    self.drop_message(s);
                     if self.readers_state().0 & (1 << c) != 0 {
                         // A reader holds message s in place (it took it as our look ran).
                         skip |= 1 << c;
@@ -155,14 +150,7 @@ impl RingWriter {
                 return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
             };
             // Take message s's chunk back: readers that reach s see it overwritten.
-            // SYNC POINT drop: SeqCst, so a reader whose re-check still saw 2s+2 set its held
-            // bit before this store, and the held load below will see it.
-            self.segment
-                .slot(s)
-                .seq
-                .store(SEQ_DROPPED, Ordering::SeqCst);
-            let slots = self.slot_chunk.len();
-            self.slot_chunk[(s as usize) % slots] = INLINE;
+            self.drop_message(s);
             self.chunk_message[c] = None;
             // Readers might have set their bit between our load and the store: look again.
             if self.readers_state().0 & (1 << c) != 0 {
@@ -172,6 +160,19 @@ impl RingWriter {
             self.loaned |= 1 << c;
             return Ok(c);
         }
+    }
+
+    /// Marks message `s` taken back: a reader reaching its slot sees it overwritten. The caller
+    /// then looks at the readers' held bits again (a reader may have taken `s` meanwhile).
+    fn drop_message(&mut self, s: u64) {
+        // SYNC POINT drop: SeqCst, so a reader whose re-check still saw 2s+2 set its held bit
+        // before this store, and the caller's held load after it will see that bit.
+        self.segment
+            .slot(s)
+            .seq
+            .store(SEQ_DROPPED, Ordering::SeqCst);
+        let slots = self.slot_chunk.len();
+        self.slot_chunk[(s as usize) % slots] = INLINE;
     }
 
     /// Takes chunk `c` back for good if no reader holds it and every reader has passed its
@@ -185,13 +186,7 @@ impl RingWriter {
             if s >= oldest_needed {
                 return false;
             }
-            // SYNC POINT drop: as in `allocate`.
-            self.segment
-                .slot(s)
-                .seq
-                .store(SEQ_DROPPED, Ordering::SeqCst);
-            let slots = self.slot_chunk.len();
-            self.slot_chunk[(s as usize) % slots] = INLINE;
+            self.drop_message(s);
             self.chunk_message[c] = None;
         }
         // A reader may have set its bit between our look and the drop: look again, and keep
