@@ -24,6 +24,8 @@ pub mod codec;
 pub mod discovery;
 pub mod domain;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod node;
 pub mod topology;

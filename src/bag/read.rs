@@ -47,7 +47,6 @@ struct MessageRef {
 enum Bytes {
     Empty,
     Mapped(memmap2::Mmap),
-    #[cfg(test)]
     Owned(Vec<u8>),
 }
 
@@ -56,7 +55,6 @@ impl Bytes {
         match self {
             Bytes::Empty => &[],
             Bytes::Mapped(m) => m,
-            #[cfg(test)]
             Bytes::Owned(v) => v,
         }
     }
@@ -135,8 +133,8 @@ impl Bag {
         Bag::read(path, bytes)
     }
 
-    #[cfg(test)]
-    fn from_vec(path: &Path, data: Vec<u8>) -> Result<Bag, BagError> {
+    /// Reads a bag held in memory (`path` only names it in errors).
+    pub fn from_vec(path: &Path, data: Vec<u8>) -> Result<Bag, BagError> {
         Bag::read(path, Bytes::Owned(data))
     }
 
