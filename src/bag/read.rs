@@ -407,6 +407,9 @@ impl Scan<'_> {
         body_start: usize,
         body: &[u8],
     ) -> Result<(), BagError> {
+        if let Err(e) = lengths_fit(op::CHUNK, body) {
+            return Err(self.corrupt(pos, format!("unreadable chunk: {e}")));
+        }
         let (header, data) = match mcap::parse_record(op::CHUNK, body) {
             Ok(Record::Chunk { header, data }) => (header, data),
             Ok(_) => unreachable!("parse_record(CHUNK) gives a chunk"),
@@ -494,6 +497,10 @@ impl Scan<'_> {
                     len: body.len() - MESSAGE_HEADER_LEN,
                 });
             }
+            op::SCHEMA | op::CHANNEL if lengths_fit(opcode, body).is_err() => {
+                let e = lengths_fit(opcode, body).unwrap_err();
+                return Err(self.corrupt(pos, format!("unreadable record: {e}")));
+            }
             op::SCHEMA => match mcap::parse_record(opcode, body) {
                 Ok(Record::Schema { header, .. }) => {
                     self.schemas.insert(header.id, header.name);
@@ -533,9 +540,79 @@ impl Scan<'_> {
     }
 }
 
+/// Checks that every length-prefixed field of a chunk, schema or channel record fits in the
+/// record, before the `mcap` crate parses it: it reserves a declared string length up front, so
+/// a damaged length would allocate up to 4 GiB (found by fuzzing `rosy::fuzzing::bag_reader`).
+fn lengths_fit(opcode: u8, body: &[u8]) -> Result<(), String> {
+    /// Skips one u32-length-prefixed field at `at`, within `end`.
+    fn field(body: &[u8], at: usize, end: usize) -> Result<usize, String> {
+        let len = body
+            .get(at..at + 4)
+            .filter(|_| at + 4 <= end)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| format!("a field at byte {at} runs past its record"))?;
+        let next = at + 4 + len;
+        if next > end {
+            return Err(format!(
+                "a field at byte {at} declares {len} bytes, more than its record holds"
+            ));
+        }
+        Ok(next)
+    }
+    let end = body.len();
+    match opcode {
+        // start u64, end u64, uncompressed size u64, crc u32, then the compression name.
+        op::CHUNK => field(body, 28, end).map(drop),
+        // id u16, then name, encoding, data.
+        op::SCHEMA => {
+            let at = field(body, 2, end)?;
+            let at = field(body, at, end)?;
+            field(body, at, end).map(drop)
+        }
+        // id u16, schema id u16, topic, message encoding, then the metadata map: its byte
+        // length, then key and value strings within it.
+        op::CHANNEL => {
+            let at = field(body, 4, end)?;
+            let at = field(body, at, end)?;
+            let map_end = field(body, at, end)?;
+            let mut at = at + 4;
+            while at < map_end {
+                at = field(body, at, map_end)?;
+                at = field(body, at, map_end)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declared_length_past_its_record_is_refused_before_parsing() {
+        // A channel: id, schema id, topic "t", encoding "", metadata of 0 bytes.
+        let mut channel = vec![1, 0, 0, 0];
+        channel.extend_from_slice(&1u32.to_le_bytes());
+        channel.push(b't');
+        channel.extend_from_slice(&0u32.to_le_bytes());
+        channel.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(lengths_fit(op::CHANNEL, &channel), Ok(()));
+        let mut huge = channel.clone();
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(lengths_fit(op::CHANNEL, &huge).unwrap_err().contains("declares"));
+        // A metadata entry whose key claims more than the map.
+        let mut entry = channel[..channel.len() - 4].to_vec();
+        entry.extend_from_slice(&8u32.to_le_bytes());
+        entry.extend_from_slice(&1000u32.to_le_bytes());
+        entry.extend_from_slice(&[0; 4]);
+        assert!(lengths_fit(op::CHANNEL, &entry).is_err());
+        // A chunk whose compression name claims 4 GiB.
+        let mut chunk = vec![0u8; 28];
+        chunk.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(lengths_fit(op::CHUNK, &chunk).is_err());
+    }
     use crate::bag::BagWriter;
 
     fn temp(name: &str) -> PathBuf {
