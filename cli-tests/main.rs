@@ -5,6 +5,7 @@ mod bag;
 mod domain_ids;
 mod launch;
 mod mesh_commands;
+mod misleading_errors;
 mod speedtest;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]

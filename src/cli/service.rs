@@ -91,18 +91,17 @@ pub async fn run(command: ServiceCommand, domain: &str, json: bool) -> Result<()
                 .encode(&request, &mut payload)
                 .map_err(rosy::Error::from)?;
             let node = tool_node::join(domain, "service-call").await?;
-            {
+            let timeout = Duration::from_secs_f64(timeout);
+            let waited = {
                 let _spinner = Spinner::start(format!("waiting for a provider of {service}..."));
-                node.wait_for_service_provider(&service, Duration::from_secs_f64(wait))
-                    .await?;
+                wait_for_provider(&node, &service, Duration::from_secs_f64(wait), timeout).await
+            };
+            if let Err(e) = waited {
+                node.close().await;
+                return Err(e.into());
             }
             let result = node
-                .call_encoded(
-                    &service,
-                    CodecId::MsgPack,
-                    Bytes::from(payload),
-                    Duration::from_secs_f64(timeout),
-                )
+                .call_encoded(&service, CodecId::MsgPack, Bytes::from(payload), timeout)
                 .await;
             node.close().await;
             let answer = result?;
@@ -115,4 +114,31 @@ pub async fn run(command: ServiceCommand, domain: &str, json: bool) -> Result<()
             Ok(())
         }
     }
+}
+
+/// Waits up to `wait` for a provider of `service`. A node that discovery reports but that has not
+/// finished connecting after `timeout` (frozen, or too busy to answer) may be the provider: the
+/// call then fails as timed out after `timeout`, not as "no provider" after `wait`.
+async fn wait_for_provider(
+    node: &rosy::Node,
+    service: &str,
+    wait: Duration,
+    timeout: Duration,
+) -> Result<(), rosy::Error> {
+    let start = std::time::Instant::now();
+    if node
+        .wait_for_service_provider(service, wait.min(timeout))
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    if wait > timeout && node.unconnected_peers() > 0 {
+        return Err(rosy::Error::Timeout {
+            service: service.to_string(),
+            timeout,
+        });
+    }
+    node.wait_for_service_provider(service, wait.saturating_sub(start.elapsed()))
+        .await
 }

@@ -184,6 +184,9 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
                 node.wait_for_listener(&topic, Duration::from_secs_f64(wait))
                     .await?;
             }
+            for warning in undecodable(&node.topology(), &topic, codec, &value) {
+                eprintln!("warning: {warning}");
+            }
             let count = count.unwrap_or(if interval.is_some() { u64::MAX } else { 1 });
             let mut sent = 0;
             while sent < count {
@@ -240,6 +243,106 @@ fn encode(
         }
     };
     Ok((id, Bytes::from(out)))
+}
+
+/// The listeners of `topic` that announce a codec or type `value` (sent in `codec`) clearly
+/// cannot be decoded as, one sentence each naming the listener, its codec and its type.
+pub fn undecodable(
+    topology: &Topology,
+    topic: &str,
+    codec: CodecId,
+    value: &serde_json::Value,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for node in topology.nodes().filter(|n| !n.tool) {
+        for t in node
+            .topics
+            .iter()
+            .filter(|t| t.role == TopicRole::Listen && t.name == topic)
+        {
+            let ty = if t.type_name.is_empty() {
+                "an unannounced type".to_string()
+            } else {
+                t.type_name.clone()
+            };
+            let who = format!(
+                "listener {} on {topic:?} uses codec {} for {ty}",
+                node.name, t.codec_name
+            );
+            let why = match t.codec {
+                CodecId::Rkyv | CodecId::Custom => Some(format!(
+                    "`rosy topic send` cannot produce {} (it sends msgpack, json or raw)",
+                    t.codec_name
+                )),
+                CodecId::Raw if codec != CodecId::Raw && !is_bytes(value) => Some(format!(
+                    "the value is neither a string nor an array of bytes, sent as {codec} \
+                     (--codec raw sends its text as bytes)"
+                )),
+                _ => match fits_type(&t.type_name, value) {
+                    Some(false) => Some(format!("the value {value} is not a {ty}")),
+                    _ => None,
+                },
+            };
+            if let Some(why) = why {
+                warnings.push(format!("{who}: {why}, so it will likely fail to decode"));
+            }
+        }
+    }
+    warnings
+}
+
+fn is_bytes(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(_) => true,
+        serde_json::Value::Array(items) => {
+            items.iter().all(|i| i.as_u64().is_some_and(|b| b <= 255))
+        }
+        _ => false,
+    }
+}
+
+/// Whether `value` can be a `type_name` (as `std::any::type_name` spells it): `Some(false)` only
+/// for the plain types whose JSON shape is certain; `None` when it cannot tell.
+fn fits_type(type_name: &str, value: &serde_json::Value) -> Option<bool> {
+    use serde_json::Value as V;
+    let ty = type_name.trim_start_matches('&');
+    let fits = match ty {
+        "alloc::string::String" | "str" | "char" => value.is_string(),
+        "bool" => value.is_boolean(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => value.is_u64(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => value.is_i64() || value.is_u64(),
+        "f32" | "f64" => value.is_number(),
+        "()" => value.is_null(),
+        _ if ty.starts_with('(') && ty.ends_with(')') => {
+            // A tuple travels as an array of its fields.
+            let fields = tuple_fields(&ty[1..ty.len() - 1]);
+            matches!(value, V::Array(items) if items.len() == fields)
+        }
+        _ if ty.starts_with("alloc::vec::Vec<") || ty.starts_with('[') => {
+            matches!(value, V::Array(_)) || (ty.ends_with("<u8>") && value.is_string())
+        }
+        _ => return None,
+    };
+    Some(fits)
+}
+
+/// How many fields the inside of a tuple type name has (commas at the top level, plus one).
+fn tuple_fields(inside: &str) -> usize {
+    let mut depth = 0i32;
+    let mut fields = 1;
+    for c in inside.chars() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => depth -= 1,
+            ',' if depth == 0 => fields += 1,
+            _ => {}
+        }
+    }
+    // `(A,)` has one field.
+    if inside.trim_end().ends_with(',') {
+        fields -= 1;
+    }
+    fields
 }
 
 /// What the mesh says about one topic.

@@ -439,6 +439,12 @@ impl Node {
         self.mesh().has_providers(service)
     }
 
+    /// Peers discovery reports whose connection is not up (yet): a node frozen or overloaded
+    /// before it finished the handshake stays here.
+    pub fn unconnected_peers(&self) -> usize {
+        self.mesh().unconnected_peers()
+    }
+
     /// Waits until some node hosts `service`, at most `timeout`.
     pub async fn wait_for_service_provider(&self, service: &str, timeout: Duration) -> Result<()> {
         self.wait_until(timeout, |mesh| mesh.has_providers(service))
