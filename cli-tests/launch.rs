@@ -183,3 +183,61 @@ fn a_failed_node_fails_the_launch_and_bad_files_are_named() {
         missing.stderr()
     );
 }
+
+#[test]
+fn a_huge_number_of_copies_is_refused_unless_allowed() {
+    let domain = unique_domain("launch-many");
+    let dir = TempDir::new("launch-many");
+    // Each copy would leave a mark: nothing may start when the file is refused.
+    let marks = dir.0.join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let huge = dir.file(
+        "huge.yaml",
+        "nodes:\n  swarm:\n    command: [sh, -c, 'touch marks/$$']\n    number: 100000\n",
+    );
+    let start = std::time::Instant::now();
+    let mut launcher = Proc::spawn("launch", launch(&domain, &[huge.to_str().unwrap()], &dir.0));
+    let status = launcher.wait_exit(T);
+    let stderr = launcher.stderr().join("\n");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("node \"swarm\"")
+            && stderr.contains("number: 100000")
+            && stderr.contains("more than 64 copies")
+            && stderr.contains("--allow-many"),
+        "{stderr}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        std::fs::read_dir(&marks).unwrap().count(),
+        0,
+        "a copy started"
+    );
+
+    // Allowed, 70 copies of a quick command are planned (a dry run starts none).
+    let many = dir.file(
+        "many.yaml",
+        "nodes:\n  swarm:\n    command: \"true\"\n    number: 70\n",
+    );
+    let mut refused = Proc::spawn(
+        "launch",
+        launch(&domain, &[many.to_str().unwrap(), "--dry-run"], &dir.0),
+    );
+    assert_eq!(refused.wait_exit(T).code(), Some(2));
+    let mut allowed = Proc::spawn(
+        "launch",
+        launch(
+            &domain,
+            &[many.to_str().unwrap(), "--dry-run", "--allow-many"],
+            &dir.0,
+        ),
+    );
+    assert!(allowed.wait_exit(T).success(), "{:?}", allowed.stderr());
+    let planned = allowed.stdout();
+    assert_eq!(planned.len(), 70, "{planned:?}");
+    assert!(planned[69].starts_with("swarm#70: true"), "{planned:?}");
+}

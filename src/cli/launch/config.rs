@@ -82,6 +82,10 @@ pub struct NodeSpec {
     pub restart_delay: f64,
 }
 
+/// Copies of one entry `rosy launch` starts at most without `--allow-many`: a typo such as
+/// `number: 100000` must not fork-bomb the host.
+pub const MAX_COPIES: u32 = 64;
+
 fn one() -> u32 {
     1
 }
@@ -136,8 +140,14 @@ pub enum ConfigError {
 }
 
 impl Launch {
-    /// Reads and checks `path`; `exclude` names nodes not to start, `host` is this host's name.
-    pub fn load(path: &Path, exclude: &[String], host: &str) -> Result<Launch, ConfigError> {
+    /// Reads and checks `path`; `exclude` names nodes not to start, `host` is this host's name;
+    /// `allow_many` lifts the cap of [`MAX_COPIES`] copies per entry.
+    pub fn load(
+        path: &Path,
+        exclude: &[String],
+        host: &str,
+        allow_many: bool,
+    ) -> Result<Launch, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -146,7 +156,7 @@ impl Launch {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Launch::parse(&text, path, base, exclude, host)
+        Launch::parse(&text, path, base, exclude, host, allow_many)
     }
 
     /// Checks launch-file `text`; `path` is only for messages, `base` resolves `cwd`.
@@ -156,6 +166,7 @@ impl Launch {
         base: &Path,
         exclude: &[String],
         host: &str,
+        allow_many: bool,
     ) -> Result<Launch, ConfigError> {
         let file: LaunchFile = serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -208,6 +219,12 @@ impl Launch {
                 delay("post_delay", spec.post_delay)?,
             );
             let restart_delay = delay("restart_delay", spec.restart_delay)?;
+            if spec.number > MAX_COPIES && !allow_many {
+                return Err(bad(format!(
+                    "number: {} is more than {MAX_COPIES} copies; pass --allow-many to start them all",
+                    spec.number
+                )));
+            }
             let why_not = if spec.disabled {
                 Some("disabled".to_string())
             } else if exclude.contains(&name) {
@@ -320,6 +337,7 @@ mod tests {
             Path::new("/base"),
             &[],
             "here",
+            false,
         )
     }
 
@@ -390,12 +408,12 @@ nodes:
     #[test]
     fn the_template_and_the_demo_launch_files_are_valid() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let template = Launch::load(&root.join("launch.yaml"), &[], "base-station").unwrap();
+        let template = Launch::load(&root.join("launch.yaml"), &[], "base-station", false).unwrap();
         // Every node of the template is either started or skipped for a stated reason.
         let started: Vec<_> = template.nodes.iter().map(|p| p.label.as_str()).collect();
         assert_eq!(started, ["camera", "detector#1", "detector#2", "logger"]);
         assert_eq!(template.skipped.len(), 1, "{:?}", template.skipped);
-        let demo = Launch::load(&root.join("examples/launch.yaml"), &[], "any").unwrap();
+        let demo = Launch::load(&root.join("examples/launch.yaml"), &[], "any", false).unwrap();
         assert_eq!(demo.nodes.len(), 4);
         assert!(
             demo.domain_id.is_none(),
@@ -447,6 +465,7 @@ nodes:
             Path::new("."),
             &["b".to_string()],
             "h",
+            false,
         )
         .unwrap_err();
         assert!(excluded.to_string().contains("\"b\""), "{excluded}");

@@ -31,6 +31,9 @@ pub struct LaunchArgs {
     /// Check the file and print what would start, without starting anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Start more than 64 copies of an entry when its `number` asks for them.
+    #[arg(long)]
+    pub allow_many: bool,
 }
 
 pub async fn run(args: LaunchArgs, domain: &str) -> Result<(), CliError> {
@@ -38,7 +41,7 @@ pub async fn run(args: LaunchArgs, domain: &str) -> Result<(), CliError> {
         .nodename()
         .to_string_lossy()
         .into_owned();
-    let launch = Launch::load(&args.config, &args.exclude, &host)
+    let launch = Launch::load(&args.config, &args.exclude, &host, args.allow_many)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let domain = launch
         .domain_id
