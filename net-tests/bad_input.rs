@@ -13,12 +13,17 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(15);
 
 fn hello(domain: &str) -> Vec<u8> {
+    hello_as(domain, &"f".repeat(32))
+}
+
+/// The preamble and hello of a node `node_id` of `domain`, named "intruder".
+pub fn hello_as(domain: &str, node_id: &str) -> Vec<u8> {
     let mut payload = Vec::new();
     MsgPack
         .encode(
             &Hello {
                 domain: domain.to_string(),
-                node_id: "f".repeat(32),
+                node_id: node_id.to_string(),
                 node_name: "intruder".to_string(),
             },
             &mut payload,

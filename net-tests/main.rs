@@ -5,6 +5,7 @@
 //! pair to prove discovery and TCP across "hosts" (needs root, as CI has).
 
 mod bad_input;
+mod flood;
 mod mesh;
 mod namespaces;
 mod support;

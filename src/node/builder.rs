@@ -7,6 +7,13 @@
 //! | interfaces | `interfaces` | `ROSY_INTERFACES` (comma-separated, e.g. `lo`) | all |
 //! | mDNS | `mdns` | `ROSY_MDNS` (`0` turns it off) | on |
 //! | largest message | `max_message_size` | `ROSY_MAX_MESSAGE_SIZE` (bytes, or with `KiB`/`MiB`) | 64 MiB |
+//! | handshake bound | `handshake_timeout` | `ROSY_HANDSHAKE_TIMEOUT_MS` | 5 s |
+//! | stalled-frame bound | `frame_stall_timeout` | `ROSY_FRAME_STALL_TIMEOUT_MS` | 10 s |
+//! | connections in handshake | `max_handshakes` | `ROSY_MAX_HANDSHAKES` | 64 |
+//!
+//! The last three bound what a peer that is not (yet) known can hold (see `mesh::admission` and
+//! `transport::tcp::link`); tests shorten them. A node also raises its soft descriptor limit to
+//! the hard limit when it starts.
 //!
 //! Shared memory per topic this node publishes to same-host listeners: a ring of `shm_depth`
 //! slots (default 1024) of 192 bytes inline (228 KiB in all), plus, only while larger messages
@@ -76,6 +83,9 @@ pub struct NodeBuilder {
     shm_topics: std::collections::HashMap<String, crate::transport::shm::ShmConfig>,
     max_message: Option<usize>,
     shm_busy_poll: bool,
+    handshake_timeout: Option<Duration>,
+    stall_timeout: Option<Duration>,
+    max_handshakes: Option<usize>,
 }
 
 impl NodeBuilder {
@@ -96,7 +106,29 @@ impl NodeBuilder {
             shm_topics: Default::default(),
             max_message: None,
             shm_busy_poll: false,
+            handshake_timeout: None,
+            stall_timeout: None,
+            max_handshakes: None,
         }
+    }
+
+    /// Longest a connection's handshake may take (5 s), dialed or accepted.
+    pub fn handshake_timeout(mut self, bound: Duration) -> Self {
+        self.handshake_timeout = Some(bound);
+        self
+    }
+
+    /// Longest a frame that has begun arriving may go without a byte of it (10 s): then its
+    /// link closes and the memory it took is freed.
+    pub fn frame_stall_timeout(mut self, bound: Duration) -> Self {
+        self.stall_timeout = Some(bound);
+        self
+    }
+
+    /// Most accepted connections in handshake at once (64); further ones are closed at once.
+    pub fn max_handshakes(mut self, count: usize) -> Self {
+        self.max_handshakes = Some(count.max(1));
+        self
     }
 
     /// The domain this node joins; nodes of other domains never see it. Checked by
@@ -262,6 +294,37 @@ impl NodeBuilder {
                 ),
             ));
         }
+        let env_number = |name: &'static str| -> Result<Option<u64>> {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Some)
+                    .ok_or_else(|| invalid(name, format!("{v:?} is not a positive whole number"))),
+                _ => Ok(None),
+            }
+        };
+        let defaults = crate::transport::tcp::link::LinkTimeouts::default();
+        let link_timeouts = crate::transport::tcp::link::LinkTimeouts {
+            handshake: match self.handshake_timeout {
+                Some(d) => d,
+                None => env_number("ROSY_HANDSHAKE_TIMEOUT_MS")?
+                    .map_or(defaults.handshake, Duration::from_millis),
+            },
+            stall: match self.stall_timeout {
+                Some(d) => d,
+                None => env_number("ROSY_FRAME_STALL_TIMEOUT_MS")?
+                    .map_or(defaults.stall, Duration::from_millis),
+            },
+        };
+        let max_handshakes = match self.max_handshakes {
+            Some(n) => n,
+            None => env_number("ROSY_MAX_HANDSHAKES")?
+                .map_or(super::mesh::admission::MAX_HANDSHAKES, |n| n as usize),
+        };
+        super::mesh::admission::raise_fd_limit();
         let mdns = self
             .mdns
             .unwrap_or_else(|| std::env::var("ROSY_MDNS").map(|v| v != "0").unwrap_or(true));
@@ -319,6 +382,8 @@ impl NodeBuilder {
                 shm,
                 shm_topics: self.shm_topics.clone(),
                 shm_busy_poll: self.shm_busy_poll,
+                link_timeouts,
+                max_handshakes,
             },
         );
         for listener in listeners {

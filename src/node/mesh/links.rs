@@ -16,7 +16,7 @@
 //! incoming frames.
 
 use super::info::node_info_frame;
-use super::{Mesh, PendingCall, lock, read, write};
+use super::{Mesh, PendingCall, admission, lock, read, write};
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::error::Error;
 use crate::node::queue::Received;
@@ -115,7 +115,7 @@ impl Mesh {
             };
             let own_host = lock(&self.own).host_id.clone();
             for addr in dial_order(&announcement, &own_host) {
-                match link::dial(addr, &self.hello).await {
+                match link::dial(addr, &self.hello, &self.config.link_timeouts).await {
                     Ok(conn) if conn.peer.node_id == peer => {
                         self.register(conn);
                         return;
@@ -135,9 +135,18 @@ impl Mesh {
         }
     }
 
-    /// Accepts connections on `listener` until the node closes.
+    /// Accepts connections on `listener` until the node closes. See `admission` for what is
+    /// turned away before the handshake: connections beyond `max_handshakes` in handshake, and
+    /// any while the descriptors left are only the reserve. Refusals and accept errors are
+    /// logged a few lines at most, then one a second with the count left out; while the node
+    /// refuses for want of descriptors or handshake slots it says so once, not per connection.
     pub async fn run_listener(self: Arc<Self>, listener: TcpListener) {
+        use std::os::fd::AsRawFd;
         let mut closed = self.closed.subscribe();
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(self.config.max_handshakes));
+        // Why connections are being turned away before their handshake, and how many so far.
+        let mut refusing: Option<&'static str> = None;
+        let mut refused_meanwhile = 0u64;
         loop {
             let accepted = tokio::select! {
                 a = listener.accept() => a,
@@ -145,19 +154,75 @@ impl Mesh {
             };
             match accepted {
                 Ok((stream, remote)) => {
+                    let fd = stream.as_raw_fd();
+                    let limit = admission::fd_limit();
+                    if admission::in_reserve(fd, limit) {
+                        drop(stream);
+                        refused_meanwhile += 1;
+                        if refusing.replace("descriptors") != Some("descriptors") {
+                            let left = limit.unwrap_or(0).saturating_sub(fd as u64);
+                            self.refused(|| {
+                                format!(
+                                    "refused connection from {remote}: about {left} descriptors \
+                                     left of {limit:?}, kept for the node itself; refusing \
+                                     connections until some close"
+                                )
+                            });
+                        }
+                        // Closed at once, it gives its descriptor back: nothing to wait for.
+                        continue;
+                    }
+                    let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                        drop(stream);
+                        refused_meanwhile += 1;
+                        if refusing.replace("handshakes") != Some("handshakes") {
+                            let cap = self.config.max_handshakes;
+                            self.refused(|| {
+                                format!(
+                                    "refused connection from {remote}: {cap} connections are in \
+                                     handshake already; refusing more until one finishes"
+                                )
+                            });
+                        }
+                        continue;
+                    };
+                    if refusing.take().is_some() {
+                        tracing::info!(
+                            "accepting connections again ({refused_meanwhile} refused meanwhile)"
+                        );
+                        refused_meanwhile = 0;
+                    }
                     let mesh = self.clone();
                     tokio::spawn(async move {
-                        match link::accept(stream, remote, &mesh.hello).await {
+                        let result =
+                            link::accept(stream, remote, &mesh.hello, &mesh.config.link_timeouts)
+                                .await;
+                        drop(permit);
+                        match result {
                             Ok(conn) => mesh.register(conn),
-                            Err(e) => tracing::warn!("refused connection from {remote}: {e}"),
+                            Err(e) => {
+                                mesh.refused(|| format!("refused connection from {remote}: {e}"))
+                            }
                         }
                     });
                 }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
+                    if let Some(left_out) = self.refusals.allow() {
+                        tracing::warn!(
+                            "accept failed: {e}{}",
+                            admission::suppressed_note(left_out)
+                        );
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
+        }
+    }
+
+    /// Logs a refused connection, within the rate limit.
+    fn refused(&self, message: impl FnOnce() -> String) {
+        if let Some(left_out) = self.refusals.allow() {
+            tracing::warn!("{}{}", message(), admission::suppressed_note(left_out));
         }
     }
 

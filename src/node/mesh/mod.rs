@@ -10,6 +10,7 @@
 //! - `services`: providing and calling services, serving and answering calls;
 //! - `shm_attach`: this node's segments, the same-host segments it reads, and their gates.
 
+pub(crate) mod admission;
 mod info;
 mod links;
 mod routing;
@@ -58,6 +59,10 @@ pub(crate) struct MeshConfig {
     /// Per-topic overrides of `shm` (ring and pool sizes).
     pub shm_topics: HashMap<String, crate::transport::shm::ShmConfig>,
     pub shm_busy_poll: bool,
+    /// Handshake and stalled-frame bounds of every connection.
+    pub link_timeouts: crate::transport::tcp::link::LinkTimeouts,
+    /// Most accepted connections in handshake at once.
+    pub max_handshakes: usize,
 }
 
 impl MeshConfig {
@@ -110,6 +115,8 @@ pub(crate) struct Mesh {
     shm_problems: Mutex<std::collections::BTreeMap<(NodeId, String), String>>,
     /// Notified when `sync_shm` left something to retry.
     shm_retry: tokio::sync::Notify,
+    /// Paces the warnings about refused connections and failed accepts.
+    refusals: admission::RateLimit,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -142,6 +149,7 @@ impl Mesh {
             shm_gates: Mutex::new(HashMap::new()),
             shm_problems: Mutex::new(Default::default()),
             shm_retry: tokio::sync::Notify::new(),
+            refusals: admission::RateLimit::new(5, Duration::from_secs(1)),
             config,
             hello: Hello {
                 domain: own.domain.clone(),

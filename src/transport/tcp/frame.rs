@@ -30,6 +30,13 @@ pub const PREAMBLE_LEN: usize = 8;
 pub const HEADER_LEN: usize = 12;
 /// The largest frame accepted: 256 MiB (a 4 GB length prefix is refused, not allocated).
 pub const MAX_FRAME_LEN: usize = 256 << 20;
+/// The largest hello accepted (its length prefix counted in): a hello holds a domain, a node id
+/// and a name, a few hundred bytes. Checked before the peer is known, so a stranger's declared
+/// length never sizes anything.
+pub const MAX_HELLO_LEN: usize = 4 << 10;
+/// A receive buffer grows by at least this much, and by at most the bytes already received:
+/// memory follows what a peer actually sent, never the length it declared.
+pub const READ_STEP: usize = 64 << 10;
 
 /// What a frame carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +159,8 @@ pub enum FrameError {
     WrongVersion { theirs: u16 },
     #[error("frame length {0} exceeds the limit of {MAX_FRAME_LEN} bytes")]
     TooLong(usize),
+    #[error("hello length {0} exceeds the limit of {MAX_HELLO_LEN} bytes")]
+    HelloTooLong(usize),
     #[error("frame length {0} is shorter than a frame header")]
     TooShort(usize),
     #[error("unknown frame kind {0}")]
@@ -185,15 +194,28 @@ pub fn check_preamble(bytes: &[u8; PREAMBLE_LEN]) -> Result<(), FrameError> {
     Ok(())
 }
 
-/// Takes one frame off the front of `buf` if it is complete. `Ok(None)`: more bytes needed
-/// (`buf` is then reserved for the whole frame, so the caller reads straight into place).
+/// Takes one frame off the front of `buf` if it is complete. `Ok(None)`: more bytes needed.
+/// Nothing is reserved here: the caller grows `buf` with [`grow`] as bytes arrive.
 pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+    decode_limited(buf, MAX_FRAME_LEN)
+}
+
+/// The first frame of a connection, the hello, bounded by [`MAX_HELLO_LEN`] (4 KiB, length
+/// prefix included): a larger declared length is refused as soon as its 4 bytes are here.
+pub fn decode_hello(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+    decode_limited(buf, MAX_HELLO_LEN - 4)
+}
+
+fn decode_limited(buf: &mut BytesMut, limit: usize) -> Result<Option<Frame>, FrameError> {
     if buf.len() < 4 {
         return Ok(None);
     }
     let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLong(len));
+    }
+    if len > limit {
+        return Err(FrameError::HelloTooLong(len));
     }
     if len < HEADER_LEN {
         return Err(FrameError::TooShort(len));
@@ -211,7 +233,6 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         }
     }
     if buf.len() < 4 + len {
-        buf.reserve(4 + len - buf.len());
         return Ok(None);
     }
     let mut frame = buf.split_to(4 + len);
@@ -231,6 +252,25 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         name,
         payload: frame.freeze(),
     }))
+}
+
+/// Makes room in `buf` for the next read: [`READ_STEP`] more bytes, or, while a large frame
+/// is arriving, up to as many bytes as `buf` already holds (the buffer at most doubles per
+/// step), never the rest of the frame's declared length at once. So a peer that declares
+/// 240 MB and sends 100 bytes costs this side about 64 KiB, and one that sends all of it costs
+/// what it sent (at most twice that while the buffer doubles).
+pub fn grow(buf: &mut BytesMut) {
+    let spare = buf.capacity() - buf.len();
+    if spare >= READ_STEP / 4 {
+        return;
+    }
+    let missing = if buf.len() >= 4 {
+        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        (4 + len.min(MAX_FRAME_LEN)).saturating_sub(buf.len())
+    } else {
+        0
+    };
+    buf.reserve(READ_STEP.max(missing.min(buf.len())));
 }
 
 #[cfg(test)]
@@ -309,6 +349,48 @@ mod tests {
         let mut utf8 = good.clone();
         utf8[16] = 0xff;
         assert_eq!(decode(&mut utf8), Err(FrameError::NameNotUtf8));
+    }
+
+    #[test]
+    fn memory_grows_with_bytes_received_not_with_a_declared_length() {
+        // A 240 MB frame announced, 100 bytes of it sent.
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(240u32 << 20).to_le_bytes());
+        buf.extend_from_slice(&[3, 1, 0, 0]);
+        buf.extend_from_slice(&[0u8; 100]);
+        assert_eq!(decode(&mut buf), Ok(None));
+        grow(&mut buf);
+        assert!(buf.capacity() <= 2 * READ_STEP, "{}", buf.capacity());
+        // Fed 1 MiB in reads of what `grow` made room for: at most about twice that held.
+        while buf.len() < 1 << 20 {
+            grow(&mut buf);
+            let room = buf.capacity() - buf.len();
+            buf.extend_from_slice(&vec![0u8; room.min((1 << 20) - buf.len())]);
+            assert_eq!(decode(&mut buf), Ok(None));
+        }
+        assert!(
+            buf.capacity() <= (2 << 20) + READ_STEP,
+            "{}",
+            buf.capacity()
+        );
+    }
+
+    #[test]
+    fn a_hello_longer_than_4_kib_is_refused_from_its_length_alone() {
+        let mut buf = BytesMut::from(&(200u32 << 20).to_le_bytes()[..]);
+        assert_eq!(
+            decode_hello(&mut buf),
+            Err(FrameError::HelloTooLong(200 << 20))
+        );
+        let mut small = BytesMut::new();
+        topic("", &[0u8; 100]).encode(&mut small);
+        assert!(decode_hello(&mut small).unwrap().is_some());
+        let mut big = BytesMut::new();
+        topic("", &vec![0u8; MAX_HELLO_LEN]).encode(&mut big);
+        assert!(matches!(
+            decode_hello(&mut big),
+            Err(FrameError::HelloTooLong(_))
+        ));
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! The handshake: each side sends the preamble (magic, version) and a `Hello` frame (domain,
 //! node id, name); the acceptor checks the dialer's preamble before reading anything else and
 //! refuses a wrong domain with a `Reject` frame. Both sides bound the handshake with
-//! [`HANDSHAKE_TIMEOUT`].
+//! [`LinkTimeouts::handshake`] (5 s), and the hello to [`frame::MAX_HELLO_LEN`] (4 KiB).
+//!
+//! Memory follows bytes received, never a declared length (see [`frame::grow`]); a frame that
+//! makes no progress (not one byte of it arrives) for [`LinkTimeouts::stall`] (10 s) closes its
+//! link, so a peer that starts a large frame and stops holds nothing for long.
 //!
 //! The writer takes frames from an unbounded queue whose bytes are bounded by a semaphore
 //! ([`OUTBOX_BYTES`]): a sender waits while the peer is slow and gives up after its send timeout,
@@ -26,8 +30,28 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-/// Longest a handshake may take.
+/// Longest a handshake may take, by default.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a started frame may go without a byte of it arriving, by default.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The time bounds of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkTimeouts {
+    /// The whole handshake (connect, preamble, both hellos).
+    pub handshake: Duration,
+    /// A frame that has begun arriving, while no further byte of it comes.
+    pub stall: Duration,
+}
+
+impl Default for LinkTimeouts {
+    fn default() -> Self {
+        LinkTimeouts {
+            handshake: HANDSHAKE_TIMEOUT,
+            stall: STALL_TIMEOUT,
+        }
+    }
+}
 /// Bytes that may wait in one link's outbox.
 pub const OUTBOX_BYTES: usize = 32 << 20;
 /// Small frames are gathered up to this many bytes per write.
@@ -57,8 +81,10 @@ pub enum LinkError {
     Io(#[from] std::io::Error),
     #[error("bad frame: {0}")]
     Frame(#[from] FrameError),
-    #[error("handshake did not finish within {HANDSHAKE_TIMEOUT:?}")]
-    HandshakeTimeout,
+    #[error("handshake did not finish within {0:?}")]
+    HandshakeTimeout(Duration),
+    #[error("no byte of a started frame arrived for {0:?} ({1} bytes of it pending)")]
+    Stalled(Duration, usize),
     #[error("peer's hello is malformed: {0}")]
     BadHello(String),
     #[error("peer is in domain {theirs:?}, this node in {ours:?}")]
@@ -249,10 +275,15 @@ fn hello_frame(hello: &Hello) -> Frame {
     )
 }
 
-async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Frame, LinkError> {
+/// Reads the hello frame (at most [`frame::MAX_HELLO_LEN`] bytes; `buf` never grows past a
+/// few KiB here).
+async fn read_hello_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Frame, LinkError> {
     loop {
-        if let Some(frame) = frame::decode(buf)? {
+        if let Some(frame) = frame::decode_hello(buf)? {
             return Ok(frame);
+        }
+        if buf.capacity() == buf.len() {
+            buf.reserve(frame::MAX_HELLO_LEN);
         }
         if stream.read_buf(buf).await? == 0 {
             return Err(LinkError::Closed);
@@ -268,7 +299,7 @@ async fn read_hello(
     let mut preamble = [0u8; PREAMBLE_LEN];
     stream.read_exact(&mut preamble).await?;
     frame::check_preamble(&preamble)?;
-    let frame = read_frame(stream, buf).await?;
+    let frame = read_hello_frame(stream, buf).await?;
     match frame.kind {
         FrameKind::Hello => {}
         FrameKind::Reject => {
@@ -305,11 +336,16 @@ pub struct Handshaken {
     pub peer: Hello,
     pub remote: SocketAddr,
     pub dialed: bool,
+    stall: Duration,
 }
 
 /// Dials `addr` and performs the handshake.
-pub async fn dial(addr: SocketAddr, ours: &Hello) -> Result<Handshaken, LinkError> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+pub async fn dial(
+    addr: SocketAddr,
+    ours: &Hello,
+    timeouts: &LinkTimeouts,
+) -> Result<Handshaken, LinkError> {
+    tokio::time::timeout(timeouts.handshake, async {
         let mut stream = TcpStream::connect(addr)
             .await
             .map_err(|source| LinkError::Connect { addr, source })?;
@@ -318,7 +354,7 @@ pub async fn dial(addr: SocketAddr, ours: &Hello) -> Result<Handshaken, LinkErro
         out.extend_from_slice(&frame::preamble());
         hello_frame(ours).encode(&mut out);
         stream.write_all(&out).await?;
-        let mut buf = BytesMut::with_capacity(64 << 10);
+        let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
         let peer = read_hello(&mut stream, &mut buf, ours).await?;
         Ok(Handshaken {
             stream,
@@ -326,10 +362,11 @@ pub async fn dial(addr: SocketAddr, ours: &Hello) -> Result<Handshaken, LinkErro
             peer,
             remote: addr,
             dialed: true,
+            stall: timeouts.stall,
         })
     })
     .await
-    .map_err(|_| LinkError::HandshakeTimeout)?
+    .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
 }
 
 /// Performs the acceptor's side of the handshake on a fresh connection.
@@ -337,10 +374,11 @@ pub async fn accept(
     mut stream: TcpStream,
     remote: SocketAddr,
     ours: &Hello,
+    timeouts: &LinkTimeouts,
 ) -> Result<Handshaken, LinkError> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+    tokio::time::timeout(timeouts.handshake, async {
         tune(&stream);
-        let mut buf = BytesMut::with_capacity(64 << 10);
+        let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
         let mut out = BytesMut::new();
         out.extend_from_slice(&frame::preamble());
         match read_hello(&mut stream, &mut buf, ours).await {
@@ -353,6 +391,7 @@ pub async fn accept(
                     peer,
                     remote,
                     dialed: false,
+                    stall: timeouts.stall,
                 })
             }
             Err(e @ LinkError::WrongDomain { .. }) => {
@@ -365,7 +404,7 @@ pub async fn accept(
         }
     })
     .await
-    .map_err(|_| LinkError::HandshakeTimeout)?
+    .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
 }
 
 /// Starts the reader and writer tasks of a handshaken connection.
@@ -387,7 +426,7 @@ pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
         shutdown: watch::channel(false).0,
     });
     tokio::spawn(write_loop(frames, link.clone()));
-    tokio::spawn(read_loop(read, conn.buf, link.clone(), sink));
+    tokio::spawn(read_loop(read, conn.buf, conn.stall, link.clone(), sink));
     link
 }
 
@@ -467,6 +506,7 @@ async fn write_loop(mut queue: mpsc::UnboundedReceiver<Outgoing>, link: Arc<Link
 async fn read_loop(
     mut stream: OwnedReadHalf,
     mut buf: BytesMut,
+    stall: Duration,
     link: Arc<Link>,
     sink: Arc<dyn FrameSink>,
 ) {
@@ -485,9 +525,17 @@ async fn read_loop(
         if link.is_closed() {
             break None;
         }
-        if buf.capacity() - buf.len() < 16 << 10 {
-            buf.reserve(64 << 10);
-        }
+        frame::grow(&mut buf);
+        // Between frames a link may idle for ever (keepalive watches the peer); inside one,
+        // every `stall` at least one byte must come.
+        let pending = buf.len();
+        let deadline = async {
+            if pending == 0 {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(stall).await
+            }
+        };
         tokio::select! {
             read = stream.read_buf(&mut buf) => match read {
                 Ok(0) if buf.is_empty() => break None,
@@ -496,6 +544,7 @@ async fn read_loop(
                 Err(e) => break Some(e.into()),
             },
             _ = link.closed() => break None,
+            _ = deadline => break Some(LinkError::Stalled(stall, pending)),
         }
     };
     link.close();
