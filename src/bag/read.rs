@@ -601,7 +601,11 @@ mod tests {
         assert_eq!(lengths_fit(op::CHANNEL, &channel), Ok(()));
         let mut huge = channel.clone();
         huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(lengths_fit(op::CHANNEL, &huge).unwrap_err().contains("declares"));
+        assert!(
+            lengths_fit(op::CHANNEL, &huge)
+                .unwrap_err()
+                .contains("declares")
+        );
         // A metadata entry whose key claims more than the map.
         let mut entry = channel[..channel.len() - 4].to_vec();
         entry.extend_from_slice(&8u32.to_le_bytes());

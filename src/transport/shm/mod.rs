@@ -1,8 +1,10 @@
 //! Shared-memory transport: one named segment per (publisher node, topic) holding an SPMC ring
-//! of slots and a pool of payload chunks, futex wake-ups, and crash recovery.
+//! of slots, chunk files beside it for large payloads (sized to what flows, `pool.rs`), futex
+//! wake-ups per segment or through a subscriber's doorbell (`bell.rs`), and crash recovery.
 //!
-//! - [`ShmPublisher`] writes messages: small ones inline in a slot, large ones in a chunk,
-//!   which [`ShmPublisher::loan`] hands out for filling in place (zero copy).
+//! - [`ShmPublisher`] writes messages: small ones inline in a slot, larger ones (any size up to
+//!   [`ShmConfig::max_message`]) in a chunk file, which [`ShmPublisher::loan`] hands out for
+//!   filling in place (zero copy).
 //! - [`ShmSubscriber`] reads them: inline ones copied, chunk ones in place as a [`Sample`]
 //!   borrowing the mapping; the chunk is not reused while the sample lives.
 //! - A slow subscriber loses the oldest messages and counts them ([`ShmSubscriber::lost`]); the
