@@ -28,6 +28,7 @@
 
 use super::Node;
 use super::mesh::{Mesh, MeshConfig};
+use super::preference::TransportPreference;
 use crate::balance::Strategy;
 use crate::codec::BuiltinCodec;
 use crate::discovery::host::{self, check_name};
@@ -38,32 +39,6 @@ use crate::topology::NodeInfo;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::net::TcpListener;
-
-/// Which transport a node uses to reach peers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TransportPreference {
-    /// Shared memory for peers on this host, TCP for the rest.
-    #[default]
-    Auto,
-    /// TCP for everyone.
-    Tcp,
-    /// Shared memory only (peers on other hosts are unreachable).
-    Shm,
-}
-
-impl std::str::FromStr for TransportPreference {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" | "" => Ok(TransportPreference::Auto),
-            "tcp" => Ok(TransportPreference::Tcp),
-            "shm" => Ok(TransportPreference::Shm),
-            _ => Err(format!(
-                "unknown transport {s:?} (expected auto, tcp or shm)"
-            )),
-        }
-    }
-}
 
 /// Settings of a node to build; see the module docs for the environment fallbacks.
 #[derive(Clone, Debug)]

@@ -30,6 +30,7 @@
 
 mod builder;
 mod mesh;
+mod preference;
 mod queue;
 mod service;
 mod service_channel;
@@ -37,7 +38,8 @@ mod shm_routes;
 mod topic;
 
 pub use crate::balance::Strategy;
-pub use builder::{NodeBuilder, TransportPreference};
+pub use builder::NodeBuilder;
+pub use preference::TransportPreference;
 pub use queue::Received;
 pub use service::Client;
 pub use service_channel::is_internal as is_internal_topic;

@@ -17,13 +17,13 @@ mod routing;
 mod services;
 mod shm_attach;
 
-use super::builder::TransportPreference;
 use super::queue::SubQueue;
 use super::shm_routes::ShmRoutes;
 use crate::balance::{Balancer, Strategy};
 use crate::codec::CodecId;
 use crate::discovery::Announcement;
 use crate::error::{Error, Result};
+use crate::node::preference::TransportPreference;
 use crate::topology::{NodeId, NodeInfo, TopicInfo, TopicRole, Topology};
 use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};

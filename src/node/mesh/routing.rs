@@ -12,7 +12,7 @@ use super::{Mesh, lock, read, write};
 use crate::balance::Strategy;
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
-use crate::node::builder::TransportPreference;
+use crate::node::preference::TransportPreference;
 use crate::node::queue::{Received, SubQueue};
 use crate::node::shm_routes;
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};

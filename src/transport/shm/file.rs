@@ -16,6 +16,17 @@ use memmap2::{MmapOptions, MmapRaw};
 use rustix::fs::Mode;
 use rustix::shm;
 
+/// Whether process `pid` exists (signal 0). A pid of 0 is nobody.
+pub fn pid_alive(pid: u32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
 fn shm_path(name: &str) -> String {
     format!("/{name}")
 }
@@ -30,7 +41,7 @@ pub struct Owner {
 impl Owner {
     /// Whether the owner lives and has not closed the file.
     pub fn alive(&self) -> bool {
-        !self.closed && super::segment::pid_alive(self.pid)
+        !self.closed && pid_alive(self.pid)
     }
 }
 
@@ -268,7 +279,7 @@ impl ShmFile {
     /// Whether the owner lives and has not closed the file.
     pub fn owner_alive(&self) -> bool {
         let h = header(&self.map);
-        h.closed.load(Ordering::Acquire) == 0 && super::segment::pid_alive(h.owner_pid)
+        h.closed.load(Ordering::Acquire) == 0 && pid_alive(h.owner_pid)
     }
 }
 

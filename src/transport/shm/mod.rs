@@ -40,11 +40,12 @@ mod segment;
 mod sync;
 
 pub use bell::{Doorbell, bell_name};
+pub use file::pid_alive;
 use layout::{Geometry, SLOT_HEADER};
 use pool::{ChunkCache, ChunkMap, PoolWriter};
 use ring::{RingReader, RingWriter, Taken};
 use segment::Segment;
-pub use segment::{monotonic_ns, pid_alive};
+pub use segment::monotonic_ns;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

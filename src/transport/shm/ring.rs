@@ -15,9 +15,10 @@
 //! This module knows nothing of topics or nodes.
 
 use super::ShmError;
+use super::file::pid_alive;
 use super::futex;
 use super::layout::{INLINE, MAX_SUBSCRIBERS, SEQ_DROPPED};
-use super::segment::{Segment, monotonic_ns, pid_alive};
+use super::segment::{Segment, monotonic_ns};
 use super::sync::{Ordering, fence};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

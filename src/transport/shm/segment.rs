@@ -10,6 +10,7 @@
 //! afterwards cannot make this one read outside the mapping.
 
 use super::ShmError;
+use super::file::pid_alive;
 use super::layout::{Geometry, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, SlotHeader};
 use super::sync::Ordering;
 #[cfg(not(rosy_loom))]
@@ -251,17 +252,6 @@ impl Drop for Segment {
             super::file::unlink(&self.name);
         }
     }
-}
-
-/// Whether process `pid` exists (signal 0). A pid of 0 is nobody.
-pub fn pid_alive(pid: u32) -> bool {
-    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
-        return false;
-    };
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(rustix::io::Errno::SRCH)
-    )
 }
 
 /// CLOCK_MONOTONIC in ns: the same clock for every process of the host.
