@@ -17,7 +17,7 @@ use super::queue::Received;
 use crate::codec::CodecId;
 use crate::topology::NodeId;
 use crate::transport::shm::{
-    Doorbell, ShmConfig, ShmError, ShmPublisher, ShmSubscriber, bell_name, segment_name,
+    Doorbell, Loan, ShmConfig, ShmError, ShmPublisher, ShmSubscriber, bell_name, segment_name,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -218,9 +218,12 @@ impl ShmRoutes {
         segment.send_parts(codec.to_byte() as u32, &[&prefix, payload])
     }
 
-    /// Whether a message of `len` bytes travels inline in a ring slot.
-    pub fn fits_inline(&self, len: usize) -> bool {
-        len + PREFIX_LEN <= self.config.inline_max
+    /// A chunk of `topic`'s segment for a message of `len` bytes to be written in place, when
+    /// the segment exists and the message is too large for its ring's slots (small ones are
+    /// copied inline, cheaply). Asks the segment, whose sizes may be the topic's own.
+    pub fn loan(&self, topic: &str, len: usize) -> Option<Result<Loan, ShmError>> {
+        let segment = self.segment(topic)?;
+        (len + PREFIX_LEN > segment.inline_capacity()).then(|| segment.loan(PREFIX_LEN + len))
     }
 
     /// The (publisher, topic) segments read now.

@@ -112,21 +112,14 @@ impl Mesh {
     /// A buffer of `len` bytes to fill for `topic`: a loaned chunk of this node's segment when
     /// same-host peers read it (zero copy), else plain memory.
     pub fn loan(&self, topic: &str, len: usize) -> Outbound {
-        // Small messages travel inline in ring slots (copied, cheaply); only large ones are
-        // worth a chunk of the pool.
-        let large = self.shm.as_ref().is_some_and(|s| !s.fits_inline(len));
-        if let Some(segment) = self
-            .shm
-            .as_ref()
-            .filter(|_| large)
-            .and_then(|s| s.segment(topic))
-        {
-            match segment.loan(shm_routes::PREFIX_LEN + len) {
-                Ok(loan) => return Outbound::Loan(loan),
-                Err(e) => tracing::debug!("no loan from shared memory for {topic:?}: {e}"),
+        match self.shm.as_ref().and_then(|s| s.loan(topic, len)) {
+            Some(Ok(loan)) => Outbound::Loan(loan),
+            Some(Err(e)) => {
+                tracing::debug!("no loan from shared memory for {topic:?}: {e}");
+                Outbound::Heap(vec![0; len])
             }
+            None => Outbound::Heap(vec![0; len]),
         }
-        Outbound::Heap(vec![0; len])
     }
 
     /// Sends what `loan` gave, once filled.

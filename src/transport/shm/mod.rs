@@ -48,7 +48,7 @@ use segment::Segment;
 pub use segment::monotonic_ns;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The prefix of every rosy segment name (under /dev/shm).
 pub const PREFIX: &str = "rosy.";
@@ -188,7 +188,8 @@ pub struct ShmPublisher {
 struct WriterState {
     ring: RingWriter,
     pool: PoolWriter,
-    last_trim: Instant,
+    /// `monotonic_ns` of the last trim.
+    last_trim_ns: u64,
     pool_chunks: usize,
     pool_bytes: usize,
     pool_max_bytes: usize,
@@ -219,13 +220,20 @@ impl WriterState {
         }
     }
 
-    /// Once a second at most: removes chunk files no message used lately.
+    /// Once a second at most: removes chunk files no message used lately. Called after each
+    /// publish, it reads the time that publish stamped (no clock read of its own).
     fn trim(&mut self) {
-        let now = Instant::now();
-        if now.duration_since(self.last_trim) < Duration::from_secs(1) {
+        // Relaxed: this writer's own last store.
+        let now = self
+            .ring
+            .segment()
+            .header()
+            .heartbeat_ns
+            .load(Ordering::Relaxed);
+        if now.saturating_sub(self.last_trim_ns) < 1_000_000_000 {
             return;
         }
-        self.last_trim = now;
+        self.last_trim_ns = now;
         for c in self.pool.unused() {
             if self.ring.take_back(c) {
                 self.pool.remove(c);
@@ -261,7 +269,7 @@ impl ShmPublisher {
                 writer: Mutex::new(WriterState {
                     ring: RingWriter::new(segment.clone()),
                     pool: PoolWriter::new(segment.clone()),
-                    last_trim: Instant::now(),
+                    last_trim_ns: monotonic_ns(),
                     pool_chunks: config.pool_chunks,
                     pool_bytes: config.pool_bytes,
                     pool_max_bytes: config.pool_max_bytes,
@@ -349,6 +357,11 @@ impl ShmPublisher {
             .header()
             .heartbeat_ns
             .store(monotonic_ns(), Ordering::Relaxed);
+    }
+
+    /// The largest payload a ring slot carries inline; larger ones go to a chunk.
+    pub fn inline_capacity(&self) -> usize {
+        self.inner.segment.geometry().inline_capacity()
     }
 
     /// The largest payload a message may carry.
@@ -737,6 +750,7 @@ pub fn remove_stale_segments(domain: Option<&str>) -> std::io::Result<Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn name(test: &str) -> String {
         segment_name("unit", &format!("{:016x}", std::process::id()), test)
