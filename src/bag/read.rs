@@ -407,10 +407,7 @@ impl Scan<'_> {
         body_start: usize,
         body: &[u8],
     ) -> Result<(), BagError> {
-        if let Err(e) = lengths_fit(op::CHUNK, body) {
-            return Err(self.corrupt(pos, format!("unreadable chunk: {e}")));
-        }
-        let (header, data) = match mcap::parse_record(op::CHUNK, body) {
+        let (header, data) = match parse_checked(op::CHUNK, body) {
             Ok(Record::Chunk { header, data }) => (header, data),
             Ok(_) => unreachable!("parse_record(CHUNK) gives a chunk"),
             Err(e) => return Err(self.corrupt(pos, format!("unreadable chunk: {e}"))),
@@ -497,18 +494,14 @@ impl Scan<'_> {
                     len: body.len() - MESSAGE_HEADER_LEN,
                 });
             }
-            op::SCHEMA | op::CHANNEL if lengths_fit(opcode, body).is_err() => {
-                let e = lengths_fit(opcode, body).unwrap_err();
-                return Err(self.corrupt(pos, format!("unreadable record: {e}")));
-            }
-            op::SCHEMA => match mcap::parse_record(opcode, body) {
+            op::SCHEMA => match parse_checked(opcode, body) {
                 Ok(Record::Schema { header, .. }) => {
                     self.schemas.insert(header.id, header.name);
                 }
                 Ok(_) => {}
                 Err(e) => return Err(self.corrupt(pos, format!("unreadable schema: {e}"))),
             },
-            op::CHANNEL => match mcap::parse_record(opcode, body) {
+            op::CHANNEL => match parse_checked(opcode, body) {
                 Ok(Record::Channel(c)) => {
                     let type_name = c
                         .metadata
@@ -538,6 +531,12 @@ impl Scan<'_> {
         }
         Ok(())
     }
+}
+
+/// `mcap::parse_record`, once the record's length fields are known to fit it.
+fn parse_checked(opcode: u8, body: &[u8]) -> Result<Record<'_>, String> {
+    lengths_fit(opcode, body)?;
+    mcap::parse_record(opcode, body).map_err(|e| e.to_string())
 }
 
 /// Checks that every length-prefixed field of a chunk, schema or channel record fits in the
