@@ -5,6 +5,7 @@ pub mod bag;
 pub mod error;
 pub mod launch;
 pub mod node;
+pub mod proc_status;
 pub mod progress;
 pub mod service;
 pub mod speedtest;

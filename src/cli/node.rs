@@ -70,14 +70,9 @@ pub struct LocalUse {
 
 impl LocalUse {
     fn of(domain: &str, info: &NodeInfo) -> LocalUse {
-        let threads = std::fs::read_to_string(format!("/proc/{}/status", info.pid))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Threads:"))
-                    .and_then(|n| n.trim().parse().ok())
-            });
+        let threads = super::proc_status::ProcStatus::read(&info.pid.to_string())
+            .and_then(|status| status.field("Threads"))
+            .map(|n| n as u32);
         LocalUse {
             shm_bytes: rosy::transport::shm::node_bytes(domain, &info.id),
             threads,

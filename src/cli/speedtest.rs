@@ -201,20 +201,13 @@ struct Usage {
 
 impl Usage {
     fn of(node: &rosy::Node) -> Usage {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
+        let status = super::proc_status::ProcStatus::read("self");
+        let field = |name| status.as_ref().and_then(|s| s.field(name)).unwrap_or(0);
         let info = node.info();
         Usage {
             shm_bytes: rosy::transport::shm::node_bytes(&info.domain, &info.id),
-            rss_bytes: field("VmRSS:") * 1024,
-            threads: field("Threads:") as u32,
+            rss_bytes: field("VmRSS") * 1024,
+            threads: field("Threads") as u32,
         }
     }
 
