@@ -2,6 +2,7 @@
 //! every wait bounded.
 
 mod bag;
+mod concurrent_calls;
 mod domain_ids;
 mod launch;
 mod mesh_commands;

@@ -16,9 +16,8 @@
 //! incoming frames.
 
 use super::info::node_info_frame;
-use super::{Mesh, PendingCall, admission, lock, read, write};
+use super::{Mesh, admission, lock, read, write};
 use crate::discovery::{Announcement, DiscoveryEvent};
-use crate::error::Error;
 use crate::node::queue::Received;
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
@@ -261,6 +260,29 @@ impl Mesh {
         let _ = link.send_now(frame);
     }
 
+    /// Test hook: dials `peer` once more, as a simultaneous dial would, so that one of the two
+    /// links to it is closed as a duplicate. `true` if a second link was made.
+    #[cfg(test)]
+    pub(crate) async fn dial_again(self: &Arc<Self>, peer: &str) -> bool {
+        let Some(announcement) = lock(&self.known).get(peer).cloned() else {
+            return false;
+        };
+        let own_host = lock(&self.own).host_id.clone();
+        for addr in dial_order(&announcement, &own_host) {
+            if let Ok(conn) = link::dial(addr, &self.hello, &self.config.link_timeouts).await {
+                self.register(conn);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Test hook: the current link to `peer`, if any.
+    #[cfg(test)]
+    pub(crate) fn link_to(&self, peer: &str) -> Option<Arc<Link>> {
+        read(&self.links).get(peer).cloned()
+    }
+
     /// Lets every connection write what it has queued and close, waiting at most `bound`.
     pub async fn finish_links(&self, bound: Duration) {
         let links: Vec<Arc<Link>> = read(&self.links).values().cloned().collect();
@@ -332,21 +354,9 @@ impl FrameSink for Mesh {
                 false
             }
         };
-        let failed: Vec<PendingCall> = {
-            let mut pending = lock(&self.pending);
-            let ids: Vec<u64> = pending
-                .iter()
-                .filter(|(_, c)| c.link == link.id)
-                .map(|(id, _)| *id)
-                .collect();
-            ids.into_iter()
-                .filter_map(|id| pending.remove(&id))
-                .collect()
-        };
-        for call in failed {
-            let service = call.service.clone();
-            let _ = call.reply.send(Err(Error::ProviderGone { service }));
-        }
+        // Calls waiting on this link go again on the surviving duplicate, or wait a little for
+        // a reconnection: they fail only when the provider is gone.
+        self.calls_lost_link(link);
         if was_current {
             lock(&self.shm_switched).remove(&peer);
             write(&self.topology).remove(&peer);

@@ -11,9 +11,12 @@
 //! - `shm_attach`: this node's segments, the same-host segments it reads, and their gates.
 
 pub(crate) mod admission;
+#[cfg(test)]
+mod call_recovery_tests;
 mod info;
 mod links;
 mod routing;
+mod served;
 mod services;
 mod shm_attach;
 
@@ -30,7 +33,8 @@ use crate::transport::tcp::link::{Hello, Link};
 use bytes::Bytes;
 pub(crate) use routing::Outbound;
 use routing::Route;
-use services::{PendingCall, ServiceEntry};
+use served::Served;
+use services::{CallEvent, PendingCall, ServiceEntry};
 use shm_attach::ShmGate;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -91,6 +95,8 @@ pub(crate) struct Mesh {
     subscriptions: RwLock<HashMap<String, Vec<Arc<SubQueue>>>>,
     services: RwLock<HashMap<String, ServiceEntry>>,
     pending: Mutex<HashMap<u64, PendingCall>>,
+    /// Calls this node serves or just answered, so one sent again runs its handler once.
+    served: Mutex<Served>,
     next_request: AtomicU64,
     balancer: Balancer,
     topic_strategy: RwLock<HashMap<String, Strategy>>,
@@ -165,6 +171,7 @@ impl Mesh {
             subscriptions: RwLock::new(HashMap::new()),
             services: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            served: Mutex::new(Served::default()),
             next_request: AtomicU64::new(1),
             balancer: Balancer::new(),
             topic_strategy: RwLock::new(HashMap::new()),
@@ -208,7 +215,7 @@ impl Mesh {
             }
         }
         for (_, call) in lock(&self.pending).drain() {
-            let _ = call.reply.send(Err(Error::Closed));
+            let _ = call.reply.send(CallEvent::Done(Err(Error::Closed)));
         }
         *write(&self.topology) = Topology::default();
         if let Some(shm) = &self.shm {

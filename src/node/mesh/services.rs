@@ -5,7 +5,8 @@
 //! This file never dials or closes a connection (links') and never picks how bytes travel: a
 //! same-host call goes out through routing's `publish_to`, a TCP one on the provider's link.
 
-use super::{ErasedHandler, Mesh, lock, read, write};
+use super::served::{Answer, Begin, ReplyTo};
+use super::{BoxFuture, ErasedHandler, Mesh, lock, read, write};
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
 use crate::node::queue::Received;
@@ -16,17 +17,35 @@ use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
-use tokio::sync::oneshot;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
+/// How long a call whose provider's link closed waits for a new link to that provider (still
+/// reported by discovery) before failing with `ProviderGone` (within the call's own timeout).
+/// A handshake may take up to 5 s on a loaded host.
+const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+/// When a call that lost its link and was sent again has no answer yet, it goes once more
+/// after this, then after twice as long each time, up to [`RESEND_MAX`].
+const RESEND_FIRST: Duration = Duration::from_millis(200);
+const RESEND_MAX: Duration = Duration::from_secs(2);
 pub(super) struct ServiceEntry {
     handler: ErasedHandler,
 }
 
 pub(super) struct PendingCall {
     pub(super) link: u64,
-    pub(super) reply: oneshot::Sender<Result<(CodecId, Bytes)>>,
+    pub(super) reply: mpsc::UnboundedSender<CallEvent>,
     pub(super) service: String,
+}
+
+/// What a waiting call learns.
+pub(super) enum CallEvent {
+    /// Its answer (or why it has none).
+    Done(Result<(CodecId, Bytes)>),
+    /// The link it was sent on closed: send it again on this one (the surviving duplicate).
+    Moved(Arc<Link>),
+    /// The link it was sent on closed and the provider has no other link now.
+    Lost,
 }
 
 impl Mesh {
@@ -109,7 +128,7 @@ impl Mesh {
                 .map_err(|(kind, text)| response_error(service, &self.hello.domain, kind, text));
         };
         let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut events) = mpsc::unbounded_channel();
         lock(&self.pending).insert(
             id,
             PendingCall {
@@ -118,6 +137,88 @@ impl Mesh {
                 service: service.to_string(),
             },
         );
+        let peer = link.peer.node_id.clone();
+        let outcome = tokio::time::timeout(timeout, async {
+            let mut link = link;
+            // Once the call has lost a link, a copy sent again may itself be lost in the
+            // change-over (its answer sent on the closing link, the request read while the
+            // provider had no link to this node): it goes again until answered, at growing
+            // intervals. The provider runs the handler once and answers every copy.
+            let mut resend_after: Option<Duration> = None;
+            loop {
+                // The link may have closed before the call was listed as pending on it.
+                if link.is_closed() {
+                    match self.move_call(id, &peer).await {
+                        Some(l) => link = l,
+                        None => break Err(self.provider_gone(service)),
+                    }
+                }
+                if let Err(e) = self
+                    .send_request(id, service, codec, &payload, &link, timeout)
+                    .await
+                {
+                    if let LinkError::Full(_) = e {
+                        break Err(Error::Timeout {
+                            service: service.to_string(),
+                            timeout,
+                        });
+                    }
+                    if !link.is_closed() {
+                        break Err(self.provider_gone(service));
+                    }
+                    // Closed under us: its `on_close` tells where to send it again.
+                }
+                let event = match resend_after {
+                    None => events.recv().await,
+                    Some(after) => match tokio::time::timeout(after, events.recv()).await {
+                        Ok(event) => event,
+                        Err(_) => {
+                            resend_after = Some((after * 2).min(RESEND_MAX));
+                            match self.move_call(id, &peer).await {
+                                Some(l) => link = l,
+                                None => break Err(self.provider_gone(service)),
+                            }
+                            continue;
+                        }
+                    },
+                };
+                resend_after.get_or_insert(RESEND_FIRST);
+                match event {
+                    Some(CallEvent::Done(answer)) => break answer,
+                    Some(CallEvent::Moved(l)) => link = l,
+                    Some(CallEvent::Lost) => match self.move_call(id, &peer).await {
+                        Some(l) => link = l,
+                        None => break Err(self.provider_gone(service)),
+                    },
+                    None => break Err(self.provider_gone(service)),
+                }
+            }
+        })
+        .await;
+        lock(&self.pending).remove(&id);
+        outcome.unwrap_or(Err(Error::Timeout {
+            service: service.to_string(),
+            timeout,
+        }))
+    }
+
+    fn provider_gone(&self, service: &str) -> Error {
+        Error::ProviderGone {
+            service: service.to_string(),
+        }
+    }
+
+    /// Sends call `id` on `link`: through the internal requests topic to a same-host provider
+    /// (shared memory once both sides read each other's segments), else as a request frame.
+    async fn send_request(
+        &self,
+        id: u64,
+        service: &str,
+        codec: CodecId,
+        payload: &Bytes,
+        link: &Arc<Link>,
+        timeout: Duration,
+    ) -> std::result::Result<(), LinkError> {
         let same_host = self.shm.is_some() && {
             let own_host = lock(&self.own).host_id.clone();
             read(&self.topology)
@@ -126,39 +227,139 @@ impl Mesh {
         };
         if same_host {
             self.ensure_response_listener();
+            let request = service_channel::request(id, &self.hello.node_id, service, payload);
+            self.publish_to(service_channel::REQUESTS, codec, request, link, timeout)
+                .await
+        } else {
+            let frame = Frame::new(FrameKind::Request, codec, id, service, payload.clone());
+            link.send(frame, timeout).await
         }
-        let outcome = tokio::time::timeout(timeout, async {
-            let sent = if same_host {
-                // Same host: the request and its answer travel as internal topics, through
-                // shared memory once both sides read each other's segments (TCP until then).
-                let request = service_channel::request(id, &self.hello.node_id, service, &payload);
-                self.publish_to(service_channel::REQUESTS, codec, request, &link, timeout)
-                    .await
-            } else {
-                let frame = Frame::new(FrameKind::Request, codec, id, service, payload);
-                link.send(frame, timeout).await
-            };
-            if let Err(e) = sent {
-                return Err(match e {
-                    LinkError::Full(_) => Error::Timeout {
-                        service: service.to_string(),
-                        timeout,
-                    },
-                    _ => Error::ProviderGone {
-                        service: service.to_string(),
-                    },
-                });
+    }
+
+    /// The link call `id` should now go on, after the one it was on closed: the provider's
+    /// current link (see [`Mesh::link_when_up`]). `None`: the provider is gone.
+    async fn move_call(&self, id: u64, peer: &str) -> Option<Arc<Link>> {
+        let link = self.link_when_up(peer).await?;
+        if let Some(call) = lock(&self.pending).get_mut(&id) {
+            call.link = link.id;
+        }
+        Some(link)
+    }
+
+    /// The open link to `peer`, waiting up to [`RECONNECT_GRACE`] for one while discovery still
+    /// reports `peer` (a duplicate link replacing another, a reconnection). `None`: no link came,
+    /// or `peer` is gone.
+    async fn link_when_up(&self, peer: &str) -> Option<Arc<Link>> {
+        let deadline = Instant::now() + RECONNECT_GRACE;
+        loop {
+            let current = read(&self.links)
+                .get(peer)
+                .filter(|l| !l.is_closed())
+                .cloned();
+            if current.is_some() {
+                return current;
             }
-            answer.await.unwrap_or(Err(Error::ProviderGone {
-                service: service.to_string(),
-            }))
-        })
-        .await;
-        lock(&self.pending).remove(&id);
-        outcome.unwrap_or(Err(Error::Timeout {
-            service: service.to_string(),
-            timeout,
-        }))
+            if self.is_closed()
+                || Instant::now() >= deadline
+                || !lock(&self.known).contains_key(peer)
+            {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `link` closed: the calls waiting on it are sent again on the provider's surviving link
+    /// (a duplicate closed by de-duplication), or wait a little for a new one (a reconnection).
+    /// The provider runs each handler once: it recognizes a call it has seen ([`Served`]).
+    pub(super) fn calls_lost_link(&self, link: &Arc<Link>) {
+        let current = read(&self.links)
+            .get(&link.peer.node_id)
+            .filter(|l| l.id != link.id && !l.is_closed())
+            .cloned();
+        let mut pending = lock(&self.pending);
+        for call in pending.values_mut().filter(|c| c.link == link.id) {
+            match &current {
+                Some(l) => {
+                    call.link = l.id;
+                    let _ = call.reply.send(CallEvent::Moved(l.clone()));
+                }
+                None => {
+                    let _ = call.reply.send(CallEvent::Lost);
+                }
+            }
+        }
+    }
+
+    /// Sends the answer of `caller`'s call `id` on the link its latest copy came on or, when
+    /// that one has closed (replaced by a duplicate, or dropped), on the caller's current link:
+    /// through the internal responses topic for a same-host call, else as a response frame.
+    /// A copy of the call sent again after a close finds the answer here ([`Served`]), so an
+    /// answer lost with its link is sent once more.
+    async fn send_answer(&self, caller: &str, id: u64, answer: Answer, reply_to: ReplyTo) {
+        let mut link = Some(reply_to.link).filter(|l| !l.is_closed());
+        for _ in 0..3 {
+            let Some(to) = (match link.take() {
+                Some(l) => Some(l),
+                None => self.link_when_up(caller).await,
+            }) else {
+                break;
+            };
+            let sent = if reply_to.internal {
+                let (codec, response) = service_channel::response(id, answer.clone());
+                self.publish_to(
+                    service_channel::RESPONSES,
+                    codec,
+                    response,
+                    &to,
+                    self.config.send_timeout,
+                )
+                .await
+            } else {
+                let frame = match answer.clone() {
+                    Ok((codec, payload)) => Frame::new(FrameKind::Response, codec, id, "", payload),
+                    Err((kind, text)) => error_frame(id, kind, &text),
+                };
+                to.send(frame, Duration::from_secs(5)).await
+            };
+            match sent {
+                Ok(()) => return,
+                Err(_) if to.is_closed() => continue,
+                Err(e) => {
+                    tracing::debug!("reply to {caller} lost: {e}");
+                    return;
+                }
+            }
+        }
+        tracing::debug!("reply to {caller} lost: no connection to it");
+    }
+
+    /// Runs `handler` for `caller`'s call `id` unless that call is running or was just answered
+    /// (it came again on another link): then only its answer is sent (again).
+    async fn serve_once(
+        self: Arc<Self>,
+        caller: String,
+        id: u64,
+        run: BoxFuture<Answer>,
+        came_on: Arc<Link>,
+        internal: bool,
+    ) {
+        let this_copy = ReplyTo {
+            link: came_on,
+            internal,
+        };
+        let begin = lock(&self.served).begin(&caller, id, this_copy.clone());
+        let (answer, reply_to) = match begin {
+            Begin::Running => return,
+            Begin::Replay(answer) => (answer, this_copy),
+            Begin::Run => {
+                let answer = run.await;
+                // To the link the latest copy of the call came on: the caller's newest.
+                let latest = lock(&self.served).finish(&caller, id, &answer);
+                (answer, latest.unwrap_or(this_copy))
+            }
+        };
+        self.send_answer(&caller, id, answer, reply_to).await;
     }
 
     pub(super) fn serve(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
@@ -179,15 +380,9 @@ impl Mesh {
             ));
             return;
         };
-        tokio::spawn(async move {
-            let reply = match handler(frame.codec, frame.payload).await {
-                Ok((codec, payload)) => Frame::new(FrameKind::Response, codec, id, "", payload),
-                Err((kind, text)) => error_frame(id, kind, &text),
-            };
-            if let Err(e) = link.send(reply, Duration::from_secs(5)).await {
-                tracing::debug!("reply to {} lost: {e}", link.peer.node_id);
-            }
-        });
+        let caller = link.peer.node_id.clone();
+        let run = handler(frame.codec, frame.payload);
+        tokio::spawn(self.clone().serve_once(caller, id, run, link, false));
     }
 
     pub(super) fn answer(&self, frame: Frame) {
@@ -212,7 +407,7 @@ impl Mesh {
                 ))
             }
         };
-        let _ = call.reply.send(result);
+        let _ = call.reply.send(CallEvent::Done(result));
     }
 
     fn internal_topic(name: &str) -> TopicInfo {
@@ -274,31 +469,18 @@ impl Mesh {
         let handler = read(&self.services)
             .get(&request.service)
             .map(|s| s.handler.clone());
-        self.runtime.spawn(async move {
-            let answer = match handler {
-                Some(handler) => handler(message.codec, request.payload).await,
-                None => Err((
-                    ResponseError::NoSuchService,
-                    format!(
-                        "node {} does not provide service {:?}",
-                        mesh.hello.node_name, request.service
-                    ),
-                )),
-            };
-            let (codec, response) = service_channel::response(request.id, answer);
-            if let Err(e) = mesh
-                .publish_to(
-                    service_channel::RESPONSES,
-                    codec,
-                    response,
-                    &link,
-                    mesh.config.send_timeout,
-                )
-                .await
-            {
-                tracing::debug!("same-host reply lost: {e}");
+        let run: BoxFuture<Answer> = match handler {
+            Some(handler) => handler(message.codec, request.payload),
+            None => {
+                let text = format!(
+                    "node {} does not provide service {:?}",
+                    mesh.hello.node_name, request.service
+                );
+                Box::pin(async move { Err((ResponseError::NoSuchService, text)) })
             }
-        });
+        };
+        self.runtime
+            .spawn(mesh.serve_once(request.caller, request.id, run, link, true));
     }
 
     /// Completes the call one same-host answer is for.
@@ -319,7 +501,7 @@ impl Mesh {
                 String::from_utf8_lossy(&payload).into_owned(),
             )),
         };
-        let _ = call.reply.send(result);
+        let _ = call.reply.send(CallEvent::Done(result));
     }
 }
 
