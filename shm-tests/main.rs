@@ -10,6 +10,7 @@ mod nodes;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]
 mod support;
+mod truncated;
 
 /// A segment name no other test uses.
 pub fn unique_segment(test: &str) -> String {

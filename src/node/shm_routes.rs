@@ -392,6 +392,7 @@ fn read_loop(
 ) {
     let mut attached: Vec<Attached> = Vec::new();
     let mut last_check = Instant::now();
+    let mut bell_cut_said = false;
     loop {
         for command in inbox.try_iter() {
             match command {
@@ -453,8 +454,17 @@ fn read_loop(
             bell.woke();
             continue;
         }
-        // A draining segment is looked at again soon (its bound), others when rung.
-        let timeout = if attached.iter().any(|a| a.draining.is_some()) {
+        // A draining segment is looked at again soon (its bound), others when rung. A doorbell
+        // another process truncated rings no more: then every segment is looked at each 10 ms.
+        let bell_cut = bell.damaged();
+        if bell_cut && !bell_cut_said {
+            bell_cut_said = true;
+            tracing::warn!(
+                "{}; reading shared memory every 10 ms instead of when rung",
+                ShmError::Truncated(bell.name().to_string())
+            );
+        }
+        let timeout = if bell_cut || attached.iter().any(|a| a.draining.is_some()) {
             Duration::from_millis(10)
         } else if attached.is_empty() {
             Duration::from_secs(3600)

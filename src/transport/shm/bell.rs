@@ -94,6 +94,11 @@ impl Doorbell {
         self.bell().sleeping.store(0, Ordering::Relaxed);
     }
 
+    /// Whether another process truncated the bell's file under this mapping: it rings no more.
+    pub fn damaged(&self) -> bool {
+        self.file.damaged()
+    }
+
     /// Whether the owner lives and has not closed its bell.
     pub fn owner_alive(&self) -> bool {
         self.file.owner_alive()

@@ -6,11 +6,15 @@
 //! Pages are then faulted in with `MADV_POPULATE_WRITE` (one touch per page on older kernels),
 //! off the hot path.
 //!
+//! Every mapping is a [`Mapping`]: guarded against a truncated file (`sigbus.rs`), so that a
+//! file cut short by another process marks the mapping damaged instead of killing this one.
+//!
 //! This module never interprets anything past the [`FileHeader`]; segments, chunks and
 //! doorbells do that.
 
 use super::ShmError;
 use super::layout::{FileHeader, LAYOUT_VERSION};
+use super::sigbus::Guard;
 use super::sync::Ordering;
 use memmap2::{MmapOptions, MmapRaw};
 use rustix::fs::Mode;
@@ -25,6 +29,36 @@ pub fn pid_alive(pid: u32) -> bool {
         rustix::process::test_kill_process(pid),
         Err(rustix::io::Errno::SRCH)
     )
+}
+
+/// A mapping of a rosy file, guarded against SIGBUS while it lives (see `sigbus.rs`). Derefs
+/// to the [`MmapRaw`].
+pub struct Mapping {
+    // Declared first, so dropped first: the guard is gone before the pages are unmapped.
+    guard: Guard,
+    map: MmapRaw,
+}
+
+impl Mapping {
+    fn new(map: MmapRaw) -> Mapping {
+        Mapping {
+            guard: Guard::new(map.as_ptr(), map.len()),
+            map,
+        }
+    }
+
+    /// Whether another process truncated the file under this mapping: its pages read zeros now,
+    /// and it must not be used any more.
+    pub fn damaged(&self) -> bool {
+        self.guard.damaged()
+    }
+}
+
+impl std::ops::Deref for Mapping {
+    type Target = MmapRaw;
+    fn deref(&self) -> &MmapRaw {
+        &self.map
+    }
 }
 
 fn shm_path(name: &str) -> String {
@@ -72,7 +106,7 @@ pub fn header(map: &MmapRaw) -> &FileHeader {
 /// Creates file `name` of `len` bytes (at least a page), its memory reserved and faulted in,
 /// its header's magic and owner written, `ready` still 0. A stale file of a dead owner is
 /// replaced; one whose owner lives is [`ShmError::InUse`].
-pub fn create(name: &str, len: usize, magic: u64) -> Result<MmapRaw, ShmError> {
+pub fn create(name: &str, len: usize, magic: u64) -> Result<Mapping, ShmError> {
     debug_assert!(len >= 4096);
     let path = shm_path(name);
     let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
@@ -112,7 +146,7 @@ pub fn create(name: &str, len: usize, magic: u64) -> Result<MmapRaw, ShmError> {
     }
     let file = std::fs::File::from(fd);
     let map = match MmapOptions::new().len(len).map_raw(&file) {
-        Ok(map) => map,
+        Ok(map) => Mapping::new(map),
         Err(e) => {
             let _ = shm::unlink(path.as_str());
             return Err(ShmError::io(name, "map", e));
@@ -158,7 +192,7 @@ pub fn set_ready(map: &MmapRaw) {
     header(map).ready.store(1, Ordering::Release);
 }
 
-fn open_map(name: &str, writable: bool, populate: bool) -> Result<MmapRaw, ShmError> {
+fn open_map(name: &str, writable: bool, populate: bool) -> Result<Mapping, ShmError> {
     let path = shm_path(name);
     let mode = if writable {
         shm::OFlags::RDWR
@@ -192,12 +226,13 @@ fn open_map(name: &str, writable: bool, populate: bool) -> Result<MmapRaw, ShmEr
     } else {
         options.map_raw_read_only(&file)
     };
-    map.map_err(|e| ShmError::io(name, "map", e))
+    map.map(Mapping::new)
+        .map_err(|e| ShmError::io(name, "map", e))
 }
 
 /// Opens file `name` after checking its header: `magic`, this build's version, `ready`.
 /// `populate` maps every page at once (for chunks about to be read whole).
-pub fn open(name: &str, magic: u64, writable: bool, populate: bool) -> Result<MmapRaw, ShmError> {
+pub fn open(name: &str, magic: u64, writable: bool, populate: bool) -> Result<Mapping, ShmError> {
     let map = open_map(name, writable, populate)?;
     let h = header(&map);
     // SYNC POINT ready: Acquire, pairs with the creator's Release in `set_ready`.
@@ -232,7 +267,7 @@ pub fn unlink(name: &str) -> bool {
 /// A mapped rosy file (a chunk, a doorbell): unlinked by its creator when dropped.
 pub struct ShmFile {
     name: String,
-    map: MmapRaw,
+    map: Mapping,
     owner: bool,
 }
 
@@ -272,8 +307,13 @@ impl ShmFile {
         &self.name
     }
 
-    pub fn map(&self) -> &MmapRaw {
+    pub fn map(&self) -> &Mapping {
         &self.map
+    }
+
+    /// Whether another process truncated the file under this mapping (see [`Mapping`]).
+    pub fn damaged(&self) -> bool {
+        self.map.damaged()
     }
 
     /// Whether the owner lives and has not closed the file.

@@ -12,6 +12,8 @@
 //! - A subscriber killed while holding samples is found by pid and its chunks reclaimed; a
 //!   killed publisher is noticed (`PublisherGone`) and its segment removed by
 //!   [`remove_stale_segments`].
+//! - A file another process truncates kills nobody: every mapping is guarded (`sigbus.rs`);
+//!   sends on it fail with [`ShmError::Truncated`] (the caller sends by TCP), reads stop.
 //!
 //! ```
 //! use rosy::transport::shm::{ShmConfig, ShmPublisher, ShmSubscriber, segment_name};
@@ -37,6 +39,7 @@ pub mod layout;
 pub mod pool;
 pub mod ring;
 mod segment;
+mod sigbus;
 mod sync;
 
 pub use bell::{Doorbell, bell_name};
@@ -90,6 +93,10 @@ pub enum ShmError {
         "/dev/shm has no room for {len} more bytes ({name}); free space there or raise its size (Docker: --shm-size)"
     )]
     NoSpace { name: String, len: usize },
+    #[error(
+        "shared-memory file {0} was truncated by another process; its messages go by TCP (check what else writes to /dev/shm)"
+    )]
+    Truncated(String),
     #[error("invalid shared-memory configuration: {0}")]
     Config(String),
 }
@@ -308,11 +315,14 @@ impl ShmPublisher {
     pub fn send_parts(&self, tag: u32, parts: &[&[u8]]) -> Result<(), ShmError> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let g = self.inner.segment.geometry();
+        self.check_whole()?;
         let mut writer = self.writer();
         if len <= g.inline_capacity() {
             writer.ring.publish(tag, len, None, parts);
             writer.trim();
-            return Ok(());
+            // Cut short while this message went in: it did not reach anyone; say so, so that
+            // it goes by TCP.
+            return self.check_whole();
         }
         self.check_len(len)?;
         let (c, map) = writer.chunk_for(len)?;
@@ -326,8 +336,20 @@ impl ShmPublisher {
                 at = at.add(part.len());
             }
         }
+        if map.damaged() {
+            writer.ring.release(c);
+            return Err(ShmError::Truncated(format!("{} (chunk {c})", self.name())));
+        }
         writer.ring.publish(tag, len, Some(c), &[]);
         writer.trim();
+        self.check_whole()
+    }
+
+    /// `Err(Truncated)` once another process truncated the segment (see `sigbus.rs`).
+    fn check_whole(&self) -> Result<(), ShmError> {
+        if self.inner.segment.damaged() {
+            return Err(ShmError::Truncated(self.name().to_string()));
+        }
         Ok(())
     }
 
@@ -335,6 +357,7 @@ impl ShmPublisher {
     /// these very bytes.
     pub fn loan(&self, len: usize) -> Result<Loan, ShmError> {
         self.check_len(len)?;
+        self.check_whole()?;
         let (chunk, map) = self.writer().chunk_for(len)?;
         Ok(Loan {
             publisher: self.inner.clone(),
@@ -485,6 +508,9 @@ impl ShmSubscriber {
     /// closed and every message it wrote was read.
     pub fn try_recv(&mut self) -> Result<Option<Sample>, ShmError> {
         loop {
+            if self.reader.segment().damaged() {
+                return Err(ShmError::Truncated(self.name().to_string()));
+            }
             match self.reader.take()? {
                 Some(Taken::Inline { tag, bytes }) => {
                     return Ok(Some(Sample {
@@ -510,7 +536,13 @@ impl ShmSubscriber {
                         Err(e) => {
                             // The file went (the publisher closed meanwhile): the message is lost.
                             RingReader::release(&segment, entry, chunk);
-                            tracing::debug!("chunk of {} unreadable: {e}", self.name());
+                            match e {
+                                ShmError::NotFound(_) => {
+                                    tracing::debug!("chunk of {} unreadable: {e}", self.name())
+                                }
+                                // Truncated or scribbled on by another process.
+                                e => tracing::warn!("message lost: {e}"),
+                            }
                             self.reader.count_lost(1);
                             continue;
                         }

@@ -60,6 +60,11 @@ impl ChunkMap {
     }
 
     /// Payload bytes this chunk holds.
+    /// Whether another process truncated the chunk file under this mapping.
+    pub fn damaged(&self) -> bool {
+        self.file.damaged()
+    }
+
     pub fn capacity(&self) -> usize {
         self.file.map().len().saturating_sub(CHUNK_HEADER)
     }
@@ -122,7 +127,9 @@ impl PoolWriter {
 
     /// Whether chunk `c`'s file can take `len` bytes as it is.
     pub fn fits(&self, c: usize, len: usize) -> bool {
-        self.chunks[c].as_ref().is_some_and(|m| m.capacity() >= len)
+        self.chunks[c]
+            .as_ref()
+            .is_some_and(|m| m.capacity() >= len && !m.damaged())
     }
 
     /// Chunk `c` (allocated by the ring: in no slot, held by no reader) ready for `len` bytes:
@@ -134,7 +141,8 @@ impl PoolWriter {
         let want = size_class(self.high.0.max(self.high.1).max(len));
         if let Some(map) = &self.chunks[c] {
             let cap = map.capacity();
-            if cap >= len && (cap <= 2 * want || cap <= 64 << 10) {
+            // A file another process truncated is replaced by a new one.
+            if cap >= len && (cap <= 2 * want || cap <= 64 << 10) && !map.damaged() {
                 return Ok(map.clone());
             }
         }
@@ -203,7 +211,8 @@ impl ChunkCache {
             .generation
             .load(Ordering::Acquire);
         if let Some((g, map)) = &self.maps[c] {
-            if *g == generation {
+            // A mapping whose file another process truncated is opened again (and refused).
+            if *g == generation && !map.damaged() {
                 return Ok(map.clone());
             }
         }

@@ -10,11 +10,11 @@
 //! afterwards cannot make this one read outside the mapping.
 
 use super::ShmError;
+#[cfg(not(rosy_loom))]
+use super::file::Mapping as MmapRaw;
 use super::file::pid_alive;
 use super::layout::{Geometry, HEADER_SIZE, Header, LAYOUT_VERSION, MAGIC, SlotHeader};
 use super::sync::Ordering;
-#[cfg(not(rosy_loom))]
-use memmap2::MmapRaw;
 #[cfg(rosy_loom)]
 use model::HeapMap as MmapRaw;
 
@@ -229,6 +229,12 @@ impl Segment {
         bytes
     }
 
+    /// Whether another process truncated the segment's file under this mapping: it reads
+    /// zeros now and must not be used any more (see `sigbus.rs`).
+    pub fn damaged(&self) -> bool {
+        self.map.damaged()
+    }
+
     /// Whether `addr` lies inside this mapping (tests prove samples are read in place).
     pub fn contains(&self, addr: *const u8) -> bool {
         let start = self.map.as_ptr() as usize;
@@ -297,6 +303,11 @@ mod model {
     }
 
     impl HeapMap {
+        /// A heap model is never truncated.
+        pub fn damaged(&self) -> bool {
+            false
+        }
+
         pub fn new(geometry: Geometry) -> HeapMap {
             let layout = Layout::from_size_align(geometry.total_size(), 4096).unwrap();
             // SAFETY: the layout has a non-zero size (at least the header).
