@@ -203,6 +203,7 @@ mod tests {
                 codec: crate::codec::CodecId::Rkyv,
                 codec_name: "rkyv".into(),
                 type_name: "Frame".into(),
+                qos: crate::qos::Qos::latched(),
             }],
             services: vec![],
             version: 3,

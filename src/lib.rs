@@ -13,6 +13,7 @@
 //! balance                round-robin / random / none among nodes of one name
 //! codec                  Codec trait; msgpack (default), json, raw bytes, rkyv
 //! topology               the mesh as this node sees it
+//! qos                    quality of service of topic endpoints (a description only)
 //! discovery              mDNS + host-local registry, both feed topology
 //! transport::shm         named segments, SPMC ring, payload pool, wake-ups
 //! transport::tcp         framing, one connection per peer pair, reconnect
@@ -28,6 +29,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod logging;
 pub mod node;
+pub mod qos;
 pub mod topology;
 pub mod transport;
 pub mod units;

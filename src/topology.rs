@@ -6,6 +6,7 @@
 //! Nothing here does I/O.
 
 use crate::codec::CodecId;
+use crate::qos::Qos;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ pub struct TopicInfo {
     pub codec_name: String,
     /// The Rust type name of the messages (`std::any::type_name`), empty when unknown.
     pub type_name: String,
+    /// The quality of service asked for (the strongest of the node's endpoints of the topic).
+    #[serde(default)]
+    pub qos: Qos,
 }
 
 /// One service a node hosts.
@@ -250,6 +254,7 @@ mod tests {
                     codec: CodecId::MsgPack,
                     codec_name: "msgpack".into(),
                     type_name: String::new(),
+                    qos: Qos::default(),
                 })
                 .collect(),
             services: vec![],

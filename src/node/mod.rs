@@ -238,6 +238,37 @@ impl Node {
         Ok(Publisher::new(self.mesh().clone(), topic, codec))
     }
 
+    /// A typed publisher on `topic` with the node's codec and quality of service `qos`
+    /// (see [`crate::qos`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(node: rosy::Node) -> rosy::Result<()> {
+    /// use rosy::qos::Qos;
+    /// // A map sent once: subscribers that start later still receive it.
+    /// let map = node.publisher_with_qos::<Vec<u8>>("map", Qos::latched()).await?;
+    /// map.send(&vec![0u8; 1024]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn publisher_with_qos<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        qos: crate::qos::Qos,
+    ) -> Result<Publisher<T>> {
+        self.publisher_with_codec_qos(topic, self.inner.codec, qos)
+            .await
+    }
+
+    /// A typed publisher with a codec of your choice and quality of service `qos`.
+    pub async fn publisher_with_codec_qos<T: Serialize + ?Sized, C: Codec>(
+        &self,
+        topic: &str,
+        codec: C,
+        qos: crate::qos::Qos,
+    ) -> Result<Publisher<T, C>> {
+        check("topic", topic)?;
+        Ok(Publisher::with_qos(self.mesh().clone(), topic, codec, qos))
+    }
+
     /// A publisher of rkyv archives of `T` on `topic` (see [`Publisher::send_archived`]): large
     /// values are serialized straight into shared memory and read in place by same-host nodes.
     pub async fn archive_publisher<T>(
@@ -268,6 +299,39 @@ impl Node {
             return Err(Error::Closed);
         }
         Ok(Subscriber::new(self.mesh().clone(), topic, codec))
+    }
+
+    /// A typed subscriber to `topic` with quality of service `qos` (see [`crate::qos`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(node: rosy::Node) -> rosy::Result<()> {
+    /// use rosy::qos::Qos;
+    /// // Gets the map its publisher sent before this subscriber existed.
+    /// let mut map = node.subscriber_with_qos::<Vec<u8>>("map", Qos::latched()).await?;
+    /// let latest = map.recv().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscriber_with_qos<T: DeserializeOwned>(
+        &self,
+        topic: &str,
+        qos: crate::qos::Qos,
+    ) -> Result<Subscriber<T>> {
+        self.subscriber_with_codec_qos(topic, self.inner.codec, qos)
+            .await
+    }
+
+    /// A typed subscriber with a codec of your choice and quality of service `qos`.
+    pub async fn subscriber_with_codec_qos<T: DeserializeOwned, C: Codec>(
+        &self,
+        topic: &str,
+        codec: C,
+        qos: crate::qos::Qos,
+    ) -> Result<Subscriber<T, C>> {
+        check("topic", topic)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(Subscriber::with_qos(self.mesh().clone(), topic, codec, qos))
     }
 
     /// Calls `callback(topic, message)` for every message on `topic`, one at a time, in order,

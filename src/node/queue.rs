@@ -22,11 +22,15 @@ pub(crate) struct SubQueue {
     ready: Notify,
     lost: AtomicU64,
     closed: AtomicBool,
+    /// Transient-local QoS: history for late joiners is handed to this queue.
+    transient_local: bool,
 }
 
 impl SubQueue {
-    pub fn new(topic: &str, capacity: usize) -> Self {
+    /// A queue whose subscriber asked for transient-local QoS when `transient_local`.
+    pub fn with_durability(topic: &str, capacity: usize, transient_local: bool) -> Self {
         SubQueue {
+            transient_local,
             topic: topic.to_string(),
             items: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
             capacity: capacity.max(1),
@@ -90,6 +94,10 @@ impl SubQueue {
         self.lost.fetch_add(n, Ordering::Relaxed);
     }
 
+    pub fn transient_local(&self) -> bool {
+        self.transient_local
+    }
+
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }
@@ -108,7 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_drops_the_oldest_and_counts_it() {
-        let q = SubQueue::new("t", 2);
+        let q = SubQueue::with_durability("t", 2, false);
         for i in 0..5 {
             q.push(msg(i));
         }

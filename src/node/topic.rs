@@ -7,6 +7,7 @@ use super::mesh::{BoxFuture, Mesh, Outbound};
 use super::queue::{Received, SubQueue};
 use crate::codec::{BuiltinCodec, Codec, CodecId};
 use crate::error::Result;
+use crate::qos::{Durability, Qos};
 use crate::topology::{TopicInfo, TopicRole};
 use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
@@ -23,6 +24,7 @@ pub(crate) fn topic_info<T: ?Sized, C: Codec>(name: &str, role: TopicRole, codec
         codec: codec.id(),
         codec_name: codec.name().to_string(),
         type_name: std::any::type_name::<T>().to_string(),
+        qos: crate::qos::Qos::default(),
     }
 }
 
@@ -36,7 +38,18 @@ pub struct Publisher<T: ?Sized, C: Codec = BuiltinCodec> {
 
 impl<T: ?Sized, C: Codec> Publisher<T, C> {
     pub(crate) fn new(mesh: Arc<Mesh>, topic: &str, codec: C) -> Self {
-        mesh.add_topic_role(topic_info::<T, C>(topic, TopicRole::Publish, &codec));
+        Self::with_qos(mesh, topic, codec, Qos::default())
+    }
+
+    /// A publisher with `qos`: a transient-local one keeps its last `qos.depth()` messages for
+    /// subscribers that join later.
+    pub(crate) fn with_qos(mesh: Arc<Mesh>, topic: &str, codec: C, qos: Qos) -> Self {
+        if qos.durability == Durability::TransientLocal {
+            mesh.latch(topic, qos.depth());
+        }
+        let mut info = topic_info::<T, C>(topic, TopicRole::Publish, &codec);
+        info.qos = qos;
+        mesh.add_topic_role(info);
         Publisher {
             mesh,
             topic: topic.to_string(),
@@ -201,7 +214,16 @@ pub struct Subscriber<T, C: Codec = BuiltinCodec> {
 
 impl<T: DeserializeOwned, C: Codec> Subscriber<T, C> {
     pub(crate) fn new(mesh: Arc<Mesh>, topic: &str, codec: C) -> Self {
-        let queue = mesh.subscribe(topic_info::<T, C>(topic, TopicRole::Listen, &codec));
+        Self::with_qos(mesh, topic, codec, Qos::default())
+    }
+
+    /// A subscriber with `qos`: `keep_last(n)` holds at most n unread messages (older ones are
+    /// dropped and counted in [`Subscriber::lost`]); transient-local receives, first, the last
+    /// messages its publishers sent before it came.
+    pub(crate) fn with_qos(mesh: Arc<Mesh>, topic: &str, codec: C, qos: Qos) -> Self {
+        let mut info = topic_info::<T, C>(topic, TopicRole::Listen, &codec);
+        info.qos = qos;
+        let queue = mesh.subscribe(info);
         Subscriber {
             mesh,
             queue,

@@ -67,9 +67,13 @@ impl Mesh {
         let new = {
             let mut topics = lock(&self.own_topics);
             let key = (info.name.clone(), info.role);
+            let qos = info.qos;
             let entry = topics.entry(key).or_insert_with(|| (info, 0));
             entry.1 += 1;
-            let new = entry.1 == 1;
+            // Several endpoints of one topic: the node announces the strongest QoS asked.
+            let stronger = entry.0.qos.strongest(qos);
+            let new = entry.1 == 1 || stronger != entry.0.qos;
+            entry.0.qos = stronger;
             if new {
                 self.update_own(|own| self.rebuild_topics(own, &topics));
             }
@@ -141,6 +145,10 @@ impl Mesh {
             if let Some(topics) = lock(&self.shm_switched).get_mut(&info.id) {
                 topics.retain(|topic| info.shm_reading.iter().any(|(p, t)| p == own && t == topic));
             }
+        }
+        if current {
+            // Before it enters the topology (and so before any newer message is routed to it).
+            self.send_history(link, &info);
         }
         if current && write(&self.topology).upsert(info) {
             self.bump();

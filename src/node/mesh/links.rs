@@ -306,7 +306,11 @@ impl FrameSink for Mesh {
                     codec: frame.codec,
                     payload: frame.payload.clone(),
                 };
-                self.deliver_local(frame.name(), message)
+                if frame.id == super::latched::HISTORY {
+                    self.deliver_history(frame.name(), message)
+                } else {
+                    self.deliver_local(frame.name(), message)
+                }
             }
             FrameKind::Request => {
                 // `serve` needs an Arc of the mesh to spawn the handler; every link holds one.

@@ -14,6 +14,9 @@ pub(crate) mod admission;
 #[cfg(test)]
 mod call_recovery_tests;
 mod info;
+mod latched;
+#[cfg(test)]
+mod latched_tests;
 mod links;
 mod routing;
 mod served;
@@ -121,6 +124,10 @@ pub(crate) struct Mesh {
     shm_problems: Mutex<std::collections::BTreeMap<(NodeId, String), String>>,
     /// Notified when `sync_shm` left something to retry.
     shm_retry: tokio::sync::Notify,
+    /// Histories of transient-local topics (sent and received); `any_latched` says whether
+    /// there is any, so that other topics pay one atomic load.
+    latched: Mutex<latched::Latched>,
+    any_latched: std::sync::atomic::AtomicBool,
     /// Paces the warnings about refused connections and failed accepts.
     refusals: admission::RateLimit,
 }
@@ -156,6 +163,8 @@ impl Mesh {
             shm_problems: Mutex::new(Default::default()),
             shm_retry: tokio::sync::Notify::new(),
             refusals: admission::RateLimit::new(5, Duration::from_secs(1)),
+            latched: Mutex::new(Default::default()),
+            any_latched: std::sync::atomic::AtomicBool::new(false),
             config,
             hello: Hello {
                 domain: own.domain.clone(),

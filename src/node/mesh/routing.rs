@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::node::preference::TransportPreference;
 use crate::node::queue::{Received, SubQueue};
 use crate::node::shm_routes;
+use crate::qos::{Durability, Qos};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::{Link, LinkError};
@@ -140,6 +141,7 @@ impl Mesh {
                 limit,
             });
         }
+        self.remember_sent(topic, codec, payload.as_slice());
         let targets = self.route_topic(topic);
         let mut delivered = 0;
         let mut local = false;
@@ -368,10 +370,14 @@ impl Mesh {
     }
 
     pub(super) fn deliver_local(&self, topic: &str, message: Received) {
-        if let Some(list) = read(&self.subscriptions).get(topic) {
+        let subscriptions = read(&self.subscriptions);
+        if let Some(list) = subscriptions.get(topic) {
             for q in list {
                 q.push(message.clone());
             }
+            // Under the same lock as the pushes: a subscriber seeded meanwhile (`seed`, under
+            // the write lock) sees either both or neither.
+            self.remember_received(topic, std::slice::from_ref(&message));
         }
     }
 
@@ -455,15 +461,30 @@ impl Mesh {
     // ----- subscriptions ---------------------------------------------------------------------
 
     pub fn subscribe(&self, info: TopicInfo) -> Arc<SubQueue> {
-        let queue = Arc::new(SubQueue::new(&info.name, self.config.queue_capacity));
+        let qos = info.qos;
+        // Without a QoS of its own, a subscriber gets the node's queue capacity.
+        let capacity = if qos.history == Qos::default().history {
+            self.config.queue_capacity
+        } else {
+            qos.depth()
+        };
+        let transient = qos.durability == Durability::TransientLocal;
+        let queue = Arc::new(SubQueue::with_durability(&info.name, capacity, transient));
         if self.is_closed() {
             queue.close();
             return queue;
         }
-        write(&self.subscriptions)
-            .entry(info.name.clone())
-            .or_default()
-            .push(queue.clone());
+        {
+            // Seeded while no delivery can reach the topic's queues: history comes first.
+            let mut subscriptions = write(&self.subscriptions);
+            if transient {
+                self.seed(&queue, qos.depth());
+            }
+            subscriptions
+                .entry(info.name.clone())
+                .or_default()
+                .push(queue.clone());
+        }
         self.add_topic_role(info);
         self.sync_shm();
         queue
@@ -484,6 +505,12 @@ impl Mesh {
             removed
         };
         queue.close();
+        let transient_left = read(&self.subscriptions)
+            .get(&queue.topic)
+            .is_some_and(|list| list.iter().any(|q| q.transient_local()));
+        if queue.transient_local() && !transient_left {
+            self.forget_received(&queue.topic);
+        }
         if removed {
             self.remove_topic_role(&queue.topic, TopicRole::Listen);
             self.sync_shm();
@@ -493,6 +520,7 @@ impl Mesh {
     /// Closes every subscription on `topic`.
     pub fn unsubscribe_all(&self, topic: &str) -> usize {
         let list = write(&self.subscriptions).remove(topic).unwrap_or_default();
+        self.forget_received(topic);
         for q in &list {
             q.close();
             self.remove_topic_role(topic, TopicRole::Listen);

@@ -417,6 +417,7 @@ impl Mesh {
             codec: CodecId::Raw,
             codec_name: "raw".to_string(),
             type_name: String::new(),
+            qos: crate::qos::Qos::default(),
         }
     }
 

@@ -227,10 +227,13 @@ impl Mesh {
         );
         match gates.get_mut(key) {
             Some(gate) if gate.open => {
-                if let Some(list) = read(&self.subscriptions).get(&key.1) {
+                let subscriptions = read(&self.subscriptions);
+                if let Some(list) = subscriptions.get(&key.1) {
                     for q in list {
                         q.push_many(&batch);
                     }
+                    // Under the same lock as the pushes (see `deliver_local`).
+                    self.remember_received(&key.1, &batch);
                 }
             }
             Some(gate) => {
