@@ -2,11 +2,11 @@
 //! every wait bounded.
 
 mod bag;
-mod concurrent_calls;
 mod domain_ids;
 mod launch;
 mod mesh_commands;
 mod misleading_errors;
+mod qos;
 mod speedtest;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]

@@ -7,6 +7,7 @@ pub mod launch;
 pub mod node;
 pub mod proc_status;
 pub mod progress;
+pub mod qos_args;
 pub mod service;
 pub mod speedtest;
 pub mod tool_node;

@@ -2,11 +2,13 @@
 
 use super::error::CliError;
 use super::progress::Spinner;
+use super::qos_args::QosArgs;
 use super::tool_node;
 use super::units::human_bytes;
 use super::value::{self, Format};
 use bytes::Bytes;
-use rosy::codec::{Codec, CodecId, MsgPack};
+use rosy::codec::{BuiltinCodec, Codec, CodecId, MsgPack};
+use rosy::qos::{Durability, Qos};
 use rosy::topology::{TopicRole, Topology};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -35,6 +37,8 @@ pub enum TopicCommand {
         /// How decoded messages are printed.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
+        #[command(flatten)]
+        qos: QosArgs,
     },
     /// Send VALUE (JSON, or YAML) on TOPIC, once a node listens.
     Send {
@@ -56,6 +60,12 @@ pub enum TopicCommand {
         /// The codec to encode VALUE with.
         #[arg(long, value_parser = ["msgpack", "json", "raw"], default_value = "msgpack")]
         codec: String,
+        /// Stay up this many seconds after the last message (Ctrl-C ends it sooner), so that
+        /// listeners starting meanwhile get a transient-local value.
+        #[arg(long, value_name = "SECONDS")]
+        keep_alive: Option<f64>,
+        #[command(flatten)]
+        qos: QosArgs,
     },
     /// Print the rate of messages on TOPIC (min/max/std dev of the gaps over a window).
     Hz {
@@ -132,11 +142,11 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
                 );
                 println!("publishers ({}):", t.publishers.len());
                 for p in &t.publishers {
-                    println!("  {p}");
+                    println!("  {p}  qos: {}", t.publisher_qos[p]);
                 }
                 println!("listeners ({}):", t.listeners.len());
                 for l in &t.listeners {
-                    println!("  {l}");
+                    println!("  {l}  qos: {}", t.listener_qos[l]);
                 }
                 if !t.routes.is_empty() {
                     println!("routes:");
@@ -155,6 +165,9 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
                         "  {} -> {}: {}{reason}{bytes}",
                         r.publisher, r.listener, r.transport
                     );
+                    if !r.qos_warning.is_empty() {
+                        println!("    warning: QoS mismatch: {}", r.qos_warning);
+                    }
                 }
             }
             Ok(())
@@ -163,7 +176,8 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
             topics,
             count,
             format,
-        } => echo(domain, topics, count, format, json).await,
+            qos,
+        } => echo(domain, topics, count, format, qos.qos(false), json).await,
         TopicCommand::Send {
             topic,
             value,
@@ -172,14 +186,22 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
             no_wait,
             wait,
             codec,
+            keep_alive,
+            qos,
         } => {
+            let qos = qos.qos(true);
             let value = match &value {
                 Some(text) => value::parse(text)?,
                 None => serde_json::Value::Null,
             };
             let (codec, payload) = encode(&value, &codec, value.as_str())?;
             let node = tool_node::join(domain, "topic-send").await?;
-            if !no_wait {
+            let builtin = BuiltinCodec::from_id(codec).unwrap_or_default();
+            let publisher = node
+                .publisher_with_codec_qos::<serde_json::Value, _>(&topic, builtin, qos)
+                .await?;
+            // A transient-local value reaches listeners that come later: no need to wait.
+            if !no_wait && qos.durability == Durability::Volatile {
                 let _spinner = Spinner::start(format!("waiting for a listener on {topic}..."));
                 node.wait_for_listener(&topic, Duration::from_secs_f64(wait))
                     .await?;
@@ -198,8 +220,18 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
                         }
                     }
                 }
-                node.send_encoded(&topic, codec, payload.clone()).await?;
+                publisher.send_encoded(payload.clone()).await?;
                 sent += 1;
+            }
+            if let Some(s) = keep_alive {
+                eprintln!(
+                    "sent {sent} message{} on {topic}; staying up {s} s (Ctrl-C ends it)",
+                    if sent == 1 { "" } else { "s" }
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
             }
             node.close().await;
             Ok(())
@@ -352,6 +384,9 @@ pub struct TopicSummary {
     pub publishers: Vec<String>,
     pub codecs: BTreeSet<String>,
     pub types: BTreeSet<String>,
+    /// Each publisher's and listener's quality of service, by the names above.
+    pub publisher_qos: BTreeMap<String, String>,
+    pub listener_qos: BTreeMap<String, String>,
     /// Each publisher -> listener pair: the transport its messages take, and why TCP.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteSummary>,
@@ -370,6 +405,10 @@ pub struct RouteSummary {
     /// Bytes of /dev/shm the publisher's segment of the topic holds (publishers on this host).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_bytes: Option<u64>,
+    /// What the listener asks and the publisher does not offer (the pair connects anyway, with
+    /// what the publisher offers).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub qos_warning: String,
 }
 
 fn who(node: &rosy::topology::NodeInfo) -> String {
@@ -392,9 +431,21 @@ fn routes(topology: &Topology, topic: &str, domain: &str, own_host: &str) -> Vec
     }) {
         let segment_bytes = (p.host_id == own_host && p.shm_topics.iter().any(|t| t == topic))
             .then(|| rosy::transport::shm::segment_bytes(domain, &p.id, topic));
+        let qos_of = |n: &rosy::topology::NodeInfo, role| {
+            n.topics
+                .iter()
+                .find(|t| t.name == topic && t.role == role)
+                .map(|t| t.qos)
+                .unwrap_or_default()
+        };
+        let offered = qos_of(p, TopicRole::Publish);
         for l in nodes.iter().filter(|n| n.listens_to(topic)) {
             let way = rosy::topology::way_between(p, l, topic);
+            let qos_warning = offered
+                .falls_short_of(&qos_of(l, TopicRole::Listen))
+                .unwrap_or_default();
             routes.push(RouteSummary {
+                qos_warning,
                 publisher: who(p),
                 listener: who(l),
                 // Only where this listener reads the segment.
@@ -418,8 +469,14 @@ pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
             let entry = topics.entry(t.name.clone()).or_default();
             let who = who(node);
             match t.role {
-                TopicRole::Listen => entry.listeners.push(who),
-                TopicRole::Publish => entry.publishers.push(who),
+                TopicRole::Listen => {
+                    entry.listener_qos.insert(who.clone(), t.qos.to_string());
+                    entry.listeners.push(who)
+                }
+                TopicRole::Publish => {
+                    entry.publisher_qos.insert(who.clone(), t.qos.to_string());
+                    entry.publishers.push(who)
+                }
             }
             entry.codecs.insert(t.codec_name.clone());
             if !t.type_name.is_empty() {
@@ -445,12 +502,15 @@ async fn echo(
     topics: Vec<String>,
     count: Option<u64>,
     format: Format,
+    qos: Qos,
     json: bool,
 ) -> Result<(), CliError> {
     let node = tool_node::join(domain, "topic-echo").await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     for topic in &topics {
-        let mut subscriber = node.subscriber::<serde_json::Value>(topic).await?;
+        let mut subscriber = node
+            .subscriber_with_qos::<serde_json::Value>(topic, qos)
+            .await?;
         let tx = tx.clone();
         let topic = topic.clone();
         tokio::spawn(async move {

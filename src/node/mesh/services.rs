@@ -20,9 +20,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// How long a call whose provider's link closed waits for a new link to that provider (still
-/// reported by discovery) before failing with `ProviderGone` (within the call's own timeout).
-/// A handshake may take up to 5 s on a loaded host.
+/// How long a provider whose answer lost its link waits for a new link to the caller (still
+/// reported by discovery). A handshake may take up to 5 s on a loaded host. (A caller waits for
+/// a new link to its provider as long as its call's timeout allows.)
 const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 /// When a call that lost its link and was sent again has no answer yet, it goes once more
 /// after this, then after twice as long each time, up to [`RESEND_MAX`].
@@ -163,10 +163,10 @@ impl Mesh {
                             timeout,
                         });
                     }
-                    if !link.is_closed() {
-                        break Err(self.provider_gone(service));
-                    }
-                    // Closed under us: its `on_close` tells where to send it again.
+                    // The link is closing under us (its closed flag may not be set yet): its
+                    // `on_close` tells where to send the call again, or the resend timer does.
+                    tracing::debug!("call {id} to {service:?} not sent: {e}");
+                    resend_after.get_or_insert(RESEND_FIRST);
                 }
                 let event = match resend_after {
                     None => events.recv().await,
@@ -239,18 +239,19 @@ impl Mesh {
     /// The link call `id` should now go on, after the one it was on closed: the provider's
     /// current link (see [`Mesh::link_when_up`]). `None`: the provider is gone.
     async fn move_call(&self, id: u64, peer: &str) -> Option<Arc<Link>> {
-        let link = self.link_when_up(peer).await?;
+        // No bound of its own: the call's timeout bounds the wait.
+        let link = self.link_when_up(peer, None).await?;
         if let Some(call) = lock(&self.pending).get_mut(&id) {
             call.link = link.id;
         }
         Some(link)
     }
 
-    /// The open link to `peer`, waiting up to [`RECONNECT_GRACE`] for one while discovery still
-    /// reports `peer` (a duplicate link replacing another, a reconnection). `None`: no link came,
-    /// or `peer` is gone.
-    async fn link_when_up(&self, peer: &str) -> Option<Arc<Link>> {
-        let deadline = Instant::now() + RECONNECT_GRACE;
+    /// The open link to `peer`, waiting (up to `grace`, if given) for one while discovery still
+    /// reports `peer` (a duplicate link replacing another, a reconnection). `None`: no link came
+    /// in time, or `peer` is gone.
+    async fn link_when_up(&self, peer: &str, grace: Option<Duration>) -> Option<Arc<Link>> {
+        let deadline = grace.map(|g| Instant::now() + g);
         loop {
             let current = read(&self.links)
                 .get(peer)
@@ -260,7 +261,7 @@ impl Mesh {
                 return current;
             }
             if self.is_closed()
-                || Instant::now() >= deadline
+                || deadline.is_some_and(|d| Instant::now() >= d)
                 || !lock(&self.known).contains_key(peer)
             {
                 return None;
@@ -301,7 +302,7 @@ impl Mesh {
         for _ in 0..3 {
             let Some(to) = (match link.take() {
                 Some(l) => Some(l),
-                None => self.link_when_up(caller).await,
+                None => self.link_when_up(caller, Some(RECONNECT_GRACE)).await,
             }) else {
                 break;
             };

@@ -1,0 +1,18 @@
+//! Tests that load the whole machine (hundreds of processes at once), in a test binary of their
+//! own so that they never run beside the timing-sensitive tests of the other suites (cargo runs
+//! test binaries one after another). Every wait is bounded; every process started is killed.
+
+mod concurrent_calls;
+#[path = "../net-tests/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+/// `rosy ARGS` in `domain`, on loopback.
+pub fn rosy(domain: &str, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rosy"));
+    command
+        .args(args)
+        .env("ROSY_DOMAIN_ID", domain)
+        .env("ROSY_INTERFACES", "lo");
+    command
+}
