@@ -33,6 +33,14 @@ pub enum Error {
     },
     #[error("discovery: {0}")]
     Discovery(#[from] crate::discovery::DiscoveryError),
+    #[error(
+        "reliable subscriber {subscriber} of topic {topic:?} took no message for {waited:?}: it is too slow or frozen (the message was not sent to it)"
+    )]
+    SlowSubscriber {
+        topic: String,
+        subscriber: String,
+        waited: std::time::Duration,
+    },
     #[error("the node is closed")]
     Closed,
     #[error(

@@ -39,8 +39,10 @@ pub enum Reliability {
     /// A slow subscriber loses the oldest messages (counted); the publisher never waits.
     #[default]
     BestEffort,
-    /// Asked for: nothing dropped for that subscriber. Announced and shown by the tools; the
-    /// transports deliver it as best effort today.
+    /// Nothing is dropped for that subscriber: when it falls behind, its node stops taking more
+    /// (shared memory: the ring never overwrites a message it has not taken; TCP: its node stops
+    /// reading the connection) and the publisher's `send` waits, up to the send timeout, then
+    /// fails with [`Error::SlowSubscriber`](crate::Error::SlowSubscriber) naming it.
     Reliable,
 }
 

@@ -1,11 +1,16 @@
 //! The receive queue behind each subscription: bounded, and when full it drops the oldest
 //! message and counts the loss, so a slow subscriber never stalls the connection it shares.
+//!
+//! A *reliable* subscription's queue never drops: past its capacity it is counted in the node's
+//! [`Backlog`], and the node's readers (TCP links, the shared-memory reader) stop taking more
+//! until it has room again, so the publisher waits instead (up to its send timeout).
 
 use crate::codec::CodecId;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 /// One received message, still encoded.
@@ -13,6 +18,38 @@ use tokio::sync::Notify;
 pub struct Received {
     pub codec: CodecId,
     pub payload: Bytes,
+}
+
+/// The reliable subscriptions of one node that are at or past their capacity.
+#[derive(Default)]
+pub(crate) struct Backlog {
+    over: AtomicUsize,
+    room: Notify,
+    /// Called when a queue gets room again (wakes the shared-memory reader).
+    on_room: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Backlog {
+    /// Whether some reliable subscription is full: readers take no more for now.
+    pub fn full(&self) -> bool {
+        self.over.load(Ordering::Acquire) > 0
+    }
+
+    /// Waits until no reliable subscription is full.
+    pub async fn room(&self) {
+        loop {
+            let notified = self.room.notified();
+            if !self.full() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// What to call when a full queue gets room (set once).
+    pub fn on_room(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_room.set(Box::new(f));
+    }
 }
 
 pub(crate) struct SubQueue {
@@ -24,12 +61,22 @@ pub(crate) struct SubQueue {
     closed: AtomicBool,
     /// Transient-local QoS: history for late joiners is handed to this queue.
     transient_local: bool,
+    /// Reliable QoS: never drops; counted in the node's backlog while full.
+    reliable: Option<Arc<Backlog>>,
+    over: AtomicBool,
 }
 
 impl SubQueue {
-    /// A queue whose subscriber asked for transient-local QoS when `transient_local`.
-    pub fn with_durability(topic: &str, capacity: usize, transient_local: bool) -> Self {
+    /// A queue of `capacity`, transient-local or not, reliable when given the node's backlog.
+    pub fn with_qos(
+        topic: &str,
+        capacity: usize,
+        transient_local: bool,
+        reliable: Option<Arc<Backlog>>,
+    ) -> Self {
         SubQueue {
+            reliable,
+            over: AtomicBool::new(false),
             transient_local,
             topic: topic.to_string(),
             items: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
@@ -41,15 +88,7 @@ impl SubQueue {
     }
 
     pub fn push(&self, message: Received) {
-        {
-            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-            if items.len() >= self.capacity {
-                items.pop_front();
-                self.lost.fetch_add(1, Ordering::Relaxed);
-            }
-            items.push_back(message);
-        }
-        self.ready.notify_one();
+        self.push_many(std::slice::from_ref(&message));
     }
 
     /// Appends several messages with one lock and one wake-up.
@@ -57,11 +96,16 @@ impl SubQueue {
         {
             let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
             for message in messages {
-                if items.len() >= self.capacity {
+                if items.len() >= self.capacity && self.reliable.is_none() {
                     items.pop_front();
                     self.lost.fetch_add(1, Ordering::Relaxed);
                 }
                 items.push_back(message.clone());
+            }
+            if let Some(backlog) = &self.reliable {
+                if items.len() >= self.capacity && !self.over.swap(true, Ordering::AcqRel) {
+                    backlog.over.fetch_add(1, Ordering::AcqRel);
+                }
             }
         }
         self.ready.notify_one();
@@ -69,12 +113,14 @@ impl SubQueue {
 
     pub async fn pop(&self) -> Option<Received> {
         loop {
-            if let Some(m) = self
-                .items
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front()
-            {
+            let (message, left) = {
+                let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+                (items.pop_front(), items.len())
+            };
+            if let Some(m) = message {
+                if left < self.capacity {
+                    self.leave_backlog();
+                }
                 return Some(m);
             }
             if self.closed.load(Ordering::Acquire) {
@@ -87,6 +133,24 @@ impl SubQueue {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.ready.notify_one();
+        // Nobody reads a closed queue: it must not hold the node's readers back.
+        self.leave_backlog();
+    }
+
+    fn leave_backlog(&self) {
+        if let Some(backlog) = &self.reliable {
+            if self.over.swap(false, Ordering::AcqRel) {
+                backlog.over.fetch_sub(1, Ordering::AcqRel);
+                backlog.room.notify_waiters();
+                if let Some(f) = backlog.on_room.get() {
+                    f();
+                }
+            }
+        }
+    }
+
+    pub fn reliable(&self) -> bool {
+        self.reliable.is_some()
     }
 
     /// Counts messages lost before they reached this queue (shared memory overwrote them).
@@ -116,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_drops_the_oldest_and_counts_it() {
-        let q = SubQueue::with_durability("t", 2, false);
+        let q = SubQueue::with_qos("t", 2, false, None);
         for i in 0..5 {
             q.push(msg(i));
         }

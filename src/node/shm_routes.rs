@@ -68,6 +68,9 @@ type Deliver = Box<dyn Fn(Vec<Received>) + Send>;
 type Lost = Box<dyn Fn(u64) + Send>;
 /// Called once when a segment's publisher goes.
 type Ended = Box<dyn FnOnce() + Send>;
+/// Asked before each read of a segment: whether this node reads it reliably (the writer then
+/// waits for it), and whether to leave it unread for now (a reliable subscription is full).
+type Reliable = Box<dyn Fn() -> (bool, bool) + Send>;
 
 /// One segment the reader thread reads.
 struct Attached {
@@ -76,6 +79,7 @@ struct Attached {
     deliver: Deliver,
     lost: Lost,
     ended: Option<Ended>,
+    reliable: Reliable,
     counted: u64,
     /// Set by `detach`: read what is left until this instant, then tell the waiter.
     draining: Option<(Instant, crossbeam::channel::Sender<()>)>,
@@ -226,6 +230,13 @@ impl ShmRoutes {
         (len + PREFIX_LEN > segment.inline_capacity()).then(|| segment.loan(PREFIX_LEN + len))
     }
 
+    /// Wakes the reader thread (a full reliable subscription has room again).
+    pub fn wake_reader(&self) {
+        if let Some(reader) = lock(&self.reader).as_ref() {
+            reader.bell.ring();
+        }
+    }
+
     /// The (publisher, topic) segments read now.
     pub fn reading(&self) -> Vec<(NodeId, String)> {
         lock(&self.reading).iter().cloned().collect()
@@ -241,6 +252,7 @@ impl ShmRoutes {
         deliver: impl Fn(Vec<Received>) + Send + 'static,
         lost: impl Fn(u64) + Send + 'static,
         ended: impl FnOnce() + Send + 'static,
+        reliable: impl Fn() -> (bool, bool) + Send + 'static,
     ) -> Result<bool, ShmError> {
         let key = (publisher.to_string(), topic.to_string());
         if lock(&self.reading).contains(&key) {
@@ -265,6 +277,7 @@ impl ShmRoutes {
                 deliver: Box::new(deliver),
                 lost: Box::new(lost),
                 ended: Some(Box::new(ended)),
+                reliable: Box::new(reliable),
                 counted: 0,
                 draining: None,
             })));
@@ -330,6 +343,13 @@ enum Polled {
 fn poll(a: &mut Attached, me: u64) -> Polled {
     let mut batch = Vec::new();
     let mut result = Polled::Empty;
+    let (reliable, full) = (a.reliable)();
+    a.subscriber.set_reliable(reliable);
+    if reliable && full && a.draining.is_none() {
+        // Left in the ring: its writer waits; read again when the subscription has room
+        // (`wake_reader`).
+        return result;
+    }
     while batch.len() < BATCH {
         let taken = a.subscriber.try_recv();
         if a.subscriber.lost() > a.counted {

@@ -333,6 +333,14 @@ impl FrameSink for Mesh {
         }
     }
 
+    fn backpressure(
+        &self,
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {
+        self.backlog
+            .full()
+            .then(|| Box::pin(self.backlog.room()) as std::pin::Pin<Box<_>>)
+    }
+
     fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>) {
         let peer = link.peer.node_id.clone();
         match &error {

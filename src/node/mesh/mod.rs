@@ -18,6 +18,8 @@ mod latched;
 #[cfg(test)]
 mod latched_tests;
 mod links;
+#[cfg(test)]
+mod reliable_tests;
 mod routing;
 mod served;
 mod services;
@@ -30,6 +32,7 @@ use crate::codec::CodecId;
 use crate::discovery::Announcement;
 use crate::error::{Error, Result};
 use crate::node::preference::TransportPreference;
+use crate::node::queue::Backlog;
 use crate::topology::{NodeId, NodeInfo, TopicInfo, TopicRole, Topology};
 use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};
@@ -127,6 +130,8 @@ pub(crate) struct Mesh {
     /// Histories of transient-local topics (sent and received); `any_latched` says whether
     /// there is any, so that other topics pay one atomic load.
     latched: Mutex<latched::Latched>,
+    /// Reliable subscriptions that are full: links and the shm reader pause while any is.
+    pub(crate) backlog: Arc<Backlog>,
     any_latched: std::sync::atomic::AtomicBool,
     /// Paces the warnings about refused connections and failed accepts.
     refusals: admission::RateLimit,
@@ -154,6 +159,20 @@ impl Mesh {
             )
         });
         Arc::new_cyclic(|me| Mesh {
+            backlog: {
+                let backlog = Arc::new(Backlog::default());
+                let me = me.clone();
+                backlog.on_room(move || {
+                    if let Some(shm) = me
+                        .upgrade()
+                        .as_ref()
+                        .and_then(|m: &Arc<Mesh>| m.shm.as_ref())
+                    {
+                        shm.wake_reader();
+                    }
+                });
+                backlog
+            },
             me: me.clone(),
             runtime: tokio::runtime::Handle::current(),
             shm,

@@ -15,8 +15,9 @@ use crate::error::{Error, Result};
 use crate::node::preference::TransportPreference;
 use crate::node::queue::{Received, SubQueue};
 use crate::node::shm_routes;
-use crate::qos::{Durability, Qos};
+use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
+use crate::transport::shm::ShmError;
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
@@ -92,6 +93,8 @@ enum Target {
         link: Arc<Link>,
         hash: u64,
         shm: ShmWay,
+        /// The peer listens with reliable QoS: wait for it rather than drop.
+        reliable: bool,
     },
 }
 
@@ -147,23 +150,37 @@ impl Mesh {
         let mut local = false;
         let mut by_shm: Vec<(u64, Arc<Link>)> = Vec::new();
         let mut by_tcp: Vec<Arc<Link>> = Vec::new();
+        // Peers listening reliably, by node id: a full link to one is an error, not a drop.
+        let mut reliable_peers: Vec<String> = Vec::new();
         let shm_only = self.config.transport == TransportPreference::Shm;
         for target in targets {
-            match target {
-                Target::Local => local = true,
-                Target::Peer { link, hash, shm } => match shm {
-                    ShmWay::Reading if self.shm.is_some() => by_shm.push((hash, link)),
-                    ShmWay::Wanted if shm_only => {
-                        // Not reading our segment yet: with shm forced there is no other way.
-                        self.dropped.fetch_add(1, Ordering::Relaxed);
-                        self.want_segment(topic);
-                    }
-                    ShmWay::Wanted => {
-                        self.want_segment(topic);
-                        by_tcp.push(link);
-                    }
-                    _ => by_tcp.push(link),
-                },
+            let (link, hash, shm, reliable) = match target {
+                Target::Local => {
+                    local = true;
+                    continue;
+                }
+                Target::Peer {
+                    link,
+                    hash,
+                    shm,
+                    reliable,
+                } => (link, hash, shm, reliable),
+            };
+            if reliable {
+                reliable_peers.push(link.peer.node_id.clone());
+            }
+            match shm {
+                ShmWay::Reading if self.shm.is_some() => by_shm.push((hash, link)),
+                ShmWay::Wanted if shm_only => {
+                    // Not reading our segment yet: with shm forced there is no other way.
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.want_segment(topic);
+                }
+                ShmWay::Wanted => {
+                    self.want_segment(topic);
+                    by_tcp.push(link);
+                }
+                _ => by_tcp.push(link),
             }
         }
         for (_, link) in &by_shm {
@@ -194,10 +211,13 @@ impl Mesh {
                 delivered += 1;
             }
         }
+        // A reliable subscriber that took nothing for the send timeout: said after the others
+        // got the message.
+        let mut slow = None;
         if let Some(shm) = &self.shm {
             for group in by_shm.chunks(shm_routes::MAX_RECIPIENTS) {
                 let hashes: Vec<u64> = group.iter().map(|(h, _)| *h).collect();
-                let sent = match loan.take() {
+                let mut sent = match loan.take() {
                     Some(mut l) => {
                         l[..shm_routes::PREFIX_LEN]
                             .copy_from_slice(&shm_routes::prefix(codec, &hashes));
@@ -206,13 +226,33 @@ impl Mesh {
                     }
                     None => shm.send(topic, codec, bytes.as_deref().unwrap_or_default(), &hashes),
                 };
+                if matches!(sent, Err(ShmError::ReaderBehind { .. })) {
+                    let payload = bytes.as_deref().unwrap_or_default();
+                    sent = self
+                        .wait_for_reader(|| shm.send(topic, codec, payload, &hashes))
+                        .await;
+                }
                 match sent {
                     Ok(()) => {
                         delivered += group.len();
                         self.sent_shm
                             .fetch_add(group.len() as u64, Ordering::Relaxed);
                     }
-                    Err(e @ crate::transport::shm::ShmError::PoolExhausted(_)) => {
+                    Err(ShmError::ReaderBehind { pid, .. }) => {
+                        self.dropped
+                            .fetch_add(group.len() as u64, Ordering::Relaxed);
+                        let names: Vec<String> = group
+                            .iter()
+                            .filter(|(_, l)| reliable_peers.contains(&l.peer.node_id))
+                            .map(|(_, l)| l.peer.node_name.clone())
+                            .collect();
+                        slow = Some(Error::SlowSubscriber {
+                            topic: topic.to_string(),
+                            subscriber: format!("{} (pid {pid})", names.join(", ")),
+                            waited: self.config.send_timeout,
+                        });
+                    }
+                    Err(e @ ShmError::PoolExhausted(_)) => {
                         // Readers hold every chunk (samples not consumed yet): this message is
                         // lost for them, as a slow reader loses the oldest; never wait for them.
                         self.dropped
@@ -239,6 +279,14 @@ impl Mesh {
                     delivered += 1;
                     self.sent_tcp.fetch_add(1, Ordering::Relaxed);
                 }
+                Err(LinkError::Full(waited)) if reliable_peers.contains(&link.peer.node_id) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    slow = Some(Error::SlowSubscriber {
+                        topic: topic.to_string(),
+                        subscriber: format!("{} ({})", link.peer.node_name, link.peer.node_id),
+                        waited,
+                    });
+                }
                 Err(e) => {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
@@ -249,7 +297,33 @@ impl Mesh {
                 }
             }
         }
-        Ok(delivered)
+        match slow {
+            Some(e) => Err(e),
+            None => Ok(delivered),
+        }
+    }
+
+    /// Sends again while a reliable reader of this node's segment has not taken the message
+    /// the next one would overwrite, until it does or the send timeout passes.
+    async fn wait_for_reader(
+        &self,
+        mut send: impl FnMut() -> Result<(), ShmError>,
+    ) -> Result<(), ShmError> {
+        let deadline = std::time::Instant::now() + self.config.send_timeout;
+        let mut tries = 0u32;
+        loop {
+            // A reader a few microseconds behind: let it run; longer, sleep (1 ms timer).
+            if tries < 64 {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            tries += 1;
+            match send() {
+                Err(ShmError::ReaderBehind { .. }) if std::time::Instant::now() < deadline => {}
+                other => return other,
+            }
+        }
     }
 
     /// Who gets a message on `topic`: every group of same-name listeners, one member each
@@ -313,10 +387,16 @@ impl Mesh {
             for info in read(&self.topology).listeners(topic) {
                 if let Some(link) = links.get(&info.id) {
                     let shm = self.shm_way(info, topic, &own_host);
+                    let reliable = info.topics.iter().any(|t| {
+                        t.name == topic
+                            && t.role == TopicRole::Listen
+                            && t.qos.reliability == Reliability::Reliable
+                    });
                     let target = Target::Peer {
                         link: link.clone(),
                         hash: shm_routes::id_hash(&info.id),
                         shm,
+                        reliable,
                     };
                     members.push((info.name.clone(), info.id.clone(), target));
                 }
@@ -469,7 +549,10 @@ impl Mesh {
             qos.depth()
         };
         let transient = qos.durability == Durability::TransientLocal;
-        let queue = Arc::new(SubQueue::with_durability(&info.name, capacity, transient));
+        let reliable = (qos.reliability == Reliability::Reliable).then(|| self.backlog.clone());
+        let queue = Arc::new(SubQueue::with_qos(
+            &info.name, capacity, transient, reliable,
+        ));
         if self.is_closed() {
             queue.close();
             return queue;

@@ -180,7 +180,20 @@ impl Mesh {
             };
             let key = (publisher.clone(), topic.clone());
             lock(&self.shm_gates).entry(key.clone()).or_default();
-            match shm.attach(publisher, topic, deliver, lost, ended) {
+            let reliable = {
+                let mesh = self.me.clone();
+                let topic = topic.clone();
+                move || match mesh.upgrade() {
+                    Some(mesh) => {
+                        let reliable = read(&mesh.subscriptions)
+                            .get(&topic)
+                            .is_some_and(|list| list.iter().any(|q| q.reliable()));
+                        (reliable, mesh.backlog.full())
+                    }
+                    None => (false, false),
+                }
+            };
+            match shm.attach(publisher, topic, deliver, lost, ended, reliable) {
                 Ok(true) => self.clear_shm_problem(publisher, topic),
                 Ok(false) => {}
                 Err(e) => {

@@ -55,7 +55,9 @@ pub const SEQ_DROPPED: u64 = u64::MAX - 1;
 pub struct SubscriberEntry {
     /// 0 when free; the subscriber's pid while taken.
     pub pid: AtomicU32,
-    pub _pad: u32,
+    /// 1: a reliable subscriber: the writer never overwrites or takes back a message it has not
+    /// taken (it waits instead); 0: best effort (it loses the oldest when it falls behind).
+    pub reliable: AtomicU32,
     /// Bit `c` set: this subscriber holds chunk `c` and it must not be reused.
     pub held: AtomicU64,
     /// The next message this subscriber will take: it will never read an older one, so the

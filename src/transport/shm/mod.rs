@@ -90,6 +90,10 @@ pub enum ShmError {
     #[error("every chunk of shared-memory segment {0} is held by subscribers")]
     PoolExhausted(String),
     #[error(
+        "reliable subscriber (pid {pid}) of shared-memory segment {name} has not read the oldest message yet"
+    )]
+    ReaderBehind { name: String, pid: u32 },
+    #[error(
         "/dev/shm has no room for {len} more bytes ({name}); free space there or raise its size (Docker: --shm-size)"
     )]
     NoSpace { name: String, len: usize },
@@ -317,6 +321,7 @@ impl ShmPublisher {
         let g = self.inner.segment.geometry();
         self.check_whole()?;
         let mut writer = self.writer();
+        writer.ring.room_for_reliable()?;
         if len <= g.inline_capacity() {
             writer.ring.publish(tag, len, None, parts);
             writer.trim();
@@ -358,7 +363,10 @@ impl ShmPublisher {
     pub fn loan(&self, len: usize) -> Result<Loan, ShmError> {
         self.check_len(len)?;
         self.check_whole()?;
-        let (chunk, map) = self.writer().chunk_for(len)?;
+        let mut writer = self.writer();
+        writer.ring.room_for_reliable()?;
+        let (chunk, map) = writer.chunk_for(len)?;
+        drop(writer);
         Ok(Loan {
             publisher: self.inner.clone(),
             chunk,
@@ -497,6 +505,12 @@ impl ShmSubscriber {
 
     pub fn name(&self) -> &str {
         self.reader.segment().name()
+    }
+
+    /// Marks this subscriber reliable: the publisher waits for it (`ShmError::ReaderBehind`)
+    /// rather than overwrite a message it has not taken.
+    pub fn set_reliable(&self, reliable: bool) {
+        self.reader.set_reliable(reliable);
     }
 
     /// Spin instead of sleeping in [`ShmSubscriber::wait`]: lowest latency, one core busy.
@@ -887,6 +901,57 @@ mod tests {
         }
         assert!(sub.try_recv().unwrap().is_none());
         assert_eq!(sub.lost(), 0);
+    }
+
+    #[test]
+    fn a_reliable_subscriber_makes_the_publisher_wait_and_loses_nothing() {
+        let n = name("reliable");
+        let publisher = ShmPublisher::create(&n, &small()).unwrap();
+        let reliable = ShmSubscriber::open(&n).unwrap();
+        reliable.set_reliable(true);
+        let mut reliable = reliable;
+        let mut best_effort = ShmSubscriber::open(&n).unwrap();
+        // Inline messages: 8 slots, then the writer must wait.
+        for i in 0..8u32 {
+            publisher.send(i, &[i as u8]).unwrap();
+        }
+        let err = publisher.send(8, &[8]).unwrap_err();
+        assert!(
+            matches!(&err, ShmError::ReaderBehind { pid, .. } if *pid == std::process::id()),
+            "{err}"
+        );
+        assert_eq!(reliable.try_recv().unwrap().unwrap().tag(), 0);
+        publisher.send(8, &[8]).unwrap();
+        // Chunk messages: the 4 chunks are never taken back from under the reliable reader.
+        let big = [7u8; 1000];
+        let mut sent = 9;
+        let mut received = vec![0];
+        for _ in 0..40 {
+            match publisher.send(sent, &big) {
+                Ok(()) => sent += 1,
+                Err(ShmError::ReaderBehind { .. }) => {
+                    let sample = reliable.try_recv().unwrap().unwrap();
+                    received.push(sample.tag());
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        while let Some(sample) = reliable.try_recv().unwrap() {
+            received.push(sample.tag());
+        }
+        assert_eq!(received, (0..sent).collect::<Vec<_>>(), "all, in order");
+        assert_eq!(reliable.lost(), 0);
+        // The best-effort reader beside it lost the oldest instead of slowing anyone.
+        let mut best = Vec::new();
+        while let Some(sample) = best_effort.try_recv().unwrap() {
+            best.push(sample.tag());
+        }
+        assert!(best_effort.lost() > 0 && best.last() == Some(&(sent - 1)));
+        // Gone, it no longer holds the publisher back.
+        drop(reliable);
+        for i in 0..20 {
+            publisher.send(100 + i, &[0]).unwrap();
+        }
     }
 
     #[test]

@@ -63,6 +63,13 @@ impl RingWriter {
     /// Chunks some live reader holds, and the oldest message a live reader may still take.
     /// Readers found dead are unregistered on the way.
     fn readers_state(&self) -> (u64, u64) {
+        let (held, oldest_needed, _) = self.readers_state_reliable();
+        (held, oldest_needed)
+    }
+
+    /// As `readers_state`, plus the oldest message a reliable reader has not taken yet and its
+    /// pid (`(u64::MAX, 0)`: no reliable reader).
+    fn readers_state_reliable(&self) -> (u64, u64, (u64, u32)) {
         // SYNC POINT held fence: SeqCst, pairs with the reader's SeqCst fence between setting
         // its held bit and re-checking seq. Every seq store this writer made before (2s+1 in
         // `publish`, SEQ_DROPPED in `allocate`) is ordered before the held loads below: either
@@ -72,6 +79,7 @@ impl RingWriter {
         fence(Ordering::SeqCst);
         let mut held = 0;
         let mut oldest_needed = self.next;
+        let mut reliable = (u64::MAX, 0);
         for entry in &self.segment.header().subscribers {
             // SYNC POINT pid: pairs with the reader's SeqCst compare_exchange in `RingReader::new`.
             let pid = entry.pid.load(Ordering::SeqCst);
@@ -92,9 +100,32 @@ impl RingWriter {
             }
             held |= mask;
             // SYNC POINT cursor: pairs with the reader's SeqCst store after each take.
-            oldest_needed = oldest_needed.min(entry.cursor.load(Ordering::SeqCst));
+            let cursor = entry.cursor.load(Ordering::SeqCst);
+            oldest_needed = oldest_needed.min(cursor);
+            // Relaxed: a flag its reader sets once it is registered; a stale 0 only lets one
+            // more message overwrite (as for a best-effort reader).
+            if entry.reliable.load(Ordering::Relaxed) != 0 && cursor < reliable.0 {
+                reliable = (cursor, pid);
+            }
         }
-        (held, oldest_needed)
+        (held, oldest_needed, reliable)
+    }
+
+    /// `Err(ReaderBehind)` when the next message would overwrite one a live reliable reader has
+    /// not taken yet: the caller waits for it (or gives up) instead of publishing.
+    pub fn room_for_reliable(&self) -> Result<(), ShmError> {
+        let slots = self.slot_chunk.len() as u64;
+        if self.next < slots {
+            return Ok(());
+        }
+        let (_, _, (cursor, pid)) = self.readers_state_reliable();
+        if cursor <= self.next - slots && pid_alive(pid) {
+            return Err(ShmError::ReaderBehind {
+                name: self.segment.name().to_string(),
+                pid,
+            });
+        }
+        Ok(())
     }
 
     /// Finds a chunk to write a new message into: a free one (the lowest, most likely still in
@@ -119,7 +150,8 @@ impl RingWriter {
         // `count` rounds, since each round skips one more).
         let mut skip: u64 = 0;
         loop {
-            let (held, oldest_needed) = self.readers_state();
+            let (held, oldest_needed, (reliable_cursor, reliable_pid)) =
+                self.readers_state_reliable();
             let busy = |c: usize, this: &Self| {
                 (held | skip) & (1 << c) != 0 || this.loaned & (1 << c) != 0
             };
@@ -143,11 +175,19 @@ impl RingWriter {
                 self.loaned |= 1 << c;
                 return Ok(c);
             }
+            // Never a message a reliable reader has yet to take.
             let oldest = (0..count)
                 .filter(|&c| !busy(c, self))
                 .filter_map(|c| self.chunk_message[c].map(|s| (s, c)))
+                .filter(|&(s, _)| s < reliable_cursor)
                 .min();
             let Some((s, c)) = oldest else {
+                if reliable_cursor < self.next {
+                    return Err(ShmError::ReaderBehind {
+                        name: self.segment.name().to_string(),
+                        pid: reliable_pid,
+                    });
+                }
                 return Err(ShmError::PoolExhausted(self.segment.name().to_string()));
             };
             // Take message s's chunk back: readers that reach s see it overwritten.
@@ -357,6 +397,8 @@ impl RingReader {
             {
                 // SYNC POINT held: a stale mask of a dead previous owner is dropped before use.
                 e.held.store(0, Ordering::SeqCst);
+                // Relaxed: a dead previous owner's flag; see `readers_state_reliable`.
+                e.reliable.store(0, Ordering::Relaxed);
                 entry = Some(i);
                 break;
             }
@@ -393,6 +435,15 @@ impl RingReader {
 
     pub fn segment(&self) -> &Arc<Segment> {
         &self.segment
+    }
+
+    /// Marks this reader reliable (the writer waits for it rather than overwrite what it has
+    /// not taken) or best effort.
+    pub fn set_reliable(&self, reliable: bool) {
+        // Relaxed: see `readers_state_reliable`.
+        self.segment.header().subscribers[self.entry]
+            .reliable
+            .store(reliable as u32, Ordering::Relaxed);
     }
 
     pub fn lost(&self) -> u64 {
@@ -548,6 +599,8 @@ impl Drop for RingReader {
         // Samples still out hold their own bits; clearing the pid lets the writer reclaim them
         // once this process is gone, and frees the entry for the next subscriber.
         let entry = &self.segment.header().subscribers[self.entry];
+        // Relaxed: the pid store below (SeqCst) publishes it.
+        entry.reliable.store(0, Ordering::Relaxed);
         #[cfg(not(rosy_loom))]
         {
             entry.bell.store(0, Ordering::SeqCst);

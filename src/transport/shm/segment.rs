@@ -335,7 +335,7 @@ mod model {
                 _pad: 0,
                 subscribers: std::array::from_fn(|_| SubscriberEntry {
                     pid: zero32(),
-                    _pad: 0,
+                    reliable: zero32(),
                     held: zero64(),
                     cursor: zero64(),
                     bell: zero64(),

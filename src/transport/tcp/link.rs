@@ -105,6 +105,12 @@ pub trait FrameSink: Send + Sync + 'static {
     fn on_frame(&self, link: &Arc<Link>, frame: Frame);
     /// The link ended; `error` says why when it was not a clean close.
     fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>);
+    /// Asked before reading more bytes: a wait until the sink can take more frames (its
+    /// reliable subscriptions are full), or `None` to read on. The link reads nothing meanwhile,
+    /// so the peer's sends wait (TCP flow control) instead of anything being dropped.
+    fn backpressure(&self) -> Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>>> {
+        None
+    }
 }
 
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
@@ -524,6 +530,12 @@ async fn read_loop(
         }
         if link.is_closed() {
             break None;
+        }
+        if let Some(room) = sink.backpressure() {
+            tokio::select! {
+                _ = room => {}
+                _ = link.closed() => break None,
+            }
         }
         frame::grow(&mut buf);
         // Between frames a link may idle for ever (keepalive watches the peer); inside one,
