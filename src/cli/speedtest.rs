@@ -43,6 +43,10 @@ pub struct SpeedArgs {
     /// core busy).
     #[arg(long)]
     pub busy_poll: bool,
+    /// The receiver's (and sender's) quality of service: `--qos-reliability reliable` makes
+    /// the sender wait for the receiver instead of dropping.
+    #[command(flatten)]
+    pub qos: super::qos_args::QosArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -109,7 +113,7 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let mut publishers = Vec::new();
     for topic in &topics {
         publishers.push(
-            node.publisher_with::<[u8], _>(topic, rosy::codec::Raw)
+            node.publisher_with_codec_qos::<[u8], _>(topic, rosy::codec::Raw, args.qos.qos(true))
                 .await?,
         );
     }
@@ -242,14 +246,20 @@ enum Merged {
 }
 
 impl Merged {
-    async fn subscribe(node: &rosy::Node, topics: &[String]) -> Result<Merged, CliError> {
+    async fn subscribe(
+        node: &rosy::Node,
+        topics: &[String],
+        qos: rosy::qos::Qos,
+    ) -> Result<Merged, CliError> {
         if let [topic] = topics {
-            return Ok(Merged::One(node.subscriber(topic).await?));
+            return Ok(Merged::One(node.subscriber_with_qos(topic, qos).await?));
         }
         let (tx, messages) = tokio::sync::mpsc::channel(1 << 16);
         let mut tasks = Vec::new();
         for (i, topic) in topics.iter().enumerate() {
-            let mut subscriber = node.subscriber::<serde_bytes::ByteBuf>(topic).await?;
+            let mut subscriber = node
+                .subscriber_with_qos::<serde_bytes::ByteBuf>(topic, qos)
+                .await?;
             let tx = tx.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(m) = subscriber.recv_encoded().await {
@@ -296,7 +306,7 @@ impl Drop for Merged {
 async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
     let node = join(&args, domain, "recv").await?;
     let topics = topic_names(&args);
-    let mut subscriber = Merged::subscribe(&node, &topics).await?;
+    let mut subscriber = Merged::subscribe(&node, &topics, args.qos.qos(false)).await?;
     let mut ends_left = topics.len();
     let mut usage = None;
     let spinner = Spinner::start(format!("waiting for a sender on {}...", args.topic));

@@ -269,6 +269,8 @@ impl ShmRoutes {
         }
         let name = segment_name(&self.domain, publisher, topic);
         let subscriber = ShmSubscriber::open_with_bell(&name, me)?;
+        // Reliable from its first message on (the reader thread only looks before each read).
+        subscriber.set_reliable(reliable().0);
         lock(&self.reading).insert(key.clone());
         if let Some(reader) = reader.as_ref() {
             reader.send(Command::Attach(Box::new(Attached {
