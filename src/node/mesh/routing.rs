@@ -25,6 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// The bytes queued at least before a message to a `keep_last(n)` listener is dropped.
+const KEEP_LAST_QUEUE_MIN: usize = 64 << 10;
+
 /// A message to send: bytes, or a buffer from [`Mesh::loan`].
 pub(crate) enum Outbound {
     Bytes(Bytes),
@@ -95,6 +98,9 @@ enum Target {
         shm: ShmWay,
         /// The peer listens with reliable QoS: wait for it rather than drop.
         reliable: bool,
+        /// The peer listens best effort with a history depth of its own (`keep_last(n)`): it
+        /// wants the newest, so little is queued for it (see `publish_payload`).
+        keep_last: Option<usize>,
     },
 }
 
@@ -152,9 +158,13 @@ impl Mesh {
         let mut by_tcp: Vec<Arc<Link>> = Vec::new();
         // Peers listening reliably, by node id: a full link to one is an error, not a drop.
         let mut reliable_peers: Vec<String> = Vec::new();
+        // Peers listening with a history depth of their own: at most this many bytes are queued
+        // for them before a newer message is dropped instead (`keep_last(1)` under a flood
+        // keeps its latency low rather than queue 32 MiB).
+        let mut shallow: Vec<(String, usize)> = Vec::new();
         let shm_only = self.config.transport == TransportPreference::Shm;
         for target in targets {
-            let (link, hash, shm, reliable) = match target {
+            let (link, hash, shm, reliable, keep_last) = match target {
                 Target::Local => {
                     local = true;
                     continue;
@@ -164,10 +174,15 @@ impl Mesh {
                     hash,
                     shm,
                     reliable,
-                } => (link, hash, shm, reliable),
+                    keep_last,
+                } => (link, hash, shm, reliable, keep_last),
             };
             if reliable {
                 reliable_peers.push(link.peer.node_id.clone());
+            }
+            if let Some(depth) = keep_last {
+                let bound = (depth.saturating_mul(payload.len() + 64)).max(KEEP_LAST_QUEUE_MIN);
+                shallow.push((link.peer.node_id.clone(), bound));
             }
             match shm {
                 ShmWay::Reading if self.shm.is_some() => by_shm.push((hash, link)),
@@ -269,6 +284,14 @@ impl Mesh {
         let mut frame = None;
         for link in by_tcp {
             let Some(payload) = &bytes else { break };
+            if let Some((_, bound)) = shallow.iter().find(|(id, _)| *id == link.peer.node_id) {
+                if link.queued_bytes() > *bound {
+                    // Its history is full of older messages still on their way: this one is
+                    // lost for it, as its own queue would drop the oldest.
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
             let frame = frame
                 .get_or_insert_with(|| {
                     Frame::new(FrameKind::Topic, codec, 0, topic, payload.clone())
@@ -387,16 +410,21 @@ impl Mesh {
             for info in read(&self.topology).listeners(topic) {
                 if let Some(link) = links.get(&info.id) {
                     let shm = self.shm_way(info, topic, &own_host);
-                    let reliable = info.topics.iter().any(|t| {
-                        t.name == topic
-                            && t.role == TopicRole::Listen
-                            && t.qos.reliability == Reliability::Reliable
-                    });
+                    let qos = info
+                        .topics
+                        .iter()
+                        .find(|t| t.name == topic && t.role == TopicRole::Listen)
+                        .map(|t| t.qos)
+                        .unwrap_or_default();
+                    let reliable = qos.reliability == Reliability::Reliable;
+                    let keep_last =
+                        (!reliable && qos.history != Qos::default().history).then(|| qos.depth());
                     let target = Target::Peer {
                         link: link.clone(),
                         hash: shm_routes::id_hash(&info.id),
                         shm,
                         reliable,
+                        keep_last,
                     };
                     members.push((info.name.clone(), info.id.clone(), target));
                 }

@@ -219,6 +219,11 @@ impl Link {
         Ok(None)
     }
 
+    /// Bytes of frames queued for the writer now (not yet written to the socket).
+    pub fn queued_bytes(&self) -> usize {
+        OUTBOX_BYTES.saturating_sub(self.budget.available_permits())
+    }
+
     /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget.
     pub fn send_now(&self, frame: Frame) -> Result<(), LinkError> {
         let cost = frame.wire_len().min(OUTBOX_BYTES) as u32;
