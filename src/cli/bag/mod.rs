@@ -19,7 +19,7 @@ pub enum BagCommand {
     /// Messages keep the bytes they travelled with; each topic becomes an MCAP channel whose
     /// message encoding is the codec (msgpack, json, raw, rkyv...) and whose schema is named
     /// after the Rust type when the publisher announced it, so MCAP tools (Foxglove, `mcap`)
-    /// open the file. Data reaches the disk at least every 0.5 s: a recorder killed with
+    /// open the file. With --foxglove, messages are written as JSON Foxglove decodes. Data reaches the disk at least every 0.5 s: a recorder killed with
     /// `kill -9` leaves a bag `rosy bag info` and `rosy bag play` still read. A recording that
     /// got no message leaves no file.
     Record {
@@ -36,6 +36,15 @@ pub enum BagCommand {
         /// Stop after this many messages (over all topics).
         #[arg(short = 'n', long)]
         count: Option<u64>,
+        /// Compress chunks: zstd (what `mcap` and Foxglove write), lz4 (faster) or none.
+        #[arg(long, default_value = "none", value_parser = ["none", "zstd", "lz4"])]
+        compression: String,
+        /// Write a bag Foxglove's panels read: msgpack and JSON messages as JSON, rosy::msgs
+        /// types (images, point clouds, transforms, logs) with Foxglove's schemas
+        /// (`foxglove.RawImage`...), whatever codec they travelled in. Raw bytes and unknown
+        /// rkyv types keep their bytes.
+        #[arg(long)]
+        foxglove: bool,
     },
     /// Publish the messages of a bag again, with their recorded codec and spacing.
     ///
@@ -78,6 +87,8 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             output,
             duration,
             count,
+            compression,
+            foxglove,
         } => {
             let path = output.unwrap_or_else(|| PathBuf::from(default_name(SystemTime::now())));
             if let Some(d) = duration.filter(|d| !(d.is_finite() && *d > 0.0)) {
@@ -85,7 +96,13 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
                     "--duration {d} is not a positive number of seconds"
                 )));
             }
-            record::run(domain, topics, path, duration, count, json).await
+            let options = record::Options {
+                duration,
+                count,
+                compression: compression.parse().map_err(CliError::Usage)?,
+                foxglove,
+            };
+            record::run(domain, topics, path, options, json).await
         }
         BagCommand::Play {
             path,
