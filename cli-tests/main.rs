@@ -3,6 +3,7 @@
 
 mod bag;
 mod domain_ids;
+mod foxglove;
 mod foxglove_bag;
 mod launch;
 mod mesh_commands;

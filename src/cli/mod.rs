@@ -3,6 +3,7 @@
 
 pub mod bag;
 pub mod error;
+pub mod foxglove;
 pub mod launch;
 pub mod node;
 pub mod proc_status;
@@ -62,6 +63,8 @@ pub enum Command {
     /// Record topics to an MCAP file, play it back, describe it.
     #[command(subcommand)]
     Bag(bag::BagCommand),
+    /// Show the mesh in Foxglove: a live bridge speaking the Foxglove WebSocket protocol.
+    Foxglove(foxglove::FoxgloveArgs),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -76,6 +79,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
         Command::Launch(args) => launch::run(args, &cli.domain_id).await,
         Command::Bag(c) => bag::run(c, &cli.domain_id, cli.json).await,
+        Command::Foxglove(args) => foxglove::run(args, &cli.domain_id, cli.json).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }
