@@ -36,7 +36,8 @@ pub struct FoxgloveArgs {
     #[arg(long, default_value_t = 8, value_name = "MESSAGES")]
     pub queue: usize,
     /// Messages the server queues for each client; beyond, a slow client loses the oldest.
-    #[arg(long, default_value_t = 64, value_name = "MESSAGES")]
+    /// Each may be a whole image: 16 of 1080p RGB frames hold 133 MB per stalled client.
+    #[arg(long, default_value_t = 16, value_name = "MESSAGES")]
     pub backlog: usize,
     /// How long a service call from Foxglove may take (seconds).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]

@@ -157,12 +157,12 @@ impl Topics {
     }
 
     fn withdraw(&mut self, name: &str) {
+        self.stop_forwarding(name);
+        self.watchers.remove(name);
         if let Some(a) = self.advertised.remove(name) {
             tracing::debug!("withdrawing {name:?}");
             a.channel.close();
         }
-        self.stop_forwarding(name);
-        self.watchers.remove(name);
     }
 
     /// A client subscribed to `topic`: the first one starts the bridge's subscription.
@@ -215,13 +215,14 @@ impl Topics {
 
     /// Stops every subscription and withdraws every channel.
     pub async fn close(&mut self) {
-        let names: Vec<String> = self.advertised.keys().cloned().collect();
-        for name in names {
-            self.withdraw(&name);
-        }
+        // Forwarders first, waited for, so none logs on a closed channel.
         for (_, f) in self.forwarders.drain() {
             let _ = f.stop.send(());
             let _ = f.task.await;
+        }
+        let names: Vec<String> = self.advertised.keys().cloned().collect();
+        for name in names {
+            self.withdraw(&name);
         }
     }
 }
