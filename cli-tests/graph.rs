@@ -55,14 +55,9 @@ async fn the_graph_names_every_node_with_transports_and_rates() {
         .filter_map(|n| n.text())
         .collect::<Vec<_>>()
         .join("\n");
-    for name in [
-        format!("talker@"),
-        format!("hearer@"),
-        "chatter".to_string(),
-        "service multiply".to_string(),
-    ] {
+    for name in ["talker@", "hearer@", "chatter", "service multiply"] {
         assert!(
-            text.contains(&name),
+            text.contains(name),
             "{name} is not in the SVG's text: {text}"
         );
     }
