@@ -64,7 +64,7 @@ async fn camera(args: &[String]) -> rosy::Result<()> {
     let frames = node.archive_publisher::<RawImage>(&topic).await?;
     node.wait_for_listener(&topic, Duration::from_secs(30))
         .await?;
-    println!("Sending {width}x{height} {encoding} images at {fps} fps on {topic}...");
+    println!("Sending {width}x{height} frames at {fps} fps on {topic}...");
     // The driver's buffer: refilled each frame, then archived straight into shared memory.
     let mut image = RawImage {
         timestamp: Timestamp::now(),

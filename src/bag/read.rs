@@ -576,7 +576,12 @@ fn decompress(compression: &str, data: &[u8], size: u64) -> Result<Vec<u8>, Stri
             "a chunk declares {size} bytes uncompressed, more than the {MAX_CHUNK} rosy reads"
         ));
     }
-    let mut out = Vec::with_capacity(size as usize);
+    // Reserved from what is there, not from the declared size alone: a damaged header must not
+    // reserve a gigabyte (the output still grows to the real size).
+    let reserve = (size as usize)
+        .min(data.len().saturating_mul(16))
+        .min(64 << 20);
+    let mut out = Vec::with_capacity(reserve);
     // One byte more than declared is read, so a chunk that is larger is caught.
     let limit = size + 1;
     let result = match compression {
