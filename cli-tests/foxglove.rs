@@ -90,7 +90,27 @@ async fn a_real_foxglove_client_sees_topics_services_images_and_publishes() {
         &["--count", "300", "--interval", "0.1"],
     );
 
+    // The bridge listens to a topic only while a client watches it: not yet.
+    let bridge_listens = |node: &rosy::Node, topic: &str| {
+        node.topology()
+            .nodes()
+            .any(|n| n.tool && n.name == "rosy-foxglove" && n.listens_to(topic))
+    };
+    let bridge_known = crate::support::eventually(&node, T, |n| {
+        n.topology().nodes().any(|n| n.name == "rosy-foxglove")
+    })
+    .await;
+    assert!(bridge_known, "the bridge never joined the mesh");
+    assert!(!bridge_listens(&node, "camera/image"));
+
     let mut client = node_script("check_bridge.js", &[&url]);
+    // Now it does (the client stays at least 2 s: it publishes 20 messages 100 ms apart).
+    let watching =
+        crate::support::eventually(&node, T, |n| bridge_listens(n, "camera/image")).await;
+    assert!(
+        watching,
+        "the bridge never listened to camera/image for its client"
+    );
     let status = tokio::task::block_in_place(|| client.wait_exit(T));
     let out = client.stdout();
     assert!(
@@ -130,6 +150,13 @@ async fn a_real_foxglove_client_sees_topics_services_images_and_publishes() {
         got.ok().flatten(),
         Some(("hello".to_string(), "world".to_string()))
     );
+
+    // The client left: the bridge stops listening.
+    let stopped = crate::support::eventually(&node, T, |n| {
+        !bridge_listens(n, "camera/image") && !bridge_listens(n, "some-topic")
+    })
+    .await;
+    assert!(stopped, "the bridge still listens after its client left");
 
     bridge.signal(rustix::process::Signal::INT);
     let status = tokio::task::block_in_place(|| bridge.wait_exit(T));

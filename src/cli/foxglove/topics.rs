@@ -273,3 +273,99 @@ async fn forward(
         lost = now_lost;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rosy::msgs::KnownType;
+    use rosy::topology::{NodeInfo, TopicInfo};
+
+    fn node(id: &str, tool: bool, topics: &[(&str, TopicRole, CodecId, &str)]) -> NodeInfo {
+        NodeInfo {
+            id: id.into(),
+            name: id.into(),
+            domain: "d".into(),
+            host_id: "h".into(),
+            hostname: "host".into(),
+            pid: 1,
+            endpoints: vec![],
+            transports: vec!["tcp".into()],
+            topics: topics
+                .iter()
+                .map(|(name, role, codec, ty)| TopicInfo {
+                    name: name.to_string(),
+                    role: *role,
+                    codec: *codec,
+                    codec_name: codec.name().into(),
+                    type_name: ty.to_string(),
+                })
+                .collect(),
+            services: vec![],
+            version: 1,
+            tool,
+            shm_topics: vec![],
+            shm_reading: vec![],
+            shm_problems: vec![],
+        }
+    }
+
+    fn topology(nodes: Vec<NodeInfo>) -> Topology {
+        let mut t = Topology::default();
+        for n in nodes {
+            t.upsert(n);
+        }
+        t
+    }
+
+    fn schema_of(context: &Context, topic: &str) -> Option<String> {
+        context
+            .get_channel_by_topic(topic)
+            .map(|c| c.schema().map(|s| s.name.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn channels_follow_the_mesh_preferring_what_publishers_announce() {
+        use CodecId::*;
+        use TopicRole::*;
+        let context = Context::new();
+        let mut topics = Topics::new(context.clone(), vec![]);
+        let image = KnownType::RawImage.rust_type_name();
+        // A listener alone: advertised with its type; a tool's topic and raw bytes are not.
+        topics.sync(&topology(vec![
+            node("viewer", false, &[("camera", Listen, MsgPack, "()")]),
+            node("echo", true, &[("tools-only", Listen, MsgPack, "")]),
+            node("blob", false, &[("bytes", Publish, Raw, "")]),
+        ]));
+        assert_eq!(schema_of(&context, "camera").as_deref(), Some("()"));
+        assert_eq!(
+            context
+                .get_channel_by_topic("camera")
+                .unwrap()
+                .message_encoding(),
+            "json"
+        );
+        assert!(context.get_channel_by_topic("tools-only").is_none());
+        assert!(context.get_channel_by_topic("bytes").is_none());
+        // A publisher of RawImage appears: re-advertised with Foxglove's schema.
+        topics.sync(&topology(vec![
+            node("viewer", false, &[("camera", Listen, MsgPack, "()")]),
+            node("camera", false, &[("camera", Publish, Rkyv, image)]),
+        ]));
+        assert_eq!(
+            schema_of(&context, "camera").as_deref(),
+            Some("foxglove.RawImage")
+        );
+        // Everyone gone: withdrawn.
+        topics.sync(&topology(vec![]));
+        assert!(context.get_channel_by_topic("camera").is_none());
+        // Named topics only.
+        let mut only = Topics::new(context.clone(), vec!["a".into()]);
+        only.sync(&topology(vec![node(
+            "n",
+            false,
+            &[("a", Publish, Json, ""), ("b", Publish, Json, "")],
+        )]));
+        assert_eq!(schema_of(&context, "a").as_deref(), Some(""));
+        assert!(context.get_channel_by_topic("b").is_none());
+    }
+}
