@@ -191,3 +191,85 @@ async fn zstd_and_lz4_bags_written_by_python_are_read_and_played() {
         node.close().await;
     }
 }
+
+#[test]
+fn bag_convert_turns_a_plain_bag_into_one_foxglove_reads() {
+    let dir = TempDir::new("convert");
+    let plain = dir.0.join("plain.mcap");
+    let converted = dir.0.join("fox.mcap");
+    // A bag as plain `record` writes it: msgpack values, rkyv images, raw bytes.
+    let mut writer = rosy::bag::BagWriter::create(&plain).unwrap();
+    let chatter = writer
+        .channel(
+            "some-topic",
+            "msgpack",
+            "(alloc::string::String, alloc::string::String)",
+        )
+        .unwrap();
+    let image_type = rosy::msgs::KnownType::RawImage.rust_type_name();
+    let images = writer.channel("camera/image", "rkyv", image_type).unwrap();
+    let raw = writer.channel("bytes", "raw", "").unwrap();
+    for i in 0..3u64 {
+        let hello = rmp_serde::to_vec(&("hello", "world")).unwrap();
+        writer.write(chatter, i, i, &hello).unwrap();
+        let image = RawImage::mono8("camera", 8, 4, i as u8);
+        let archived = rkyv::to_bytes::<rkyv::rancor::Error>(&image).unwrap();
+        writer.write(images, i, i, &archived).unwrap();
+        writer.write(raw, i, i, b"\x00\x01").unwrap();
+    }
+    writer.finish().unwrap();
+
+    let mut convert = Proc::spawn(
+        "convert",
+        rosy(
+            "unused",
+            &[
+                "--json",
+                "bag",
+                "convert",
+                plain.to_str().unwrap(),
+                "-o",
+                converted.to_str().unwrap(),
+                "--compression",
+                "lz4",
+            ],
+        ),
+    );
+    assert!(convert.wait_exit(T).success(), "{:?}", convert.stderr());
+    let said: serde_json::Value = serde_json::from_str(&convert.stdout()[0]).unwrap();
+    assert_eq!(
+        (&said["converted"], &said["kept"]),
+        (&6.into(), &3.into()),
+        "{said}"
+    );
+
+    let out = python("read_foxglove_bag.py", &[converted.to_str().unwrap()]);
+    let channels: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(channels["some-topic"]["decoded"], 3, "{channels}");
+    assert_eq!(
+        channels["some-topic"]["first"],
+        serde_json::json!(["hello", "world"])
+    );
+    assert_eq!(
+        channels["camera/image"]["schema"], "foxglove.RawImage",
+        "{channels}"
+    );
+    assert_eq!(channels["camera/image"]["first"]["width"], 8, "{channels}");
+    assert_eq!(channels["bytes"]["encoding"], "raw", "{channels}");
+    // Never over an existing file.
+    let mut again = Proc::spawn(
+        "convert",
+        rosy(
+            "unused",
+            &[
+                "bag",
+                "convert",
+                plain.to_str().unwrap(),
+                "-o",
+                converted.to_str().unwrap(),
+            ],
+        ),
+    );
+    assert!(!again.wait_exit(T).success());
+    assert!(again.stderr().join("\n").contains("already exists"));
+}

@@ -1,9 +1,12 @@
-//! `rosy bag record|play|info`: arguments, and what the three commands share (default paths,
-//! times and sizes as people read them). The work is in `record.rs`, `play.rs` and `info.rs`;
+//! `rosy bag record|play|info|convert`: arguments, and what the commands share (default paths,
+//! times and sizes as people read them). The work is in `record.rs`, `play.rs`, `info.rs` and
+//! `convert.rs`;
 //! files are read and written only through `rosy::bag`, the mesh only through `rosy::Node`.
 //!
-//! Nothing here may re-encode a recorded message or overwrite an existing file.
+//! Nothing here may overwrite an existing file, or re-encode a recorded message unless asked to
+//! (`record --foxglove`, `convert`).
 
+mod convert;
 mod info;
 mod play;
 mod record;
@@ -72,6 +75,18 @@ pub enum BagCommand {
         #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
         wait: f64,
     },
+    /// Rewrite a bag for Foxglove: messages as JSON with Foxglove schemas (as `record
+    /// --foxglove` writes them), chunks compressed with --compression.
+    Convert {
+        /// The bag to read.
+        input: PathBuf,
+        /// The new bag (never overwritten).
+        #[arg(short, long, value_name = "PATH")]
+        output: PathBuf,
+        /// Compress chunks: zstd, lz4 or none.
+        #[arg(long, default_value = "zstd", value_parser = ["none", "zstd", "lz4"])]
+        compression: String,
+    },
     /// Describe a bag: duration, start and end, size, and messages per topic with their codec
     /// and type (--json for one JSON object).
     Info {
@@ -129,6 +144,16 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             play::run(domain, &path, options, json).await
         }
         BagCommand::Info { path } => info::run(&bag_path(path)?, json),
+        BagCommand::Convert {
+            input,
+            output,
+            compression,
+        } => convert::run(
+            &input,
+            &output,
+            compression.parse().map_err(CliError::Usage)?,
+            json,
+        ),
     }
 }
 
