@@ -26,7 +26,7 @@ pub fn run(
     let result = (|| {
         for m in bag.messages() {
             let c = m.channel;
-            if !channels.contains_key(&c.id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = channels.entry(c.id) {
                 let codec = CodecId::from_name(&c.encoding);
                 let form =
                     codec.and_then(|codec| Some((JsonForm::new(codec, &c.type_name)?, codec)));
@@ -36,7 +36,7 @@ pub fn run(
                     }
                     None => writer.channel(&c.topic, &c.encoding, &c.type_name)?,
                 };
-                channels.insert(c.id, (out, form));
+                slot.insert((out, form));
             }
             let (out, form) = &channels[&c.id];
             let json = form
