@@ -182,5 +182,14 @@ mod tests {
         }
         let empty = svg(&MeshGraph::default(), &Rates::new()).unwrap();
         assert!(empty.contains("no nodes"));
+        let page = html(&sample(), &Rates::new(), "rosy mesh: <lab>").unwrap();
+        assert!(
+            page.starts_with("<!DOCTYPE html>") && page.contains("<svg"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<title>rosy mesh: &lt;lab></title>"),
+            "{page}"
+        );
     }
 }
