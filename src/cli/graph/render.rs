@@ -52,10 +52,20 @@ pub fn dot(graph: &MeshGraph, rates: &Rates) -> String {
         ids.insert(format!("service:{service}"), key);
     }
     let id = |kind: &str, name: &str| ids[&format!("{kind}:{name}")].clone();
+    let mut publishers: BTreeMap<&str, usize> = BTreeMap::new();
+    for edge in &graph.edges {
+        if let Edge::Publishes { topic, .. } = edge {
+            *publishers.entry(topic.as_str()).or_default() += 1;
+        }
+    }
     for edge in &graph.edges {
         match edge {
             Edge::Publishes { node, topic } => {
-                let label = rate_label(rates, topic)
+                // The rate is the topic's, all publishers together: it labels a publisher's
+                // arrow only when that publisher is the topic's only one.
+                let label = (publishers.get(topic.as_str()) == Some(&1))
+                    .then(|| rate_label(rates, topic))
+                    .flatten()
                     .map(|r| format!(" [label={}]", quote(&r)))
                     .unwrap_or_default();
                 out += &format!("  {} -> {}{label};\n", id("node", node), id("topic", topic));
@@ -123,6 +133,15 @@ pub fn svg(graph: &MeshGraph, rates: &Rates) -> Result<String, RenderError> {
 /// The SVG in a page a browser opens.
 pub fn html(graph: &MeshGraph, rates: &Rates, title: &str) -> Result<String, RenderError> {
     let svg = svg(graph, rates)?;
+    // The XML declaration belongs to a file, not to a page.
+    let svg = match svg.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map(|(_, s)| s)
+            .unwrap_or(rest)
+            .to_string(),
+        None => svg,
+    };
     let title = title.replace('&', "&amp;").replace('<', "&lt;");
     Ok(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
@@ -171,6 +190,18 @@ mod tests {
         assert!(text.contains("t0 -> n1 [label=\"shm 30 Hz\"]"), "{text}");
         assert!(text.contains("n0 -> t0 [label=\"30 Hz\"]"), "{text}");
         assert!(text.contains("n1 -> s0 [style=dashed]"), "{text}");
+        // A second publisher: the topic's rate no longer labels either publisher's arrow.
+        let mut two = sample();
+        two.edges.push(Edge::Publishes {
+            node: "b2".into(),
+            topic: "camera/frames".into(),
+        });
+        let text = dot(&two, &rates);
+        assert!(
+            text.contains("  n0 -> t0;\n") && text.contains("  n1 -> t0;\n"),
+            "{text}"
+        );
+        assert!(text.contains("t0 -> n1 [label=\"shm 30 Hz\"]"), "{text}");
     }
 
     #[test]
