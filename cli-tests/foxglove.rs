@@ -167,3 +167,91 @@ async fn a_real_foxglove_client_sees_topics_services_images_and_publishes() {
     camera_task.abort();
     node.close().await;
 }
+
+/// A client that stops reading its socket (a frozen browser tab) while 30 frames/s of 0.9 MB
+/// images flow: the mesh's own subscriber still gets every frame, and the bridge keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_does_not_slow_the_mesh() {
+    let domain = unique_domain("foxglove-stall");
+    let (mut bridge, url) = start_bridge(&domain, &[]);
+    let camera = crate::support::node("stall-camera", &domain).await;
+    let viewer = crate::support::node("stall-viewer", &domain).await;
+    let mut frames = viewer.subscriber::<()>("camera/image").await.unwrap();
+    let images = camera
+        .archive_publisher::<RawImage>("camera/image")
+        .await
+        .unwrap();
+    camera.wait_for_listener("camera/image", T).await.unwrap();
+    // Frames flow before the client comes, so the bridge advertises the image type.
+    let mut image = RawImage::mono8("camera", 640, 480, 0);
+    image.encoding = "rgb8".into();
+    image.step = 640 * 3;
+    image.data = rosy::msgs::Blob(vec![7; 640 * 480 * 3]);
+    let send = |image: RawImage| {
+        let images = &images;
+        async move { images.send_archived(&image, 640 * 480 * 3 + 4096).await }
+    };
+    send(image.clone()).await.unwrap();
+    let _ = tokio::time::timeout(T, frames.recv_archived()).await;
+
+    let mut stalled = node_script("measure_bridge.js", &[&url, "camera/image", "8", "stall"]);
+    // The stalled client subscribed once the bridge listens for it.
+    let watching = crate::support::eventually(&viewer, T, |n| {
+        n.topology()
+            .nodes()
+            .any(|n| n.tool && n.name == "rosy-foxglove" && n.listens_to("camera/image"))
+    })
+    .await;
+    assert!(
+        watching,
+        "the stalled client never subscribed: {:?}",
+        stalled.stderr()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // 3 s at 30 frames/s while the client does not read.
+    let start = tokio::time::Instant::now();
+    let period = Duration::from_secs_f64(1.0 / 30.0);
+    let receiving = tokio::spawn(async move {
+        let mut got = 0u64;
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(_)) = tokio::time::timeout_at(end, frames.recv_archived()).await {
+            got += 1;
+            if got == 90 {
+                break;
+            }
+        }
+        (got, frames.lost())
+    });
+    for i in 0..90u32 {
+        tokio::time::sleep_until(start + period * i).await;
+        send(image.clone()).await.unwrap();
+    }
+    let sending = start.elapsed();
+    let (got, lost) = receiving.await.unwrap();
+    assert_eq!(
+        (got, lost),
+        (90, 0),
+        "the viewer lost frames beside a stalled client"
+    );
+    assert!(
+        // 3 s of pacing; a loaded machine may add some, a blocked sender would add much more.
+        sending < Duration::from_secs(6),
+        "sending 90 frames at 30 fps took {sending:?}"
+    );
+
+    bridge.signal(rustix::process::Signal::INT);
+    let status = tokio::task::block_in_place(|| bridge.wait_exit(T));
+    assert!(status.success(), "{:?}", bridge.stderr());
+    let summary = bridge.stderr().join("\n");
+    let forwarded: u64 = summary
+        .split("forwarded ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {summary}"));
+    assert!(forwarded > 0, "{summary}");
+    stalled.kill();
+    camera.close().await;
+    viewer.close().await;
+}

@@ -92,6 +92,9 @@ pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), Cli
     let mut services =
         services::Services::new(Duration::from_secs_f64(args.call_timeout.max(0.001)));
     let mut version = None;
+    // Made once: a signal that arrives while the loop is busy must still end it.
+    let shutdown = rosy::node::shutdown_signal();
+    tokio::pin!(shutdown);
     loop {
         let topology = node.topology();
         let seen = topology
@@ -113,11 +116,21 @@ pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), Cli
                 Some(Watch::Unsubscribe(topic)) => topics.unwatch(&topic),
                 None => break,
             },
-            _ = rosy::node::shutdown_signal() => break,
+            _ = &mut shutdown => break,
         }
     }
+    tracing::debug!("stopping: subscriptions");
     topics.close().await;
-    server.stop().wait().await;
+    tracing::debug!("stopping: the server");
+    // Graceful for clients that read; a stalled one would hold the stop until it leaves, so
+    // after a moment its task is dropped (aborted) instead.
+    if tokio::time::timeout(Duration::from_secs(1), server.stop().wait())
+        .await
+        .is_err()
+    {
+        tracing::debug!("a client did not close in 1 s: disconnected");
+    }
+    tracing::debug!("stopping: the node");
     publisher.abort();
     node.close().await;
     let stats = &topics.stats;
