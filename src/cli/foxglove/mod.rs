@@ -67,14 +67,18 @@ pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), Cli
         .message_backlog_size(args.backlog.max(1))
         .listener(Arc::new(events))
         .start()
-        .await
-        .map_err(|e| {
-            CliError::Failed(format!(
+        .await;
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            node.close().await;
+            return Err(CliError::Failed(format!(
                 "cannot start the Foxglove server on {}:{}: {e} (another bridge on that port? \
                  try --port)",
                 args.address, args.port
-            ))
-        })?;
+            )));
+        }
+    };
     let url = format!("ws://{}:{}", args.address, server.port());
     if json {
         println!(
