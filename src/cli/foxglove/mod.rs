@@ -99,6 +99,9 @@ pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), Cli
     // Made once: a signal that arrives while the loop is busy must still end it.
     let shutdown = rosy::node::shutdown_signal();
     tokio::pin!(shutdown);
+    // Drops are shown in Foxglove too (its problems list), at most every 5 s.
+    let mut report = tokio::time::interval(Duration::from_secs(5));
+    let mut reported = 0;
     loop {
         let topology = node.topology();
         let seen = topology
@@ -120,6 +123,20 @@ pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), Cli
                 Some(Watch::Unsubscribe(topic)) => topics.unwatch(&topic),
                 None => break,
             },
+            _ = report.tick() => {
+                let dropped = topics.stats.lost.load(Ordering::Relaxed)
+                    + client_dropped.load(Ordering::Relaxed);
+                if dropped > reported {
+                    reported = dropped;
+                    server.publish_status(
+                        foxglove::websocket::Status::warning(format!(
+                            "rosy bridge: {dropped} messages dropped so far (conversion or \
+                             client publishing fell behind)"
+                        ))
+                        .with_id("rosy-dropped"),
+                    );
+                }
+            }
             _ = &mut shutdown => break,
         }
     }
