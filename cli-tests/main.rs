@@ -3,6 +3,9 @@
 
 mod bag;
 mod domain_ids;
+mod foxglove;
+mod foxglove_bag;
+mod graph;
 mod launch;
 mod mesh_commands;
 mod misleading_errors;

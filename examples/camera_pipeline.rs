@@ -1,29 +1,18 @@
-//! A camera-like pipeline: 1 MB frames, serialized by rkyv straight into shared memory by the
-//! camera and read in place by the viewer (no copy on either side when both share a host).
+//! A camera-like pipeline: 1 MB images (`rosy::msgs::RawImage`, `mono8`), serialized by rkyv
+//! straight into shared memory by the camera and read in place by the viewer (no copy on either
+//! side when both share a host). `rosy foxglove` shows them in Foxglove's Image panel.
 //!
 //! ```text
 //! cargo run --release --example camera_pipeline -- viewer            # prints a line a second
 //! cargo run --release --example camera_pipeline -- camera --fps 30
 //! ```
 //! Options: `--fps N` (camera, default 30), `--count N` (frames to send or to receive, then
-//! exit; default: until Ctrl-C), `--topic T` (default `camera/frames`).
+//! exit; default: until Ctrl-C), `--topic T` (default `camera/frames`), `--size WxH` (camera,
+//! default 1000x1000), `--encoding mono8|rgb8` (camera, default mono8; 1920x1080 rgb8 is a
+//! 6.2 MB frame).
 
+use rosy::msgs::{ArchivedRawImage, Blob, RawImage, Timestamp};
 use std::time::{Duration, Instant, SystemTime};
-
-/// One camera frame. Its archived form is read in place: `ArchivedFrame`.
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-struct Frame {
-    seq: u64,
-    /// When the camera captured it, in ns since the Unix epoch.
-    stamp_ns: u64,
-    width: u32,
-    height: u32,
-    /// 8-bit grey pixels, `width * height` of them.
-    pixels: Vec<u8>,
-}
-
-const WIDTH: u32 = 1000;
-const HEIGHT: u32 = 1000;
 
 #[tokio::main]
 async fn main() {
@@ -33,7 +22,10 @@ async fn main() {
         Some("camera") => camera(&args).await,
         Some("viewer") => viewer(&args).await,
         _ => {
-            eprintln!("usage: camera_pipeline camera|viewer [--fps N] [--count N] [--topic T]");
+            eprintln!(
+                "usage: camera_pipeline camera|viewer [--fps N] [--count N] [--topic T] \
+                 [--size WxH] [--encoding mono8|rgb8]"
+            );
             std::process::exit(2);
         }
     };
@@ -61,37 +53,51 @@ async fn camera(args: &[String]) -> rosy::Result<()> {
     let fps: f64 = arg(args, "--fps").unwrap_or(30.0);
     let count: Option<u64> = arg(args, "--count");
     let topic: String = arg(args, "--topic").unwrap_or_else(|| "camera/frames".into());
+    let size: String = arg(args, "--size").unwrap_or_else(|| "1000x1000".into());
+    let (width, height) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .unwrap_or((1000, 1000));
+    let encoding: String = arg(args, "--encoding").unwrap_or_else(|| "mono8".into());
+    let channels = if encoding == "rgb8" { 3 } else { 1 };
     let node = rosy::build_node("camera").await?;
-    let frames = node.archive_publisher::<Frame>(&topic).await?;
+    let frames = node.archive_publisher::<RawImage>(&topic).await?;
     node.wait_for_listener(&topic, Duration::from_secs(30))
         .await?;
-    println!("Sending {WIDTH}x{HEIGHT} frames at {fps} fps on {topic}...");
+    println!("Sending {width}x{height} frames at {fps} fps on {topic}...");
     // The driver's buffer: refilled each frame, then archived straight into shared memory.
-    let mut frame = Frame {
-        seq: 0,
-        stamp_ns: 0,
-        width: WIDTH,
-        height: HEIGHT,
-        pixels: vec![0; (WIDTH * HEIGHT) as usize],
+    let mut image = RawImage {
+        timestamp: Timestamp::now(),
+        frame_id: "camera".into(),
+        width,
+        height,
+        encoding,
+        step: width * channels,
+        data: Blob(vec![0; (width * channels * height) as usize]),
     };
     let period = Duration::from_secs_f64(1.0 / fps.max(0.001));
     let start = tokio::time::Instant::now();
+    let mut seq = 0u64;
     loop {
-        frame.seq += 1;
-        frame.pixels.fill((frame.seq % 256) as u8);
-        frame.stamp_ns = now_ns();
+        seq += 1;
+        // A moving gradient: each frame differs, and every row says which frame it is.
+        let shift = (seq * 4 % 256) as u8;
+        for (y, row) in image.data.chunks_mut(image.step as usize).enumerate() {
+            row.fill((y as u8).wrapping_add(shift));
+        }
+        image.timestamp = Timestamp::from_nanos(now_ns());
         frames
-            .send_archived(&frame, frame.pixels.len() + 4096)
+            .send_archived(&image, image.data.len() + 4096)
             .await?;
-        if count.is_some_and(|n| frame.seq >= n) {
+        if count.is_some_and(|n| seq >= n) {
             break;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(start + period.mul_f64(frame.seq as f64)) => {}
+            _ = tokio::time::sleep_until(start + period.mul_f64(seq as f64)) => {}
             _ = rosy::node::shutdown_signal() => break,
         }
     }
-    println!("Sent {} frames", frame.seq);
+    println!("Sent {seq} frames");
     node.close().await;
     Ok(())
 }
@@ -113,22 +119,29 @@ async fn viewer(args: &[String]) -> rosy::Result<()> {
         let Some(archive) = archive else { break };
         let latency = now_ns();
         // Validated, then read where the camera wrote it: no copy of the megabyte.
-        let frame = archive.access::<ArchivedFrame>()?;
-        latencies_us.push(latency.saturating_sub(frame.stamp_ns.to_native()) as f64 / 1e3);
-        let expected = (frame.seq.to_native() % 256) as u8;
-        if frame.pixels.len() != (WIDTH * HEIGHT) as usize || frame.pixels[0] != expected {
-            eprintln!("frame {} is not what the camera wrote", frame.seq);
+        let image = archive.access::<ArchivedRawImage>()?;
+        latencies_us.push(latency.saturating_sub(image.timestamp.as_nanos()) as f64 / 1e3);
+        let (step, height) = (image.step.to_native() as usize, image.height.to_native());
+        let pixels = image.data.as_slice();
+        // Row y holds y + shift everywhere: compare the first and last rows' ends.
+        let last = pixels.len().saturating_sub(1);
+        let rows_agree = pixels.len() == step * height as usize
+            && pixels[last].wrapping_sub(pixels[0]) == (height.wrapping_sub(1) % 256) as u8;
+        if !rows_agree {
+            eprintln!("image {received} is not what the camera wrote");
         }
         received += 1;
         in_place += archive.in_place() as u64;
         if window.elapsed() >= Duration::from_secs(1) || count.is_some_and(|n| received >= n) {
             latencies_us.sort_by(f64::total_cmp);
             println!(
-                "{received} frames ({} read in place), {:.1} frames/s, latency p50 {:.0} µs, frame {}",
+                "{received} frames ({} read in place), {:.1} frames/s, latency p50 {:.0} µs, {}x{} {}",
                 in_place,
                 latencies_us.len() as f64 / window.elapsed().as_secs_f64(),
                 latencies_us[latencies_us.len() / 2],
-                frame.seq
+                image.width,
+                height,
+                image.encoding
             );
             latencies_us.clear();
             window = Instant::now();

@@ -9,6 +9,7 @@
 //!
 //! ```text
 //! (the rosy binary)      launch, bag, speedtest...: tools built on the public API only
+//! msgs                   standard robot messages (images, clouds...) and their Foxglove schemas
 //! node                   Node, builder, Publisher/Subscriber/Client/Server handles
 //! balance                round-robin / random / none among nodes of one name
 //! codec                  Codec trait; msgpack (default), json, raw bytes, rkyv
@@ -28,6 +29,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod logging;
+pub mod msgs;
 pub mod node;
 pub mod qos;
 pub mod topology;

@@ -3,10 +3,13 @@
 //! [`BagWriter`] writes messages exactly as they travelled (their encoded bytes, never
 //! re-encoded), one MCAP channel per topic and codec: `message_encoding` is the codec's name
 //! (`msgpack`, `json`, `raw`, `rkyv` or a custom codec's name) and the channel's schema is named
-//! after the Rust type when the publisher announced it. Chunks are uncompressed and finished at
-//! least every [`FLUSH_INTERVAL`], so a recorder killed with `kill -9` loses at most that much.
+//! after the Rust type when the publisher announced it; or, for Foxglove, as JSON with a JSON
+//! schema ([`BagWriter::json_channel`], fed by `rosy::msgs::JsonForm`). Chunks are
+//! uncompressed, zstd or lz4 ([`BagCompression`]) and finished at least every
+//! [`FLUSH_INTERVAL`], so a recorder killed with `kill -9` loses at most that much.
 //!
-//! [`Bag`] reads a whole file record by record, without trusting its summary, so a bag its
+//! [`Bag`] reads a whole file record by record (decompressing zstd and lz4 chunks), without
+//! trusting its summary, so a bag its
 //! recorder never finished (no footer) is still read up to its last complete record, while a
 //! file cut in the middle of a finished record, damaged, or not MCAP at all is refused with a
 //! [`BagError`] naming the file and the problem.
@@ -18,7 +21,7 @@ mod read;
 mod write;
 
 pub use read::{Bag, BagChannel, BagMessage, BagSummary, TopicSummary};
-pub use write::{BagWriter, FLUSH_INTERVAL};
+pub use write::{BagCompression, BagWriter, FLUSH_INTERVAL};
 
 /// Channel metadata key holding the rosy codec name of a channel's messages.
 pub const CODEC_KEY: &str = "rosy.codec";

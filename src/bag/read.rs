@@ -36,6 +36,8 @@ pub struct BagMessage<'a> {
 
 #[derive(Clone, Copy, Debug)]
 struct MessageRef {
+    /// Where `start` points: 0 the file, `n` the `n`th decompressed chunk.
+    source: u32,
     channel: u16,
     sequence: u32,
     log_time: u64,
@@ -66,6 +68,8 @@ pub struct Bag {
     bytes: Bytes,
     channels: BTreeMap<u16, BagChannel>,
     messages: Vec<MessageRef>,
+    /// The decompressed contents of compressed chunks, which their messages point into.
+    decompressed: Vec<Vec<u8>>,
     /// `None` for a finished file; for an unfinished one, why reading stopped where it did.
     unfinished: Option<String>,
 }
@@ -144,6 +148,7 @@ impl Bag {
             bytes,
             channels: BTreeMap::new(),
             messages: Vec::new(),
+            decompressed: Vec::new(),
             unfinished: None,
         };
         let mut scan = Scan {
@@ -151,10 +156,13 @@ impl Bag {
             schemas: BTreeMap::new(),
             channels: BTreeMap::new(),
             messages: Vec::new(),
+            decompressed: Vec::new(),
+            source: 0,
         };
         bag.unfinished = scan.file(bag.bytes.as_slice())?;
         bag.channels = scan.channels;
         bag.messages = scan.messages;
+        bag.decompressed = scan.decompressed;
         Ok(bag)
     }
 
@@ -192,12 +200,16 @@ impl Bag {
     /// The `i`th message in file order.
     pub fn message(&self, i: usize) -> Option<BagMessage<'_>> {
         let m = self.messages.get(i)?;
+        let source = match m.source {
+            0 => self.bytes.as_slice(),
+            n => self.decompressed.get(n as usize - 1)?.as_slice(),
+        };
         Some(BagMessage {
             channel: self.channels.get(&m.channel)?,
             sequence: m.sequence,
             log_time: m.log_time,
             publish_time: m.publish_time,
-            data: self.bytes.as_slice().get(m.start..m.start + m.len)?,
+            data: source.get(m.start..m.start + m.len)?,
         })
     }
 
@@ -257,6 +269,9 @@ struct Scan<'p> {
     schemas: BTreeMap<u16, String>,
     channels: BTreeMap<u16, BagChannel>,
     messages: Vec<MessageRef>,
+    decompressed: Vec<Vec<u8>>,
+    /// Where the records being read live: 0 the file, `n` the `n`th decompressed chunk.
+    source: u32,
 }
 
 fn u64_at(buf: &[u8], at: usize) -> u64 {
@@ -413,42 +428,56 @@ impl Scan<'_> {
             Err(e) => return Err(self.corrupt(pos, format!("unreadable chunk: {e}"))),
         };
         if !header.compression.is_empty() {
-            return Err(BagError::Unsupported {
-                path: show(self.path),
-                reason: format!(
-                    "its chunks are compressed with {}; rosy reads uncompressed MCAP only \
-                     (convert it with `mcap compress --compression none`)",
-                    header.compression
-                ),
-            });
+            if !matches!(header.compression.as_str(), "zstd" | "lz4") {
+                return Err(BagError::Unsupported {
+                    path: show(self.path),
+                    reason: format!(
+                        "its chunks are compressed with {}; rosy reads zstd, lz4 and uncompressed \
+                         MCAP (convert it with `mcap compress --compression zstd`)",
+                        header.compression
+                    ),
+                });
+            }
+            let records = decompress(&header.compression, &data, header.uncompressed_size)
+                .map_err(|reason| self.corrupt(pos, reason))?;
+            check_crc(&records, header.uncompressed_crc).map_err(|r| self.corrupt(pos, r))?;
+            self.decompressed.push(records);
+            self.source = self.decompressed.len() as u32;
+            let records = std::mem::take(self.decompressed.last_mut().expect("just pushed"));
+            let result = self.records(&records, 0, records.len(), Some(pos));
+            *self.decompressed.last_mut().expect("just pushed") = records;
+            self.source = 0;
+            return result;
         }
         let data: &[u8] = &data;
-        if header.uncompressed_crc != 0 {
-            let crc = crc32fast::hash(data);
-            if crc != header.uncompressed_crc {
-                return Err(self.corrupt(
-                    pos,
-                    format!(
-                        "the chunk's checksum is {crc:08x}, its header says {:08x}",
-                        header.uncompressed_crc
-                    ),
-                ));
-            }
-        }
+        check_crc(data, header.uncompressed_crc).map_err(|r| self.corrupt(pos, r))?;
         // `data` is a sub-slice of `buf`: find where it starts, so messages can point into it.
         let data_start = body_start + (data.as_ptr() as usize - body.as_ptr() as usize);
-        let end = data_start + data.len();
-        let mut at = data_start;
+        self.records(buf, data_start, data_start + data.len(), None)
+    }
+
+    /// Reads the records of a chunk's contents, `buf[start..end]`; `chunk` is the file offset
+    /// of a decompressed chunk, which errors name (offsets in `buf` are not the file's).
+    fn records(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        chunk: Option<usize>,
+    ) -> Result<(), BagError> {
+        let mut at = start;
         while at < end {
             if end - at < HEADER_LEN {
-                return Err(self.corrupt(at, "a record inside a chunk is cut short"));
+                return Err(
+                    self.corrupt(chunk.unwrap_or(at), "a record inside a chunk is cut short")
+                );
             }
             let opcode = buf[at];
             let len = u64_at(buf, at + 1);
             let start = at + HEADER_LEN;
             if len > (end - start) as u64 {
                 return Err(self.corrupt(
-                    at,
+                    chunk.unwrap_or(at),
                     format!(
                         "a {} record inside a chunk needs {len} bytes but the chunk has {}",
                         opcode_name(opcode),
@@ -458,9 +487,11 @@ impl Scan<'_> {
             }
             let body = &buf[start..start + len as usize];
             if opcode == 0 {
-                return Err(self.corrupt(at, "a record inside a chunk has opcode 0"));
+                return Err(
+                    self.corrupt(chunk.unwrap_or(at), "a record inside a chunk has opcode 0")
+                );
             }
-            self.record(at, opcode, start, body)?;
+            self.record(chunk.unwrap_or(at), opcode, start, body)?;
             at = start + len as usize;
         }
         Ok(())
@@ -486,6 +517,7 @@ impl Scan<'_> {
                     ));
                 }
                 self.messages.push(MessageRef {
+                    source: self.source,
                     channel,
                     sequence: u32::from_le_bytes([body[2], body[3], body[4], body[5]]),
                     log_time: u64_at(body, 6),
@@ -531,6 +563,61 @@ impl Scan<'_> {
         }
         Ok(())
     }
+}
+
+/// The largest chunk rosy decompresses: a damaged size field must not reserve more.
+const MAX_CHUNK: u64 = 1 << 30;
+
+/// A compressed chunk's records (`zstd` or `lz4`), checked to be `size` bytes as declared.
+fn decompress(compression: &str, data: &[u8], size: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    if size > MAX_CHUNK {
+        return Err(format!(
+            "a chunk declares {size} bytes uncompressed, more than the {MAX_CHUNK} rosy reads"
+        ));
+    }
+    // Reserved from what is there, not from the declared size alone: a damaged header must not
+    // reserve a gigabyte (the output still grows to the real size).
+    let reserve = (size as usize)
+        .min(data.len().saturating_mul(16))
+        .min(64 << 20);
+    let mut out = Vec::with_capacity(reserve);
+    // One byte more than declared is read, so a chunk that is larger is caught.
+    let limit = size + 1;
+    let result = match compression {
+        "zstd" => {
+            zstd::stream::read::Decoder::new(data).and_then(|d| d.take(limit).read_to_end(&mut out))
+        }
+        "lz4" => lz4::Decoder::new(data).and_then(|d| d.take(limit).read_to_end(&mut out)),
+        other => {
+            return Err(format!(
+                "its chunks are compressed with {other:?}; rosy reads zstd, lz4 and uncompressed \
+                 MCAP (convert it with `mcap compress --compression zstd`)"
+            ));
+        }
+    };
+    result.map_err(|e| format!("a {compression} chunk does not decompress: {e}"))?;
+    if out.len() as u64 != size {
+        return Err(format!(
+            "a {compression} chunk decompresses to {} bytes, its header says {size}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks a chunk's records against the CRC its header gives (0: none given).
+fn check_crc(records: &[u8], expected: u32) -> Result<(), String> {
+    if expected == 0 {
+        return Ok(());
+    }
+    let crc = crc32fast::hash(records);
+    if crc != expected {
+        return Err(format!(
+            "the chunk's checksum is {crc:08x}, its header says {expected:08x}"
+        ));
+    }
+    Ok(())
 }
 
 /// `mcap::parse_record`, once the record's length fields are known to fit it.
@@ -662,6 +749,50 @@ mod tests {
         assert_eq!(
             (s.topics[1].codec.as_str(), s.topics[1].messages),
             ("json", 25)
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn compressed_bags_read_back_whole() {
+        use crate::bag::BagCompression;
+        let dir = temp("compressed");
+        for compression in [BagCompression::Zstd, BagCompression::Lz4] {
+            let path = dir.join(format!("{compression}.mcap"));
+            let mut w = BagWriter::create_compressed(&path, compression).unwrap();
+            let a = w.channel("a", "msgpack", "my::Type").unwrap();
+            for i in 0..300u64 {
+                w.write(a, i, i, &[i as u8; 1000]).unwrap();
+                if i == 100 {
+                    w.flush().unwrap();
+                }
+            }
+            w.finish().unwrap();
+            let raw = std::fs::read(&path).unwrap();
+            // 300 kB of repeated bytes compress well: the chunks really are compressed.
+            assert!(raw.len() < 50_000, "{compression}: {} bytes", raw.len());
+            let bag = Bag::open(&path).unwrap();
+            assert!(bag.finished());
+            assert_eq!(bag.len(), 300);
+            let m = bag.message(250).unwrap();
+            assert_eq!((m.log_time, m.data), (250, &[250u8; 1000][..]));
+            // A flipped byte inside a compressed chunk is refused, not read as other data.
+            let mut damaged = raw.clone();
+            let middle = raw.len() / 4;
+            damaged[middle] ^= 0x55;
+            if let Err(e) = Bag::from_vec(&path, damaged) {
+                let e = e.to_string();
+                assert!(e.contains("damaged") || e.contains("truncated"), "{e}");
+            }
+        }
+        // A compression rosy does not know is named.
+        let e = decompress("brotli", b"", 0).unwrap_err();
+        assert!(e.contains("brotli"), "{e}");
+        assert!(decompress("zstd", b"nonsense", 10).is_err());
+        assert!(
+            decompress("zstd", b"", MAX_CHUNK + 1)
+                .unwrap_err()
+                .contains("more than")
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

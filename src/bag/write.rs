@@ -1,7 +1,10 @@
 //! [`BagWriter`]: appends encoded messages to a new MCAP file, one channel per (topic, codec),
-//! finishing a chunk at least every [`FLUSH_INTERVAL`] so a killed recorder loses little.
+//! finishing a chunk (uncompressed, zstd or lz4: [`BagCompression`]) at least every
+//! [`FLUSH_INTERVAL`] so a killed recorder loses little.
 //!
-//! It never re-encodes a payload and never overwrites an existing file.
+//! It writes the payloads it is given and never overwrites an existing file; turning messages
+//! into JSON for Foxglove is the caller's choice ([`BagWriter::json_channel`] only declares
+//! such a channel).
 
 use super::{BagError, CODEC_KEY, TYPE_KEY, show};
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +20,39 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 /// A chunk is also finished once it holds this many bytes.
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// How chunks are compressed. `zstd` is what the `mcap` CLI and Foxglove write by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BagCompression {
+    #[default]
+    None,
+    Zstd,
+    Lz4,
+}
+
+impl std::str::FromStr for BagCompression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(BagCompression::None),
+            "zstd" => Ok(BagCompression::Zstd),
+            "lz4" => Ok(BagCompression::Lz4),
+            other => Err(format!(
+                "unknown compression {other:?}: use zstd, lz4 or none"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for BagCompression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BagCompression::None => "none",
+            BagCompression::Zstd => "zstd",
+            BagCompression::Lz4 => "lz4",
+        })
+    }
+}
+
 /// Writes a new MCAP file. Call [`BagWriter::finish`] to write its summary and footer; a
 /// writer dropped without it still finishes the file.
 pub struct BagWriter {
@@ -31,8 +67,17 @@ pub struct BagWriter {
 }
 
 impl BagWriter {
-    /// Creates `path` (refusing one that exists) and writes the MCAP header to it.
+    /// Creates `path` (refusing one that exists) and writes the MCAP header to it; chunks are
+    /// not compressed.
     pub fn create(path: &Path) -> Result<BagWriter, BagError> {
+        BagWriter::create_compressed(path, BagCompression::None)
+    }
+
+    /// Like [`BagWriter::create`], with chunks compressed as `compression` says.
+    pub fn create_compressed(
+        path: &Path,
+        compression: BagCompression,
+    ) -> Result<BagWriter, BagError> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -48,7 +93,13 @@ impl BagWriter {
                 }
             })?;
         let options = mcap::WriteOptions::new()
-            .compression(None)
+            .compression(match compression {
+                BagCompression::None => None,
+                BagCompression::Zstd => Some(mcap::Compression::Zstd),
+                BagCompression::Lz4 => Some(mcap::Compression::Lz4),
+            })
+            // One thread: a recorder must not take the cores the mesh runs on.
+            .compression_threads(0)
             .chunk_size(None)
             .library(format!("rosy {}", env!("CARGO_PKG_VERSION")));
         let write_error = |source| BagError::Write {
@@ -118,6 +169,38 @@ impl BagWriter {
         let id = self
             .out
             .add_channel(schema, topic, codec, &metadata)
+            .map_err(|e| self.error(e))?;
+        self.channels.insert(key, id);
+        Ok(id)
+    }
+
+    /// The channel for messages on `topic` converted to JSON (`message_encoding` `json`) with
+    /// `schema` (a JSON schema; `None`: schemaless), remembering the codec and Rust type they
+    /// travelled as. Adds it on first use.
+    pub fn json_channel(
+        &mut self,
+        topic: &str,
+        schema: Option<&crate::msgs::JsonSchema>,
+        type_name: &str,
+    ) -> Result<u16, BagError> {
+        let key = (topic.to_string(), "json (converted)".to_string());
+        if let Some(&id) = self.channels.get(&key) {
+            return Ok(id);
+        }
+        let schema_id = match schema {
+            Some(s) => self
+                .out
+                .add_schema(&s.name, s.encoding, &s.data)
+                .map_err(|e| self.error(e))?,
+            None => 0,
+        };
+        let metadata = BTreeMap::from([
+            (CODEC_KEY.to_string(), "json".to_string()),
+            (TYPE_KEY.to_string(), type_name.to_string()),
+        ]);
+        let id = self
+            .out
+            .add_channel(schema_id, topic, "json", &metadata)
             .map_err(|e| self.error(e))?;
         self.channels.insert(key, id);
         Ok(id)

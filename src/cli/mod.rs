@@ -3,6 +3,8 @@
 
 pub mod bag;
 pub mod error;
+pub mod foxglove;
+pub mod graph;
 pub mod launch;
 pub mod node;
 pub mod proc_status;
@@ -63,6 +65,10 @@ pub enum Command {
     /// Record topics to an MCAP file, play it back, describe it.
     #[command(subcommand)]
     Bag(bag::BagCommand),
+    /// Show the mesh in Foxglove: a live bridge speaking the Foxglove WebSocket protocol.
+    Foxglove(foxglove::FoxgloveArgs),
+    /// Draw the mesh: nodes, topics, services, transports and rates (SVG, DOT or HTML).
+    Graph(graph::GraphArgs),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -77,6 +83,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Service(c) => service::run(c, &cli.domain_id, cli.json).await,
         Command::Launch(args) => launch::run(args, &cli.domain_id).await,
         Command::Bag(c) => bag::run(c, &cli.domain_id, cli.json).await,
+        Command::Foxglove(args) => foxglove::run(args, &cli.domain_id, cli.json).await,
+        Command::Graph(args) => graph::run(args, &cli.domain_id).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }

@@ -1,9 +1,12 @@
-//! `rosy bag record|play|info`: arguments, and what the three commands share (default paths,
-//! times and sizes as people read them). The work is in `record.rs`, `play.rs` and `info.rs`;
+//! `rosy bag record|play|info|convert`: arguments, and what the commands share (default paths,
+//! times and sizes as people read them). The work is in `record.rs`, `play.rs`, `info.rs` and
+//! `convert.rs`;
 //! files are read and written only through `rosy::bag`, the mesh only through `rosy::Node`.
 //!
-//! Nothing here may re-encode a recorded message or overwrite an existing file.
+//! Nothing here may overwrite an existing file, or re-encode a recorded message unless asked to
+//! (`record --foxglove`, `convert`).
 
+mod convert;
 mod info;
 mod play;
 mod record;
@@ -19,7 +22,7 @@ pub enum BagCommand {
     /// Messages keep the bytes they travelled with; each topic becomes an MCAP channel whose
     /// message encoding is the codec (msgpack, json, raw, rkyv...) and whose schema is named
     /// after the Rust type when the publisher announced it, so MCAP tools (Foxglove, `mcap`)
-    /// open the file. Data reaches the disk at least every 0.5 s: a recorder killed with
+    /// open the file. With --foxglove, messages are written as JSON Foxglove decodes. Data reaches the disk at least every 0.5 s: a recorder killed with
     /// `kill -9` leaves a bag `rosy bag info` and `rosy bag play` still read. A recording that
     /// got no message leaves no file.
     Record {
@@ -36,6 +39,15 @@ pub enum BagCommand {
         /// Stop after this many messages (over all topics).
         #[arg(short = 'n', long)]
         count: Option<u64>,
+        /// Compress chunks: zstd (what `mcap` and Foxglove write), lz4 (faster) or none.
+        #[arg(long, default_value = "none", value_parser = ["none", "zstd", "lz4"])]
+        compression: String,
+        /// Write a bag Foxglove's panels read: msgpack and JSON messages as JSON, rosy::msgs
+        /// types (images, point clouds, transforms, logs) with Foxglove's schemas
+        /// (`foxglove.RawImage`...), whatever codec they travelled in. Raw bytes and unknown
+        /// rkyv types keep their bytes.
+        #[arg(long)]
+        foxglove: bool,
     },
     /// Publish the messages of a bag again, with their recorded codec and spacing.
     ///
@@ -63,6 +75,18 @@ pub enum BagCommand {
         #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
         wait: f64,
     },
+    /// Rewrite a bag for Foxglove: messages as JSON with Foxglove schemas (as `record
+    /// --foxglove` writes them), chunks compressed with --compression.
+    Convert {
+        /// The bag to read.
+        input: PathBuf,
+        /// The new bag (never overwritten).
+        #[arg(short, long, value_name = "PATH")]
+        output: PathBuf,
+        /// Compress chunks: zstd, lz4 or none.
+        #[arg(long, default_value = "zstd", value_parser = ["none", "zstd", "lz4"])]
+        compression: String,
+    },
     /// Describe a bag: duration, start and end, size, and messages per topic with their codec
     /// and type (--json for one JSON object).
     Info {
@@ -78,6 +102,8 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             output,
             duration,
             count,
+            compression,
+            foxglove,
         } => {
             let path = output.unwrap_or_else(|| PathBuf::from(default_name(SystemTime::now())));
             if let Some(d) = duration.filter(|d| !(d.is_finite() && *d > 0.0)) {
@@ -85,7 +111,13 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
                     "--duration {d} is not a positive number of seconds"
                 )));
             }
-            record::run(domain, topics, path, duration, count, json).await
+            let options = record::Options {
+                duration,
+                count,
+                compression: compression.parse().map_err(CliError::Usage)?,
+                foxglove,
+            };
+            record::run(domain, topics, path, options, json).await
         }
         BagCommand::Play {
             path,
@@ -112,6 +144,16 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             play::run(domain, &path, options, json).await
         }
         BagCommand::Info { path } => info::run(&bag_path(path)?, json),
+        BagCommand::Convert {
+            input,
+            output,
+            compression,
+        } => convert::run(
+            &input,
+            &output,
+            compression.parse().map_err(CliError::Usage)?,
+            json,
+        ),
     }
 }
 

@@ -1,16 +1,18 @@
 //! `rosy bag record`: subscribes to topics as a tool node and writes what arrives to an MCAP
 //! file, from a dedicated writer thread so the subscriptions are drained as fast as they fill.
 //!
-//! It never decodes or re-encodes a message, never overwrites a file, and leaves no file when
-//! nothing arrived.
+//! Without `--foxglove` it never decodes or re-encodes a message; with it, messages become JSON
+//! through `rosy::msgs::JsonForm` (one conversion per message, on the writer thread). It never
+//! overwrites a file, and leaves no file when nothing arrived.
 
 use super::{failed, now_ns};
 use crate::cli::error::CliError;
 use crate::cli::tool_node;
 use crate::cli::units::human_bytes;
 use bytes::Bytes;
-use rosy::bag::BagWriter;
+use rosy::bag::{BagCompression, BagWriter};
 use rosy::codec::CodecId;
+use rosy::msgs::JsonForm;
 use rosy::node::shutdown_signal as interrupted;
 use rosy::topology::TopicRole;
 use std::collections::HashMap;
@@ -34,15 +36,29 @@ struct Counters {
     bytes: AtomicU64,
 }
 
+/// What `rosy bag record` was asked for besides topics and path.
+pub struct Options {
+    pub duration: Option<f64>,
+    pub count: Option<u64>,
+    pub compression: BagCompression,
+    /// Convert messages to JSON with Foxglove schemas.
+    pub foxglove: bool,
+}
+
 pub async fn run(
     domain: &str,
     topics: Vec<String>,
     path: PathBuf,
-    duration: Option<f64>,
-    count: Option<u64>,
+    options: Options,
     json: bool,
 ) -> Result<(), CliError> {
-    let mut writer = BagWriter::create(&path).map_err(failed)?;
+    let Options {
+        duration,
+        count,
+        compression,
+        foxglove,
+    } = options;
+    let mut writer = BagWriter::create_compressed(&path, compression).map_err(failed)?;
     let node = match tool_node::join(domain, "bag-record").await {
         Ok(node) => node,
         Err(e) => {
@@ -98,7 +114,16 @@ pub async fn run(
         let (node, topics, counters, done) =
             (node.clone(), topics.clone(), counters.clone(), done.clone());
         tokio::task::spawn_blocking(move || {
-            write_loop(&mut writer, rx, &node, &topics, &counters, limit, &done).map(|_| writer)
+            let mut sink = Sink {
+                writer: &mut writer,
+                node: &node,
+                topics: &topics,
+                foxglove,
+                channels: HashMap::new(),
+                unconverted: 0,
+            };
+            sink.write_loop(rx, &counters, limit, &done)
+                .map(|unconverted| (writer, unconverted))
         })
     };
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -150,9 +175,15 @@ pub async fn run(
         eprint!("\r\x1b[2K");
     }
     node.close().await;
-    let writer = result
+    let (writer, unconverted) = result
         .map_err(|e| CliError::Failed(format!("the writer thread failed: {e}")))?
         .map_err(failed)?;
+    if unconverted > 0 {
+        eprintln!(
+            "warning: {unconverted} messages did not decode as their announced type and were \
+             recorded with their original bytes"
+        );
+    }
     let messages = writer.messages();
     let elapsed = started.elapsed().as_secs_f64();
     if messages == 0 {
@@ -195,44 +226,84 @@ pub async fn run(
     Ok(())
 }
 
-/// Writes what arrives until every reader is gone or `limit` messages are written.
-fn write_loop(
-    writer: &mut BagWriter,
-    rx: std::sync::mpsc::Receiver<Incoming>,
-    node: &rosy::Node,
-    topics: &[String],
-    counters: &Counters,
-    limit: u64,
-    done: &tokio::sync::Notify,
-) -> Result<(), rosy::bag::BagError> {
-    let mut channels: HashMap<(usize, CodecId), u16> = HashMap::new();
-    loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(m) if writer.messages() < limit => {
-                let channel = match channels.get(&(m.topic, m.codec)) {
-                    Some(&c) => c,
-                    None => {
-                        let topic = &topics[m.topic];
-                        let (codec, type_name) = describe(node, topic, m.codec);
-                        let c = writer.channel(topic, &codec, &type_name)?;
-                        channels.insert((m.topic, m.codec), c);
-                        c
+/// The writer thread's state: the bag, and each (topic, codec)'s channel.
+struct Sink<'a> {
+    writer: &'a mut BagWriter,
+    node: &'a rosy::Node,
+    topics: &'a [String],
+    foxglove: bool,
+    /// The channel of each (topic, codec), and the JSON form its messages are converted to.
+    channels: HashMap<(usize, CodecId), (u16, Option<JsonForm>)>,
+    /// Messages that did not convert to JSON (written with their own bytes instead).
+    unconverted: u64,
+}
+
+impl Sink<'_> {
+    /// Writes what arrives until every reader is gone or `limit` messages are written. Returns
+    /// how many messages could not be converted to JSON.
+    fn write_loop(
+        &mut self,
+        rx: std::sync::mpsc::Receiver<Incoming>,
+        counters: &Counters,
+        limit: u64,
+        done: &tokio::sync::Notify,
+    ) -> Result<u64, rosy::bag::BagError> {
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(m) if self.writer.messages() < limit => {
+                    self.write(&m)?;
+                    counters.messages.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .bytes
+                        .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
+                    if self.writer.messages() == limit {
+                        done.notify_one();
                     }
-                };
-                writer.write(channel, m.at, m.at, &m.payload)?;
-                counters.messages.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes
-                    .fetch_add(m.payload.len() as u64, Ordering::Relaxed);
-                if writer.messages() == limit {
-                    done.notify_one();
+                }
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Ok(self.unconverted);
                 }
             }
-            Ok(_) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            self.writer.flush_if_due()?;
         }
-        writer.flush_if_due()?;
+    }
+
+    fn write(&mut self, m: &Incoming) -> Result<(), rosy::bag::BagError> {
+        let key = (m.topic, m.codec);
+        if !self.channels.contains_key(&key) {
+            let topic = &self.topics[m.topic];
+            let (codec, type_name) = describe(self.node, topic, m.codec);
+            let form = self
+                .foxglove
+                .then(|| JsonForm::new(m.codec, &type_name))
+                .flatten();
+            let channel = match &form {
+                Some(form) => {
+                    self.writer
+                        .json_channel(topic, form.schema().as_ref(), &type_name)?
+                }
+                None => self.writer.channel(topic, &codec, &type_name)?,
+            };
+            self.channels.insert(key, (channel, form));
+        }
+        let (channel, form) = &self.channels[&key];
+        let (channel, form) = (*channel, form.clone());
+        if let Some(form) = form {
+            match form.convert(m.codec, &m.payload) {
+                Ok(json) => return self.writer.write(channel, m.at, m.at, &json),
+                Err(e) => {
+                    self.unconverted += 1;
+                    tracing::debug!("{e}");
+                    let topic = &self.topics[m.topic];
+                    let (codec, type_name) = describe(self.node, topic, m.codec);
+                    let original = self.writer.channel(topic, &codec, &type_name)?;
+                    return self.writer.write(original, m.at, m.at, &m.payload);
+                }
+            }
+        }
+        self.writer.write(channel, m.at, m.at, &m.payload)
     }
 }
 

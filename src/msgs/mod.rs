@@ -1,0 +1,89 @@
+//! Standard robot message types: images, point clouds, frame transforms, log lines and scalar
+//! samples, ready for rosy's codecs and for Foxglove.
+//!
+//! Every type here is a serde value (msgpack or JSON through any rosy codec) and an rkyv
+//! archive (`Node::archive_publisher` writes it straight into shared memory, same-host readers
+//! read it in place: `recv_archived()?.access::<ArchivedRawImage>()`). Each maps to one of
+//! Foxglove's well-known schemas ([`KnownType`]: `foxglove.RawImage`, `foxglove.CompressedImage`,
+//! `foxglove.PointCloud`, `foxglove.FrameTransform`, `foxglove.Log`), so the bridge
+//! (`rosy foxglove`) and Foxglove bags (`rosy bag record --foxglove`) turn them into JSON that
+//! Foxglove's panels read: byte fields as base64, enums as numbers, times as `{sec, nsec}`.
+//! [`Scalar`] has no Foxglove counterpart; its schema `rosy.Scalar` is a JSON schema whose
+//! `value` the Plot panel plots.
+//!
+//! This module only describes and converts values: it never touches a node or a file.
+
+mod blob;
+mod cloud;
+mod geometry;
+mod image;
+mod json_form;
+mod known;
+mod log;
+mod scalar;
+mod schema;
+
+pub use blob::Blob;
+pub use cloud::{
+    ArchivedPackedElementField, ArchivedPointCloud, NumericType, PackedElementField, PointCloud,
+};
+pub use geometry::{
+    ArchivedFrameTransform, ArchivedPose, ArchivedQuaternion, ArchivedVector3, FrameTransform,
+    Pose, Quaternion, Vector3,
+};
+pub use image::{ArchivedCompressedImage, ArchivedRawImage, CompressedImage, RawImage};
+pub use json_form::{JsonForm, JsonSchema};
+pub use known::{KnownType, MsgError};
+pub use log::{ArchivedLog, Log, LogLevel};
+pub use scalar::{ArchivedScalar, Scalar};
+
+/// A point in time as Foxglove writes it: seconds and nanoseconds since the Unix epoch.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Timestamp {
+    pub sec: u32,
+    pub nsec: u32,
+}
+
+impl Timestamp {
+    /// The current wall-clock time.
+    pub fn now() -> Timestamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::from_nanos(since.as_nanos() as u64)
+    }
+
+    /// From nanoseconds since the Unix epoch.
+    pub fn from_nanos(ns: u64) -> Timestamp {
+        Timestamp {
+            sec: (ns / 1_000_000_000) as u32,
+            nsec: (ns % 1_000_000_000) as u32,
+        }
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn as_nanos(&self) -> u64 {
+        self.sec as u64 * 1_000_000_000 + self.nsec as u64
+    }
+}
+
+impl ArchivedTimestamp {
+    /// Nanoseconds since the Unix epoch.
+    pub fn as_nanos(&self) -> u64 {
+        self.sec.to_native() as u64 * 1_000_000_000 + self.nsec.to_native() as u64
+    }
+}

@@ -1,0 +1,21 @@
+//! [`Scalar`]: one sample of a value over time (a battery voltage, a motor current), for plots.
+
+use super::Timestamp;
+
+/// One sample of a time series; Foxglove's Plot panel plots `value` against `timestamp`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Scalar {
+    pub timestamp: Timestamp,
+    pub value: f64,
+}
