@@ -9,6 +9,7 @@ mod graph;
 mod launch;
 mod mesh_commands;
 mod misleading_errors;
+mod observers;
 mod qos;
 mod speedtest;
 #[path = "../net-tests/support.rs"]

@@ -50,6 +50,35 @@ fn a_transient_local_value_reaches_a_later_echo() {
         out.len() == 1 && out[0].ends_with(r#"calibration: {"gain":2.5}"#),
         "{out:?}"
     );
+    // A transient-local recorder gets it too, and the bag keeps the publisher's QoS.
+    let dir = std::env::temp_dir().join(format!("rosy-qos-bag-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bag_path = dir.join("latched.mcap");
+    let mut record = Proc::spawn(
+        "record",
+        rosy(
+            &domain,
+            &[
+                "bag",
+                "record",
+                "calibration",
+                "--qos-durability",
+                "transient_local",
+                "--count",
+                "1",
+                "-o",
+                bag_path.to_str().unwrap(),
+            ],
+        ),
+    );
+    let status = record.wait_exit(T);
+    assert!(status.success(), "{:?}", record.stderr());
+    let bag = rosy::bag::Bag::open(&bag_path).unwrap();
+    assert_eq!(bag.len(), 1);
+    let channel = bag.channels().next().unwrap();
+    assert_eq!(channel.qos, Some(rosy::qos::Qos::latched()));
+    let _ = std::fs::remove_dir_all(&dir);
     // A volatile listener does not get the old value.
     let mut volatile = Proc::spawn(
         "echo",

@@ -27,6 +27,9 @@ pub use write::{BagCompression, BagWriter, FLUSH_INTERVAL};
 pub const CODEC_KEY: &str = "rosy.codec";
 /// Channel metadata key holding the Rust type name of a channel's messages (may be empty).
 pub const TYPE_KEY: &str = "rosy.type";
+/// Channel metadata key holding the quality of service the topic's publisher announced
+/// (`rosy::qos::Qos` as JSON); absent when it announced none.
+pub const QOS_KEY: &str = "rosy.qos";
 
 /// Why a bag could not be written or read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

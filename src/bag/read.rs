@@ -7,7 +7,7 @@
 //! impossible record or a bad checksum is refused with a [`BagError`]. It never panics on
 //! what it reads and never writes.
 
-use super::{BagError, CODEC_KEY, TYPE_KEY, show};
+use super::{BagError, CODEC_KEY, QOS_KEY, TYPE_KEY, show};
 use mcap::records::{Record, op};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ pub struct BagChannel {
     pub encoding: String,
     /// The Rust type name (the schema's name), "" when unknown.
     pub type_name: String,
+    /// The quality of service its publisher announced, when the bag recorded one.
+    pub qos: Option<crate::qos::Qos>,
 }
 
 /// One message of a bag, borrowed from the mapped file.
@@ -546,6 +548,11 @@ impl Scan<'_> {
                     } else {
                         c.message_encoding
                     };
+                    // A QoS that does not parse (another tool's, a damaged one) is no QoS.
+                    let qos = c
+                        .metadata
+                        .get(QOS_KEY)
+                        .and_then(|q| serde_json::from_str(q).ok());
                     self.channels.insert(
                         c.id,
                         BagChannel {
@@ -553,6 +560,7 @@ impl Scan<'_> {
                             topic: c.topic,
                             encoding,
                             type_name,
+                            qos,
                         },
                     );
                 }
@@ -722,6 +730,23 @@ mod tests {
                 .unwrap();
         }
         w.finish().unwrap();
+    }
+
+    #[test]
+    fn a_channels_qos_is_recorded_and_read_back() {
+        let dir = temp("qos");
+        let path = dir.join("q.mcap");
+        let mut w = BagWriter::create(&path).unwrap();
+        w.set_qos("map", crate::qos::Qos::latched().reliable());
+        let map = w.channel("map", "msgpack", "").unwrap();
+        let plain = w.channel("odom", "msgpack", "").unwrap();
+        w.write(map, 1, 1, &[0x90]).unwrap();
+        w.write(plain, 2, 2, &[0x90]).unwrap();
+        w.finish().unwrap();
+        let bag = Bag::open(&path).unwrap();
+        let qos = |topic: &str| bag.channels().find(|c| c.topic == topic).unwrap().qos;
+        assert_eq!(qos("map"), Some(crate::qos::Qos::latched().reliable()));
+        assert_eq!(qos("odom"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! into JSON for Foxglove is the caller's choice ([`BagWriter::json_channel`] only declares
 //! such a channel).
 
-use super::{BagError, CODEC_KEY, TYPE_KEY, show};
+use super::{BagError, CODEC_KEY, QOS_KEY, TYPE_KEY, show};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
@@ -59,6 +59,8 @@ pub struct BagWriter {
     path: PathBuf,
     out: mcap::Writer<BufWriter<File>>,
     channels: HashMap<(String, String), u16>,
+    /// The QoS to record with each topic's channels (`set_qos`).
+    qos: HashMap<String, crate::qos::Qos>,
     /// The last sequence number written on each channel.
     sequences: HashMap<u16, u32>,
     messages: u64,
@@ -115,6 +117,7 @@ impl BagWriter {
             path: path.to_path_buf(),
             out,
             channels: HashMap::new(),
+            qos: HashMap::new(),
             sequences: HashMap::new(),
             messages: 0,
             unflushed: 0,
@@ -137,6 +140,24 @@ impl BagWriter {
             path: show(&self.path),
             source,
         }
+    }
+
+    /// Records `qos` with the channels of `topic` made from now on (`bag play` republishes
+    /// with it).
+    pub fn set_qos(&mut self, topic: &str, qos: crate::qos::Qos) {
+        self.qos.insert(topic.to_string(), qos);
+    }
+
+    fn metadata(&self, topic: &str, codec: &str, type_name: &str) -> BTreeMap<String, String> {
+        let mut metadata = BTreeMap::from([
+            (CODEC_KEY.to_string(), codec.to_string()),
+            (TYPE_KEY.to_string(), type_name.to_string()),
+        ]);
+        if let Some(qos) = self.qos.get(topic) {
+            let json = serde_json::to_string(qos).expect("a QoS always encodes");
+            metadata.insert(QOS_KEY.to_string(), json);
+        }
+        metadata
     }
 
     /// The channel for messages on `topic` encoded with the codec named `codec` (`msgpack`,
@@ -162,10 +183,7 @@ impl BagWriter {
                 .add_schema(type_name, "", &[])
                 .map_err(|e| self.error(e))?
         };
-        let metadata = BTreeMap::from([
-            (CODEC_KEY.to_string(), codec.to_string()),
-            (TYPE_KEY.to_string(), type_name.to_string()),
-        ]);
+        let metadata = self.metadata(topic, codec, type_name);
         let id = self
             .out
             .add_channel(schema, topic, codec, &metadata)
@@ -194,10 +212,7 @@ impl BagWriter {
                 .map_err(|e| self.error(e))?,
             None => 0,
         };
-        let metadata = BTreeMap::from([
-            (CODEC_KEY.to_string(), "json".to_string()),
-            (TYPE_KEY.to_string(), type_name.to_string()),
-        ]);
+        let metadata = self.metadata(topic, "json", type_name);
         let id = self
             .out
             .add_channel(schema_id, topic, "json", &metadata)

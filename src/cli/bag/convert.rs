@@ -27,6 +27,9 @@ pub fn run(
         for m in bag.messages() {
             let c = m.channel;
             if let std::collections::hash_map::Entry::Vacant(slot) = channels.entry(c.id) {
+                if let Some(qos) = c.qos {
+                    writer.set_qos(&c.topic, qos);
+                }
                 let codec = CodecId::from_name(&c.encoding);
                 let form =
                     codec.and_then(|codec| Some((JsonForm::new(codec, &c.type_name)?, codec)));

@@ -48,6 +48,10 @@ pub enum BagCommand {
         /// rkyv types keep their bytes.
         #[arg(long)]
         foxglove: bool,
+        /// The recorder's QoS: `--qos-reliability reliable` makes publishers wait for it
+        /// rather than drop (it records everything, or fails their sends and says so).
+        #[command(flatten)]
+        qos: super::qos_args::QosArgs,
     },
     /// Publish the messages of a bag again, with their recorded codec and spacing.
     ///
@@ -104,6 +108,7 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             count,
             compression,
             foxglove,
+            qos,
         } => {
             let path = output.unwrap_or_else(|| PathBuf::from(default_name(SystemTime::now())));
             if let Some(d) = duration.filter(|d| !(d.is_finite() && *d > 0.0)) {
@@ -116,6 +121,7 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
                 count,
                 compression: compression.parse().map_err(CliError::Usage)?,
                 foxglove,
+                qos: qos.qos(false),
             };
             record::run(domain, topics, path, options, json).await
         }

@@ -100,6 +100,17 @@ pub async fn run(domain: &str, path: &Path, options: Options, json: bool) -> Res
         )));
     }
     let node = tool_node::join(domain, "bag-play").await?;
+    // Republished with the QoS recorded for each topic (a latched topic stays latched).
+    let mut declared = Vec::new();
+    for c in bag.channels().filter(|c| plan.topics.contains(&c.topic)) {
+        let codec = CodecId::from_name(&c.encoding).and_then(rosy::codec::BuiltinCodec::from_id);
+        if let (Some(qos), Some(codec)) = (c.qos, codec) {
+            declared.push(
+                node.publisher_with_codec_qos::<serde_json::Value, _>(&c.topic, codec, qos)
+                    .await?,
+            );
+        }
+    }
     if let Some(wait) = options.wait {
         let _spinner = Spinner::start(format!(
             "waiting for listeners on {}...",
@@ -147,6 +158,7 @@ pub async fn run(domain: &str, path: &Path, options: Options, json: bool) -> Res
     };
     let result = sending.await;
     signals.abort();
+    drop(declared);
     node.close().await;
     let (sent, elapsed) = result
         .map_err(|e| CliError::Failed(format!("playing stopped: {e}")))?

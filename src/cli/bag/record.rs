@@ -43,6 +43,8 @@ pub struct Options {
     pub compression: BagCompression,
     /// Convert messages to JSON with Foxglove schemas.
     pub foxglove: bool,
+    /// The recorder's subscriptions' QoS (reliable: the publishers wait for it).
+    pub qos: rosy::qos::Qos,
 }
 
 pub async fn run(
@@ -57,6 +59,7 @@ pub async fn run(
         count,
         compression,
         foxglove,
+        qos,
     } = options;
     let mut writer = BagWriter::create_compressed(&path, compression).map_err(failed)?;
     let node = match tool_node::join(domain, "bag-record").await {
@@ -71,7 +74,9 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut readers = Vec::new();
     for (index, topic) in topics.iter().enumerate() {
-        let mut subscriber = node.subscriber::<serde_json::Value>(topic).await?;
+        let mut subscriber = node
+            .subscriber_with_qos::<serde_json::Value>(topic, qos)
+            .await?;
         let tx = tx.clone();
         let mut stop = stop_rx.clone();
         readers.push(tokio::spawn(async move {
@@ -275,6 +280,9 @@ impl Sink<'_> {
         if !self.channels.contains_key(&key) {
             let topic = &self.topics[m.topic];
             let (codec, type_name) = describe(self.node, topic, m.codec);
+            if let Some(qos) = publisher_qos(self.node, topic) {
+                self.writer.set_qos(topic, qos);
+            }
             let form = self
                 .foxglove
                 .then(|| JsonForm::new(m.codec, &type_name))
@@ -305,6 +313,15 @@ impl Sink<'_> {
         }
         self.writer.write(channel, m.at, m.at, &m.payload)
     }
+}
+
+/// The quality of service a publisher of `topic` announced (the first one's).
+fn publisher_qos(node: &rosy::Node, topic: &str) -> Option<rosy::qos::Qos> {
+    node.topology()
+        .nodes()
+        .flat_map(|n| n.topics.iter())
+        .find(|t| t.name == topic && t.role == TopicRole::Publish)
+        .map(|t| t.qos)
 }
 
 /// The codec name and Rust type the publishers of `topic` announced for `codec` (a custom
