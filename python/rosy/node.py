@@ -87,7 +87,8 @@ class Node:
         self._closed = True
         for topic in list(self._listeners):
             await self.stop_listening(topic)
-        await self._core.close()
+        # On an executor thread, which asyncio.run joins: see close_blocking in src/node.rs.
+        await asyncio.get_running_loop().run_in_executor(None, self._core.close_blocking)
 
     async def forever(self) -> None:
         """Waits until Ctrl-C (KeyboardInterrupt, as asyncio.run raises it) or SIGTERM."""
@@ -187,9 +188,14 @@ class Node:
             logger.warning("Attempted to remove non-existing listener for topic=%r", topic)
             return
         subscription, task = entry
-        task.cancel()
+        # Closing resolves a pending receive with None, which ends the loop; a callback still
+        # busy after a second is cancelled.
         subscription.close()
-        if task is not asyncio.current_task():
+        if task is asyncio.current_task():
+            return
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        if not done:
+            task.cancel()
             try:
                 await task
             except asyncio.CancelledError:

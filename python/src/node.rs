@@ -233,6 +233,7 @@ impl Node {
                 subscriber: Some(subscriber),
                 closed: false,
             })),
+            closing: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -355,13 +356,15 @@ impl Node {
         )
     }
 
-    /// Closes the node: queued messages are written out first (at most 1 s).
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Closes the node, blocking: queued messages are written out first (at most 1 s).
+    ///
+    /// `rosy.Node.stop` runs it on an executor thread rather than awaiting a runtime future:
+    /// a runtime thread that completes an asyncio future wakes the event loop through Python,
+    /// and if that future is the program's last, the interpreter may already be exiting while
+    /// that thread is still inside Python, which aborts the process.
+    fn close_blocking(&self, py: Python<'_>) {
         let node = self.node.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            node.close().await;
-            Ok(())
-        })
+        py.detach(|| runtime().block_on(node.close()));
     }
 
     /// Messages sent so far as (through shared memory, by TCP), one per recipient node.
@@ -480,9 +483,14 @@ struct Slot {
 }
 
 /// One topic's subscription, read in batches by the listener task of `rosy.Node.listen`.
+///
+/// `close` ends a pending `recv_batch` by resolving it with `None` rather than by cancelling
+/// it: a cancelled Rust future would still reach into Python from a runtime thread later,
+/// possibly while the interpreter exits.
 #[pyclass(frozen, module = "rosy._rosy")]
 pub struct Subscription {
     slot: Arc<Mutex<Slot>>,
+    closing: Arc<tokio::sync::Notify>,
 }
 
 /// Messages handed to Python at once; decoded into `(args, kwargs)` pairs when msgpack or raw,
@@ -550,8 +558,12 @@ impl Subscription {
         let mut subscriber = slot.subscriber.take().expect("checked above");
         drop(slot);
         let slot = self.slot.clone();
+        let closing = self.closing.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let first = subscriber.recv_encoded().await;
+            let first = tokio::select! {
+                first = subscriber.recv_encoded() => first,
+                _ = closing.notified() => None,
+            };
             let batch = first.map(|m| {
                 let mut batch = vec![m];
                 drain(&mut subscriber, &mut batch);
@@ -570,6 +582,8 @@ impl Subscription {
         let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         slot.closed = true;
         slot.subscriber = None;
+        // A permit: a recv_batch about to wait sees it too.
+        self.closing.notify_one();
     }
 }
 
