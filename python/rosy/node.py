@@ -375,6 +375,7 @@ async def build_node(
     start: bool = True,
     call_timeout: float = 10.0,
     settle: float = 1.0,
+    shm_pool_chunks: Optional[int] = None,
     **kwargs,
 ) -> Node:
     """Builds and starts a node named ``name`` (same-name nodes share messages round-robin).
@@ -387,6 +388,10 @@ async def build_node(
       ``"none"`` (every same-name node gets every message).
     - ``service_load_balancer``: ``None``: providers take turns.
     - ``call_timeout``: seconds before ``call`` raises ``rosy.TimeoutError``.
+    - ``shm_pool_chunks``: large messages this node's topics keep in flight in shared memory
+      (4; at most 64). A large message not yet taken by a same-host reader when that many
+      newer ones were sent is taken back (lost for that reader): raise it for fast topics of
+      large messages read by slow readers.
     - ``settle``: at most this many seconds spent at start waiting until the peers found are
       connected, so that a message sent at once reaches listeners already running.
 
@@ -415,6 +420,7 @@ async def build_node(
         topic_load_balancing=_LOAD_BALANCERS[topic_load_balancer],
         call_timeout=call_timeout,
         settle=settle,
+        shm_pool_chunks=shm_pool_chunks,
     )
     return Node(core, codec)
 

@@ -8,7 +8,8 @@ the end the median messages/s, latency p50/p99 (from the sender's clock: same ho
 
 Differences from the original, on purpose: the payload is ``bytes`` (the original sends a
 ``str``), so large payloads are received as memoryviews over shared memory; the sender does not
-``await asyncio.sleep(0)`` between messages when ``--sleep-time`` is 0; the default codec is
+``await asyncio.sleep(0)`` between messages when ``--sleep-time`` is 0, and paces by a schedule
+(message n at n x sleep-time, pauses under 2 ms slept precisely); the default codec is
 msgpack (``--codec pickle`` is the original's). ``--loan`` writes each payload into a loaned
 shared-memory buffer (raw bytes: the 8-byte send time, then the payload), the zero-copy way a
 camera driver would.
@@ -48,6 +49,10 @@ def add_arguments(parser: ArgumentParser) -> None:
         "--loan", action="store_true",
         help="send: write each payload into a loaned shared-memory buffer (zero copy)",
     )
+    parser.add_argument(
+        "--pool-chunks", type=int, default=None,
+        help="send: large messages kept in flight in shared memory (default 4, at most 64)",
+    )
     add_domain_id_arg(parser)
 
 
@@ -57,6 +62,7 @@ async def main(args: Namespace) -> None:
         domain_id=args.domain_id,
         data_codec=args.codec,
         topic_load_balancer="round-robin" if args.enable_load_balancer else "none",
+        shm_pool_chunks=args.pool_chunks,
     )
     async with node:
         if args.role == "recv":
@@ -69,7 +75,8 @@ async def main(args: Namespace) -> None:
                 flush=True,
             )
             mps = await send(node, args)
-            print(f"[{node}] mps={round(mps)}", flush=True)
+            dropped = node._core.dropped()
+            print(f"[{node}] mps={round(mps)}" + (f" dropped={dropped}" if dropped else ""), flush=True)
 
 
 async def send(node, args: Namespace) -> float:
@@ -82,6 +89,17 @@ async def send(node, args: Namespace) -> float:
         await asyncio.sleep(max(sleep_time, 0.001))
     count = 0
     start = time.monotonic()
+
+    async def pace():
+        # Message n leaves at start + n * sleep_time: asyncio's timers cannot wait less than
+        # about a millisecond, so shorter pauses sleep the thread (the sender has nothing else
+        # to run meanwhile).
+        delay = start + count * sleep_time - time.monotonic()
+        if delay >= 0.002:
+            await asyncio.sleep(delay)
+        elif delay > 0:
+            time.sleep(delay)
+
     if args.loan:
         import numpy  # only for --loan: fills the loaned buffer in place
 
@@ -96,7 +114,7 @@ async def send(node, args: Namespace) -> float:
             await loan.send()
             count += 1
             if sleep_time:
-                await asyncio.sleep(sleep_time)
+                await pace()
     else:
         send_ = topic.node.send
         name = args.topic
@@ -104,9 +122,9 @@ async def send(node, args: Namespace) -> float:
             await send_(name, (time.time(), payload))
             count += 1
             if sleep_time:
-                await asyncio.sleep(sleep_time)
+                await pace()
     duration = now - start
-    await node.send("stop")
+    await node.send("stop", count)  # the receiver reports how many it lost
     return count / duration
 
 
@@ -115,6 +133,7 @@ async def receive(node, topic: str) -> None:
     size = 0
     latencies = []
     stop = asyncio.Event()
+    sent = None
     unpack = struct.Struct("<d").unpack_from
 
     async def on_message(topic_, data):
@@ -131,7 +150,9 @@ async def receive(node, topic: str) -> None:
     async def on_warmup(topic_):
         pass
 
-    async def on_stop(topic_):
+    async def on_stop(topic_, count_sent=None):
+        nonlocal sent
+        sent = count_sent
         print(f"[{node}] Received stop signal", flush=True)
         stop.set()
 
@@ -149,8 +170,20 @@ async def receive(node, topic: str) -> None:
             pass
         if count != last:
             rates.append(count - last)
-            print(f"[{node}] Received message count: {count}; mps={count - last}", flush=True)
+            behind = node._listeners[topic][0].lost()
+            print(
+                f"[{node}] Received message count: {count}; mps={count - last}"
+                + (f"; lost={behind}" if behind else ""),
+                flush=True,
+            )
             last = count
+    # "stop" travels on its own topic: let the last messages of the test topic come in.
+    settled = time.monotonic() + 3.0
+    while time.monotonic() < settled:
+        before = count
+        await asyncio.sleep(0.2)
+        if count == before:
+            break
     # The first and last windows are partial.
     full = rates[1:-1] or rates
     if latencies:
@@ -158,8 +191,12 @@ async def receive(node, topic: str) -> None:
         p50 = ordered[len(ordered) // 2] * 1e3
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3
         median = statistics.median(full)
+        lost = "" if sent is None else f", lost {sent - count} of {sent}"
+        behind = node._listeners[topic][0].lost()
+        if behind:
+            lost += f" ({behind} by falling behind)"
         print(
             f"[{node}] received {count} messages of {size} B: median {median:.0f} msgs/s, "
-            f"latency p50 {p50:.3f} ms, p99 {p99:.3f} ms, {median * size / 1e6:.1f} MB/s",
+            f"latency p50 {p50:.3f} ms, p99 {p99:.3f} ms, {median * size / 1e6:.1f} MB/s{lost}",
             flush=True,
         )

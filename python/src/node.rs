@@ -24,6 +24,11 @@ use std::time::Duration;
 /// How many queued messages one `recv_batch` hands over at most.
 const BATCH: usize = 256;
 
+/// A batch stops growing past this many payload bytes: each large message held by a batch holds
+/// a shared-memory chunk of its publisher until the whole batch is processed, and a publisher
+/// has few (4 in flight, up to 64 MiB while readers hold them).
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// The message type Python topics and services announce: any Python value, encoded by the
 /// node's codec. Never decoded by serde (the binding decodes itself); it exists so that typed
 /// handles name it.
@@ -232,6 +237,7 @@ impl Node {
             slot: Arc::new(Mutex::new(Slot {
                 subscriber: Some(subscriber),
                 closed: false,
+                lost: 0,
             })),
             closing: Arc::new(tokio::sync::Notify::new()),
         })
@@ -367,6 +373,11 @@ impl Node {
         py.detach(|| runtime().block_on(node.close()));
     }
 
+    /// Topic messages this node dropped because a peer did not take them in time.
+    fn dropped(&self) -> u64 {
+        self.node.dropped()
+    }
+
     /// Messages sent so far as (through shared memory, by TCP), one per recipient node.
     fn sent_by_transport(&self) -> (u64, u64) {
         self.node.sent_by_transport()
@@ -480,6 +491,8 @@ fn seconds(timeout: Option<f64>) -> PyResult<Duration> {
 struct Slot {
     subscriber: Option<Subscriber<PythonValue, CodecTag>>,
     closed: bool,
+    /// The subscriber's loss count when it was last in the slot.
+    lost: u64,
 }
 
 /// One topic's subscription, read in batches by the listener task of `rosy.Node.listen`.
@@ -528,9 +541,13 @@ impl<'py> IntoPyObject<'py> for Batch {
 }
 
 fn drain(subscriber: &mut Subscriber<PythonValue, CodecTag>, batch: &mut Vec<Received>) -> bool {
-    while batch.len() < BATCH {
+    let mut bytes: usize = batch.iter().map(|m| m.payload.len()).sum();
+    while batch.len() < BATCH && bytes < BATCH_BYTES {
         match subscriber.try_recv_encoded() {
-            Ok(Some(m)) => batch.push(m),
+            Ok(Some(m)) => {
+                bytes += m.payload.len();
+                batch.push(m);
+            }
             Ok(None) => return true,
             Err(_) => return false,
         }
@@ -570,11 +587,18 @@ impl Subscription {
                 Batch(batch)
             });
             let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            slot.lost = subscriber.lost();
             if !slot.closed {
                 slot.subscriber = Some(subscriber);
             }
             Ok(batch)
         })
+    }
+
+    /// Messages this subscription lost because it fell behind (as of its last receive).
+    fn lost(&self) -> u64 {
+        let slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.subscriber.as_ref().map_or(slot.lost, |s| s.lost())
     }
 
     /// Stops listening (a pending `recv_batch` that is cancelled drops its part too).
@@ -591,7 +615,7 @@ impl Subscription {
 /// name; `settle` waits (at most that many seconds) until discovered same-domain peers are
 /// connected, so a message sent right after reaches listeners already running.
 #[pyfunction]
-#[pyo3(signature = (name, domain_id=None, codec="msgpack", topic_load_balancing=None, call_timeout=10.0, settle=1.0))]
+#[pyo3(signature = (name, domain_id=None, codec="msgpack", topic_load_balancing=None, call_timeout=10.0, settle=1.0, shm_pool_chunks=None))]
 pub fn build_node<'py>(
     py: Python<'py>,
     name: String,
@@ -600,6 +624,7 @@ pub fn build_node<'py>(
     topic_load_balancing: Option<&str>,
     call_timeout: f64,
     settle: f64,
+    shm_pool_chunks: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let tag = match codec {
         "msgpack" => CodecTag {
@@ -636,6 +661,9 @@ pub fn build_node<'py>(
     let call_timeout = Duration::try_from_secs_f64(call_timeout)
         .map_err(|_| PyValueError::new_err("call_timeout must be seconds >= 0"))?;
     builder = builder.call_timeout(call_timeout);
+    if let Some(chunks) = shm_pool_chunks {
+        builder = builder.shm_pool_chunks(chunks);
+    }
     let settle = Duration::try_from_secs_f64(settle)
         .map_err(|_| PyValueError::new_err("settle must be seconds >= 0"))?;
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
