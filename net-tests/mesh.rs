@@ -413,7 +413,6 @@ async fn encoded_services_and_batched_receives_serve_bindings() {
     let info = caller
         .topology()
         .nodes()
-        .into_iter()
         .flat_map(|n| n.services.clone())
         .find(|s| s.name == "echo-len")
         .expect("the encoded service is announced");

@@ -614,6 +614,8 @@ impl Subscription {
 /// Builds a node (see `rosy.build_node`). `codec` is `msgpack`, `json`, or a custom codec's
 /// name; `settle` waits (at most that many seconds) until discovered same-domain peers are
 /// connected, so a message sent right after reaches listeners already running.
+// One parameter per keyword argument Python passes.
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (name, domain_id=None, codec="msgpack", topic_load_balancing=None, call_timeout=10.0, settle=1.0, shm_pool_chunks=None))]
 pub fn build_node<'py>(
