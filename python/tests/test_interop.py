@@ -140,3 +140,13 @@ def test_pickle_messages_are_opaque_bytes_to_tools(spawn):
             assert "pickle" in "".join(info.out)
 
     asyncio.run(main())
+
+
+def test_a_rust_listener_reads_the_python_demos_keyword_argument(spawn, python_module):
+    # The Rust example reads `send("some-topic", "hello", name="world")` as
+    # rosy::codec::ArgsKwargs<(String,), Name>.
+    listener = spawn(rust_bin("topic_listener"))
+    listener.wait_for(r"^Listening")
+    sender = python_module("rosy.demo.topic_sender")
+    assert sender.finish() == 0, sender.err
+    listener.wait_for(r'^Received "hello world" on topic=some-topic$')
