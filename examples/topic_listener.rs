@@ -6,26 +6,8 @@
 //! ```
 //! Options: `--name NAME` (default `topic_listener`, or `$ROSY_NODE_NAME`), `--topic TOPIC`
 //! (default `some-topic`).
-//!
-//! It also hears the Python demo (`python -m rosy.demo.topic_sender`), whose
-//! `send("some-topic", "hello", name="world")` travels with its keyword argument as
-//! `{"args": ["hello"], "kwargs": {"name": "world"}}`: read here as `rosy::codec::ArgsKwargs`.
 
-use rosy::codec::ArgsKwargs;
 use std::time::Duration;
-
-/// A greeting as a Rust sender sends it, `("hello", "world")`, or as the Python demo does.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum Greeting {
-    Pair(String, String),
-    WithName(ArgsKwargs<(String,), Name>),
-}
-
-#[derive(serde::Deserialize)]
-struct Name {
-    name: String,
-}
 
 #[tokio::main]
 async fn main() {
@@ -40,13 +22,12 @@ async fn run() -> rosy::Result<()> {
     let name = arg("--name").or_else(|| std::env::var("ROSY_NODE_NAME").ok());
     let topic = arg("--topic").unwrap_or_else(|| "some-topic".to_string());
     let node = rosy::build_node(name.as_deref().unwrap_or("topic_listener")).await?;
-    node.listen(&topic, |topic, greeting: Greeting| async move {
-        let (message, name) = match greeting {
-            Greeting::Pair(message, name) => (message, name),
-            Greeting::WithName(call) => (call.args.0, call.kwargs.name),
-        };
-        println!("Received \"{message} {name}\" on topic={topic}");
-    })
+    node.listen(
+        &topic,
+        |topic, (message, name): (String, String)| async move {
+            println!("Received \"{message} {name}\" on topic={topic}");
+        },
+    )
     .await?;
     println!("Listening...");
     node.forever().await;

@@ -145,7 +145,7 @@ def test_pickle_messages_are_opaque_bytes_to_tools(spawn):
 def test_a_rust_listener_reads_the_python_demos_keyword_argument(spawn, python_module):
     # The Rust example reads `send("some-topic", "hello", name="world")` as
     # rosy::codec::ArgsKwargs<(String,), Name>.
-    listener = spawn(rust_bin("topic_listener"))
+    listener = spawn(rust_bin("kwargs_listener"))
     listener.wait_for(r"^Listening")
     sender = python_module("rosy.demo.topic_sender")
     assert sender.finish() == 0, sender.err
