@@ -85,8 +85,9 @@ type PyPublisher = Arc<Publisher<PythonValue, CodecTag>>;
 /// rosy, a remote handler's failure a `ServiceResponseError` carrying its text.
 pub fn to_py(error: rosy::Error) -> PyErr {
     match error {
+        // The original's words: `No node hosting service='multiply'`.
         rosy::Error::NoProvider { service, domain } => NoProviderError::new_err(format!(
-            "No node hosting service={service:?} (domain {domain:?})"
+            "No node hosting service='{service}' (domain {domain:?})"
         )),
         rosy::Error::Handler { message, .. } => ServiceResponseError::new_err(message),
         e @ (rosy::Error::Timeout { .. } | rosy::Error::NoListener { .. }) => {

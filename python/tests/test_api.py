@@ -149,7 +149,7 @@ def test_services_errors_and_timeouts():
             assert "ZeroDivisionError('division by zero')" in str(failed.value)
 
             # No provider: a ValueError naming the service, as in the original.
-            with pytest.raises(ValueError, match="No node hosting service=\"nobody\""):
+            with pytest.raises(ValueError, match="No node hosting service='nobody'"):
                 await a.call("nobody", 1)
             with pytest.raises(rosy.NoProviderError):
                 await a.call("nobody", 1)
