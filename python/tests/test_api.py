@@ -269,3 +269,44 @@ def test_bad_arguments_say_what_to_do():
             await rosy.build_node("x", topic_load_balancer="fastest")
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("balancer", [None, "none"])
+def test_same_name_listeners_share_messages_unless_balancing_is_off(balancer):
+    async def main():
+        sender = await rosy.build_node("sender", topic_load_balancer=balancer)
+        first = await rosy.build_node("group")
+        second = await rosy.build_node("group")
+        async with sender, first, second:
+            got = {1: [], 2: []}
+
+            def keep(which):
+                async def callback(topic, i):
+                    got[which].append(i)
+
+                return callback
+
+            await first.listen("t", keep(1))
+            await second.listen("t", keep(2))
+            loop = asyncio.get_running_loop()
+            end = loop.time() + T
+            # Until the sender knows both members: probes until each got one.
+            while not (got[1] and got[2]):
+                assert loop.time() < end, f"a member never got a message: {got}"
+                await sender.send("t", -1)
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # the last probes land
+            got[1].clear()
+            got[2].clear()
+            for i in range(8):
+                await sender.send("t", i)
+            each = 8 if balancer == "none" else 4
+            while len(got[1]) + len(got[2]) < 2 * each:
+                assert loop.time() < end, got
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # nothing more arrives
+            # Round-robin: each member gets every other message; none: every member all.
+            assert len(got[1]) == each and len(got[2]) == each, got
+            assert sorted(got[1] + got[2]) == sorted(list(range(8)) * (2 * each // 8))
+
+    asyncio.run(main())

@@ -150,3 +150,15 @@ def test_a_rust_listener_reads_the_python_demos_keyword_argument(spawn, python_m
     sender = python_module("rosy.demo.topic_sender")
     assert sender.finish() == 0, sender.err
     listener.wait_for(r'^Received "hello world" on topic=some-topic$')
+
+
+def test_a_json_python_node_reaches_a_rust_subscriber(spawn):
+    async def main():
+        listener = spawn(rust_bin("topic_listener"))
+        await asyncio.to_thread(listener.wait_for, r"^Listening")
+        async with await rosy.build_node("py-json", data_codec="json") as node:
+            await node.wait_for_listener("some-topic", timeout=T)
+            await node.send("some-topic", "hello", "json")
+            await asyncio.to_thread(listener.wait_for, r'^Received "hello json" on topic=some-topic$')
+
+    asyncio.run(main())
