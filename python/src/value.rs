@@ -13,7 +13,8 @@
 //! value, encoded as it is.
 //!
 //! **Bytes**: `bytes`, `bytearray`, `memoryview` and any object with the buffer protocol (a
-//! numpy array: its bytes, not its dtype) are msgpack `bin`. A received `bin` of
+//! numpy array: its bytes, not its dtype) are msgpack `bin`; numpy scalars are the numbers they
+//! hold. A received `bin` of
 //! [`VIEW_MIN`] bytes or more is a read-only `memoryview` over the received message itself (in
 //! shared memory when it came from a same-host node), smaller ones are `bytes`.
 //!
@@ -195,9 +196,13 @@ impl Encoder {
                 self.value(&k, depth + 1)?;
                 self.value(&v, depth + 1)?;
             }
+        } else if let Some(scalar) = numpy_scalar(value)? {
+            self.value(&scalar, depth + 1)?;
         } else if value.is_instance_of::<PyByteArray>()
             || value.is_instance_of::<PyMemoryView>()
             || PyBuffer::<u8>::get(value).is_ok()
+            // Any other buffer (a numpy array of float32: its bytes).
+            || PyMemoryView::from(value).is_ok()
         {
             self.bytes(value, 0, None)?;
         } else {
@@ -234,6 +239,23 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// A numpy scalar (`numpy.int64(3)`, `numpy.float32(0.5)`, 0-dimensional) as the Python value
+/// it holds; numpy arrays of any other shape travel as their bytes.
+fn numpy_scalar<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if !value.hasattr("item")? || !value.hasattr("ndim")? {
+        return Ok(None);
+    }
+    if value.getattr("ndim")?.extract::<usize>().ok() != Some(0) {
+        return Ok(None);
+    }
+    let item = value.call_method0("item")?;
+    // A 0-d array of an object we cannot encode would recurse forever.
+    if item.is(value) {
+        return Ok(None);
+    }
+    Ok(Some(item))
 }
 
 /// A C-contiguous byte view of any object with the buffer protocol.

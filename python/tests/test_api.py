@@ -310,3 +310,28 @@ def test_same_name_listeners_share_messages_unless_balancing_is_off(balancer):
             assert sorted(got[1] + got[2]) == sorted(list(range(8)) * (2 * each // 8))
 
     asyncio.run(main())
+
+
+def test_numpy_arrays_travel_as_their_bytes_and_scalars_as_numbers():
+    import numpy as np
+
+    async def main():
+        a, b = await pair()
+        async with a, b:
+            wait = await receive(b, "t", count=3)
+            await a.wait_for_listener("t", timeout=T)
+            await a.send("t", np.int64(3), np.float32(0.5), np.bool_(True))
+            small = np.arange(10, dtype=np.float32)
+            large = np.linspace(0, 1, 100_000, dtype=np.float32)  # 400 kB
+            await a.send("t", small)
+            await a.send("t", large, shape=list(large.shape))
+            got = await wait()
+        (_, scalars, _), (_, (first,), _), (_, (second,), kwargs) = got
+        assert scalars == (3, 0.5, True) and type(scalars[0]) is int and type(scalars[2]) is bool
+        assert isinstance(first, bytes)
+        assert (np.frombuffer(first, dtype=np.float32) == small).all()
+        assert isinstance(second, memoryview)
+        assert (np.frombuffer(second, dtype=np.float32) == large).all()
+        assert kwargs == {"shape": [100_000]}
+
+    asyncio.run(main())
