@@ -371,3 +371,77 @@ async fn over_shared_memory_order_holds_and_losses_are_counted() {
     sender.close().await;
     receiver.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoded_services_and_batched_receives_serve_bindings() {
+    // What the Python package uses: a service handler working on encoded bytes, answering a
+    // typed Rust caller; a subscriber drained without waiting.
+    let domain = unique_domain("encoded");
+    let provider = node("provider", &domain).await;
+    provider
+        .add_service_encoded(
+            rosy::topology::ServiceInfo {
+                name: "echo-len".into(),
+                codec: rosy::codec::CodecId::MsgPack,
+                codec_name: "msgpack".into(),
+                request_type: "python".into(),
+                response_type: "python".into(),
+            },
+            |request: rosy::node::Received| async move {
+                if request.payload.is_empty() {
+                    return Err(rosy::ServiceError::msg("empty request"));
+                }
+                let mut out = Vec::new();
+                rosy::codec::Codec::encode(&rosy::codec::MsgPack, &request.payload.len(), &mut out)
+                    .unwrap();
+                Ok(rosy::node::Received {
+                    codec: rosy::codec::CodecId::MsgPack,
+                    payload: out.into(),
+                })
+            },
+        )
+        .await
+        .unwrap();
+    let caller = node("caller", &domain).await;
+    caller
+        .wait_for_service_provider("echo-len", T)
+        .await
+        .unwrap();
+    // "abc" in msgpack is 4 bytes (fixstr header + 3).
+    let len: usize = caller.call("echo-len", &"abc").await.unwrap();
+    assert_eq!(len, 4);
+    let info = caller
+        .topology()
+        .nodes()
+        .flat_map(|n| n.services.clone())
+        .find(|s| s.name == "echo-len")
+        .expect("the encoded service is announced");
+    assert_eq!(info.request_type, "python");
+
+    let mut sub = caller.subscriber::<u32>("burst").await.unwrap();
+    assert!(sub.try_recv_encoded().unwrap().is_none());
+    provider.wait_for_listener("burst", T).await.unwrap();
+    for i in 0..5u32 {
+        provider.send("burst", &i).await.unwrap();
+    }
+    let first = tokio::time::timeout(T, sub.recv_encoded())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut got = vec![first];
+    let deadline = std::time::Instant::now() + T;
+    while got.len() < 5 && std::time::Instant::now() < deadline {
+        match sub.try_recv_encoded().unwrap() {
+            Some(m) => got.push(m),
+            None => tokio::task::yield_now().await,
+        }
+    }
+    let values: Vec<u32> = got
+        .iter()
+        .map(|m| rosy::codec::Codec::decode(&rosy::codec::MsgPack, &m.payload).unwrap())
+        .collect();
+    assert_eq!(values, vec![0, 1, 2, 3, 4]);
+    caller.close().await;
+    assert!(matches!(sub.try_recv_encoded(), Err(rosy::Error::Closed)));
+    provider.close().await;
+}

@@ -184,6 +184,41 @@ impl Codec for Json {
 
 pub use raw::Raw;
 
+/// A message with keyword arguments, as the Python package sends it: `node.send(topic, "hello",
+/// name="world")` travels as the map `{"args": ["hello"], "kwargs": {"name": "world"}}`, which
+/// this type reads and writes (msgpack and JSON alike).
+///
+/// Messages without keyword arguments are plainer: several positional arguments travel as an
+/// array (a Rust tuple), a single one as the value itself. So a Rust node reads
+/// `send(t, "hello", name="world")` as `ArgsKwargs<(String,), HashMap<String, String>>` (or a
+/// struct with a `name` field as `K`), and sends one with
+/// `node.send(t, &ArgsKwargs::new(("hello",), Name { name: "world".into() }))`, which a Python
+/// callback receives as `cb(topic, "hello", name="world")`.
+///
+/// ```
+/// use rosy::codec::{ArgsKwargs, Codec, MsgPack};
+/// use std::collections::HashMap;
+/// let mut bytes = Vec::new();
+/// let kwargs = HashMap::from([("name".to_string(), "world".to_string())]);
+/// MsgPack.encode(&ArgsKwargs::new(("hello",), kwargs), &mut bytes).unwrap();
+/// let back: ArgsKwargs<(String,), HashMap<String, String>> = MsgPack.decode(&bytes).unwrap();
+/// assert_eq!(back.args.0, "hello");
+/// assert_eq!(back.kwargs["name"], "world");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgsKwargs<A, K> {
+    /// The positional arguments, a tuple or sequence.
+    pub args: A,
+    /// The keyword arguments, a map or a struct.
+    pub kwargs: K,
+}
+
+impl<A, K> ArgsKwargs<A, K> {
+    pub fn new(args: A, kwargs: K) -> Self {
+        ArgsKwargs { args, kwargs }
+    }
+}
+
 /// rkyv archives: not serde values, so this codec only names them. Publish with
 /// `Publisher::send_archived` (from `Node::archive_publisher`) and read with
 /// `Subscriber::recv_archived`; the serde methods here always fail, saying so.
@@ -382,6 +417,31 @@ mod tests {
         assert!(err.to_string().contains("msgpack"), "{err}");
         let err = Json.decode::<Frame>(b"{nope").unwrap_err();
         assert!(err.to_string().contains("json"), "{err}");
+    }
+
+    #[test]
+    fn args_kwargs_is_a_map_of_args_and_kwargs() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Name {
+            name: String,
+        }
+        let message = ArgsKwargs::new(
+            ("hello",),
+            Name {
+                name: "world".into(),
+            },
+        );
+        let mut bytes = Vec::new();
+        MsgPack.encode(&message, &mut bytes).unwrap();
+        let shown = to_display_value(CodecId::MsgPack, &bytes).unwrap().unwrap();
+        assert_eq!(
+            shown,
+            serde_json::json!({"args": ["hello"], "kwargs": {"name": "world"}})
+        );
+        let back: ArgsKwargs<(String,), Name> = Json
+            .decode(serde_json::to_vec(&shown).unwrap().as_slice())
+            .unwrap();
+        assert_eq!(back.kwargs.name, "world");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub use topic::{Archive, Loan, Publisher, Subscriber};
 use crate::codec::{BuiltinCodec, Codec};
 use crate::discovery::Discovery;
 use crate::error::{Error, Result, ServiceError};
-use crate::topology::{NodeInfo, TopicRole, Topology};
+use crate::topology::{NodeInfo, ServiceInfo, TopicRole, Topology};
 use bytes::Bytes;
 use mesh::Mesh;
 use serde::{Serialize, de::DeserializeOwned};
@@ -431,6 +431,34 @@ impl Node {
         let info = service::service_info::<Req, Resp, C>(name, &codec);
         self.mesh()
             .add_service(info, service::erase(codec, handler));
+        Ok(())
+    }
+
+    /// Hosts a service whose handler takes each request as received (its codec and bytes) and
+    /// returns its answer already encoded, for bindings that encode messages themselves (the
+    /// Python package). `info` is what the mesh is told: its codec and codec name (a custom
+    /// codec's own, such as `pickle`) and the type names tools show. The handler's error text
+    /// reaches the caller as [`Error::Handler`].
+    pub async fn add_service_encoded<F, Fut>(&self, info: ServiceInfo, handler: F) -> Result<()>
+    where
+        F: Fn(Received) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<Received, ServiceError>> + Send + 'static,
+    {
+        check("service", &info.name)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        let handler = Arc::new(handler);
+        let erased: mesh::ErasedHandler = Arc::new(move |codec, payload| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                handler(Received { codec, payload })
+                    .await
+                    .map(|answer| (answer.codec, answer.payload))
+                    .map_err(|e| (crate::transport::tcp::frame::ResponseError::Handler, e.0))
+            })
+        });
+        self.mesh().add_service(info, erased);
         Ok(())
     }
 

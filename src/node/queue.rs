@@ -111,6 +111,19 @@ impl SubQueue {
         self.ready.notify_one();
     }
 
+    /// The oldest queued message, without waiting.
+    pub fn try_pop(&self) -> Option<Received> {
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    /// Whether the queue is closed (the node closed or the subscription ended).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     pub async fn pop(&self) -> Option<Received> {
         loop {
             let (message, left) = {
@@ -186,7 +199,9 @@ mod tests {
         }
         assert_eq!(q.lost(), 3);
         assert_eq!(q.pop().await.unwrap().payload[0], 3);
-        assert_eq!(q.pop().await.unwrap().payload[0], 4);
+        assert_eq!(q.try_pop().unwrap().payload[0], 4);
+        assert!(q.try_pop().is_none());
+        assert!(!q.is_closed());
         q.close();
         assert!(q.pop().await.is_none());
     }

@@ -255,6 +255,17 @@ impl<T: DeserializeOwned, C: Codec> Subscriber<T, C> {
         self.queue.pop().await
     }
 
+    /// The next message still encoded if one is queued now, without waiting: `Ok(None)` when
+    /// none is, `Err(Error::Closed)` once the node is closed and the queue drained. Lets a
+    /// caller drain a burst in one go (the Python binding hands batches to its event loop).
+    pub fn try_recv_encoded(&mut self) -> Result<Option<Received>> {
+        match self.queue.try_pop() {
+            Some(message) => Ok(Some(message)),
+            None if self.queue.is_closed() => Err(crate::error::Error::Closed),
+            None => Ok(None),
+        }
+    }
+
     /// The next rkyv message, to read in place with [`Archive::access`]. Messages in other
     /// codecs are skipped (and counted in `decode_errors`).
     pub async fn recv_archived(&mut self) -> Option<Archive> {
