@@ -17,12 +17,4 @@ mod speedtest;
 mod support;
 mod transport_info;
 
-/// `rosy ARGS` in `domain`, on loopback only.
-pub fn rosy(domain: &str, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rosy"));
-    command
-        .args(args)
-        .env("ROSY_DOMAIN_ID", domain)
-        .env("ROSY_INTERFACES", "lo");
-    command
-}
+pub use support::rosy;

@@ -7,12 +7,4 @@ mod concurrent_calls;
 #[allow(dead_code)]
 mod support;
 
-/// `rosy ARGS` in `domain`, on loopback.
-pub fn rosy(domain: &str, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rosy"));
-    command
-        .args(args)
-        .env("ROSY_DOMAIN_ID", domain)
-        .env("ROSY_INTERFACES", "lo");
-    command
-}
+pub use support::rosy;

@@ -244,3 +244,14 @@ pub async fn eventually(
         .await;
     }
 }
+
+/// `rosy ARGS` (the command line of this package) in `domain`, on loopback only.
+#[allow(dead_code)] // net-tests start nodes of their own, not the command line
+pub fn rosy(domain: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
+    command
+        .args(args)
+        .env("ROSY_DOMAIN_ID", domain)
+        .env("ROSY_INTERFACES", "lo");
+    command
+}

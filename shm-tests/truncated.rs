@@ -13,12 +13,8 @@ const T: Duration = Duration::from_secs(30);
 const MESSAGES: usize = 200;
 
 fn rosy(domain: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
-    command
-        .args(args)
-        .env("ROSY_DOMAIN_ID", domain)
-        .env("ROSY_INTERFACES", "lo")
-        .env("ROSY_MDNS", "0");
+    let mut command = crate::support::rosy(domain, args);
+    command.env("ROSY_MDNS", "0");
     command
 }
 

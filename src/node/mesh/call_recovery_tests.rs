@@ -24,14 +24,7 @@ enum Break {
 }
 
 async fn node(name: &str, domain: &str, transport: TransportPreference) -> Node {
-    Node::builder(name)
-        .domain_id(domain)
-        .mdns(false)
-        .interfaces(Some(vec!["lo".to_string()]))
-        .transport(transport)
-        .build()
-        .await
-        .expect("node starts")
+    super::test_nodes::node(name, domain, transport, Duration::from_secs(1)).await
 }
 
 async fn calls_survive(what: Break, transport: TransportPreference) {

@@ -11,23 +11,11 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(20);
 
 async fn node(name: &str, domain: &str, transport: TransportPreference) -> Node {
-    Node::builder(name)
-        .domain_id(domain)
-        .mdns(false)
-        .interfaces(Some(vec!["lo".to_string()]))
-        .transport(transport)
-        .build()
-        .await
-        .expect("node starts")
+    super::test_nodes::node(name, domain, transport, Duration::from_secs(1)).await
 }
 
 fn domain(test: &str, transport: TransportPreference) -> String {
-    let t = if transport == TransportPreference::Tcp {
-        "tcp"
-    } else {
-        "auto"
-    };
-    format!("latched-{}-{test}-{t}", std::process::id())
+    super::test_nodes::domain(&format!("latched-{test}"), transport)
 }
 
 async fn next(sub: &mut crate::Subscriber<u32>) -> u32 {

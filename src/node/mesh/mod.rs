@@ -24,6 +24,8 @@ mod routing;
 mod served;
 mod services;
 mod shm_attach;
+#[cfg(test)]
+mod test_nodes;
 
 use super::queue::SubQueue;
 use super::shm_routes::ShmRoutes;

@@ -11,24 +11,11 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(60);
 
 async fn node(name: &str, domain: &str, transport: TransportPreference) -> Node {
-    Node::builder(name)
-        .domain_id(domain)
-        .mdns(false)
-        .interfaces(Some(vec!["lo".to_string()]))
-        .transport(transport)
-        .send_timeout(Duration::from_millis(500))
-        .build()
-        .await
-        .expect("node starts")
+    super::test_nodes::node(name, domain, transport, Duration::from_millis(500)).await
 }
 
 fn domain(test: &str, transport: TransportPreference) -> String {
-    let t = if transport == TransportPreference::Tcp {
-        "tcp"
-    } else {
-        "auto"
-    };
-    format!("reliable-{}-{test}-{t}", std::process::id())
+    super::test_nodes::domain(&format!("reliable-{test}"), transport)
 }
 
 async fn slow_subscriber_gets_everything(transport: TransportPreference) {
