@@ -7,6 +7,7 @@ mod flow;
 mod full_shm;
 mod large;
 mod nodes;
+mod same_name_nodes;
 #[path = "../net-tests/support.rs"]
 #[allow(dead_code)]
 mod support;

@@ -255,9 +255,28 @@ impl ShmRoutes {
         reliable: impl Fn() -> (bool, bool) + Send + 'static,
     ) -> Result<bool, ShmError> {
         let key = (publisher.to_string(), topic.to_string());
-        if lock(&self.reading).contains(&key) {
+        // Checked and claimed at once: two `sync_shm` running together (a topology change and a
+        // new subscription) would otherwise both attach, and every message come twice.
+        if !lock(&self.reading).insert(key.clone()) {
             return Ok(false);
         }
+        let attached = self.attach_claimed(&key, deliver, lost, ended, reliable);
+        if attached.is_err() {
+            lock(&self.reading).remove(&key);
+        }
+        attached.map(|()| true)
+    }
+
+    /// `attach` once `key` is claimed in `reading`.
+    fn attach_claimed(
+        &self,
+        key: &(NodeId, String),
+        deliver: impl Fn(Vec<Received>) + Send + 'static,
+        lost: impl Fn(u64) + Send + 'static,
+        ended: impl FnOnce() + Send + 'static,
+        reliable: impl Fn() -> (bool, bool) + Send + 'static,
+    ) -> Result<(), ShmError> {
+        let (publisher, topic) = (key.0.as_str(), key.1.as_str());
         let me = id_hash(&self.own_id);
         let mut reader = lock(&self.reader);
         if reader.is_none() {
@@ -271,10 +290,9 @@ impl ShmRoutes {
         let subscriber = ShmSubscriber::open_with_bell(&name, me)?;
         // Reliable from its first message on (the reader thread only looks before each read).
         subscriber.set_reliable(reliable().0);
-        lock(&self.reading).insert(key.clone());
         if let Some(reader) = reader.as_ref() {
             reader.send(Command::Attach(Box::new(Attached {
-                key,
+                key: key.clone(),
                 subscriber,
                 deliver: Box::new(deliver),
                 lost: Box::new(lost),
@@ -284,7 +302,7 @@ impl ShmRoutes {
                 draining: None,
             })));
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Stops reading `publisher`'s segment of `topic`, once what it holds now is delivered:
