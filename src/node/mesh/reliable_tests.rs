@@ -3,8 +3,9 @@
 //! frozen one makes `send` fail after the send timeout with an error naming it, and once it is
 //! gone the publisher goes on.
 
+use crate::codec::Codec;
 use crate::node::preference::TransportPreference;
-use crate::qos::Qos;
+use crate::qos::{Qos, Reliability};
 use crate::{Error, Node};
 use std::time::Duration;
 
@@ -125,4 +126,85 @@ async fn a_frozen_reliable_subscriber_fails_sends_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_reliable_subscriber_fails_sends_on_one_host() {
     frozen_subscriber_makes_send_fail_naming_it(TransportPreference::Auto).await;
+}
+
+/// A keep_last(1) listener over TCP under a flood it cannot keep up with: little is ever queued
+/// for it (so its latency stays low), and it ends with the newest message. Its node is made to
+/// stop reading: a full reliable subscription beside it pauses the node's links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_last_listener_under_a_flood_has_little_queued_for_it() {
+    let transport = TransportPreference::Tcp;
+    let domain = domain("keep-last", transport);
+    let publisher_node = node("publisher", &domain, transport).await;
+    let subscriber_node = node("subscriber", &domain, transport).await;
+    let mut newest = subscriber_node
+        .subscriber_with_qos::<(u32, Vec<u8>)>("flood", Qos::sensor_data())
+        .await
+        .unwrap();
+    let mut stall = subscriber_node
+        .subscriber_with_qos::<u8>("stall", Qos::keep_last(1).reliable())
+        .await
+        .unwrap();
+    let publisher = publisher_node
+        .publisher::<(u32, Vec<u8>)>("flood")
+        .await
+        .unwrap();
+    let staller = publisher_node.publisher::<u8>("stall").await.unwrap();
+    tokio::time::timeout(T, async {
+        while !publisher_node.topology().nodes().any(|n| {
+            let qos = |topic: &str| n.topics.iter().find(|t| t.name == topic).map(|t| t.qos);
+            qos("flood").is_some_and(|q| q.depth() == 1)
+                && qos("stall").is_some_and(|q| q.reliability == Reliability::Reliable)
+        }) {
+            publisher_node.topology_changed().await;
+        }
+    })
+    .await
+    .unwrap();
+    // One message fills the reliable subscription: the subscriber's node stops reading.
+    staller.send(&1).await.unwrap();
+    tokio::time::timeout(T, async {
+        while !subscriber_node.mesh().backlog.full() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the reliable subscription fills");
+    let link = publisher_node
+        .mesh()
+        .link_to(&subscriber_node.id())
+        .expect("a link to the subscriber");
+    let payload = vec![3u8; 1000];
+    const MESSAGES: u32 = 20_000;
+    let mut most_queued = 0;
+    for i in 0..MESSAGES {
+        publisher.send(&(i, payload.clone())).await.unwrap();
+        most_queued = most_queued.max(link.queued_bytes());
+    }
+    // 64 KiB, plus the one frame that may be queued past the check.
+    assert!(
+        most_queued <= (64 << 10) + 2048,
+        "{most_queued} bytes queued"
+    );
+    // Read again: the node takes what was queued; once that is through, newer messages pass.
+    assert_eq!(stall.recv().await, Some(1));
+    let last = tokio::time::timeout(T, async {
+        let mut i = MESSAGES;
+        loop {
+            publisher.send(&(i, payload.clone())).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            while let Ok(Some(m)) = newest.try_recv_encoded() {
+                let (got, _): (u32, Vec<u8>) = crate::codec::MsgPack.decode(&m.payload).unwrap();
+                if got >= MESSAGES {
+                    return got;
+                }
+            }
+            i += 1;
+        }
+    })
+    .await
+    .expect("newer messages arrive once the queue drained");
+    assert!(last >= MESSAGES);
+    subscriber_node.close().await;
+    publisher_node.close().await;
 }
