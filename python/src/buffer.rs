@@ -20,6 +20,11 @@ use std::ffi::{c_int, c_void};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Byte strings at least this long are received as memoryviews over the message, and sent
+/// without an intermediate copy. Shared memory hands messages up to 64 KiB over as copies
+/// anyway, so smaller views would save nothing.
+pub const VIEW_MIN: usize = 64 * 1024;
+
 /// Fills `view` for `len` bytes at `buf`, owned by `owner`.
 ///
 /// # Safety
@@ -193,10 +198,10 @@ impl Loan {
     /// Sends the filled buffer on its topic; returns how many nodes it went to.
     fn send<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let loan = self.take()?;
-        let large = loan.len() >= crate::value::VIEW_MIN;
+        let large = loan.len() >= VIEW_MIN;
         crate::awaitable::resolve(
             py,
-            async move { loan.send().await.map_err(crate::node::to_py) },
+            async move { loan.send().await.map_err(crate::errors::to_py) },
             large,
         )
     }

@@ -1,7 +1,8 @@
 //! `rosy._rosy`: the Rust core of the Python package `rosy` (see `python/rosy/__init__.py` for
 //! the API users call, the original rosy's).
 //!
-//! - [`node`]: the node, its subscriptions and services, errors as Python exceptions;
+//! - [`node`]: the node, its subscriptions and services;
+//! - [`errors`]: rosy's errors as Python exceptions;
 //! - [`value`]: Python values ↔ msgpack, and how arguments travel (`args`/`kwargs`);
 //! - [`buffer`]: received messages read in place, loans written in place (buffer protocol);
 //! - [`awaitable`]: Rust futures as asyncio awaitables, resolved at once when they can be.
@@ -11,37 +12,14 @@
 
 mod awaitable;
 mod buffer;
+mod errors;
 mod node;
 mod value;
 
-use pyo3::exceptions::{PyException, PyValueError};
+use errors::{NoProviderError, RosyError, ServiceResponseError, TimeoutError};
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-
-pyo3::create_exception!(
-    rosy,
-    RosyError,
-    PyException,
-    "An error of the rosy mesh (the node is closed, a message is too large, ...)."
-);
-pyo3::create_exception!(
-    rosy,
-    NoProviderError,
-    PyValueError,
-    "No node of the domain provides the service called (a ValueError, as in the original rosy)."
-);
-pyo3::create_exception!(
-    rosy,
-    ServiceResponseError,
-    RosyError,
-    "The service's provider raised: the message is its error's text (repr of the exception)."
-);
-pyo3::create_exception!(
-    rosy,
-    TimeoutError,
-    pyo3::exceptions::PyTimeoutError,
-    "A call got no answer in time, or a wait for a listener or provider ran out."
-);
 
 /// Encodes `(args, kwargs)` as a msgpack message (see the wire shape in the docs).
 #[pyfunction]
@@ -106,7 +84,7 @@ fn _rosy(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<ServiceResponseError>(),
     )?;
     m.add("TimeoutError", py.get_type::<TimeoutError>())?;
-    m.add("VIEW_MIN", value::VIEW_MIN)?;
+    m.add("VIEW_MIN", buffer::VIEW_MIN)?;
     for id in [
         rosy::codec::CodecId::Raw,
         rosy::codec::CodecId::MsgPack,

@@ -9,8 +9,9 @@
 
 use crate::awaitable::{ready, resolve, runtime};
 use crate::buffer::Loan;
-use crate::value::{self, VIEW_MIN};
-use crate::{NoProviderError, RosyError, ServiceResponseError, TimeoutError};
+use crate::buffer::VIEW_MIN;
+use crate::errors::{RosyError, TimeoutError, to_py};
+use crate::value;
 use bytes::Bytes;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -80,23 +81,6 @@ impl Codec for CodecTag {
 }
 
 type PyPublisher = Arc<Publisher<PythonValue, CodecTag>>;
-
-/// rosy's errors as Python exceptions: a missing provider is a `ValueError` as in the original
-/// rosy, a remote handler's failure a `ServiceResponseError` carrying its text.
-pub fn to_py(error: rosy::Error) -> PyErr {
-    match error {
-        // The original's words: `No node hosting service='multiply'`.
-        rosy::Error::NoProvider { service, domain } => NoProviderError::new_err(format!(
-            "No node hosting service='{service}' (domain {domain:?})"
-        )),
-        rosy::Error::Handler { message, .. } => ServiceResponseError::new_err(message),
-        e @ (rosy::Error::Timeout { .. } | rosy::Error::NoListener { .. }) => {
-            TimeoutError::new_err(e.to_string())
-        }
-        e @ rosy::Error::Invalid { .. } => PyValueError::new_err(e.to_string()),
-        e => RosyError::new_err(e.to_string()),
-    }
-}
 
 fn codec_from_byte(byte: u8) -> PyResult<CodecId> {
     CodecId::from_byte(byte).ok_or_else(|| PyValueError::new_err(format!("no codec has id {byte}")))

@@ -22,7 +22,7 @@
 //! more as references beside the encoded head, and they are copied straight into the message
 //! (a shared-memory chunk when same-host nodes listen).
 
-use crate::buffer::ReceivedBuffer;
+use crate::buffer::{ReceivedBuffer, VIEW_MIN};
 use bytes::Bytes;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
@@ -30,11 +30,6 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
 };
-
-/// Byte strings at least this long are received as memoryviews over the message, and sent
-/// without an intermediate copy. Shared memory hands messages up to 64 KiB over as copies
-/// anyway, so smaller views would save nothing.
-pub const VIEW_MIN: usize = 64 * 1024;
 
 /// How deep lists and maps may nest in a received message (a malformed or hostile message
 /// must not overflow the stack).

@@ -474,7 +474,7 @@ mod tests {
     #[tokio::test]
     async fn build_refuses_a_domain_id_that_would_escape_its_directory() {
         for bad in ["..", ".", "a/b"] {
-            let err = crate::Node::builder("n")
+            let err = crate::node::Node::builder("n")
                 .domain_id(bad)
                 .build()
                 .await

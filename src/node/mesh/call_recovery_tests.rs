@@ -5,8 +5,9 @@
 //! Two nodes in this process, found through the registry (no mDNS), on loopback. The handler
 //! holds every call until the test has broken the link, so all of them are in flight then.
 
+use crate::error::ServiceError;
+use crate::node::Node;
 use crate::node::preference::TransportPreference;
-use crate::{Node, ServiceError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

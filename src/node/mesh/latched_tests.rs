@@ -3,7 +3,7 @@
 //! volatile ones get nothing old; a restarted subscriber gets them again; a second subscriber of
 //! the same node and one in the publisher's own node are seeded too.
 
-use crate::Node;
+use crate::node::Node;
 use crate::node::preference::TransportPreference;
 use crate::qos::Qos;
 use std::time::Duration;

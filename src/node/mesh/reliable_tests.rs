@@ -4,9 +4,10 @@
 //! gone the publisher goes on.
 
 use crate::codec::Codec;
+use crate::error::Error;
+use crate::node::Node;
 use crate::node::preference::TransportPreference;
 use crate::qos::{Qos, Reliability};
-use crate::{Error, Node};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);

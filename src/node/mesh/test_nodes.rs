@@ -1,7 +1,7 @@
 //! Nodes for the in-process tests of the mesh: found through the registry (no mDNS), on
 //! loopback, in a domain of the test's own.
 
-use crate::Node;
+use crate::node::Node;
 use crate::node::preference::TransportPreference;
 use std::time::Duration;
 
