@@ -149,7 +149,9 @@ pub(crate) struct ShmRoutes {
     busy_poll: bool,
     out: Mutex<HashMap<String, Arc<ShmPublisher>>>,
     reader: Mutex<Option<ReaderThread>>,
-    reading: Mutex<std::collections::BTreeSet<(NodeId, String)>>,
+    /// Segments this node reads (`true`), or is attaching to (`false`: claimed, so no second
+    /// attach starts, but not announced: the attach may still fail).
+    reading: Mutex<std::collections::BTreeMap<(NodeId, String), bool>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -239,7 +241,11 @@ impl ShmRoutes {
 
     /// The (publisher, topic) segments read now.
     pub fn reading(&self) -> Vec<(NodeId, String)> {
-        lock(&self.reading).iter().cloned().collect()
+        lock(&self.reading)
+            .iter()
+            .filter(|(_, attached)| **attached)
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// Starts reading `publisher`'s segment of `topic` on the node's reader thread, handing
@@ -257,12 +263,22 @@ impl ShmRoutes {
         let key = (publisher.to_string(), topic.to_string());
         // Checked and claimed at once: two `sync_shm` running together (a topology change and a
         // new subscription) would otherwise both attach, and every message come twice.
-        if !lock(&self.reading).insert(key.clone()) {
-            return Ok(false);
-        }
+        match lock(&self.reading).entry(key.clone()) {
+            std::collections::btree_map::Entry::Occupied(_) => return Ok(false),
+            std::collections::btree_map::Entry::Vacant(claim) => claim.insert(false),
+        };
         let attached = self.attach_claimed(&key, deliver, lost, ended, reliable);
-        if attached.is_err() {
-            lock(&self.reading).remove(&key);
+        let mut reading = lock(&self.reading);
+        match attached {
+            // Announced from now on; unless detached or forgotten meanwhile.
+            Ok(()) => {
+                if let Some(state) = reading.get_mut(&key) {
+                    *state = true;
+                }
+            }
+            Err(_) => {
+                reading.remove(&key);
+            }
         }
         attached.map(|()| true)
     }
@@ -311,7 +327,7 @@ impl ShmRoutes {
     /// [`DRAIN_BOUND`]) unless called from the reader thread itself. Returns whether it was read.
     pub fn detach(&self, publisher: &str, topic: &str) -> bool {
         let key = (publisher.to_string(), topic.to_string());
-        if !lock(&self.reading).remove(&key) {
+        if lock(&self.reading).remove(&key).is_none() {
             return false;
         }
         let (done, drained) = crossbeam::channel::bounded(1);

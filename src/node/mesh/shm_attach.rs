@@ -199,7 +199,9 @@ impl Mesh {
                 Err(e) => {
                     lock(&self.shm_gates).remove(&key);
                     // A segment being made is no problem yet; anything else is said once.
-                    let transient = matches!(e, ShmError::NotFound(_) | ShmError::NotReady(_));
+                    // Nor is one of the internal service topics (its calls go by TCP instead).
+                    let transient = matches!(e, ShmError::NotFound(_) | ShmError::NotReady(_))
+                        || service_channel::is_internal(topic);
                     tracing::debug!(
                         "not reading {topic:?} of {publisher} from shared memory yet: {e}"
                     );
@@ -221,9 +223,9 @@ impl Mesh {
         }
         let reading = shm.reading();
         pending |= desired.iter().any(|key| !reading.contains(key));
-        if reading != before {
-            self.announce_shm_reading();
-        }
+        // Whatever this call changed: another `sync_shm` running beside it may have announced
+        // a state this one has changed since (it announces only what differs).
+        self.announce_shm_reading();
         // Something could not be made or read yet: `run_discovery` retries once a second
         // until it can; otherwise nothing wakes for shared memory while the node idles.
         if pending {
