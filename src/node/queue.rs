@@ -6,6 +6,7 @@
 //! until it has room again, so the publisher waits instead (up to its send timeout).
 
 use crate::codec::CodecId;
+use crate::qos::Qos;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ impl Backlog {
 
 pub(crate) struct SubQueue {
     pub topic: String,
+    /// The QoS its subscriber asked (announced for the topic while the queue is subscribed).
+    pub qos: Qos,
     items: Mutex<VecDeque<Received>>,
     capacity: usize,
     ready: Notify,
@@ -75,6 +78,7 @@ impl SubQueue {
         reliable: Option<Arc<Backlog>>,
     ) -> Self {
         SubQueue {
+            qos: Qos::default(),
             reliable,
             over: AtomicBool::new(false),
             transient_local,

@@ -33,6 +33,7 @@ pub struct Publisher<T: ?Sized, C: Codec = BuiltinCodec> {
     mesh: Arc<Mesh>,
     topic: String,
     codec: C,
+    qos: Qos,
     _type: PhantomData<fn(&T)>,
 }
 
@@ -54,6 +55,7 @@ impl<T: ?Sized, C: Codec> Publisher<T, C> {
             mesh,
             topic: topic.to_string(),
             codec,
+            qos,
             _type: PhantomData,
         }
     }
@@ -194,7 +196,8 @@ impl std::ops::DerefMut for Loan {
 
 impl<T: ?Sized, C: Codec> Drop for Publisher<T, C> {
     fn drop(&mut self) {
-        self.mesh.remove_topic_role(&self.topic, TopicRole::Publish);
+        self.mesh
+            .remove_topic_role(&self.topic, TopicRole::Publish, self.qos);
     }
 }
 

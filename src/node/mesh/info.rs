@@ -8,11 +8,11 @@
 
 use super::{Mesh, lock, read, write};
 use crate::codec::{Codec, CodecId, MsgPack};
+use crate::qos::Qos;
 use crate::topology::{NodeInfo, TopicInfo, TopicRole, Topology};
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::Link;
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -51,33 +51,28 @@ impl Mesh {
         self.bump();
     }
 
-    fn rebuild_topics(
-        &self,
-        own: &mut NodeInfo,
-        topics: &HashMap<(String, TopicRole), (TopicInfo, usize)>,
-    ) {
+    fn rebuild_topics(&self, own: &mut NodeInfo, topics: &super::OwnTopics) {
         let mut list: Vec<TopicInfo> = topics.values().map(|(t, _)| t.clone()).collect();
         list.sort_by(|a, b| (&a.name, a.role as u8).cmp(&(&b.name, b.role as u8)));
         own.topics = list;
     }
 
-    /// Counts one more user of a topic in a role; announces it when it is the first.
+    /// Counts one more endpoint of a topic in a role; announces the role when it is the first,
+    /// and the topic's QoS again when this endpoint asks more than the others.
     pub fn add_topic_role(&self, info: TopicInfo) {
         let publishes = info.role == TopicRole::Publish;
         let new = {
             let mut topics = lock(&self.own_topics);
             let key = (info.name.clone(), info.role);
             let qos = info.qos;
-            let entry = topics.entry(key).or_insert_with(|| (info, 0));
-            entry.1 += 1;
-            // Several endpoints of one topic: the node announces the strongest QoS asked.
-            let stronger = entry.0.qos.strongest(qos);
-            let new = entry.1 == 1 || stronger != entry.0.qos;
-            entry.0.qos = stronger;
-            if new {
+            let entry = topics.entry(key).or_insert_with(|| (info, Vec::new()));
+            entry.1.push(qos);
+            let first = entry.1.len() == 1;
+            let changed = announce_strongest(entry);
+            if first || changed {
                 self.update_own(|own| self.rebuild_topics(own, &topics));
             }
-            new
+            first
         };
         if new && publishes {
             // Same-host listeners may already wait: make the segment they will read now.
@@ -85,19 +80,26 @@ impl Mesh {
         }
     }
 
-    /// Counts one user less; withdraws the topic role when none is left.
-    pub fn remove_topic_role(&self, topic: &str, role: TopicRole) {
+    /// Counts one endpoint (of QoS `qos`) less; withdraws the topic role when none is left, and
+    /// announces the strongest QoS of those left when the one that went asked more.
+    pub fn remove_topic_role(&self, topic: &str, role: TopicRole, qos: Qos) {
         let mut topics = lock(&self.own_topics);
         let key = (topic.to_string(), role);
-        let gone = match topics.get_mut(&key) {
-            Some(entry) => {
-                entry.1 -= 1;
-                entry.1 == 0
-            }
-            None => false,
+        let Some(entry) = topics.get_mut(&key) else {
+            return;
         };
-        if gone {
+        if let Some(i) = entry.1.iter().position(|q| *q == qos) {
+            entry.1.swap_remove(i);
+        } else {
+            entry.1.pop();
+        }
+        let changed = if entry.1.is_empty() {
             topics.remove(&key);
+            true
+        } else {
+            announce_strongest(entry)
+        };
+        if changed {
             self.update_own(|own| self.rebuild_topics(own, &topics));
         }
     }
@@ -155,6 +157,18 @@ impl Mesh {
             self.sync_shm();
         }
     }
+}
+
+/// Sets a topic role's announced QoS to the strongest its endpoints ask (several endpoints of
+/// one topic in one node: the node announces the strongest). Whether it changed.
+fn announce_strongest(entry: &mut (TopicInfo, Vec<Qos>)) -> bool {
+    let Some((first, rest)) = entry.1.split_first() else {
+        return false;
+    };
+    let strongest = rest.iter().fold(*first, |a, b| a.strongest(*b));
+    let changed = strongest != entry.0.qos;
+    entry.0.qos = strongest;
+    changed
 }
 
 pub(super) fn node_info_frame(info: &NodeInfo) -> Frame {

@@ -87,6 +87,10 @@ impl MeshConfig {
     }
 }
 
+/// This node's topic roles: what it announces for each (the strongest QoS of its endpoints),
+/// and the QoS each of those endpoints asked.
+pub(super) type OwnTopics = HashMap<(String, TopicRole), (TopicInfo, Vec<crate::qos::Qos>)>;
+
 pub(crate) struct Mesh {
     /// This mesh itself, for the callbacks that must spawn tasks owning it.
     me: std::sync::Weak<Mesh>,
@@ -95,7 +99,7 @@ pub(crate) struct Mesh {
     pub config: MeshConfig,
     hello: Hello,
     own: Mutex<NodeInfo>,
-    own_topics: Mutex<HashMap<(String, TopicRole), (TopicInfo, usize)>>,
+    own_topics: Mutex<OwnTopics>,
     links: RwLock<HashMap<NodeId, Arc<Link>>>,
     topology: RwLock<Topology>,
     known: Mutex<HashMap<NodeId, Announcement>>,

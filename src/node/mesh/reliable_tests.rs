@@ -209,3 +209,47 @@ async fn a_keep_last_listener_under_a_flood_has_little_queued_for_it() {
     subscriber_node.close().await;
     publisher_node.close().await;
 }
+
+/// A node announces the strongest QoS of the endpoints it has now: when the reliable one goes,
+/// peers see the topic best effort again (and the other way round for a publisher).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_announced_qos_follows_the_endpoints_left() {
+    let domain = domain("announced", TransportPreference::Tcp);
+    let node = node("announcer", &domain, TransportPreference::Tcp).await;
+    let announced = |role: crate::topology::TopicRole| {
+        node.info()
+            .topics
+            .iter()
+            .find(|t| t.name == "data" && t.role == role)
+            .map(|t| t.qos)
+    };
+    let listen = crate::topology::TopicRole::Listen;
+    let plain = node.subscriber::<u8>("data").await.unwrap();
+    let reliable = node
+        .subscriber_with_qos::<u8>("data", Qos::keep_last(8).reliable())
+        .await
+        .unwrap();
+    assert_eq!(
+        announced(listen).unwrap().reliability,
+        Reliability::Reliable
+    );
+    drop(reliable);
+    assert_eq!(announced(listen), Some(Qos::default()));
+    drop(plain);
+    assert_eq!(announced(listen), None);
+
+    let publish = crate::topology::TopicRole::Publish;
+    let latched = node
+        .publisher_with_qos::<u8>("data", Qos::latched())
+        .await
+        .unwrap();
+    let volatile = node.publisher::<u8>("data").await.unwrap();
+    let both = announced(publish).unwrap();
+    assert_eq!(both, Qos::latched().strongest(Qos::default()));
+    assert_eq!(both.durability, crate::qos::Durability::TransientLocal);
+    drop(latched);
+    assert_eq!(announced(publish), Some(Qos::default()));
+    drop(volatile);
+    assert_eq!(announced(publish), None);
+    node.close().await;
+}

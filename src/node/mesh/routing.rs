@@ -578,9 +578,9 @@ impl Mesh {
         };
         let transient = qos.durability == Durability::TransientLocal;
         let reliable = (qos.reliability == Reliability::Reliable).then(|| self.backlog.clone());
-        let queue = Arc::new(SubQueue::with_qos(
-            &info.name, capacity, transient, reliable,
-        ));
+        let mut queue = SubQueue::with_qos(&info.name, capacity, transient, reliable);
+        queue.qos = qos;
+        let queue = Arc::new(queue);
         if self.is_closed() {
             queue.close();
             return queue;
@@ -623,7 +623,7 @@ impl Mesh {
             self.forget_received(&queue.topic);
         }
         if removed {
-            self.remove_topic_role(&queue.topic, TopicRole::Listen);
+            self.remove_topic_role(&queue.topic, TopicRole::Listen, queue.qos);
             self.sync_shm();
         }
     }
@@ -634,7 +634,7 @@ impl Mesh {
         self.forget_received(topic);
         for q in &list {
             q.close();
-            self.remove_topic_role(topic, TopicRole::Listen);
+            self.remove_topic_role(topic, TopicRole::Listen, q.qos);
         }
         list.len()
     }
