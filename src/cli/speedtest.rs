@@ -287,6 +287,18 @@ impl Merged {
         }
     }
 
+    /// The next message if one is queued now.
+    fn try_recv_encoded(&mut self) -> Option<rosy::node::Received> {
+        match self {
+            Merged::One(s) => s.try_recv_encoded().ok().flatten(),
+            Merged::Many { messages, lost, .. } => {
+                let (i, m, l) = messages.try_recv().ok()?;
+                lost[i] = l;
+                Some(m)
+            }
+        }
+    }
+
     fn lost(&self) -> u64 {
         match self {
             Merged::One(s) => s.lost(),
@@ -311,25 +323,35 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let mut usage = None;
     let spinner = Spinner::start(format!("waiting for a sender on {}...", args.topic));
     let mut latencies: Vec<u64> = Vec::new();
-    let (mut first, mut last) = (None::<Instant>, Instant::now());
+    // Receive times (ns of CLOCK_REALTIME, the clock of the stamps) of the first and last.
+    let (mut first, mut last) = (None::<u64>, 0u64);
     let (mut received, mut bytes) = (0u64, 0u64);
     let (mut min_seq, mut max_seq) = (u64::MAX, 0u64);
     let mut sent_total = None;
     let mut saw_shm = false;
     // Bounded: the run, plus time to find each other, plus a silence that ends a lost sender.
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
-    let deadline = tokio::time::Instant::now() + overall;
+    let give_up = tokio::time::sleep(overall);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(give_up, interrupted);
     let mut spinner = Some(spinner);
     loop {
-        let silence = if first.is_some() {
-            Duration::from_secs(5)
-        } else {
-            overall
-        };
-        let next = tokio::select! {
-            m = tokio::time::timeout(silence, subscriber.recv_encoded()) => m.ok().flatten(),
-            _ = tokio::time::sleep_until(deadline) => None,
-            _ = tokio::signal::ctrl_c() => None,
+        // What is queued is taken without waiting (a message's cost is then the receiver's
+        // work, not a wake-up); the wait, bounded, only when nothing is.
+        let next = match subscriber.try_recv_encoded() {
+            Some(m) => Some(m),
+            None => {
+                let silence = if first.is_some() {
+                    Duration::from_secs(5)
+                } else {
+                    overall
+                };
+                tokio::select! {
+                    m = tokio::time::timeout(silence, subscriber.recv_encoded()) => m.ok().flatten(),
+                    _ = &mut give_up => None,
+                    _ = &mut interrupted => None,
+                }
+            }
         };
         let Some(message) = next else { break };
         let at = now_ns();
@@ -353,9 +375,8 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             // Sampled while the sender runs: once it closes, its segment is gone.
             saw_shm |= topics.iter().any(|t| reads_shm(&node, t));
         }
-        let now = Instant::now();
-        first.get_or_insert(now);
-        last = now;
+        first.get_or_insert(at);
+        last = at;
         received += 1;
         bytes += (p.len() - STAMP) as u64;
         min_seq = min_seq.min(seq);
@@ -368,7 +389,9 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let usage = usage.unwrap_or_else(|| Usage::of(&node));
     drop(subscriber);
     node.close().await;
-    let span = first.map(|f| (last - f).as_secs_f64()).unwrap_or(0.0);
+    let span = first
+        .map(|f| last.saturating_sub(f) as f64 / 1e9)
+        .unwrap_or(0.0);
     let expected = match sent_total {
         Some(n) => n,
         None if received > 0 => max_seq - min_seq + 1,
