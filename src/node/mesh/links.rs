@@ -333,6 +333,29 @@ impl FrameSink for Mesh {
         }
     }
 
+    fn on_frames(&self, link: &Arc<Link>, frames: &mut Vec<Frame>) {
+        // Consecutive messages of one topic are delivered together: one look-up of the topic's
+        // subscriptions and one wake-up of each for the run.
+        let mut run: Vec<Received> = Vec::new();
+        let mut run_topic = bytes::Bytes::new();
+        for frame in frames.drain(..) {
+            if frame.kind == FrameKind::Topic && frame.id != super::latched::HISTORY {
+                if frame.name != run_topic {
+                    self.deliver_run(&run_topic, &mut run);
+                    run_topic = frame.name.clone();
+                }
+                run.push(Received {
+                    codec: frame.codec,
+                    payload: frame.payload,
+                });
+            } else {
+                self.deliver_run(&run_topic, &mut run);
+                self.on_frame(link, frame);
+            }
+        }
+        self.deliver_run(&run_topic, &mut run);
+    }
+
     fn backpressure(
         &self,
     ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {

@@ -281,7 +281,6 @@ impl Mesh {
                 }
             }
         }
-        let mut frame = None;
         for link in by_tcp {
             let Some(payload) = &bytes else { break };
             if let Some((_, bound)) = shallow.iter().find(|(id, _)| *id == link.peer.node_id) {
@@ -292,12 +291,16 @@ impl Mesh {
                     continue;
                 }
             }
-            let frame = frame
-                .get_or_insert_with(|| {
-                    Frame::new(FrameKind::Topic, codec, 0, topic, payload.clone())
-                })
-                .clone();
-            match link.send(frame, self.config.send_timeout).await {
+            // Encoded straight into the link's outbox: no frame is made per message.
+            let sent = link.send_parts(
+                FrameKind::Topic,
+                codec,
+                0,
+                topic.as_bytes(),
+                payload,
+                self.config.send_timeout,
+            );
+            match sent.await {
                 Ok(()) => {
                     delivered += 1;
                     self.sent_tcp.fetch_add(1, Ordering::Relaxed);
@@ -478,15 +481,32 @@ impl Mesh {
     }
 
     pub(super) fn deliver_local(&self, topic: &str, message: Received) {
+        self.deliver_local_many(topic, std::slice::from_ref(&message));
+    }
+
+    /// Hands messages of `topic`, in order, to this node's subscriptions of it.
+    pub(super) fn deliver_local_many(&self, topic: &str, messages: &[Received]) {
         let subscriptions = read(&self.subscriptions);
         if let Some(list) = subscriptions.get(topic) {
             for q in list {
-                q.push(message.clone());
+                q.push_many(messages);
             }
             // Under the same lock as the pushes: a subscriber seeded meanwhile (`seed`, under
             // the write lock) sees either both or neither.
-            self.remember_received(topic, std::slice::from_ref(&message));
+            self.remember_received(topic, messages);
         }
+    }
+
+    /// Delivers a run of messages of one topic read off a link (its name checked as UTF-8
+    /// when its frames were decoded), and empties it.
+    pub(super) fn deliver_run(&self, topic: &[u8], run: &mut Vec<Received>) {
+        if run.is_empty() {
+            return;
+        }
+        if let Ok(topic) = std::str::from_utf8(topic) {
+            self.deliver_local_many(topic, run);
+        }
+        run.clear();
     }
 
     // ----- one message to one peer -----------------------------------------------------------

@@ -9,26 +9,31 @@
 //! makes no progress (not one byte of it arrives) for [`LinkTimeouts::stall`] (10 s) closes its
 //! link, so a peer that starts a large frame and stops holds nothing for long.
 //!
-//! The writer takes frames from an unbounded queue whose bytes are bounded by a semaphore
-//! ([`OUTBOX_BYTES`]): a sender waits while the peer is slow and gives up after its send timeout,
-//! so memory stays bounded and nobody hangs forever. Small frames queued together go out in one
-//! write (batching under load); large payloads are written straight from their buffer.
+//! Senders encode their frames straight into the link's outbox (no allocation per message):
+//! small frames are gathered in one buffer, large payloads stay in their own and are written
+//! from there. The writer task takes everything queued at once and writes it with one vectored
+//! write (batching under load); a frame sent after a pause goes straight to the socket from the
+//! sender (no task wake-up). The outbox holds at most [`OUTBOX_BYTES`]: a sender waits while the
+//! peer is slow and gives up after its send timeout, so memory stays bounded and nobody hangs
+//! forever.
 //!
 //! A link never interprets frames beyond the handshake: the reader hands each one to a
 //! [`FrameSink`] and reports the link's end once.
 
 use super::frame::{self, Frame, FrameError, FrameKind, PREAMBLE_LEN};
 use crate::codec::{Codec, CodecId, MsgPack};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 /// Longest a handshake may take, by default.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,12 +59,12 @@ impl Default for LinkTimeouts {
 }
 /// Bytes that may wait in one link's outbox.
 pub const OUTBOX_BYTES: usize = 32 << 20;
-/// Small frames are gathered up to this many bytes per write.
-const BATCH_BYTES: usize = 256 << 10;
 /// A frame sent sooner than this after the previous one is queued for batching.
 const BUSY_GAP_NS: u64 = 50_000;
 /// Payloads at least this large are written from their own buffer, not copied into the batch.
 const DIRECT_WRITE: usize = 32 << 10;
+/// Buffers handed to one vectored write.
+const MAX_IOVECS: usize = 64;
 
 /// The first frame each side sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +108,13 @@ pub enum LinkError {
 pub trait FrameSink: Send + Sync + 'static {
     /// One frame from the peer (never `Hello`, which the handshake consumed).
     fn on_frame(&self, link: &Arc<Link>, frame: Frame);
+    /// Frames read together, in the order they came (drained by the call). By default each
+    /// goes to [`FrameSink::on_frame`]; a sink may take runs of them at once.
+    fn on_frames(&self, link: &Arc<Link>, frames: &mut Vec<Frame>) {
+        for frame in frames.drain(..) {
+            self.on_frame(link, frame);
+        }
+    }
     /// The link ended; `error` says why when it was not a clean close.
     fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>);
     /// Asked before reading more bytes: a wait until the sink can take more frames (its
@@ -115,12 +127,63 @@ pub trait FrameSink: Send + Sync + 'static {
 
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What the writer task takes: a frame, the news that a sender left the unwritten tail of a
-/// frame in `Link::leftover`, or the order to flush and close.
-enum Outgoing {
-    Frame(Frame),
-    Leftover,
-    Finish,
+/// What waits to be written on one link, in order: `parts` (frames gathered earlier, large
+/// payloads in their own buffers), then `tail`, where small frames are being gathered.
+#[derive(Default)]
+struct Outbox {
+    parts: VecDeque<Bytes>,
+    tail: BytesMut,
+    /// Bytes queued and not written yet (what the writer is writing now included).
+    pending: usize,
+    /// The socket is being written to, by the writer task or by a sender's fast path: nobody
+    /// else may write to it meanwhile.
+    writing: bool,
+    /// Shut the sending side once everything is written.
+    finish: bool,
+}
+
+impl Outbox {
+    /// Appends one encoded frame.
+    fn push(&mut self, head: &FrameHead<'_>, payload: &Bytes) {
+        head.encode(&mut self.tail, payload.len());
+        if payload.len() >= DIRECT_WRITE {
+            let gathered = self.tail.split().freeze();
+            self.parts.push_back(gathered);
+            self.parts.push_back(payload.clone());
+        } else {
+            self.tail.extend_from_slice(payload);
+        }
+        self.pending += head.wire_len(payload.len());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.parts.is_empty() && self.tail.is_empty()
+    }
+}
+
+/// A frame's header fields and name, to encode without making a [`Frame`].
+struct FrameHead<'a> {
+    kind: FrameKind,
+    codec: CodecId,
+    id: u64,
+    name: &'a [u8],
+}
+
+impl FrameHead<'_> {
+    fn encode(&self, out: &mut BytesMut, payload_len: usize) {
+        debug_assert!(self.name.len() <= crate::discovery::host::MAX_NAME_LEN);
+        out.reserve(4 + frame::HEADER_LEN + self.name.len());
+        out.put_u32_le((frame::HEADER_LEN + self.name.len() + payload_len) as u32);
+        out.put_u8(self.kind as u8);
+        out.put_u8(self.codec.to_byte());
+        out.put_u16_le(self.name.len() as u16);
+        out.put_u64_le(self.id);
+        out.put_slice(self.name);
+    }
+
+    fn wire_len(&self, payload_len: usize) -> usize {
+        4 + frame::HEADER_LEN + self.name.len() + payload_len
+    }
 }
 
 /// The sending half of an established connection, shared by everyone sending to that peer.
@@ -131,123 +194,184 @@ pub struct Link {
     pub remote: SocketAddr,
     /// Whether this side dialed.
     pub dialed: bool,
-    queue: mpsc::UnboundedSender<Outgoing>,
-    /// Items in `queue` not written yet. While it is 0, a sender may write straight to the socket.
-    queued: AtomicUsize,
-    /// The socket's sending half, shared by the writer task and senders taking the fast path.
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
-    /// What a fast-path sender could not write without waiting; written before anything queued.
-    leftover: std::sync::Mutex<Option<[Bytes; 2]>>,
+    outbox: std::sync::Mutex<Outbox>,
+    /// Wakes the writer task: something was queued, or the link closes.
+    queued: Notify,
+    /// Wakes senders waiting for room in the outbox.
+    room: Notify,
+    /// The socket's sending half: written by whoever holds `Outbox::writing`.
+    socket: OwnedWriteHalf,
     /// When the link was made, and when a frame was last sent on it (ns since then).
     born: std::time::Instant,
     last_send: AtomicU64,
-    budget: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
 }
 
 impl Link {
+    fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Sends a frame: straight to the socket when nothing is queued and the socket takes it
     /// without waiting (the low-latency path), else through the outbox, waiting up to `wait`
     /// for room in it.
     pub async fn send(&self, frame: Frame, wait: Duration) -> Result<(), LinkError> {
-        let frame = match self.try_send_direct(frame) {
-            Ok(None) => return Ok(()),
-            Ok(Some(frame)) => frame,
-            Err(e) => return Err(e),
-        };
-        let cost = frame.wire_len().min(OUTBOX_BYTES) as u32;
-        match self.budget.clone().try_acquire_many_owned(cost) {
-            Ok(permit) => permit.forget(),
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(LinkError::Closed),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                match tokio::time::timeout(wait, self.budget.acquire_many(cost)).await {
-                    Ok(Ok(permit)) => permit.forget(),
-                    Ok(Err(_)) => return Err(LinkError::Closed),
-                    Err(_) => return Err(LinkError::Full(wait)),
-                }
-            }
-        }
-        self.enqueue(Outgoing::Frame(frame))
+        self.send_parts(
+            frame.kind,
+            frame.codec,
+            frame.id,
+            &frame.name,
+            &frame.payload,
+            wait,
+        )
+        .await
     }
 
-    fn enqueue(&self, item: Outgoing) -> Result<(), LinkError> {
-        // Counted before it is queued, so no fast-path sender can overtake it.
-        self.queued.fetch_add(1, Ordering::AcqRel);
-        self.queue.send(item).map_err(|_| LinkError::Closed)
-    }
-
-    /// The fast path: `Ok(None)` when the frame went (or its tail was handed to the writer
-    /// task), `Ok(Some(frame))` when it must be queued.
-    fn try_send_direct(&self, frame: Frame) -> Result<Option<Frame>, LinkError> {
-        // Under load, frames close together go through the writer task, which writes them in
-        // one system call; a frame after a pause goes straight out, saving a task wake-up.
-        let now = self.born.elapsed().as_nanos() as u64;
-        let previous = self.last_send.swap(now, Ordering::Relaxed);
-        if now.saturating_sub(previous) < BUSY_GAP_NS || self.queued.load(Ordering::Acquire) != 0 {
-            return Ok(Some(frame));
-        }
-        let Ok(writer) = self.writer.try_lock() else {
-            return Ok(Some(frame));
+    /// [`Link::send`] of a frame given by its parts: the name is copied into the outbox, a small
+    /// payload too, a large one is written from its own buffer.
+    pub async fn send_parts(
+        &self,
+        kind: FrameKind,
+        codec: CodecId,
+        id: u64,
+        name: &[u8],
+        payload: &Bytes,
+        wait: Duration,
+    ) -> Result<(), LinkError> {
+        let head = FrameHead {
+            kind,
+            codec,
+            id,
+            name,
         };
-        // Checked again under the lock: a frame queued meanwhile must go first.
-        if self.queued.load(Ordering::Acquire) != 0 || self.is_closed() {
-            return Ok(Some(frame));
+        if self.try_send(&head, payload)? {
+            return Ok(());
         }
-        let mut head = BytesMut::with_capacity(4 + frame::HEADER_LEN + frame.name.len());
-        frame.encode_head(&mut head);
-        let mut parts = [head.freeze(), frame.payload];
-        for part in parts.iter_mut() {
-            while !part.is_empty() {
-                match writer.try_write(part) {
-                    Ok(n) => part.advance(n),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        // The socket is full: the writer task finishes this frame before
-                        // anything else, since it needs the lock we hold to write at all.
-                        *self.leftover.lock().unwrap_or_else(|e| e.into_inner()) = Some(parts);
-                        drop(writer);
-                        self.enqueue(Outgoing::Leftover)?;
-                        return Ok(None);
-                    }
-                    Err(e) => {
-                        drop(writer);
-                        self.close();
-                        return Err(LinkError::Io(e));
-                    }
-                }
+        // The outbox is full: wait for room (made only now, so the common case reads no clock
+        // and registers no waiter).
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.try_enqueue(&head, payload)? {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, room).await.is_err() {
+                return Err(LinkError::Full(wait));
             }
         }
-        Ok(None)
+    }
+
+    /// Queues a frame when the outbox has room for it (an empty outbox takes any frame).
+    fn try_enqueue(&self, head: &FrameHead<'_>, payload: &Bytes) -> Result<bool, LinkError> {
+        let mut outbox = self.outbox();
+        self.enqueue_locked(&mut outbox, head, payload)
+    }
+
+    fn enqueue_locked(
+        &self,
+        outbox: &mut std::sync::MutexGuard<'_, Outbox>,
+        head: &FrameHead<'_>,
+        payload: &Bytes,
+    ) -> Result<bool, LinkError> {
+        if self.is_closed() || outbox.finish {
+            return Err(LinkError::Closed);
+        }
+        let cost = head.wire_len(payload.len());
+        if outbox.pending != 0 && outbox.pending + cost > OUTBOX_BYTES {
+            return Ok(false);
+        }
+        outbox.push(head, payload);
+        // A writer at work looks again before it stops.
+        if !outbox.writing {
+            self.queued.notify_one();
+        }
+        Ok(true)
+    }
+
+    /// Sends a frame without waiting: `Ok(true)` when it went to the socket (its unwritten
+    /// rest, if any, queued first in the outbox) or into the outbox, `Ok(false)` when the
+    /// outbox is full.
+    fn try_send(&self, head: &FrameHead<'_>, payload: &Bytes) -> Result<bool, LinkError> {
+        {
+            let mut outbox = self.outbox();
+            // Busy (the writer at work, frames waiting): queue behind them, in one batch.
+            if outbox.writing || !outbox.is_empty() || outbox.finish || self.is_closed() {
+                return self.enqueue_locked(&mut outbox, head, payload);
+            }
+            // Idle. Frames close together still go through the writer task, which writes them
+            // in one system call; a frame after a pause goes straight out (no task wake-up).
+            let now = self.born.elapsed().as_nanos() as u64;
+            let previous = self.last_send.swap(now, Ordering::Relaxed);
+            if now.saturating_sub(previous) < BUSY_GAP_NS {
+                return self.enqueue_locked(&mut outbox, head, payload);
+            }
+            outbox.writing = true;
+        }
+        let mut encoded = BytesMut::with_capacity(head.wire_len(0));
+        head.encode(&mut encoded, payload.len());
+        let mut parts = [encoded.freeze(), payload.clone()];
+        let written = write_now(&self.socket, &mut parts);
+        let mut outbox = self.outbox();
+        outbox.writing = false;
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // The socket is full: the rest goes first, before whatever was queued meanwhile.
+                for part in parts.into_iter().rev().filter(|p| !p.is_empty()) {
+                    outbox.pending += part.len();
+                    outbox.parts.push_front(part);
+                }
+            }
+            Err(e) => {
+                drop(outbox);
+                self.close();
+                return Err(LinkError::Io(e));
+            }
+        }
+        // The writer waits while this path writes: wake it for what came meanwhile, or a finish.
+        let wake = !outbox.is_empty() || outbox.finish;
+        drop(outbox);
+        if wake {
+            self.queued.notify_one();
+        }
+        Ok(true)
     }
 
     /// Bytes of frames queued for the writer now (not yet written to the socket).
     pub fn queued_bytes(&self) -> usize {
-        OUTBOX_BYTES.saturating_sub(self.budget.available_permits())
+        self.outbox().pending
     }
 
     /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget.
     pub fn send_now(&self, frame: Frame) -> Result<(), LinkError> {
-        let cost = frame.wire_len().min(OUTBOX_BYTES) as u32;
-        match self.budget.try_acquire_many(cost) {
-            Ok(permit) => permit.forget(),
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(LinkError::Closed),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                return Err(LinkError::Full(Duration::ZERO));
-            }
+        let head = FrameHead {
+            kind: frame.kind,
+            codec: frame.codec,
+            id: frame.id,
+            name: &frame.name,
+        };
+        match self.try_enqueue(&head, &frame.payload)? {
+            true => Ok(()),
+            false => Err(LinkError::Full(Duration::ZERO)),
         }
-        self.enqueue(Outgoing::Frame(frame))
     }
 
     /// Writes what is queued, then closes the link. Wait for [`Link::closed`] to know when.
     pub fn finish(&self) {
-        if self.enqueue(Outgoing::Finish).is_err() {
-            self.close();
+        if self.is_closed() {
+            return;
         }
+        self.outbox().finish = true;
+        self.queued.notify_one();
     }
 
     /// Closes the link at once: queued frames are dropped, the reader stops.
     pub fn close(&self) {
-        self.budget.close();
         self.shutdown.send_replace(true);
+        self.room.notify_waiters();
+        self.queued.notify_one();
     }
 
     pub fn is_closed(&self) -> bool {
@@ -258,6 +382,50 @@ impl Link {
     pub async fn closed(&self) {
         let mut rx = self.shutdown.subscribe();
         let _ = rx.wait_for(|closed| *closed).await;
+    }
+}
+
+/// Writes `parts` in order without waiting, as far as the socket takes them: `Ok` when all
+/// went, `WouldBlock` with `parts` advanced past what was written when the socket is full.
+fn write_now(socket: &OwnedWriteHalf, parts: &mut [Bytes]) -> std::io::Result<()> {
+    let mut first = 0;
+    loop {
+        while first < parts.len() && parts[first].is_empty() {
+            first += 1;
+        }
+        if first == parts.len() {
+            return Ok(());
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let count = (parts.len() - first).min(MAX_IOVECS);
+        for (slice, part) in slices.iter_mut().zip(&parts[first..first + count]) {
+            *slice = IoSlice::new(part);
+        }
+        let mut written = match socket.try_write_vectored(&slices[..count]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while written > 0 {
+            let part = &mut parts[first];
+            let n = written.min(part.len());
+            part.advance(n);
+            written -= n;
+            if part.is_empty() {
+                first += 1;
+            }
+        }
+    }
+}
+
+/// Writes all of `parts`, waiting for the socket as needed.
+async fn write_all(socket: &OwnedWriteHalf, parts: &mut [Bytes]) -> std::io::Result<()> {
+    loop {
+        match write_now(socket, parts) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.writable().await?,
+            other => return other,
+        }
     }
 }
 
@@ -420,98 +588,88 @@ pub async fn accept(
 
 /// Starts the reader and writer tasks of a handshaken connection.
 pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
-    let (queue, frames) = mpsc::unbounded_channel();
     let (read, write) = conn.stream.into_split();
     let link = Arc::new(Link {
         id: NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed),
         peer: conn.peer,
         remote: conn.remote,
         dialed: conn.dialed,
-        queue,
-        queued: AtomicUsize::new(0),
-        writer: tokio::sync::Mutex::new(write),
-        leftover: std::sync::Mutex::new(None),
+        outbox: std::sync::Mutex::new(Outbox::default()),
+        queued: Notify::new(),
+        room: Notify::new(),
+        socket: write,
         born: std::time::Instant::now(),
         last_send: AtomicU64::new(0),
-        budget: Arc::new(Semaphore::new(OUTBOX_BYTES)),
         shutdown: watch::channel(false).0,
     });
-    tokio::spawn(write_loop(frames, link.clone()));
+    tokio::spawn(write_loop(link.clone()));
     tokio::spawn(read_loop(read, conn.buf, conn.stall, link.clone(), sink));
     link
 }
 
-async fn write_loop(mut queue: mpsc::UnboundedReceiver<Outgoing>, link: Arc<Link>) {
-    let mut batch = BytesMut::with_capacity(BATCH_BYTES + 1024);
-    let mut finished = false;
-    while !finished {
-        let first = tokio::select! {
-            f = queue.recv() => f,
-            _ = link.closed() => None,
+/// The writer task: takes everything queued at once and writes it, until the link closes or,
+/// after [`Link::finish`], the outbox is empty.
+async fn write_loop(link: Arc<Link>) {
+    let mut batch: Vec<Bytes> = Vec::new();
+    let finished = loop {
+        let finish = {
+            let mut outbox = link.outbox();
+            if link.is_closed() {
+                break false;
+            }
+            if !outbox.writing && !outbox.is_empty() {
+                outbox.writing = true;
+                let Outbox { parts, tail, .. } = &mut *outbox;
+                batch.extend(parts.drain(..));
+                if !tail.is_empty() {
+                    batch.push(tail.split().freeze());
+                }
+                None
+            } else {
+                // Nothing queued, or a sender's fast path at work (it wakes us when done).
+                Some(outbox.finish && !outbox.writing && outbox.is_empty())
+            }
         };
-        let Some(mut next) = first else { break };
-        let mut stream = link.writer.lock().await;
-        let (mut spent, mut taken) = (0, 0);
-        let result: std::io::Result<()> = async {
-            let leftover = link
-                .leftover
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            for part in leftover.iter().flatten() {
-                stream.write_all(part).await?;
-            }
-            loop {
-                taken += 1;
-                match next {
-                    Outgoing::Finish => {
-                        finished = true;
-                        break;
-                    }
-                    Outgoing::Leftover => {}
-                    Outgoing::Frame(frame) => {
-                        spent += frame.wire_len().min(OUTBOX_BYTES);
-                        if frame.payload.len() >= DIRECT_WRITE {
-                            frame.encode_head(&mut batch);
-                            stream.write_all(&batch).await?;
-                            batch.clear();
-                            stream.write_all(&frame.payload).await?;
-                        } else {
-                            frame.encode(&mut batch);
-                        }
-                    }
+        match finish {
+            Some(true) => break true,
+            Some(false) => {
+                tokio::select! {
+                    _ = link.queued.notified() => {}
+                    _ = link.closed() => break false,
                 }
-                if batch.len() >= BATCH_BYTES {
-                    break;
-                }
-                match queue.try_recv() {
-                    Ok(more) => next = more,
-                    Err(_) => break,
-                }
+                continue;
             }
-            if !batch.is_empty() {
-                stream.write_all(&batch).await?;
-                batch.clear();
-            }
-            Ok(())
+            None => {}
         }
-        .await;
-        link.queued.fetch_sub(taken, Ordering::AcqRel);
-        link.budget.add_permits(spent);
+        let bytes: usize = batch.iter().map(Bytes::len).sum();
+        let result = tokio::select! {
+            r = write_all(&link.socket, &mut batch) => r,
+            _ = link.closed() => Ok(()),
+        };
+        batch.clear();
+        {
+            let mut outbox = link.outbox();
+            outbox.pending -= bytes;
+            outbox.writing = false;
+        }
+        link.room.notify_waiters();
         if let Err(e) = result {
             tracing::debug!("write to {} failed: {e}", link.remote);
-            break;
+            break false;
         }
-        if finished {
-            let _ = stream.shutdown().await;
-        }
-    }
+    };
+    shut_sending_side(&link.socket);
     if !finished {
-        link.writer.lock().await.shutdown().await.ok();
         link.close();
     }
     // After a finish, the reader goes on until the peer closes too: closing with unread bytes
     // would send a reset, and a reset can make the peer drop what it has not read yet.
+}
+
+/// Half-closes the connection (FIN): the peer reads everything sent, then sees the end.
+fn shut_sending_side(socket: &OwnedWriteHalf) {
+    let stream: &TcpStream = socket.as_ref();
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
 }
 
 async fn read_loop(
@@ -521,17 +679,26 @@ async fn read_loop(
     link: Arc<Link>,
     sink: Arc<dyn FrameSink>,
 ) {
+    let mut frames = Vec::new();
     let error = loop {
-        match frame::decode(&mut buf) {
-            Ok(Some(frame)) => {
-                if frame.kind == FrameKind::Hello {
+        // Every complete frame read so far goes to the sink at once (one delivery per run of a
+        // topic's messages under load, rather than one per message).
+        let bad = loop {
+            match frame::decode(&mut buf) {
+                Ok(Some(frame)) if frame.kind == FrameKind::Hello => {
                     break Some(LinkError::BadHello("a second hello".into()));
                 }
-                sink.on_frame(&link, frame);
-                continue;
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break None,
+                Err(e) => break Some(e.into()),
             }
-            Ok(None) => {}
-            Err(e) => break Some(e.into()),
+        };
+        if !frames.is_empty() {
+            sink.on_frames(&link, &mut frames);
+            frames.clear();
+        }
+        if bad.is_some() {
+            break bad;
         }
         if link.is_closed() {
             break None;
@@ -566,4 +733,171 @@ async fn read_loop(
     };
     link.close();
     sink.on_close(&link, error);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Collects what a link reads.
+    #[derive(Default)]
+    struct Collect {
+        frames: Mutex<Vec<Frame>>,
+        closed: Notify,
+    }
+
+    impl FrameSink for Collect {
+        fn on_frame(&self, _: &Arc<Link>, frame: Frame) {
+            self.frames.lock().unwrap().push(frame);
+        }
+        fn on_close(&self, _: &Arc<Link>, _: Option<LinkError>) {
+            self.closed.notify_one();
+        }
+    }
+
+    fn hello(name: &str) -> Hello {
+        Hello {
+            domain: "link-tests".into(),
+            node_id: format!("{name}-id"),
+            node_name: name.into(),
+        }
+    }
+
+    /// A connected pair on loopback: (dialer's link, acceptor's sink).
+    async fn pair() -> (Arc<Link>, Arc<Collect>, Arc<Link>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeouts = LinkTimeouts::default();
+        let accepting = tokio::spawn(async move {
+            let (stream, remote) = listener.accept().await.unwrap();
+            accept(stream, remote, &hello("b"), &timeouts)
+                .await
+                .unwrap()
+        });
+        let dialed = dial(addr, &hello("a"), &timeouts).await.unwrap();
+        let accepted = accepting.await.unwrap();
+        let received = Arc::new(Collect::default());
+        let sender = start(dialed, Arc::new(Collect::default()));
+        let receiver = start(accepted, received.clone());
+        (sender, received, receiver)
+    }
+
+    fn topic(name: &str, sender: u8, seq: u32, len: usize) -> Frame {
+        let mut payload = vec![sender; len.max(5)];
+        payload[1..5].copy_from_slice(&seq.to_le_bytes());
+        Frame::new(
+            FrameKind::Topic,
+            CodecId::Raw,
+            0,
+            name,
+            Bytes::from(payload),
+        )
+    }
+
+    /// Small frames (gathered in the outbox), large ones (written from their own buffers) and
+    /// frames after pauses (written by the sender itself) from two senders at once: every frame
+    /// arrives whole, each sender's in its order, and nothing stays queued.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frames_of_every_size_arrive_whole_and_in_order() {
+        let (link, received, _receiver) = pair().await;
+        const EACH: u32 = 3_000;
+        let senders: Vec<_> = (0..2u8)
+            .map(|who| {
+                let link = link.clone();
+                tokio::spawn(async move {
+                    for seq in 0..EACH {
+                        let len = match seq % 100 {
+                            0 => 200 << 10,
+                            1..=9 => 40 << 10,
+                            n => n as usize * 3,
+                        };
+                        let frame = topic("t", who, seq, len);
+                        link.send(frame, Duration::from_secs(10)).await.unwrap();
+                        if seq % 500 == 0 {
+                            // A pause: the next frame takes the sender's own path.
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while received.frames.lock().unwrap().len() < 2 * EACH as usize {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("every frame arrives");
+        let frames = received.frames.lock().unwrap();
+        let mut next = [0u32; 2];
+        for f in frames.iter() {
+            let who = f.payload[0];
+            let seq = u32::from_le_bytes(f.payload[1..5].try_into().unwrap());
+            assert_eq!(seq, next[who as usize], "sender {who} in order");
+            assert!(f.payload[5..].iter().all(|b| *b == who), "frame whole");
+            assert_eq!(f.name(), "t");
+            next[who as usize] += 1;
+        }
+        assert_eq!(next, [EACH, EACH]);
+        assert_eq!(link.queued_bytes(), 0);
+    }
+
+    /// A peer that reads nothing: the outbox fills to its bound, then a send waits its timeout
+    /// and fails, and `send_now` fails at once; nothing beyond the bound is held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_outbox_bounds_memory_and_fails_sends_in_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeouts = LinkTimeouts::default();
+        // The peer does the handshake, then never reads again.
+        let silent = tokio::spawn(async move {
+            let (stream, remote) = listener.accept().await.unwrap();
+            accept(stream, remote, &hello("b"), &timeouts)
+                .await
+                .unwrap()
+        });
+        let dialed = dial(addr, &hello("a"), &timeouts).await.unwrap();
+        let _held = silent.await.unwrap();
+        let link = start(dialed, Arc::new(Collect::default()));
+        let payload = Bytes::from(vec![1u8; 1 << 20]);
+        let error = loop {
+            let frame = Frame::new(FrameKind::Topic, CodecId::Raw, 0, "t", payload.clone());
+            if let Err(e) = link.send(frame, Duration::from_millis(200)).await {
+                break e;
+            }
+            assert!(link.queued_bytes() <= OUTBOX_BYTES);
+        };
+        assert!(matches!(error, LinkError::Full(_)), "{error}");
+        assert!(link.queued_bytes() > OUTBOX_BYTES - (2 << 20));
+        let larger = Bytes::from(vec![2u8; 2 << 20]);
+        let larger = Frame::new(FrameKind::Topic, CodecId::Raw, 0, "t", larger);
+        assert!(matches!(link.send_now(larger), Err(LinkError::Full(_))));
+        link.close();
+        let frame = Frame::new(FrameKind::Topic, CodecId::Raw, 0, "t", payload);
+        assert!(matches!(
+            link.send(frame, Duration::from_millis(200)).await,
+            Err(LinkError::Closed)
+        ));
+    }
+
+    /// `finish` writes out everything queued before the connection ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finish_writes_everything_queued_first() {
+        let (link, received, _receiver) = pair().await;
+        for seq in 0..2_000 {
+            let len = if seq % 50 == 0 { 64 << 10 } else { 100 };
+            link.send_now(topic("t", 0, seq, len)).unwrap();
+        }
+        link.finish();
+        tokio::time::timeout(Duration::from_secs(10), link.closed())
+            .await
+            .expect("the link closes once the peer closed too");
+        let frames = received.frames.lock().unwrap();
+        assert_eq!(frames.len(), 2_000);
+        assert_eq!(link.queued_bytes(), 0);
+    }
 }
