@@ -31,7 +31,7 @@ pub(crate) fn topic_info<T: ?Sized, C: Codec>(name: &str, role: TopicRole, codec
 /// Sends messages of type `T` on one topic, encoded with `C`.
 pub struct Publisher<T: ?Sized, C: Codec = BuiltinCodec> {
     mesh: Arc<Mesh>,
-    topic: String,
+    topic: Arc<str>,
     codec: C,
     qos: Qos,
     _type: PhantomData<fn(&T)>,
@@ -53,7 +53,7 @@ impl<T: ?Sized, C: Codec> Publisher<T, C> {
         mesh.add_topic_role(info);
         Publisher {
             mesh,
-            topic: topic.to_string(),
+            topic: Arc::from(topic),
             codec,
             qos,
             _type: PhantomData,
@@ -157,7 +157,7 @@ where
 /// A message buffer from [`Publisher::loan`]: fill it, then send it.
 pub struct Loan {
     mesh: Arc<Mesh>,
-    topic: String,
+    topic: Arc<str>,
     codec: CodecId,
     buffer: Outbound,
 }

@@ -21,6 +21,7 @@ use crate::transport::shm::ShmError;
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
+use smallvec::SmallVec;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -104,9 +105,14 @@ enum Target {
     },
 }
 
+/// The targets of one message: most topics have a few listening nodes, kept without allocating.
+type Targets = SmallVec<[Target; 4]>;
+
 /// A topic's listening groups, as of a topology version.
 pub(super) struct Route {
     version: u64,
+    /// The topic's load-balancing strategy (a change of it clears the routes).
+    strategy: Strategy,
     groups: Arc<Vec<(String, Vec<Target>)>>,
 }
 
@@ -154,8 +160,8 @@ impl Mesh {
         let targets = self.route_topic(topic);
         let mut delivered = 0;
         let mut local = false;
-        let mut by_shm: Vec<(u64, Arc<Link>)> = Vec::new();
-        let mut by_tcp: Vec<Arc<Link>> = Vec::new();
+        let mut by_shm: SmallVec<[(u64, Arc<Link>); 4]> = SmallVec::new();
+        let mut by_tcp: SmallVec<[Arc<Link>; 4]> = SmallVec::new();
         // Peers listening reliably, by node id: a full link to one is an error, not a drop.
         let mut reliable_peers: Vec<String> = Vec::new();
         // Peers listening with a history depth of their own: at most this many bytes are queued
@@ -354,32 +360,33 @@ impl Mesh {
 
     /// Who gets a message on `topic`: every group of same-name listeners, one member each
     /// (or all, per the strategy). This node counts as a member of its own name's group.
-    fn route_topic(&self, topic: &str) -> Vec<Target> {
+    fn route_topic(&self, topic: &str) -> Targets {
         // The groups change only with the topology (or this node's own subscriptions, which
         // bump the same counter): compute them once per change, pick per message.
         let version = *self.changes.borrow();
-        let groups = {
+        let (groups, strategy) = {
             let mut routes = lock(&self.routes);
             match routes.get(topic) {
-                Some(route) if route.version == version => route.groups.clone(),
+                Some(route) if route.version == version => (route.groups.clone(), route.strategy),
                 _ => {
+                    let strategy = read(&self.topic_strategy)
+                        .get(topic)
+                        .copied()
+                        .unwrap_or(self.config.strategy);
                     let groups = Arc::new(self.route_groups(topic));
                     routes.insert(
                         topic.to_string(),
                         Route {
                             version,
+                            strategy,
                             groups: groups.clone(),
                         },
                     );
-                    groups
+                    (groups, strategy)
                 }
             }
         };
-        let strategy = read(&self.topic_strategy)
-            .get(topic)
-            .copied()
-            .unwrap_or(self.config.strategy);
-        let mut targets = Vec::new();
+        let mut targets = Targets::new();
         for (name, members) in groups.iter() {
             targets.extend(
                 self.balancer
@@ -393,10 +400,6 @@ impl Mesh {
 
     /// The same-name groups listening to `topic`, members in a stable order.
     fn route_groups(&self, topic: &str) -> Vec<(String, Vec<Target>)> {
-        let strategy = read(&self.topic_strategy)
-            .get(topic)
-            .copied()
-            .unwrap_or(self.config.strategy);
         let local = read(&self.subscriptions).contains_key(topic);
         // (group name, node id, target): this node itself has no link.
         let mut members: Vec<(String, String, Target)> = Vec::new();
@@ -434,7 +437,6 @@ impl Mesh {
             }
         }
         members.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let _ = strategy;
         let mut groups: Vec<(String, Vec<Target>)> = Vec::new();
         for (name, _, target) in members {
             match groups.last_mut() {
@@ -579,6 +581,7 @@ impl Mesh {
 
     pub fn set_topic_strategy(&self, topic: &str, strategy: Strategy) {
         write(&self.topic_strategy).insert(topic.to_string(), strategy);
+        self.invalidate_routes();
     }
 
     /// Marks cached routes stale (a peer's link came or went without a topology change).
