@@ -20,41 +20,73 @@ fn domain(test: &str, transport: TransportPreference) -> String {
     super::test_nodes::domain(&format!("reliable-{test}"), transport)
 }
 
+/// A slow reliable subscriber gets every message in order; a best-effort subscriber of another
+/// node beside it gets every message too and, over TCP, is not held to the slow one's pace (it
+/// has them all while the slow one has read fewer than half). On one host both read one ring,
+/// which the slow reader holds back, so there the best-effort one gets the publisher's pace.
 async fn slow_subscriber_gets_everything(transport: TransportPreference) {
     const MESSAGES: u32 = 10_000;
     let domain = domain("slow", transport);
     let publisher_node = node("publisher", &domain, transport).await;
     let subscriber_node = node("subscriber", &domain, transport).await;
+    let bystander_node = node("bystander", &domain, transport).await;
     let mut slow = subscriber_node
         .subscriber_with_qos::<(u32, Vec<u8>)>("data", Qos::keep_last(64).reliable())
+        .await
+        .unwrap();
+    let mut fast = bystander_node
+        .subscriber::<(u32, Vec<u8>)>("data")
         .await
         .unwrap();
     let publisher = publisher_node
         .publisher::<(u32, Vec<u8>)>("data")
         .await
         .unwrap();
-    publisher_node.wait_for_listener("data", T).await.unwrap();
-    // Wait until the publisher sees the subscriber's QoS (and, on one host, its reading).
+    // Wait until the publisher sees both listeners, the subscriber's QoS (and, on one host,
+    // that they read its segment).
     tokio::time::timeout(T, async {
-        while !publisher_node.topology().nodes().any(|n| {
-            n.topics
-                .iter()
-                .any(|t| t.qos.reliability == crate::qos::Reliability::Reliable)
-        }) {
+        loop {
+            let nodes: Vec<_> = publisher_node.topology().nodes().cloned().collect();
+            let listening = nodes.iter().filter(|n| n.listens_to("data")).count();
+            let reliable = nodes.iter().any(|n| {
+                n.topics
+                    .iter()
+                    .any(|t| t.qos.reliability == crate::qos::Reliability::Reliable)
+            });
+            if listening == 2 && reliable {
+                break;
+            }
             publisher_node.topology_changed().await;
         }
     })
     .await
     .unwrap();
-    let reader = tokio::spawn(async move {
-        let mut got = Vec::with_capacity(MESSAGES as usize);
-        while got.len() < MESSAGES as usize {
-            let (i, _) = tokio::time::timeout(T, slow.recv()).await.unwrap().unwrap();
-            got.push(i);
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        (got, slow.lost())
-    });
+    let slow_count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let slow_count = slow_count.clone();
+        tokio::spawn(async move {
+            let mut got = Vec::with_capacity(MESSAGES as usize);
+            while got.len() < MESSAGES as usize {
+                let (i, _) = tokio::time::timeout(T, slow.recv()).await.unwrap().unwrap();
+                got.push(i);
+                slow_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (got, slow.lost())
+        })
+    };
+    let bystander = {
+        let slow_count = slow_count.clone();
+        tokio::spawn(async move {
+            let mut got = Vec::with_capacity(MESSAGES as usize);
+            while got.len() < MESSAGES as usize {
+                let (i, _) = tokio::time::timeout(T, fast.recv()).await.unwrap().unwrap();
+                got.push(i);
+            }
+            let slow_then = slow_count.load(std::sync::atomic::Ordering::Relaxed);
+            (got, fast.lost(), slow_then)
+        })
+    };
     let payload = vec![7u8; 1000];
     for i in 0..MESSAGES {
         publisher.send(&(i, payload.clone())).await.unwrap();
@@ -66,6 +98,17 @@ async fn slow_subscriber_gets_everything(transport: TransportPreference) {
         (0..MESSAGES).collect::<Vec<_>>(),
         "every message, in order"
     );
+    let (seen, lost, slow_then) = bystander.await.unwrap();
+    assert_eq!(lost, 0);
+    assert_eq!(seen, (0..MESSAGES).collect::<Vec<_>>(), "the bystander too");
+    if transport == TransportPreference::Tcp {
+        assert!(
+            slow_then < MESSAGES as usize / 2,
+            "the best-effort subscriber was held back: it had everything only when the slow \
+             one had read {slow_then}"
+        );
+    }
+    bystander_node.close().await;
     subscriber_node.close().await;
     publisher_node.close().await;
 }
