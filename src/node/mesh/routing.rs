@@ -249,9 +249,10 @@ impl Mesh {
                 };
                 if matches!(sent, Err(ShmError::ReaderBehind { .. })) {
                     let payload = bytes.as_deref().unwrap_or_default();
-                    sent = self
-                        .wait_for_reader(|| shm.send(topic, codec, payload, &hashes))
-                        .await;
+                    // Boxed: a rare wait, kept out of the future made per message.
+                    sent =
+                        Box::pin(self.wait_for_reader(|| shm.send(topic, codec, payload, &hashes)))
+                            .await;
                 }
                 match sent {
                     Ok(()) => {
@@ -472,13 +473,18 @@ impl Mesh {
             .get(&link.peer.node_id)
             .is_some_and(|topics| topics.contains(topic));
         if !switched {
-            let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
-            if link.send(marker, self.config.send_timeout).await.is_ok() {
-                lock(&self.shm_switched)
-                    .entry(link.peer.node_id.clone())
-                    .or_default()
-                    .insert(topic.to_string());
-            }
+            // Once per peer and topic: boxed, out of the future made per message.
+            Box::pin(self.send_shm_switch(link, topic)).await;
+        }
+    }
+
+    async fn send_shm_switch(&self, link: &Arc<Link>, topic: &str) {
+        let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
+        if link.send(marker, self.config.send_timeout).await.is_ok() {
+            lock(&self.shm_switched)
+                .entry(link.peer.node_id.clone())
+                .or_default()
+                .insert(topic.to_string());
         }
     }
 

@@ -247,8 +247,17 @@ impl Link {
         if self.try_send(&head, payload)? {
             return Ok(());
         }
-        // The outbox is full: wait for room (made only now, so the common case reads no clock
-        // and registers no waiter).
+        // The outbox is full: wait for room. A future of its own, boxed: the common case reads
+        // no clock, registers no waiter, and its future stays small (it is made per message).
+        Box::pin(self.wait_for_room(head, payload, wait)).await
+    }
+
+    async fn wait_for_room(
+        &self,
+        head: FrameHead<'_>,
+        payload: &Bytes,
+        wait: Duration,
+    ) -> Result<(), LinkError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let room = self.room.notified();
