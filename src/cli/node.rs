@@ -31,7 +31,7 @@ pub async fn run(
             discovery_time,
             all,
         } => {
-            let node = tool_node::join(domain, "node-list").await?;
+            let node = tool_node::join_dial_only(domain, "node-list").await?;
             tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
             let mut nodes: Vec<NodeInfo> = node
                 .topology()

@@ -35,7 +35,7 @@ pub enum ServiceCommand {
 pub async fn run(command: ServiceCommand, domain: &str, json: bool) -> Result<(), CliError> {
     match command {
         ServiceCommand::List { discovery_time } => {
-            let node = tool_node::join(domain, "service-list").await?;
+            let node = tool_node::join_dial_only(domain, "service-list").await?;
             tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
             let mut services: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
             for n in node.topology().nodes().filter(|n| !n.tool) {
@@ -90,7 +90,7 @@ pub async fn run(command: ServiceCommand, domain: &str, json: bool) -> Result<()
             MsgPack
                 .encode(&request, &mut payload)
                 .map_err(rosy::Error::from)?;
-            let node = tool_node::join(domain, "service-call").await?;
+            let node = tool_node::join_dial_only(domain, "service-call").await?;
             let timeout = Duration::from_secs_f64(timeout);
             let waited = {
                 let _spinner = Spinner::start(format!("waiting for a provider of {service}..."));

@@ -20,9 +20,20 @@ pub fn quiet_time() -> Duration {
 
 /// Joins the mesh of `domain` as a tool named `rosy-<command>`.
 pub async fn join(domain: &str, command: &str) -> Result<rosy::Node, CliError> {
+    build(domain, command, false).await
+}
+
+/// Joins as a tool that only looks at the mesh and calls services: it dials every node and no
+/// node dials it, and it never connects to other such tools (many at once stay cheap).
+pub async fn join_dial_only(domain: &str, command: &str) -> Result<rosy::Node, CliError> {
+    build(domain, command, true).await
+}
+
+async fn build(domain: &str, command: &str, dial_only: bool) -> Result<rosy::Node, CliError> {
     let node = rosy::Node::builder(&format!("rosy-{command}"))
         .domain_id(domain)
         .tool(true)
+        .dial_only(dial_only)
         .build()
         .await?;
     Ok(node)

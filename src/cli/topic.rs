@@ -90,7 +90,7 @@ pub enum TopicCommand {
 pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), CliError> {
     match command {
         TopicCommand::List { discovery_time } => {
-            let node = tool_node::join(domain, "topic-list").await?;
+            let node = tool_node::join_dial_only(domain, "topic-list").await?;
             tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
             let topics = summarize(&node.topology());
             if json {
@@ -116,7 +116,7 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
             topic,
             discovery_time,
         } => {
-            let node = tool_node::join(domain, "topic-info").await?;
+            let node = tool_node::join_dial_only(domain, "topic-info").await?;
             tool_node::settle(&node, Duration::from_secs_f64(discovery_time)).await;
             let topology = node.topology();
             let own_host = node.info().host_id;

@@ -56,6 +56,7 @@ impl MdnsAnnouncer {
             ("p", own.pid.to_string()),
             ("v", own.version.to_string()),
             ("t", u8::from(own.tool).to_string()),
+            ("o", u8::from(own.dial_only).to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -105,6 +106,7 @@ impl MdnsAnnouncer {
                                 endpoints,
                                 version: txt("v").and_then(|v| v.parse().ok()).unwrap_or(0),
                                 tool: txt("t").as_deref() == Some("1"),
+                                dial_only: txt("o").as_deref() == Some("1"),
                             })
                         }
                         ServiceEvent::ServiceRemoved(_, fullname) => {

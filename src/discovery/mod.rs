@@ -33,6 +33,10 @@ pub struct Announcement {
     pub endpoints: Vec<SocketAddr>,
     pub version: u64,
     pub tool: bool,
+    /// The node dials its peers and is dialed by nobody: a tool that only looks and calls
+    /// (`rosy service call`, `node list`), which needs no connection to other such tools.
+    #[serde(default)]
+    pub dial_only: bool,
 }
 
 /// A change seen by a discovery source.

@@ -458,6 +458,7 @@ mod tests {
             endpoints: vec!["127.0.0.1:1".parse().unwrap()],
             version: 1,
             tool: false,
+            dial_only: false,
         }
     }
 

@@ -54,6 +54,7 @@ pub struct NodeBuilder {
     send_timeout: Duration,
     queue_capacity: usize,
     tool: bool,
+    dial_only: bool,
     shm: crate::transport::shm::ShmConfig,
     shm_topics: std::collections::HashMap<String, crate::transport::shm::ShmConfig>,
     max_message: Option<usize>,
@@ -77,6 +78,7 @@ impl NodeBuilder {
             send_timeout: Duration::from_secs(1),
             queue_capacity: 1024,
             tool: false,
+            dial_only: false,
             shm: crate::transport::shm::ShmConfig::default(),
             shm_topics: Default::default(),
             max_message: None,
@@ -222,6 +224,16 @@ impl NodeBuilder {
         self
     }
 
+    /// A node that dials its peers and that no peer dials: for a tool that only looks at the
+    /// mesh and calls services (`rosy service call`, `rosy node list`). Two such nodes never
+    /// connect, so many of them at once (200 `rosy service call`s) make one connection each to
+    /// every other node instead of a connection between every pair of them. Such a node still
+    /// sends and listens over the connections it made, but never reaches another dial-only node.
+    pub fn dial_only(mut self, dial_only: bool) -> Self {
+        self.dial_only = dial_only;
+        self
+    }
+
     /// Starts the node: opens its listener, announces it and begins discovering peers.
     pub async fn build(self) -> Result<Node> {
         let invalid = |what, reason| Error::Invalid { what, reason };
@@ -346,6 +358,7 @@ impl NodeBuilder {
             endpoints,
             version: 0,
             tool: self.tool,
+            dial_only: self.dial_only,
         };
         let mesh = Mesh::new(
             own,
@@ -359,6 +372,7 @@ impl NodeBuilder {
                 shm_busy_poll: self.shm_busy_poll,
                 link_timeouts,
                 max_handshakes,
+                dial_only: self.dial_only,
             },
         );
         for listener in listeners {

@@ -36,9 +36,15 @@ impl Mesh {
     pub fn unconnected_peers(&self) -> usize {
         let links = read(&self.links);
         lock(&self.known)
-            .keys()
-            .filter(|id| !links.contains_key(*id))
+            .iter()
+            .filter(|(id, a)| !links.contains_key(*id) && self.dials(a))
             .count()
+    }
+
+    /// Whether a connection to the peer `a` announces is made from this side: nobody dials a
+    /// dial-only node (it dials us, if it wants us), and two dial-only nodes never meet.
+    fn dials(&self, a: &Announcement) -> bool {
+        !a.dial_only
     }
 
     /// Feeds discovery events in until the node closes.
@@ -85,6 +91,9 @@ impl Mesh {
     }
 
     fn maybe_dial(self: Arc<Self>, peer: &str) {
+        if !lock(&self.known).get(peer).is_some_and(|a| self.dials(a)) {
+            return;
+        }
         if read(&self.links).contains_key(peer) || !lock(&self.dialing).insert(peer.to_string()) {
             return;
         }
@@ -96,8 +105,9 @@ impl Mesh {
     }
 
     async fn dial_loop(self: &Arc<Self>, peer: &str) {
-        if self.hello.node_id.as_str() > peer {
-            // The smaller id dials; give it the chance first.
+        if self.hello.node_id.as_str() > peer && !self.config.dial_only {
+            // The smaller id dials; give it the chance first (a dial-only node is the only one
+            // that dials).
             let mut closed = self.closed.subscribe();
             tokio::select! {
                 _ = tokio::time::sleep(FALLBACK_DIAL_AFTER) => {}

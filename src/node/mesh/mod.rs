@@ -13,6 +13,8 @@
 pub(crate) mod admission;
 #[cfg(test)]
 mod call_recovery_tests;
+#[cfg(test)]
+mod dial_only_tests;
 mod info;
 mod latched;
 #[cfg(test)]
@@ -75,6 +77,8 @@ pub(crate) struct MeshConfig {
     pub link_timeouts: crate::transport::tcp::link::LinkTimeouts,
     /// Most accepted connections in handshake at once.
     pub max_handshakes: usize,
+    /// This node dials its peers and is dialed by none (see `NodeBuilder::dial_only`).
+    pub dial_only: bool,
 }
 
 impl MeshConfig {

@@ -126,27 +126,59 @@ impl Frame {
         std::str::from_utf8(&self.name).unwrap_or("")
     }
 
+    /// Its header fields and name.
+    pub fn head(&self) -> FrameHead<'_> {
+        FrameHead {
+            kind: self.kind,
+            codec: self.codec,
+            id: self.id,
+            name: &self.name,
+        }
+    }
+
     /// Bytes this frame takes on the wire.
     pub fn wire_len(&self) -> usize {
-        4 + HEADER_LEN + self.name.len() + self.payload.len()
+        self.head().wire_len(self.payload.len())
     }
 
     /// Appends the length prefix, header and name (not the payload) to `out`.
     pub fn encode_head(&self, out: &mut BytesMut) {
-        debug_assert!(self.name.len() <= MAX_NAME_LEN);
-        out.reserve(4 + HEADER_LEN + self.name.len());
-        out.put_u32_le((HEADER_LEN + self.name.len() + self.payload.len()) as u32);
-        out.put_u8(self.kind as u8);
-        out.put_u8(self.codec.to_byte());
-        out.put_u16_le(self.name.len() as u16);
-        out.put_u64_le(self.id);
-        out.put_slice(&self.name);
+        self.head().encode(out, self.payload.len());
     }
 
     /// Appends the whole frame to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
         self.encode_head(out);
         out.put_slice(&self.payload);
+    }
+}
+
+/// A frame's header fields and name, to encode without making a [`Frame`] (a link encodes
+/// topic messages straight into its outbox).
+pub struct FrameHead<'a> {
+    pub kind: FrameKind,
+    pub codec: CodecId,
+    pub id: u64,
+    pub name: &'a [u8],
+}
+
+impl FrameHead<'_> {
+    /// Appends the length prefix, header and name of a frame whose payload is `payload_len`
+    /// bytes to `out`.
+    pub fn encode(&self, out: &mut BytesMut, payload_len: usize) {
+        debug_assert!(self.name.len() <= MAX_NAME_LEN);
+        out.reserve(4 + HEADER_LEN + self.name.len());
+        out.put_u32_le((HEADER_LEN + self.name.len() + payload_len) as u32);
+        out.put_u8(self.kind as u8);
+        out.put_u8(self.codec.to_byte());
+        out.put_u16_le(self.name.len() as u16);
+        out.put_u64_le(self.id);
+        out.put_slice(self.name);
+    }
+
+    /// Bytes the frame takes on the wire.
+    pub fn wire_len(&self, payload_len: usize) -> usize {
+        4 + HEADER_LEN + self.name.len() + payload_len
     }
 }
 

@@ -20,9 +20,9 @@
 //! A link never interprets frames beyond the handshake: the reader hands each one to a
 //! [`FrameSink`] and reports the link's end once.
 
-use super::frame::{self, Frame, FrameError, FrameKind, PREAMBLE_LEN};
+use super::frame::{self, Frame, FrameError, FrameHead, FrameKind, PREAMBLE_LEN};
 use crate::codec::{Codec, CodecId, MsgPack};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -158,31 +158,6 @@ impl Outbox {
 
     fn is_empty(&self) -> bool {
         self.parts.is_empty() && self.tail.is_empty()
-    }
-}
-
-/// A frame's header fields and name, to encode without making a [`Frame`].
-struct FrameHead<'a> {
-    kind: FrameKind,
-    codec: CodecId,
-    id: u64,
-    name: &'a [u8],
-}
-
-impl FrameHead<'_> {
-    fn encode(&self, out: &mut BytesMut, payload_len: usize) {
-        debug_assert!(self.name.len() <= crate::discovery::host::MAX_NAME_LEN);
-        out.reserve(4 + frame::HEADER_LEN + self.name.len());
-        out.put_u32_le((frame::HEADER_LEN + self.name.len() + payload_len) as u32);
-        out.put_u8(self.kind as u8);
-        out.put_u8(self.codec.to_byte());
-        out.put_u16_le(self.name.len() as u16);
-        out.put_u64_le(self.id);
-        out.put_slice(self.name);
-    }
-
-    fn wire_len(&self, payload_len: usize) -> usize {
-        4 + frame::HEADER_LEN + self.name.len() + payload_len
     }
 }
 
@@ -355,13 +330,7 @@ impl Link {
 
     /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget.
     pub fn send_now(&self, frame: Frame) -> Result<(), LinkError> {
-        let head = FrameHead {
-            kind: frame.kind,
-            codec: frame.codec,
-            id: frame.id,
-            name: &frame.name,
-        };
-        match self.try_enqueue(&head, &frame.payload)? {
+        match self.try_enqueue(&frame.head(), &frame.payload)? {
             true => Ok(()),
             false => Err(LinkError::Full(Duration::ZERO)),
         }
