@@ -21,9 +21,10 @@ fn domain(test: &str, transport: TransportPreference) -> String {
 }
 
 /// A slow reliable subscriber gets every message in order; a best-effort subscriber of another
-/// node beside it gets every message too and, over TCP, is not held to the slow one's pace (it
-/// has them all while the slow one has read fewer than half). On one host both read one ring,
-/// which the slow reader holds back, so there the best-effort one gets the publisher's pace.
+/// node beside it gets them in order (any it lost while behind counted) and, over TCP, is not
+/// held to the slow one's pace (it has the last while the slow one has read fewer than half). On
+/// one host both read one ring, which the slow reader holds back, so there the best-effort one
+/// gets the publisher's pace.
 async fn slow_subscriber_gets_everything(transport: TransportPreference) {
     const MESSAGES: u32 = 10_000;
     let domain = domain("slow", transport);
@@ -78,8 +79,10 @@ async fn slow_subscriber_gets_everything(transport: TransportPreference) {
     let bystander = {
         let slow_count = slow_count.clone();
         tokio::spawn(async move {
+            // Best effort: it may lose the oldest if it falls behind (counted); it ends with
+            // the last message.
             let mut got = Vec::with_capacity(MESSAGES as usize);
-            while got.len() < MESSAGES as usize {
+            while got.last() != Some(&(MESSAGES - 1)) {
                 let (i, _) = tokio::time::timeout(T, fast.recv()).await.unwrap().unwrap();
                 got.push(i);
             }
@@ -99,8 +102,15 @@ async fn slow_subscriber_gets_everything(transport: TransportPreference) {
         "every message, in order"
     );
     let (seen, lost, slow_then) = bystander.await.unwrap();
-    assert_eq!(lost, 0);
-    assert_eq!(seen, (0..MESSAGES).collect::<Vec<_>>(), "the bystander too");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "the bystander's in order"
+    );
+    assert_eq!(
+        seen.len() as u64 + lost,
+        MESSAGES as u64,
+        "the bystander got every message or counted it lost"
+    );
     if transport == TransportPreference::Tcp {
         assert!(
             slow_then < MESSAGES as usize / 2,
