@@ -18,7 +18,7 @@ use crate::node::shm_routes;
 use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
 use crate::transport::shm::ShmError;
-use crate::transport::tcp::frame::{Frame, FrameKind};
+use crate::transport::tcp::frame::{Frame, FrameHead, FrameKind};
 use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -299,14 +299,13 @@ impl Mesh {
                 }
             }
             // Encoded straight into the link's outbox: no frame is made per message.
-            let sent = link.send_parts(
-                FrameKind::Topic,
+            let head = FrameHead {
+                kind: FrameKind::Topic,
                 codec,
-                0,
-                topic.as_bytes(),
-                payload,
-                self.config.send_timeout,
-            );
+                id: 0,
+                name: topic.as_bytes(),
+            };
+            let sent = link.send_parts(head, payload, self.config.send_timeout);
             match sent.await {
                 Ok(()) => {
                     delivered += 1;

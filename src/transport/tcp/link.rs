@@ -191,34 +191,17 @@ impl Link {
     /// without waiting (the low-latency path), else through the outbox, waiting up to `wait`
     /// for room in it.
     pub async fn send(&self, frame: Frame, wait: Duration) -> Result<(), LinkError> {
-        self.send_parts(
-            frame.kind,
-            frame.codec,
-            frame.id,
-            &frame.name,
-            &frame.payload,
-            wait,
-        )
-        .await
+        self.send_parts(frame.head(), &frame.payload, wait).await
     }
 
     /// [`Link::send`] of a frame given by its parts: the name is copied into the outbox, a small
     /// payload too, a large one is written from its own buffer.
     pub async fn send_parts(
         &self,
-        kind: FrameKind,
-        codec: CodecId,
-        id: u64,
-        name: &[u8],
+        head: FrameHead<'_>,
         payload: &Bytes,
         wait: Duration,
     ) -> Result<(), LinkError> {
-        let head = FrameHead {
-            kind,
-            codec,
-            id,
-            name,
-        };
         if self.try_send(&head, payload)? {
             return Ok(());
         }
@@ -742,8 +725,8 @@ mod tests {
         }
     }
 
-    /// A connected pair on loopback: (dialer's link, acceptor's sink).
-    async fn pair() -> (Arc<Link>, Arc<Collect>, Arc<Link>) {
+    /// Both sides of a connection on loopback, handshake done: (dialer's, acceptor's).
+    async fn handshaken() -> (Handshaken, Handshaken) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let timeouts = LinkTimeouts::default();
@@ -754,7 +737,12 @@ mod tests {
                 .unwrap()
         });
         let dialed = dial(addr, &hello("a"), &timeouts).await.unwrap();
-        let accepted = accepting.await.unwrap();
+        (dialed, accepting.await.unwrap())
+    }
+
+    /// A connected pair on loopback: (dialer's link, acceptor's sink).
+    async fn pair() -> (Arc<Link>, Arc<Collect>, Arc<Link>) {
+        let (dialed, accepted) = handshaken().await;
         let received = Arc::new(Collect::default());
         let sender = start(dialed, Arc::new(Collect::default()));
         let receiver = start(accepted, received.clone());
@@ -828,18 +816,8 @@ mod tests {
     /// and fails, and `send_now` fails at once; nothing beyond the bound is held.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_outbox_bounds_memory_and_fails_sends_in_time() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let timeouts = LinkTimeouts::default();
         // The peer does the handshake, then never reads again.
-        let silent = tokio::spawn(async move {
-            let (stream, remote) = listener.accept().await.unwrap();
-            accept(stream, remote, &hello("b"), &timeouts)
-                .await
-                .unwrap()
-        });
-        let dialed = dial(addr, &hello("a"), &timeouts).await.unwrap();
-        let _held = silent.await.unwrap();
+        let (dialed, _held) = handshaken().await;
         let link = start(dialed, Arc::new(Collect::default()));
         let payload = Bytes::from(vec![1u8; 1 << 20]);
         let error = loop {
