@@ -6,7 +6,8 @@
 //!
 //! - `links`: discovery, dialing and accepting, the links, and the frames they bring in;
 //! - `info`: this node's own info and the peers', the topology and its change counter;
-//! - `routing`: subscriptions, and a message's path from `publish` to shared memory or a link;
+//! - `routing`: subscriptions, and who listens to a topic (its routes);
+//! - `publish`: a message's way from `publish` to shared memory, a link or this node itself;
 //! - `services`: providing and calling services, serving and answering calls;
 //! - `shm_attach`: this node's segments, the same-host segments it reads, and their gates.
 
@@ -20,6 +21,7 @@ mod latched;
 #[cfg(test)]
 mod latched_tests;
 mod links;
+mod publish;
 #[cfg(test)]
 mod reliable_tests;
 mod routing;
@@ -41,7 +43,7 @@ use crate::topology::{NodeId, NodeInfo, TopicInfo, TopicRole, Topology};
 use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};
 use bytes::Bytes;
-pub(crate) use routing::Outbound;
+pub(crate) use publish::Outbound;
 use routing::Route;
 use served::Served;
 use services::{CallEvent, PendingCall, ServiceEntry};

@@ -260,7 +260,11 @@ impl Link {
     /// Sends a frame without waiting: `Ok(true)` when it went to the socket (its unwritten
     /// rest, if any, queued first in the outbox) or into the outbox, `Ok(false)` when the
     /// outbox is full.
-    fn try_send(&self, head: &FrameHead<'_>, payload: &Bytes) -> Result<bool, LinkError> {
+    pub(crate) fn try_send(
+        &self,
+        head: &FrameHead<'_>,
+        payload: &Bytes,
+    ) -> Result<bool, LinkError> {
         {
             let mut outbox = self.outbox();
             // Busy (the writer at work, frames waiting): queue behind them, in one batch.
