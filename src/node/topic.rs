@@ -3,7 +3,7 @@
 //! Both are cheap to create and announce themselves to the mesh (a subscriber makes this node a
 //! listener of its topic; dropping the last one withdraws it).
 
-use super::mesh::{BoxFuture, Mesh, Outbound};
+use super::mesh::{BoxFuture, Mesh, Outbound, PublishedTopic};
 use super::queue::{Received, SubQueue};
 use crate::codec::{BuiltinCodec, Codec, CodecId};
 use crate::error::Result;
@@ -31,7 +31,7 @@ pub(crate) fn topic_info<T: ?Sized, C: Codec>(name: &str, role: TopicRole, codec
 /// Sends messages of type `T` on one topic, encoded with `C`.
 pub struct Publisher<T: ?Sized, C: Codec = BuiltinCodec> {
     mesh: Arc<Mesh>,
-    topic: Arc<str>,
+    topic: Arc<PublishedTopic>,
     codec: C,
     qos: Qos,
     _type: PhantomData<fn(&T)>,
@@ -53,7 +53,7 @@ impl<T: ?Sized, C: Codec> Publisher<T, C> {
         mesh.add_topic_role(info);
         Publisher {
             mesh,
-            topic: Arc::from(topic),
+            topic: Arc::new(PublishedTopic::new(topic)),
             codec,
             qos,
             _type: PhantomData,
@@ -64,7 +64,7 @@ impl<T: ?Sized, C: Codec> Publisher<T, C> {
 impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
     /// The topic this publisher sends on.
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.topic.name
     }
 
     /// Encodes `message` once and sends it to the topic's listeners. Returns how many nodes it
@@ -73,20 +73,20 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
         let mut bytes = Vec::new();
         self.codec.encode(message, &mut bytes)?;
         self.mesh
-            .publish(&self.topic, self.codec.id(), Bytes::from(bytes))
+            .publish_on(&self.topic, self.codec.id(), Outbound::Heap(bytes))
             .await
     }
 
     /// Sends bytes already encoded with this publisher's codec.
     pub async fn send_encoded(&self, payload: Bytes) -> Result<usize> {
         self.mesh
-            .publish(&self.topic, self.codec.id(), payload)
+            .publish_on(&self.topic, self.codec.id(), Outbound::Bytes(payload))
             .await
     }
 
     /// Whether any node listens to this topic now.
     pub fn has_listeners(&self) -> bool {
-        self.mesh.has_listeners(&self.topic)
+        self.mesh.has_listeners(&self.topic.name)
     }
 
     /// A buffer of `len` bytes to fill with an encoded message, then [`Loan::send`]. When
@@ -97,7 +97,7 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
             mesh: self.mesh.clone(),
             topic: self.topic.clone(),
             codec: self.codec.id(),
-            buffer: self.mesh.loan(&self.topic, len),
+            buffer: self.mesh.loan(&self.topic.name, len),
         }
     }
 }
@@ -126,7 +126,7 @@ where
             mesh: self.mesh.clone(),
             topic: self.topic.clone(),
             codec: CodecId::Rkyv,
-            buffer: self.mesh.loan(&self.topic, max_len),
+            buffer: self.mesh.loan(&self.topic.name, max_len),
         };
         if loan.buffer.in_shared_memory() {
             let written =
@@ -149,7 +149,11 @@ where
             }
         })?;
         self.mesh
-            .publish(&self.topic, CodecId::Rkyv, Bytes::copy_from_slice(&bytes))
+            .publish_on(
+                &self.topic,
+                CodecId::Rkyv,
+                Outbound::Bytes(Bytes::copy_from_slice(&bytes)),
+            )
             .await
     }
 }
@@ -157,7 +161,7 @@ where
 /// A message buffer from [`Publisher::loan`]: fill it, then send it.
 pub struct Loan {
     mesh: Arc<Mesh>,
-    topic: Arc<str>,
+    topic: Arc<PublishedTopic>,
     codec: CodecId,
     buffer: Outbound,
 }
@@ -166,7 +170,7 @@ impl Loan {
     /// Sends the buffer to the topic's listeners. Returns how many nodes it went to.
     pub async fn send(self) -> Result<usize> {
         self.mesh
-            .publish_payload(&self.topic, self.codec, self.buffer)
+            .publish_on(&self.topic, self.codec, self.buffer)
             .await
     }
 
@@ -197,7 +201,7 @@ impl std::ops::DerefMut for Loan {
 impl<T: ?Sized, C: Codec> Drop for Publisher<T, C> {
     fn drop(&mut self) {
         self.mesh
-            .remove_topic_role(&self.topic, TopicRole::Publish, self.qos);
+            .remove_topic_role(&self.topic.name, TopicRole::Publish, self.qos);
     }
 }
 

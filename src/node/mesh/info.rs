@@ -14,6 +14,7 @@ use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::Link;
 use bytes::Bytes;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
 /// Most topics plus services a peer's NodeInfo may list.
@@ -35,6 +36,8 @@ impl Mesh {
 
     pub(super) fn bump(&self) {
         self.changes.send_modify(|v| *v += 1);
+        // Routes computed before are stale (no lock taken: a caller may hold others).
+        self.routes_version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Applies a change to this node's info, raises its version and tells every peer.

@@ -24,6 +24,8 @@ mod links;
 mod publish;
 #[cfg(test)]
 mod reliable_tests;
+#[cfg(test)]
+mod route_cache_tests;
 mod routing;
 mod served;
 mod services;
@@ -44,6 +46,7 @@ use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};
 use bytes::Bytes;
 pub(crate) use publish::Outbound;
+pub(crate) use routing::PublishedTopic;
 use routing::Route;
 use served::Served;
 use services::{CallEvent, PendingCall, ServiceEntry};
@@ -129,6 +132,9 @@ pub(crate) struct Mesh {
     shm: Option<ShmRoutes>,
     /// Per topic, its listening groups as of a topology version.
     routes: Mutex<HashMap<String, Route>>,
+    /// Raised whenever a route may have changed (the topology, a link, a strategy): routes
+    /// computed before are stale.
+    routes_version: AtomicU64,
     /// (peer, topic) whose messages this node now sends through shared memory, after telling
     /// the peer with a `ShmSwitch` frame.
     shm_switched: Mutex<HashMap<NodeId, HashSet<String>>>,
@@ -190,6 +196,7 @@ impl Mesh {
             shm,
             shm_switched: Mutex::new(HashMap::new()),
             routes: Mutex::new(HashMap::new()),
+            routes_version: AtomicU64::new(0),
             shm_gates: Mutex::new(HashMap::new()),
             shm_problems: Mutex::new(Default::default()),
             shm_retry: tokio::sync::Notify::new(),

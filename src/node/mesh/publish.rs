@@ -8,7 +8,7 @@
 //! connection, and never attaches a shared-memory reader (it asks for a segment of its own,
 //! `want_segment`, when a same-host listener could read one).
 
-use super::routing::{PeerTarget, ShmWay, Target};
+use super::routing::{PeerTarget, PublishedTopic, ShmWay, Target};
 use super::{Mesh, lock, read};
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
@@ -117,7 +117,19 @@ enum Sent {
 impl Mesh {
     /// Sends an encoded message to the listeners of `topic`. Returns how many nodes it went to.
     pub async fn publish(&self, topic: &str, codec: CodecId, payload: Bytes) -> Result<usize> {
-        self.publish_payload(topic, codec, Outbound::Bytes(payload))
+        self.publish_routed(topic, None, codec, Outbound::Bytes(payload))
+            .await
+    }
+
+    /// A publisher's [`Mesh::publish`] of what [`Mesh::loan`] gave, once filled, or of bytes:
+    /// its topic keeps the route its messages take.
+    pub async fn publish_on(
+        &self,
+        topic: &PublishedTopic,
+        codec: CodecId,
+        payload: Outbound,
+    ) -> Result<usize> {
+        self.publish_routed(&topic.name, Some(topic), codec, payload)
             .await
     }
 
@@ -134,14 +146,14 @@ impl Mesh {
         }
     }
 
-    /// Sends what `loan` gave, once filled. Returns how many nodes it went to.
-    pub async fn publish_payload(
+    async fn publish_routed(
         &self,
         topic: &str,
+        route: Option<&PublishedTopic>,
         codec: CodecId,
         payload: Outbound,
     ) -> Result<usize> {
-        match self.send_now(topic, codec, payload)? {
+        match self.send_now(topic, route, codec, payload)? {
             Sent::Done(outcome) => outcome.into_result(),
             // Boxed: the future made per message stays a few words.
             Sent::Waiting(waits) => Box::pin(self.finish_waits(topic, codec, *waits)).await,
@@ -151,7 +163,13 @@ impl Mesh {
     /// Checks a message and makes every send of it that needs no wait: to this node's own
     /// subscriptions, into shared memory, into links' outboxes. Returns what is left to wait
     /// for, if anything.
-    fn send_now(&self, topic: &str, codec: CodecId, payload: Outbound) -> Result<Sent> {
+    fn send_now(
+        &self,
+        topic: &str,
+        route: Option<&PublishedTopic>,
+        codec: CodecId,
+        payload: Outbound,
+    ) -> Result<Sent> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
@@ -164,7 +182,7 @@ impl Mesh {
             });
         }
         self.remember_sent(topic, codec, payload.as_slice());
-        let (groups, strategy) = self.route_topic(topic);
+        let (groups, strategy) = self.route_topic(topic, route);
         let shm_only = self.config.transport == TransportPreference::Shm;
         let mut local = false;
         let mut by_shm: SmallVec<[&PeerTarget; 4]> = SmallVec::new();

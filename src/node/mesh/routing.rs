@@ -15,8 +15,8 @@ use crate::node::shm_routes;
 use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::link::Link;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How a same-host peer can be reached through shared memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,24 @@ impl Clone for PeerTarget {
 /// A topic's listening groups: (group name, members in a stable order).
 pub(super) type Groups = Arc<Vec<(String, Vec<Target>)>>;
 
-/// A topic's listening groups, as of a topology version.
+/// A topic a publisher sends on, with the route its messages last took: while the topology
+/// stands, its messages skip the mesh's table of routes (a lock and a hash of the name each).
+pub(crate) struct PublishedTopic {
+    pub name: String,
+    route: Mutex<Option<Route>>,
+}
+
+impl PublishedTopic {
+    pub fn new(name: &str) -> Self {
+        PublishedTopic {
+            name: name.to_string(),
+            route: Mutex::new(None),
+        }
+    }
+}
+
+/// A topic's listening groups, as of a version of the routes (`routes_version`).
+#[derive(Clone)]
 pub(super) struct Route {
     version: u64,
     /// The topic's load-balancing strategy (a change of it clears the routes).
@@ -79,30 +96,43 @@ impl Mesh {
     /// Who listens to `topic`: every group of same-name listeners, and the strategy that picks
     /// the members of each that get a message (`Balancer::pick`). This node counts as a
     /// member of its own name's group.
-    pub(super) fn route_topic(&self, topic: &str) -> (Groups, Strategy) {
+    /// `cache`: the publisher's own last route, used while current and kept current.
+    pub(super) fn route_topic(
+        &self,
+        topic: &str,
+        cache: Option<&PublishedTopic>,
+    ) -> (Groups, Strategy) {
         // The groups change only with the topology (or this node's own subscriptions, which
-        // bump the same counter): compute them once per change, pick per message.
-        let version = *self.changes.borrow();
-        let mut routes = lock(&self.routes);
-        match routes.get(topic) {
-            Some(route) if route.version == version => (route.groups.clone(), route.strategy),
-            _ => {
-                let strategy = read(&self.topic_strategy)
-                    .get(topic)
-                    .copied()
-                    .unwrap_or(self.config.strategy);
-                let groups = Arc::new(self.route_groups(topic));
-                routes.insert(
-                    topic.to_string(),
-                    Route {
-                        version,
-                        strategy,
-                        groups: groups.clone(),
-                    },
-                );
-                (groups, strategy)
+        // bump the same counter) or a link: compute them once per change, pick per message.
+        let version = self.routes_version.load(Ordering::Acquire);
+        if let Some(cached) = cache.and_then(|c| lock(&c.route).clone()) {
+            if cached.version == version {
+                return (cached.groups, cached.strategy);
             }
         }
+        let route = {
+            let mut routes = lock(&self.routes);
+            match routes.get(topic) {
+                Some(route) if route.version == version => route.clone(),
+                _ => {
+                    let strategy = read(&self.topic_strategy)
+                        .get(topic)
+                        .copied()
+                        .unwrap_or(self.config.strategy);
+                    let route = Route {
+                        version,
+                        strategy,
+                        groups: Arc::new(self.route_groups(topic)),
+                    };
+                    routes.insert(topic.to_string(), route.clone());
+                    route
+                }
+            }
+        };
+        if let Some(cache) = cache {
+            *lock(&cache.route) = Some(route.clone());
+        }
+        (route.groups, route.strategy)
     }
 
     /// The same-name groups listening to `topic`, members in a stable order.
@@ -245,6 +275,7 @@ impl Mesh {
 
     /// Marks cached routes stale (a peer's link came or went without a topology change).
     pub(super) fn invalidate_routes(&self) {
+        self.routes_version.fetch_add(1, Ordering::AcqRel);
         lock(&self.routes).clear();
     }
 
