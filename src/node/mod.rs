@@ -39,6 +39,7 @@ mod topic;
 
 pub use crate::balance::Strategy;
 pub use builder::NodeBuilder;
+pub use mesh::Publishing;
 pub use preference::TransportPreference;
 pub use queue::Received;
 pub use service::Client;

@@ -3,7 +3,7 @@
 //! Both are cheap to create and announce themselves to the mesh (a subscriber makes this node a
 //! listener of its topic; dropping the last one withdraws it).
 
-use super::mesh::{BoxFuture, Mesh, Outbound, PublishedTopic};
+use super::mesh::{BoxFuture, Mesh, Outbound, PublishedTopic, Publishing};
 use super::queue::{Received, SubQueue};
 use crate::codec::{BuiltinCodec, Codec, CodecId};
 use crate::error::Result;
@@ -69,19 +69,20 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
 
     /// Encodes `message` once and sends it to the topic's listeners. Returns how many nodes it
     /// was handed to (0 when nobody listens: topics are fire and forget).
-    pub async fn send(&self, message: &T) -> Result<usize> {
+    pub fn send(&self, message: &T) -> Publishing {
         let mut bytes = Vec::new();
-        self.codec.encode(message, &mut bytes)?;
-        self.mesh
-            .publish_on(&self.topic, self.codec.id(), Outbound::Heap(bytes))
-            .await
+        match self.codec.encode(message, &mut bytes) {
+            Ok(()) => self
+                .mesh
+                .publish_on(&self.topic, self.codec.id(), Outbound::Heap(bytes)),
+            Err(e) => Publishing::failed(e.into()),
+        }
     }
 
     /// Sends bytes already encoded with this publisher's codec.
-    pub async fn send_encoded(&self, payload: Bytes) -> Result<usize> {
+    pub fn send_encoded(&self, payload: Bytes) -> Publishing {
         self.mesh
             .publish_on(&self.topic, self.codec.id(), Outbound::Bytes(payload))
-            .await
     }
 
     /// Whether any node listens to this topic now.
@@ -168,10 +169,8 @@ pub struct Loan {
 
 impl Loan {
     /// Sends the buffer to the topic's listeners. Returns how many nodes it went to.
-    pub async fn send(self) -> Result<usize> {
-        self.mesh
-            .publish_on(&self.topic, self.codec, self.buffer)
-            .await
+    pub fn send(self) -> Publishing {
+        self.mesh.publish_on(&self.topic, self.codec, self.buffer)
     }
 
     /// Shortens the message to `len` bytes.

@@ -46,6 +46,7 @@ use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};
 use bytes::Bytes;
 pub(crate) use publish::Outbound;
+pub use publish::Publishing;
 pub(crate) use routing::PublishedTopic;
 use routing::Route;
 use served::Served;

@@ -21,8 +21,11 @@ use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
 use smallvec::SmallVec;
 use std::borrow::Borrow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// The bytes queued at least before a message to a `keep_last(n)` listener is dropped.
@@ -108,6 +111,64 @@ struct Waits {
     payload: Bytes,
 }
 
+/// A publisher's message on its way ([`Mesh::publish_on`]): a future of a few words. Its first
+/// poll makes every send that needs no wait; what must wait goes on in a boxed future.
+pub struct Publishing(Step);
+
+enum Step {
+    Start {
+        mesh: Arc<Mesh>,
+        topic: Arc<PublishedTopic>,
+        codec: CodecId,
+        payload: Outbound,
+    },
+    Waiting(super::BoxFuture<Result<usize>>),
+    Failed(Error),
+    Done,
+}
+
+impl Publishing {
+    /// A message that failed before it was sent (its encoding): the future says so.
+    pub(crate) fn failed(error: Error) -> Self {
+        Publishing(Step::Failed(error))
+    }
+}
+
+impl Future for Publishing {
+    type Output = Result<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<usize>> {
+        let this = &mut self.get_mut().0;
+        loop {
+            match std::mem::replace(this, Step::Done) {
+                Step::Start {
+                    mesh,
+                    topic,
+                    codec,
+                    payload,
+                } => match mesh.send_now(&topic.name, Some(&topic), codec, payload) {
+                    Err(e) => return Poll::Ready(Err(e)),
+                    Ok(Sent::Done(outcome)) => return Poll::Ready(outcome.into_result()),
+                    Ok(Sent::Waiting(waits)) => {
+                        *this = Step::Waiting(Box::pin(async move {
+                            mesh.finish_waits(&topic.name, codec, *waits).await
+                        }));
+                    }
+                },
+                Step::Waiting(mut rest) => {
+                    let poll = rest.as_mut().poll(cx);
+                    if poll.is_pending() {
+                        *this = Step::Waiting(rest);
+                    }
+                    return poll;
+                }
+                Step::Failed(e) => return Poll::Ready(Err(e)),
+                Step::Done => panic!("a Publishing future polled after it completed"),
+            }
+        }
+    }
+}
+
 /// Where a message stands after `send_now`.
 enum Sent {
     Done(Outcome),
@@ -122,15 +183,19 @@ impl Mesh {
     }
 
     /// A publisher's [`Mesh::publish`] of what [`Mesh::loan`] gave, once filled, or of bytes:
-    /// its topic keeps the route its messages take.
-    pub async fn publish_on(
-        &self,
-        topic: &PublishedTopic,
+    /// its topic keeps the route its messages take. Sent when first polled.
+    pub fn publish_on(
+        self: &Arc<Self>,
+        topic: &Arc<PublishedTopic>,
         codec: CodecId,
         payload: Outbound,
-    ) -> Result<usize> {
-        self.publish_routed(&topic.name, Some(topic), codec, payload)
-            .await
+    ) -> Publishing {
+        Publishing(Step::Start {
+            mesh: self.clone(),
+            topic: topic.clone(),
+            codec,
+            payload,
+        })
     }
 
     /// A buffer of `len` bytes to fill for `topic`: a loaned chunk of this node's segment when
@@ -517,5 +582,17 @@ fn topic_head(topic: &str, codec: CodecId) -> FrameHead<'_> {
         codec,
         id: 0,
         name: topic.as_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_on_its_way_is_a_few_words() {
+        // Made and moved once per message: it holds the message and handles, not the sends.
+        let words = std::mem::size_of::<Publishing>() / std::mem::size_of::<usize>();
+        assert!(words <= 12, "Publishing is {words} words");
     }
 }
