@@ -9,7 +9,9 @@
 use crate::codec::{Codec, MsgPack};
 use bytes::BytesMut;
 
-/// The TCP frame decoder, fed `data` as it arrives in two pieces, then every frame it yields.
+/// The TCP frame decoder, fed `data` as it arrives in two pieces, then every frame it yields;
+/// and the scan a connection's reader makes of the same bytes, which must find the same frames
+/// and refuse the same one.
 pub fn frame_decoder(data: &[u8]) {
     use crate::transport::tcp::frame;
     let mut preamble = [0u8; frame::PREAMBLE_LEN];
@@ -17,14 +19,47 @@ pub fn frame_decoder(data: &[u8]) {
     preamble[..n].copy_from_slice(&data[..n]);
     let _ = frame::check_preamble(&preamble);
     let split = data.len() / 2;
+    let pieces = [&data[..split], &data[split..]];
+    let (mut decoded, mut decode_error) = (Vec::new(), None);
     let mut buf = BytesMut::new();
-    for piece in [&data[..split], &data[split..]] {
+    for piece in pieces {
         buf.extend_from_slice(piece);
         // Every frame the bytes hold, until they hold no more or are refused.
-        while let Ok(Some(frame)) = frame::decode(&mut buf) {
-            let _ = (frame.name(), frame.wire_len());
+        loop {
+            match frame::decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    let _ = (frame.name(), frame.wire_len());
+                    decoded.push(frame);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    decode_error = Some(e);
+                    break;
+                }
+            }
+        }
+        if decode_error.is_some() {
+            break;
         }
     }
+    let (mut scanned, mut scan_error) = (Vec::new(), None);
+    let mut buf = BytesMut::new();
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        let mut found = Vec::new();
+        let (used, bad) = frame::scan(&buf, &mut found);
+        let chunk = buf.split_to(used).freeze();
+        scanned.extend(found.iter().map(|f| f.frame(&chunk)));
+        if bad.is_some() {
+            scan_error = bad;
+            break;
+        }
+    }
+    assert_eq!(scanned, decoded, "scan and decode found different frames");
+    assert_eq!(
+        scan_error, decode_error,
+        "scan and decode refused differently"
+    );
 }
 
 /// The handshake's hello and a peer's node info, as a connection decodes them.

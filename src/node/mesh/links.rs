@@ -19,8 +19,9 @@ use super::info::node_info_frame;
 use super::{Mesh, admission, lock, read, write};
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::node::queue::Received;
-use crate::transport::tcp::frame::{Frame, FrameKind};
+use crate::transport::tcp::frame::{Frame, FrameAt, FrameKind};
 use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
+use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -343,27 +344,27 @@ impl FrameSink for Mesh {
         }
     }
 
-    fn on_frames(&self, link: &Arc<Link>, frames: &mut Vec<Frame>) {
+    fn on_frames(&self, link: &Arc<Link>, chunk: &Bytes, frames: &[FrameAt]) {
         // Consecutive messages of one topic are delivered together: one look-up of the topic's
         // subscriptions and one wake-up of each for the run.
         let mut run: Vec<Received> = Vec::new();
-        let mut run_topic = bytes::Bytes::new();
-        for frame in frames.drain(..) {
+        let mut run_topic = 0..0;
+        for frame in frames {
             if frame.kind == FrameKind::Topic && frame.id != super::latched::HISTORY {
-                if frame.name != run_topic {
-                    self.deliver_run(&run_topic, &mut run);
+                if chunk[frame.name.clone()] != chunk[run_topic.clone()] {
+                    self.deliver_run(&chunk[run_topic], &mut run);
                     run_topic = frame.name.clone();
                 }
                 run.push(Received {
                     codec: frame.codec,
-                    payload: frame.payload,
+                    payload: chunk.slice(frame.payload.clone()),
                 });
             } else {
-                self.deliver_run(&run_topic, &mut run);
-                self.on_frame(link, frame);
+                self.deliver_run(&chunk[run_topic.clone()], &mut run);
+                self.on_frame(link, frame.frame(chunk));
             }
         }
-        self.deliver_run(&run_topic, &mut run);
+        self.deliver_run(&chunk[run_topic], &mut run);
     }
 
     fn backpressure(

@@ -19,6 +19,7 @@
 use crate::codec::CodecId;
 use crate::discovery::host::MAX_NAME_LEN;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::ops::Range;
 
 /// The first bytes of every rosy connection.
 pub const MAGIC: [u8; 4] = *b"ROSY";
@@ -239,6 +240,38 @@ pub fn decode_hello(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
 }
 
 fn decode_limited(buf: &mut BytesMut, limit: usize) -> Result<Option<Frame>, FrameError> {
+    let Some(head) = parse_head(buf, limit)? else {
+        return Ok(None);
+    };
+    let mut frame = buf.split_to(4 + head.len);
+    frame.advance(4 + HEADER_LEN);
+    let name = frame.split_to(head.name_len).freeze();
+    if std::str::from_utf8(&name).is_err() {
+        return Err(FrameError::NameNotUtf8);
+    }
+    Ok(Some(Frame {
+        kind: head.kind,
+        codec: head.codec,
+        id: head.id,
+        name,
+        payload: frame.freeze(),
+    }))
+}
+
+/// A frame's header as read off the wire.
+struct Head {
+    kind: FrameKind,
+    codec: CodecId,
+    name_len: usize,
+    id: u64,
+    /// Bytes after the length prefix.
+    len: usize,
+}
+
+/// Reads the header of the frame at the start of `buf`: `Ok(None)` until the whole frame is
+/// there, an error as soon as the length or the header is (a bad one is refused before its
+/// body is waited for).
+fn parse_head(buf: &[u8], limit: usize) -> Result<Option<Head>, FrameError> {
     if buf.len() < 4 {
         return Ok(None);
     }
@@ -252,38 +285,87 @@ fn decode_limited(buf: &mut BytesMut, limit: usize) -> Result<Option<Frame>, Fra
     if len < HEADER_LEN {
         return Err(FrameError::TooShort(len));
     }
-    // Check the header as soon as it is here, before waiting for a large body.
-    if buf.len() >= 4 + HEADER_LEN {
-        FrameKind::from_byte(buf[4]).ok_or(FrameError::UnknownKind(buf[4]))?;
-        CodecId::from_byte(buf[5]).ok_or(FrameError::UnknownCodec(buf[5]))?;
-        let name_len = u16::from_le_bytes([buf[6], buf[7]]) as usize;
-        if name_len > MAX_NAME_LEN || HEADER_LEN + name_len > len {
-            return Err(FrameError::BadNameLength {
-                name_len,
-                frame_len: len,
-            });
-        }
+    if buf.len() < 4 + HEADER_LEN {
+        return Ok(None);
+    }
+    let kind = FrameKind::from_byte(buf[4]).ok_or(FrameError::UnknownKind(buf[4]))?;
+    let codec = CodecId::from_byte(buf[5]).ok_or(FrameError::UnknownCodec(buf[5]))?;
+    let name_len = u16::from_le_bytes([buf[6], buf[7]]) as usize;
+    if name_len > MAX_NAME_LEN || HEADER_LEN + name_len > len {
+        return Err(FrameError::BadNameLength {
+            name_len,
+            frame_len: len,
+        });
     }
     if buf.len() < 4 + len {
         return Ok(None);
     }
-    let mut frame = buf.split_to(4 + len);
-    frame.advance(4);
-    let kind = FrameKind::from_byte(frame.get_u8()).expect("checked above");
-    let codec = CodecId::from_byte(frame.get_u8()).expect("checked above");
-    let name_len = frame.get_u16_le() as usize;
-    let id = frame.get_u64_le();
-    let name = frame.split_to(name_len).freeze();
-    if std::str::from_utf8(&name).is_err() {
-        return Err(FrameError::NameNotUtf8);
-    }
-    Ok(Some(Frame {
+    let id = u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"));
+    Ok(Some(Head {
         kind,
         codec,
+        name_len,
         id,
-        name,
-        payload: frame.freeze(),
+        len,
     }))
+}
+
+/// A frame found in a chunk of received bytes: its header, and where its name and payload lie
+/// in the chunk. Frames read together are handed on so, the chunk shared, rather than each
+/// cut into buffers of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameAt {
+    pub kind: FrameKind,
+    pub codec: CodecId,
+    pub id: u64,
+    /// The name's bytes in the chunk (checked to be UTF-8).
+    pub name: Range<usize>,
+    pub payload: Range<usize>,
+}
+
+impl FrameAt {
+    /// The frame itself, its name and payload sharing `chunk` (no copy).
+    pub fn frame(&self, chunk: &Bytes) -> Frame {
+        Frame {
+            kind: self.kind,
+            codec: self.codec,
+            id: self.id,
+            name: chunk.slice(self.name.clone()),
+            payload: chunk.slice(self.payload.clone()),
+        }
+    }
+}
+
+/// Finds the frames complete at the start of `buf`, in order, and appends them to `found`.
+/// Returns the bytes they take, and the error of a malformed frame after them if one is there
+/// (the frames before it stand). A name is checked to be UTF-8 once per run of frames that
+/// carry the same one.
+pub fn scan(buf: &[u8], found: &mut Vec<FrameAt>) -> (usize, Option<FrameError>) {
+    let mut at = 0;
+    let mut checked_name = 0..0;
+    loop {
+        let head = match parse_head(&buf[at..], MAX_FRAME_LEN) {
+            Ok(Some(head)) => head,
+            Ok(None) => return (at, None),
+            Err(e) => return (at, Some(e)),
+        };
+        let name = at + 4 + HEADER_LEN..at + 4 + HEADER_LEN + head.name_len;
+        if buf[name.clone()] != buf[checked_name.clone()] {
+            if std::str::from_utf8(&buf[name.clone()]).is_err() {
+                return (at, Some(FrameError::NameNotUtf8));
+            }
+            checked_name = name.clone();
+        }
+        let end = at + 4 + head.len;
+        found.push(FrameAt {
+            kind: head.kind,
+            codec: head.codec,
+            id: head.id,
+            payload: name.end..end,
+            name,
+        });
+        at = end;
+    }
 }
 
 /// Makes room in `buf` for the next read: [`READ_STEP`] more bytes, or, while a large frame
@@ -348,6 +430,67 @@ mod tests {
             assert_eq!(out, frames, "split every {step} bytes");
             assert!(buf.is_empty());
         }
+    }
+
+    #[test]
+    fn a_scan_finds_the_frames_decode_would_in_one_shared_chunk() {
+        let frames = vec![
+            topic("a", b"1"),
+            topic("a", b""),
+            Frame::new(
+                FrameKind::Request,
+                CodecId::Json,
+                42,
+                "multiply",
+                Bytes::from_static(b"[2,2]"),
+            ),
+            topic("camera/frames", &vec![7u8; 100_000]),
+            topic("", b"unnamed"),
+        ];
+        let mut wire = BytesMut::new();
+        for f in &frames {
+            f.encode(&mut wire);
+        }
+        for step in [1, 3, 17, 4096, wire.len()] {
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            for piece in wire.chunks(step) {
+                buf.extend_from_slice(piece);
+                let mut found = Vec::new();
+                let (used, bad) = scan(&buf, &mut found);
+                assert_eq!(bad, None);
+                let chunk = buf.split_to(used).freeze();
+                out.extend(found.iter().map(|f| f.frame(&chunk)));
+            }
+            assert_eq!(out, frames, "split every {step} bytes");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_scan_keeps_the_frames_before_a_bad_one_and_names_it() {
+        let mut wire = BytesMut::new();
+        topic("t", b"x").encode(&mut wire);
+        topic("t", b"y").encode(&mut wire);
+        let good = wire.len();
+        let mut bad_name = BytesMut::new();
+        topic("u", b"z").encode(&mut bad_name);
+        bad_name[16] = 0xff;
+        wire.extend_from_slice(&bad_name);
+        let mut found = Vec::new();
+        assert_eq!(
+            scan(&wire, &mut found),
+            (good, Some(FrameError::NameNotUtf8))
+        );
+        assert_eq!(found.len(), 2);
+        let mut unknown = BytesMut::from(&wire[..good]);
+        unknown.extend_from_slice(&[20, 0, 0, 0, 99, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        found.clear();
+        assert_eq!(
+            scan(&unknown, &mut found),
+            (good, Some(FrameError::UnknownKind(99)))
+        );
+        assert_eq!(found.len(), 2);
     }
 
     #[test]

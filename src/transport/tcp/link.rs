@@ -20,7 +20,7 @@
 //! A link never interprets frames beyond the handshake: the reader hands each one to a
 //! [`FrameSink`] and reports the link's end once.
 
-use super::frame::{self, Frame, FrameError, FrameHead, FrameKind, PREAMBLE_LEN};
+use super::frame::{self, Frame, FrameAt, FrameError, FrameHead, FrameKind, PREAMBLE_LEN};
 use crate::codec::{Codec, CodecId, MsgPack};
 use bytes::{Buf, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
@@ -108,11 +108,11 @@ pub enum LinkError {
 pub trait FrameSink: Send + Sync + 'static {
     /// One frame from the peer (never `Hello`, which the handshake consumed).
     fn on_frame(&self, link: &Arc<Link>, frame: Frame);
-    /// Frames read together, in the order they came (drained by the call). By default each
-    /// goes to [`FrameSink::on_frame`]; a sink may take runs of them at once.
-    fn on_frames(&self, link: &Arc<Link>, frames: &mut Vec<Frame>) {
-        for frame in frames.drain(..) {
-            self.on_frame(link, frame);
+    /// Frames read together, in the order they came, found in `chunk`. By default each goes to
+    /// [`FrameSink::on_frame`]; a sink may take runs of them at once.
+    fn on_frames(&self, link: &Arc<Link>, chunk: &Bytes, frames: &[FrameAt]) {
+        for frame in frames {
+            self.on_frame(link, frame.frame(chunk));
         }
     }
     /// The link ended; `error` says why when it was not a clean close.
@@ -646,20 +646,17 @@ async fn read_loop(
 ) {
     let mut frames = Vec::new();
     let error = loop {
-        // Every complete frame read so far goes to the sink at once (one delivery per run of a
-        // topic's messages under load, rather than one per message).
-        let bad = loop {
-            match frame::decode(&mut buf) {
-                Ok(Some(frame)) if frame.kind == FrameKind::Hello => {
-                    break Some(LinkError::BadHello("a second hello".into()));
-                }
-                Ok(Some(frame)) => frames.push(frame),
-                Ok(None) => break None,
-                Err(e) => break Some(e.into()),
-            }
-        };
+        // Every complete frame read so far goes to the sink at once, sharing one chunk of the
+        // buffer (one delivery per run of a topic's messages under load, not one per message).
+        let (used, bad) = frame::scan(&buf, &mut frames);
+        let mut bad = bad.map(LinkError::from);
+        if let Some(hello) = frames.iter().position(|f| f.kind == FrameKind::Hello) {
+            frames.truncate(hello);
+            bad = Some(LinkError::BadHello("a second hello".into()));
+        }
         if !frames.is_empty() {
-            sink.on_frames(&link, &mut frames);
+            let chunk = buf.split_to(used).freeze();
+            sink.on_frames(&link, &chunk, &frames);
             frames.clear();
         }
         if bad.is_some() {
