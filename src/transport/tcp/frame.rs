@@ -13,8 +13,10 @@
 //! ...     name (UTF-8), then payload
 //! ```
 //!
-//! Every length, kind, codec and string read here is bounded and checked; a bad frame is a
-//! [`FrameError`] that closes the one connection it came on. This module does no I/O.
+//! [`decode`] takes one frame off a buffer; [`scan`] finds every complete frame of a read in
+//! place (a connection's reader hands them on sharing one chunk). Every length, kind, codec and
+//! string read here is bounded and checked; a bad frame is a [`FrameError`] that closes the one
+//! connection it came on. This module does no I/O.
 
 use crate::codec::CodecId;
 use crate::discovery::host::MAX_NAME_LEN;
