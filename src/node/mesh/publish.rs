@@ -263,14 +263,8 @@ impl Mesh {
                 };
                 match peer.shm {
                     ShmWay::Reading if self.shm.is_some() => {
-                        if self.switch_to_shm(peer, topic) {
-                            by_shm.push(peer);
-                        } else if shm_only {
-                            self.dropped.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            // Its link is full: this one goes after what is queued there.
-                            by_tcp.push(peer);
-                        }
+                        self.switch_to_shm(peer, topic);
+                        by_shm.push(peer);
                     }
                     ShmWay::Wanted if shm_only => {
                         // Not reading our segment yet: with shm forced there is no other way.
@@ -506,20 +500,15 @@ impl Mesh {
 
     /// Makes sure `peer` has been told that this node's messages on `topic` come through
     /// shared memory from now on: a `ShmSwitch` frame queued on its link after every message
-    /// sent there before. `false` when the link's outbox is full: the message goes over the
-    /// link then, after those queued, and the next one tries again.
-    fn switch_to_shm(&self, peer: &PeerTarget, topic: &str) -> bool {
-        if peer.switched.load(Ordering::Relaxed) {
-            return true;
-        }
-        if self.switch_link_to_shm(&peer.link, topic) {
+    /// sent there before (its reader holds what it reads from shared memory until then).
+    fn switch_to_shm(&self, peer: &PeerTarget, topic: &str) {
+        if !peer.switched.load(Ordering::Relaxed) && self.switch_link_to_shm(&peer.link, topic) {
             peer.switched.store(true, Ordering::Relaxed);
-            return true;
         }
-        false
     }
 
-    /// As [`Mesh::switch_to_shm`] for a link, once per peer and topic (`shm_switched`).
+    /// As [`Mesh::switch_to_shm`] for a link, once per peer and topic (`shm_switched`). A marker
+    /// is queued whatever the outbox holds; `false` when the link is closed.
     fn switch_link_to_shm(&self, link: &Link, topic: &str) -> bool {
         let mut switched = lock(&self.shm_switched);
         if switched
@@ -529,18 +518,15 @@ impl Mesh {
             return true;
         }
         let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
-        match link.send_now(marker) {
-            Ok(()) => {
-                switched
-                    .entry(link.peer.node_id.clone())
-                    .or_default()
-                    .insert(topic.to_string());
-                true
-            }
-            Err(LinkError::Full(_)) => false,
-            // A closed link carries nothing more: shared memory is the only way left.
-            Err(_) => true,
+        if link.send_now(marker).is_err() {
+            // Closed: it carries nothing more, and shared memory is the only way left.
+            return false;
         }
+        switched
+            .entry(link.peer.node_id.clone())
+            .or_default()
+            .insert(topic.to_string());
+        true
     }
 
     /// Sends one message on `topic` to one peer: through shared memory when it reads this
@@ -561,9 +547,8 @@ impl Mesh {
         if way == ShmWay::Wanted {
             self.want_segment(topic);
         }
-        if let (ShmWay::Reading, Some(shm), true) =
-            (way, &self.shm, self.switch_link_to_shm(link, topic))
-        {
+        if let (ShmWay::Reading, Some(shm)) = (way, &self.shm) {
+            self.switch_link_to_shm(link, topic);
             let hash = shm_routes::id_hash(&link.peer.node_id);
             match shm.send(topic, codec, &payload, &[hash]) {
                 Ok(()) => return Ok(()),

@@ -246,7 +246,9 @@ impl Link {
             return Err(LinkError::Closed);
         }
         let cost = head.wire_len(payload.len());
-        if outbox.pending != 0 && outbox.pending + cost > OUTBOX_BYTES {
+        let marker = head.kind == FrameKind::ShmSwitch;
+        // A marker is a few bytes that order what follows: it never waits for room.
+        if !marker && outbox.pending != 0 && outbox.pending + cost > OUTBOX_BYTES {
             return Ok(false);
         }
         outbox.push(head, payload);
@@ -315,7 +317,8 @@ impl Link {
         self.outbox().pending
     }
 
-    /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget.
+    /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget,
+    /// which a `ShmSwitch` marker does not count against (it must follow what is queued, now).
     pub fn send_now(&self, frame: Frame) -> Result<(), LinkError> {
         match self.try_enqueue(&frame.head(), &frame.payload)? {
             true => Ok(()),
@@ -814,7 +817,7 @@ mod tests {
     }
 
     /// A peer that reads nothing: the outbox fills to its bound, then a send waits its timeout
-    /// and fails, and `send_now` fails at once; nothing beyond the bound is held.
+    /// and fails, and `send_now` fails at once; nothing beyond the bound is held but a marker.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_outbox_bounds_memory_and_fails_sends_in_time() {
         // The peer does the handshake, then never reads again.
@@ -833,6 +836,11 @@ mod tests {
         let larger = Bytes::from(vec![2u8; 2 << 20]);
         let larger = Frame::new(FrameKind::Topic, CodecId::Raw, 0, "t", larger);
         assert!(matches!(link.send_now(larger), Err(LinkError::Full(_))));
+        // A `ShmSwitch` marker must follow what is queued at once: it never waits for room.
+        let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, "t", Bytes::new());
+        let before = link.queued_bytes();
+        link.send_now(marker).unwrap();
+        assert!(link.queued_bytes() > before);
         link.close();
         let frame = Frame::new(FrameKind::Topic, CodecId::Raw, 0, "t", payload);
         assert!(matches!(
