@@ -6,8 +6,8 @@
 //! cargo run --release --example camera_pipeline -- viewer            # prints a line a second
 //! cargo run --release --example camera_pipeline -- camera --fps 30
 //! ```
-//! Options: `--fps N` (camera, default 30), `--count N` (frames to send or to receive, then
-//! exit; default: until Ctrl-C), `--topic T` (default `camera/frames`), `--size WxH` (camera,
+//! Options: `--fps N` (camera, default 30), `--count N` (frames to send, or to see go by,
+//! received or lost, then exit; default: until Ctrl-C), `--topic T` (default `camera/frames`), `--size WxH` (camera,
 //! default 1000x1000), `--encoding mono8|rgb8` (camera, default mono8; 1920x1080 rgb8 is a
 //! 6.2 MB frame).
 
@@ -111,9 +111,20 @@ async fn viewer(args: &[String]) -> rosy::Result<()> {
     let (mut received, mut in_place) = (0u64, 0u64);
     let mut latencies_us: Vec<f64> = Vec::new();
     let mut window = Instant::now();
+    // The viewer subscribes best effort, as a display does: a frame it is too slow for is lost
+    // (counted) for a newer one. `--count` frames seen go by, received or lost.
+    let done = |received: u64, lost: u64| count.is_some_and(|n| received + lost >= n);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let archive = tokio::select! {
             a = frames.recv_archived() => a,
+            // The last frames may be lost with no newer one to wake this loop.
+            _ = tick.tick() => {
+                if done(received, frames.lost()) {
+                    break;
+                }
+                continue;
+            }
             _ = rosy::node::shutdown_signal() => None,
         };
         let Some(archive) = archive else { break };
@@ -132,11 +143,16 @@ async fn viewer(args: &[String]) -> rosy::Result<()> {
         }
         received += 1;
         in_place += archive.in_place() as u64;
-        if window.elapsed() >= Duration::from_secs(1) || count.is_some_and(|n| received >= n) {
+        let lost = frames.lost();
+        if window.elapsed() >= Duration::from_secs(1) || done(received, lost) {
             latencies_us.sort_by(f64::total_cmp);
+            let lost = if lost > 0 {
+                format!(", {lost} lost")
+            } else {
+                String::new()
+            };
             println!(
-                "{received} frames ({} read in place), {:.1} frames/s, latency p50 {:.0} µs, {}x{} {}",
-                in_place,
+                "{received} frames ({in_place} read in place{lost}), {:.1} frames/s, latency p50 {:.0} µs, {}x{} {}",
                 latencies_us.len() as f64 / window.elapsed().as_secs_f64(),
                 latencies_us[latencies_us.len() / 2],
                 image.width,
@@ -146,7 +162,7 @@ async fn viewer(args: &[String]) -> rosy::Result<()> {
             latencies_us.clear();
             window = Instant::now();
         }
-        if count.is_some_and(|n| received >= n) {
+        if done(received, lost) {
             break;
         }
     }

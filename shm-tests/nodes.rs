@@ -203,7 +203,8 @@ async fn a_sender_closing_right_after_sending_loses_nothing() {
 }
 
 /// The camera pipeline example: 1 MB frames from one process, validated and read in place by
-/// another.
+/// another. The viewer is best effort, as a display is: when it falls behind (a debug build on
+/// a loaded machine), the oldest frame it has not reached is lost for a newer one, counted.
 #[test]
 fn the_camera_pipeline_example_reads_frames_in_place() {
     use crate::support::Proc;
@@ -217,12 +218,26 @@ fn the_camera_pipeline_example_reads_frames_in_place() {
     );
     assert!(camera.wait_exit(T).success(), "{:?}", camera.stderr());
     assert!(viewer.wait_exit(T).success(), "{:?}", viewer.stderr());
+    // "N frames (M read in place[, L lost]), ..."
     let last = viewer.stdout().last().cloned().unwrap_or_default();
-    let in_place: u64 = last
-        .strip_prefix("30 frames (")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected summary {last:?}"));
+    let numbers: Vec<u64> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(numbers.len() >= 2, "unexpected summary {last:?}");
+    let (received, in_place) = (numbers[0], numbers[1]);
+    let lost = if last.contains(" lost)") {
+        numbers[2]
+    } else {
+        0
+    };
+    assert_eq!(
+        received + lost,
+        30,
+        "every frame received or counted lost: {last}"
+    );
     assert!(in_place > 0, "no frame was read in place: {last}");
     assert!(
         !viewer
