@@ -68,7 +68,8 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
     }
 
     /// Encodes `message` once and sends it to the topic's listeners. Returns how many nodes it
-    /// was handed to (0 when nobody listens: topics are fire and forget).
+    /// was handed to (0 when nobody listens: topics are fire and forget). The message is
+    /// encoded at the call and sent when the returned future is awaited.
     pub fn send(&self, message: &T) -> Publishing {
         let mut bytes = Vec::new();
         match self.codec.encode(message, &mut bytes) {

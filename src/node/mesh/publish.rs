@@ -112,7 +112,9 @@ struct Waits {
 }
 
 /// A publisher's message on its way ([`Mesh::publish_on`]): a future of a few words. Its first
-/// poll makes every send that needs no wait; what must wait goes on in a boxed future.
+/// poll makes every send that needs no wait; what must wait goes on in a boxed future. Nothing
+/// is sent until it is awaited (or polled).
+#[must_use = "a message is sent when its Publishing is awaited"]
 pub struct Publishing(Step);
 
 enum Step {
