@@ -180,8 +180,11 @@ enum Sent {
 impl Mesh {
     /// Sends an encoded message to the listeners of `topic`. Returns how many nodes it went to.
     pub async fn publish(&self, topic: &str, codec: CodecId, payload: Bytes) -> Result<usize> {
-        self.publish_routed(topic, None, codec, Outbound::Bytes(payload))
-            .await
+        match self.send_now(topic, None, codec, Outbound::Bytes(payload))? {
+            Sent::Done(outcome) => outcome.into_result(),
+            // Boxed: the future made per message stays a few words.
+            Sent::Waiting(waits) => Box::pin(self.finish_waits(topic, codec, *waits)).await,
+        }
     }
 
     /// A publisher's [`Mesh::publish`] of what [`Mesh::loan`] gave, once filled, or of bytes:
@@ -210,20 +213,6 @@ impl Mesh {
                 Outbound::Heap(vec![0; len])
             }
             None => Outbound::Heap(vec![0; len]),
-        }
-    }
-
-    async fn publish_routed(
-        &self,
-        topic: &str,
-        route: Option<&PublishedTopic>,
-        codec: CodecId,
-        payload: Outbound,
-    ) -> Result<usize> {
-        match self.send_now(topic, route, codec, payload)? {
-            Sent::Done(outcome) => outcome.into_result(),
-            // Boxed: the future made per message stays a few words.
-            Sent::Waiting(waits) => Box::pin(self.finish_waits(topic, codec, *waits)).await,
         }
     }
 
