@@ -2,8 +2,9 @@
 //! message and counts the loss, so a slow subscriber never stalls the connection it shares.
 //!
 //! A *reliable* subscription's queue never drops: past its capacity it is counted in the node's
-//! [`Backlog`], and the node's readers (TCP links, the shared-memory reader) stop taking more
-//! until it has room again, so the publisher waits instead (up to its send timeout).
+//! [`Backlog`], and the node's readers stop handing more over until it has room again: TCP links
+//! stop reading (the sender's outbox holds the rest), the shared-memory reader stages up to
+//! 32 MiB and then leaves the ring unread. Past that the publisher waits (up to its send timeout).
 
 use crate::codec::CodecId;
 use crate::qos::Qos;

@@ -81,6 +81,12 @@ struct Attached {
     ended: Option<Ended>,
     reliable: Reliable,
     counted: u64,
+    /// Messages for this node read while a reliable subscription was full, handed over in
+    /// order before anything newer once there is room (see [`STAGED_BYTES`]).
+    staged: std::collections::VecDeque<Received>,
+    /// Left unread at the last poll: a reliable subscription is full and the node holds
+    /// [`STAGED_BYTES`] already. Looked at again when a subscription gets room.
+    paused: bool,
     /// Set by `detach`: read what is left until this instant, then tell the waiter.
     draining: Option<(Instant, crossbeam::channel::Sender<()>)>,
 }
@@ -315,6 +321,8 @@ impl ShmRoutes {
                 ended: Some(Box::new(ended)),
                 reliable: Box::new(reliable),
                 counted: 0,
+                staged: Default::default(),
+                paused: false,
                 draining: None,
             })));
         }
@@ -376,17 +384,37 @@ enum Polled {
 }
 
 /// Takes what `a`'s segment holds (up to a batch) and hands what is for this node over.
-fn poll(a: &mut Attached, me: u64) -> Polled {
-    let mut batch = Vec::new();
-    let mut result = Polled::Empty;
+///
+/// While a reliable subscription of this node is full, what is read is staged instead, up to
+/// [`STAGED_BYTES`] for all segments (`staged_bytes` counts it): like a TCP link's outbox for a
+/// remote reader, this lets a slow reliable reader fall behind without stopping the ring that
+/// its publisher's other readers share. Past that it is left in the ring, whose writer then
+/// waits for it. Staged messages are handed over before anything newer.
+fn poll(a: &mut Attached, me: u64, staged_bytes: &mut usize) -> Polled {
     let (reliable, full) = (a.reliable)();
     a.subscriber.set_reliable(reliable);
-    if reliable && full && a.draining.is_none() {
+    a.paused = false;
+    let stage = reliable && full && a.draining.is_none();
+    if !stage && !a.staged.is_empty() {
+        // Room again (or the segment is being detached: then all of it, past any capacity).
+        let n = match a.draining {
+            Some(_) => a.staged.len(),
+            None => a.staged.len().min(BATCH),
+        };
+        let batch: Vec<Received> = a.staged.drain(..n).collect();
+        *staged_bytes -= batch.iter().map(|r| r.payload.len()).sum::<usize>();
+        (a.deliver)(batch);
+        return Polled::Read;
+    }
+    if stage && *staged_bytes >= STAGED_BYTES {
         // Left in the ring: its writer waits; read again when the subscription has room
         // (`wake_reader`).
-        return result;
+        a.paused = true;
+        return Polled::Empty;
     }
-    while batch.len() < BATCH {
+    let mut batch = Vec::new();
+    let mut result = Polled::Empty;
+    while batch.len() < BATCH && !(stage && *staged_bytes >= STAGED_BYTES) {
         let taken = a.subscriber.try_recv();
         if a.subscriber.lost() > a.counted {
             // Overwritten before this reader got to them. Some may have been meant for other
@@ -399,14 +427,18 @@ fn poll(a: &mut Attached, me: u64) -> Polled {
                 result = Polled::Read;
                 match parse_prefix(&sample, me) {
                     Some((codec, true)) => {
-                        let payload = if sample.len() <= COPY_OUT_MAX {
+                        let payload = if stage || sample.len() <= COPY_OUT_MAX {
                             // Small: a copy costs less than pinning a chunk while the message
-                            // waits in a queue (the pool would run dry under a burst).
+                            // waits in a queue (the pool would run dry under a burst). Staged:
+                            // the chunk goes back to the pool while the message waits.
                             Bytes::copy_from_slice(&sample[PREFIX_LEN..])
                         } else {
                             // Zero copy: the Bytes keeps the sample (and its chunk) alive.
                             Bytes::from_owner(sample).slice(PREFIX_LEN..)
                         };
+                        if stage {
+                            *staged_bytes += payload.len();
+                        }
                         batch.push(Received { codec, payload });
                     }
                     Some((_, false)) => {}
@@ -431,11 +463,29 @@ fn poll(a: &mut Attached, me: u64) -> Polled {
         batch.len(),
         a.counted
     );
-    if !batch.is_empty() {
+    if stage {
+        a.staged.extend(batch);
+    } else if !batch.is_empty() {
         // One hand-over (one lock, one wake-up of the consumer) per batch, not per message.
         (a.deliver)(batch);
     }
     result
+}
+
+/// Hands over all that `a` holds staged, past any capacity: its segment is being dropped.
+fn deliver_staged(a: &mut Attached, staged_bytes: &mut usize) {
+    if !a.staged.is_empty() {
+        let batch: Vec<Received> = a.staged.drain(..).collect();
+        *staged_bytes -= batch.iter().map(|r| r.payload.len()).sum::<usize>();
+        (a.deliver)(batch);
+    }
+}
+
+/// Whether `a` may have something to do before the reader sleeps: a message in its ring (unless
+/// it is paused), or staged messages (or a paused ring) and a subscription with room again.
+fn ready(a: &Attached) -> bool {
+    (!a.paused && a.subscriber.has_new())
+        || ((a.paused || !a.staged.is_empty()) && !(a.reliable)().1)
 }
 
 /// The reader thread: reads every attached segment until each is empty, then sleeps on the
@@ -447,6 +497,7 @@ fn read_loop(
     busy_poll: bool,
 ) {
     let mut attached: Vec<Attached> = Vec::new();
+    let mut staged_bytes = 0;
     let mut last_check = Instant::now();
     let mut bell_cut_said = false;
     loop {
@@ -469,7 +520,7 @@ fn read_loop(
         let now = Instant::now();
         let mut i = 0;
         while i < attached.len() {
-            let polled = poll(&mut attached[i], me);
+            let polled = poll(&mut attached[i], me, &mut staged_bytes);
             let a = &attached[i];
             let drained = a
                 .draining
@@ -477,6 +528,7 @@ fn read_loop(
                 .is_some_and(|(until, _)| !matches!(polled, Polled::Read) || now > *until);
             if matches!(polled, Polled::Ended) || drained {
                 let mut a = attached.swap_remove(i);
+                deliver_staged(&mut a, &mut staged_bytes);
                 match a.draining.take() {
                     Some((_, done)) => {
                         let _ = done.send(());
@@ -506,7 +558,7 @@ fn read_loop(
             continue;
         }
         let observed = bell.prepare_sleep();
-        if !inbox.is_empty() || attached.iter().any(|a| a.subscriber.has_new()) {
+        if !inbox.is_empty() || attached.iter().any(ready) {
             bell.woke();
             continue;
         }
@@ -534,6 +586,10 @@ fn read_loop(
 /// Messages up to this size are copied out of shared memory at once, releasing their chunk;
 /// larger ones are handed over in place.
 const COPY_OUT_MAX: usize = 64 << 10;
+
+/// Most bytes a node holds read from shared memory for its full reliable subscriptions: as much
+/// as a TCP link's outbox holds for a reader behind.
+const STAGED_BYTES: usize = crate::transport::tcp::link::OUTBOX_BYTES;
 
 /// Most messages a reader hands over at once.
 const BATCH: usize = 256;
