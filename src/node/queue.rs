@@ -118,10 +118,14 @@ impl SubQueue {
 
     /// The oldest queued message, without waiting.
     pub fn try_pop(&self) -> Option<Received> {
-        self.items
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
+        let (message, left) = {
+            let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            (items.pop_front(), items.len())
+        };
+        if message.is_some() && left < self.capacity {
+            self.leave_backlog();
+        }
+        message
     }
 
     /// Whether the queue is closed (the node closed or the subscription ended).
@@ -209,5 +213,27 @@ mod tests {
         assert!(!q.is_closed());
         q.close();
         assert!(q.pop().await.is_none());
+    }
+
+    /// A reliable queue never drops; it holds its node's readers back while at capacity, and
+    /// lets them go once a message is taken, whether by waiting (`pop`) or not (`try_pop`).
+    #[tokio::test]
+    async fn a_reliable_queue_keeps_everything_and_is_full_until_read() {
+        let backlog = Arc::new(Backlog::default());
+        let q = SubQueue::with_qos("t", 2, false, Some(backlog.clone()));
+        for i in 0..3 {
+            q.push(msg(i));
+        }
+        assert_eq!(q.lost(), 0);
+        assert!(backlog.full());
+        assert_eq!(q.try_pop().unwrap().payload[0], 0);
+        assert!(backlog.full(), "2 left: still at capacity");
+        assert_eq!(q.try_pop().unwrap().payload[0], 1);
+        assert!(!backlog.full(), "taken without waiting: room again");
+        q.push(msg(3));
+        assert!(backlog.full());
+        assert_eq!(q.pop().await.unwrap().payload[0], 2);
+        assert!(!backlog.full(), "taken by waiting: room again");
+        assert_eq!(q.try_pop().unwrap().payload[0], 3);
     }
 }
