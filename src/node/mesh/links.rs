@@ -24,7 +24,7 @@ use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 /// How long the node with the larger id waits for the smaller one to dial before dialing itself.
@@ -294,20 +294,73 @@ impl Mesh {
         read(&self.links).get(peer).cloned()
     }
 
-    /// Lets every connection write what it has queued and close, waiting at most `bound`.
-    pub async fn finish_links(&self, bound: Duration) {
+    /// Lets every connection write what it has queued and close. Waits [`FINISH_WAIT`] for
+    /// peers to close too, and on while a connection with frames still queued sees its peer
+    /// read (a slow reliable subscriber taking what it was sent): until its peer takes nothing
+    /// for [`FINISH_STALL`] (or the send timeout, if longer), or [`FINISH_BOUND`] in all. What
+    /// is given up is said, per peer.
+    pub async fn finish_links(&self) {
         let links: Vec<Arc<Link>> = read(&self.links).values().cloned().collect();
         for link in &links {
             link.finish();
         }
-        let all_closed = async {
-            for link in &links {
-                link.closed().await;
+        let start = Instant::now();
+        // Per link: bytes the socket had taken, and when that last rose.
+        let mut progress: Vec<(u64, Instant)> =
+            links.iter().map(|l| (l.written_bytes(), start)).collect();
+        let stall = self.config.send_timeout.max(FINISH_STALL);
+        let mut said = false;
+        loop {
+            let all_closed = async {
+                for link in &links {
+                    link.closed().await;
+                }
+            };
+            if tokio::time::timeout(FINISH_WAIT, all_closed).await.is_ok() {
+                return;
             }
-        };
-        let _ = tokio::time::timeout(bound, all_closed).await;
+            let now = Instant::now();
+            let mut reading = 0;
+            for (link, (written, at)) in links.iter().zip(progress.iter_mut()) {
+                if link.written_bytes() != *written {
+                    *written = link.written_bytes();
+                    *at = now;
+                }
+                let queued = !link.is_closed() && link.queued_bytes() > 0;
+                if queued && now.duration_since(*at) < stall {
+                    reading += 1;
+                }
+            }
+            if reading == 0 || now.duration_since(start) >= FINISH_BOUND {
+                break;
+            }
+            if !said {
+                said = true;
+                tracing::info!("closing: sending what is queued for {reading} slow peer(s) first");
+            }
+        }
+        for link in links.iter().filter(|l| !l.is_closed()) {
+            let queued = link.queued_bytes();
+            if queued > 0 {
+                tracing::warn!(
+                    "closing: {queued} bytes queued for {} ({}) were not sent: it read too \
+                     slowly",
+                    link.peer.node_name,
+                    link.peer.node_id
+                );
+            }
+        }
     }
 }
+
+/// How long closing waits for peers to close their side of each connection.
+const FINISH_WAIT: Duration = Duration::from_secs(1);
+/// How long closing waits for a peer to take any of what is queued for it. Its socket takes
+/// bytes in steps of about half its send buffer (megabytes): a peer reading 1 MB/s shows
+/// progress every 2–3 s.
+const FINISH_STALL: Duration = Duration::from_secs(5);
+/// How long closing waits in all for slow peers to read what is queued for them.
+const FINISH_BOUND: Duration = Duration::from_secs(60);
 
 impl FrameSink for Mesh {
     fn on_frame(&self, link: &Arc<Link>, frame: Frame) {

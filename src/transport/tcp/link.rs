@@ -179,6 +179,8 @@ pub struct Link {
     /// When the link was made, and when a frame was last sent on it (ns since then).
     born: std::time::Instant,
     last_send: AtomicU64,
+    /// Bytes the socket has taken so far: what shows a peer reading while frames wait.
+    written: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -285,7 +287,7 @@ impl Link {
         let mut encoded = BytesMut::with_capacity(head.wire_len(0));
         head.encode(&mut encoded, payload.len());
         let mut parts = [encoded.freeze(), payload.clone()];
-        let written = write_now(&self.socket, &mut parts);
+        let written = write_now(&self.socket, &mut parts, &self.written);
         let mut outbox = self.outbox();
         outbox.writing = false;
         match written {
@@ -315,6 +317,11 @@ impl Link {
     /// Bytes of frames queued for the writer now (not yet written to the socket).
     pub fn queued_bytes(&self) -> usize {
         self.outbox().pending
+    }
+
+    /// Bytes the socket has taken since the link was made: rises while the peer reads.
+    pub fn written_bytes(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget,
@@ -355,7 +362,12 @@ impl Link {
 
 /// Writes `parts` in order without waiting, as far as the socket takes them: `Ok` when all
 /// went, `WouldBlock` with `parts` advanced past what was written when the socket is full.
-fn write_now(socket: &OwnedWriteHalf, parts: &mut [Bytes]) -> std::io::Result<()> {
+/// Adds what the socket took to `taken`.
+fn write_now(
+    socket: &OwnedWriteHalf,
+    parts: &mut [Bytes],
+    taken: &AtomicU64,
+) -> std::io::Result<()> {
     let mut first = 0;
     loop {
         while first < parts.len() && parts[first].is_empty() {
@@ -371,7 +383,10 @@ fn write_now(socket: &OwnedWriteHalf, parts: &mut [Bytes]) -> std::io::Result<()
         }
         let mut written = match socket.try_write_vectored(&slices[..count]) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => n,
+            Ok(n) => {
+                taken.fetch_add(n as u64, Ordering::Relaxed);
+                n
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
@@ -388,9 +403,13 @@ fn write_now(socket: &OwnedWriteHalf, parts: &mut [Bytes]) -> std::io::Result<()
 }
 
 /// Writes all of `parts`, waiting for the socket as needed.
-async fn write_all(socket: &OwnedWriteHalf, parts: &mut [Bytes]) -> std::io::Result<()> {
+async fn write_all(
+    socket: &OwnedWriteHalf,
+    parts: &mut [Bytes],
+    taken: &AtomicU64,
+) -> std::io::Result<()> {
     loop {
-        match write_now(socket, parts) {
+        match write_now(socket, parts, taken) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.writable().await?,
             other => return other,
         }
@@ -568,6 +587,7 @@ pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
         socket: write,
         born: std::time::Instant::now(),
         last_send: AtomicU64::new(0),
+        written: AtomicU64::new(0),
         shutdown: watch::channel(false).0,
     });
     tokio::spawn(write_loop(link.clone()));
@@ -611,7 +631,7 @@ async fn write_loop(link: Arc<Link>) {
         }
         let bytes: usize = batch.iter().map(Bytes::len).sum();
         let result = tokio::select! {
-            r = write_all(&link.socket, &mut batch) => r,
+            r = write_all(&link.socket, &mut batch, &link.written) => r,
             _ = link.closed() => Ok(()),
         };
         batch.clear();
