@@ -14,6 +14,17 @@ pub enum Error {
         domain: String,
         waited: Duration,
     },
+    #[error(
+        "{found} of the {wanted} nodes waited for listen to topic {topic:?} in domain {domain:?} \
+         (waited {waited:?})"
+    )]
+    FewListeners {
+        topic: String,
+        domain: String,
+        wanted: usize,
+        found: usize,
+        waited: Duration,
+    },
     #[error("call to service {service:?} timed out after {timeout:?}")]
     Timeout { service: String, timeout: Duration },
     #[error("service {service:?} failed: {message}")]

@@ -38,9 +38,9 @@ pub fn to_py(error: rosy::Error) -> PyErr {
             "No node hosting service='{service}' (domain {domain:?})"
         )),
         rosy::Error::Handler { message, .. } => ServiceResponseError::new_err(message),
-        e @ (rosy::Error::Timeout { .. } | rosy::Error::NoListener { .. }) => {
-            TimeoutError::new_err(e.to_string())
-        }
+        e @ (rosy::Error::Timeout { .. }
+        | rosy::Error::NoListener { .. }
+        | rosy::Error::FewListeners { .. }) => TimeoutError::new_err(e.to_string()),
         e @ rosy::Error::Invalid { .. } => PyValueError::new_err(e.to_string()),
         e => RosyError::new_err(e.to_string()),
     }

@@ -397,6 +397,25 @@ impl Node {
             })
     }
 
+    /// Waits until `count` nodes (this one included) listen to `topic` and can be sent to, at
+    /// most `timeout`: for a sender whose first message must reach every receiver it expects.
+    pub async fn wait_for_listeners(
+        &self,
+        topic: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.wait_until(timeout, |mesh| mesh.listener_count(topic) >= count)
+            .await
+            .map_err(|waited| Error::FewListeners {
+                topic: topic.to_string(),
+                domain: self.domain_id().to_string(),
+                wanted: count,
+                found: self.mesh().listener_count(topic),
+                waited,
+            })
+    }
+
     // ----- services ----------------------------------------------------------------------------
 
     /// Hosts service `name`: `handler(request)` answers each call. Its error's text travels
@@ -610,7 +629,7 @@ impl Node {
     /// writing out what is already queued for its peers (waiting at most one second).
     /// Dropping the last clone closes the node too, without that wait.
     pub async fn close(&self) {
-        self.mesh().finish_links(Duration::from_secs(1)).await;
+        self.mesh().finish_links().await;
         let inner = self.inner.clone();
         // Discovery's goodbye blocks briefly (mDNS unregister); keep it off the runtime threads.
         let _ = tokio::task::spawn_blocking(move || inner.close()).await;

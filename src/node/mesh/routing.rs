@@ -235,6 +235,18 @@ impl Mesh {
     // ----- listeners -------------------------------------------------------------------------
 
     /// Whether any node (this one included) listens to `topic`.
+    /// How many nodes listen to `topic` that this node can send to now (itself included).
+    pub fn listener_count(&self, topic: &str) -> usize {
+        let own = usize::from(read(&self.subscriptions).contains_key(topic));
+        let links = read(&self.links);
+        let reachable = read(&self.topology)
+            .listeners(topic)
+            .iter()
+            .filter(|n| links.contains_key(&n.id))
+            .count();
+        own + reachable
+    }
+
     pub fn has_listeners(&self, topic: &str) -> bool {
         if read(&self.subscriptions).contains_key(topic) {
             return true;
