@@ -108,3 +108,79 @@ fn qos_options_are_checked_and_shown() {
         "{err}"
     );
 }
+
+/// `rosy speedtest` with a receiver that works 1 ms on each message: reliable, it gets all
+/// 10,000, in processes of their own, over `transport`; a best-effort receiver beside it, and
+/// the sender, keep their own pace (many times the slow one's, which 1 ms a message holds under
+/// 1,000 msgs/s; a sender waiting for it would be as slow).
+fn a_slow_reliable_receiver_gets_everything(transport: &str) {
+    let domain = unique_domain(&format!("cli-slow-{}", &transport[2..]));
+    let common = [transport, "--message-size", "1000"];
+    let with = |extra: &[&'static str]| {
+        let mut args = vec!["--json", "speedtest"];
+        args.extend(extra);
+        args.extend(common);
+        args
+    };
+    let mut slow = Proc::spawn(
+        "slow",
+        rosy(
+            &domain,
+            &with(&[
+                "recv",
+                "--qos-reliability",
+                "reliable",
+                "--qos-depth",
+                "64",
+                "--work-time",
+                "0.001",
+            ]),
+        ),
+    );
+    let mut bystander = Proc::spawn("bystander", rosy(&domain, &with(&["recv"])));
+    let mut send = Proc::spawn(
+        "send",
+        rosy(
+            &domain,
+            &with(&["send", "--count", "10000", "--receivers", "2"]),
+        ),
+    );
+    let report = |p: &mut Proc| -> serde_json::Value {
+        assert!(
+            p.wait_exit(Duration::from_secs(90)).success(),
+            "{:?}",
+            p.stderr()
+        );
+        let line = p.stdout().join("\n");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    let (sent, fast, slow) = (report(&mut send), report(&mut bystander), report(&mut slow));
+    let transport_used = &transport[2..];
+    assert_eq!(sent["sent"], 10_000, "{sent}");
+    assert_eq!(slow["transport"], transport_used, "{slow}");
+    assert_eq!(slow["messages"], 10_000, "every message: {slow}");
+    assert_eq!(slow["lost"], 0, "{slow}");
+    let count = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();
+    assert_eq!(
+        count(&fast, "messages") + count(&fast, "lost"),
+        10_000,
+        "the bystander got every message or counted it lost: {fast}"
+    );
+    let rate = |r: &serde_json::Value| r["msgs_per_s"].as_f64().unwrap();
+    for (who, r) in [("sender", &sent), ("bystander", &fast)] {
+        assert!(
+            rate(r) > 5.0 * rate(&slow),
+            "the {who} was held to the slow receiver's pace: {r} beside {slow}"
+        );
+    }
+}
+
+#[test]
+fn a_slow_reliable_receiver_gets_everything_over_shm() {
+    a_slow_reliable_receiver_gets_everything("--shm");
+}
+
+#[test]
+fn a_slow_reliable_receiver_gets_everything_over_tcp() {
+    a_slow_reliable_receiver_gets_everything("--tcp");
+}

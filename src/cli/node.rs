@@ -12,7 +12,7 @@ pub enum NodeCommand {
     List {
         /// Wait at most this long for the mesh to be discovered (seconds). The list is printed
         /// as soon as discovery is quiet.
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         discovery_time: f64,
         /// Also list the nodes of command-line tools (like this one).
         #[arg(long)]

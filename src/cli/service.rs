@@ -13,7 +13,7 @@ use std::time::Duration;
 pub enum ServiceCommand {
     /// List the services of the mesh and the nodes providing them.
     List {
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         discovery_time: f64,
     },
     /// Call SERVICE with VALUE (JSON, or YAML) and print the response.
@@ -22,10 +22,10 @@ pub enum ServiceCommand {
         /// The request: JSON like '[2, 2]' or YAML like '[2, 2]'; null if absent.
         value: Option<String>,
         /// How long to wait for the response (seconds).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         timeout: f64,
         /// How long to wait for a provider to appear (seconds).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         wait: f64,
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,

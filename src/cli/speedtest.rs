@@ -27,11 +27,21 @@ pub struct SpeedArgs {
     #[arg(long, default_value = "0", value_parser = rosy::units::parse_size, value_name = "BYTES")]
     pub message_size: usize,
     /// How long the sender sends (seconds).
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
     pub run_time: f64,
     /// Pause between messages (seconds), to pace the sender to the receiver.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
     pub sleep_time: f64,
+    /// Sender: wait for N receivers (nodes listening on each topic) before sending.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub receivers: u32,
+    /// Sender: send N messages, then stop (instead of sending for --run-time).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Receiver: time spent on each message (seconds; it sleeps), as a slow subscriber's work:
+    /// shows what the QoS makes of a slow receiver, for it, the sender and other receivers.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
+    pub work_time: f64,
     /// The topic to use.
     #[arg(long, default_value = "speedtest")]
     pub topic: String,
@@ -80,8 +90,11 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Joins as `rosy-speedtest-ROLE-PID`: a name of its own, so several receivers each get every
+/// message (same-name listeners would share them).
 async fn join(args: &SpeedArgs, domain: &str, role: &str) -> Result<rosy::Node, CliError> {
-    Ok(rosy::Node::builder(&format!("rosy-speedtest-{role}"))
+    let name = format!("rosy-speedtest-{role}-{}", std::process::id());
+    Ok(rosy::Node::builder(&name)
         .domain_id(domain)
         .transport(transport(args))
         .shm_busy_poll(args.busy_poll)
@@ -107,6 +120,12 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             node.wait_for_listener(topic, Duration::from_secs(30))
                 .await?;
         }
+        if args.receivers > 1 {
+            for topic in &topics {
+                node.wait_for_listeners(topic, args.receivers as usize, Duration::from_secs(30))
+                    .await?;
+            }
+        }
     }
     let run_time = Duration::from_secs_f64(args.run_time);
     let sleep = Duration::from_secs_f64(args.sleep_time);
@@ -123,7 +142,11 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let mut seq: u64 = 0;
     // One clock read a message: its stamp, which also says when the run is over.
     let mut stamped = start_ns;
-    while stamped.saturating_sub(start_ns) < run_ns {
+    let more = |seq: u64, stamped: u64| match args.count {
+        Some(count) => seq < count,
+        None => stamped.saturating_sub(start_ns) < run_ns,
+    };
+    while more(seq, stamped) {
         let publisher = &publishers[(seq % publishers.len() as u64) as usize];
         // Written in place: in shared memory when the receiver shares this host.
         let mut frame = publisher.loan(STAMP + args.message_size);
@@ -334,8 +357,10 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let (mut min_seq, mut max_seq) = (u64::MAX, 0u64);
     let mut sent_total = None;
     let mut saw_shm = false;
-    // Bounded: the run, plus time to find each other, plus a silence that ends a lost sender.
+    // Bounded: the run plus time to find each other, until the first message; then a silence
+    // ends a lost sender (a slow receiver may take longer than the run to read what was sent).
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
+    let work = Duration::from_secs_f64(args.work_time);
     let give_up = tokio::time::sleep(overall);
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(give_up, interrupted);
@@ -353,7 +378,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
                 };
                 tokio::select! {
                     m = tokio::time::timeout(silence, subscriber.recv_encoded()) => m.ok().flatten(),
-                    _ = &mut give_up => None,
+                    _ = &mut give_up, if first.is_none() => None,
                     _ = &mut interrupted => None,
                 }
             }
@@ -387,6 +412,10 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         min_seq = min_seq.min(seq);
         max_seq = max_seq.max(seq);
         latencies.push(at.saturating_sub(stamp));
+        if !work.is_zero() {
+            // The work blocks this thread, as a handler's computation would.
+            tokio::task::block_in_place(|| std::thread::sleep(work));
+        }
     }
     drop(spinner);
     let dropped_here = subscriber.lost();

@@ -18,13 +18,13 @@ pub enum TopicCommand {
     /// List the topics of the mesh with their listeners and publishers.
     List {
         /// Wait at most this long for the mesh to be discovered (seconds).
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         discovery_time: f64,
     },
     /// Show who publishes and who listens to TOPIC, with codecs and types.
     Info {
         topic: String,
-        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         discovery_time: f64,
     },
     /// Print the messages arriving on one or more topics.
@@ -46,7 +46,7 @@ pub enum TopicCommand {
         /// The message: JSON like '["hello", "world"]' or YAML like '[hello, world]'; null if absent.
         value: Option<String>,
         /// Seconds between messages; with no --count, sends until Ctrl-C.
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         interval: Option<f64>,
         /// How many messages to send (default 1, or unlimited with --interval).
         #[arg(short = 'n', long)]
@@ -55,14 +55,14 @@ pub enum TopicCommand {
         #[arg(long)]
         no_wait: bool,
         /// How long to wait for a listener (seconds).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         wait: f64,
         /// The codec to encode VALUE with.
         #[arg(long, value_parser = ["msgpack", "json", "raw"], default_value = "msgpack")]
         codec: String,
         /// Stay up this many seconds after the last message (Ctrl-C ends it sooner), so that
         /// listeners starting meanwhile get a transient-local value.
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         keep_alive: Option<f64>,
         #[command(flatten)]
         qos: QosArgs,
@@ -74,7 +74,7 @@ pub enum TopicCommand {
         #[arg(short, long, default_value_t = 1000)]
         window: usize,
         /// Stop after this many seconds (default: until Ctrl-C).
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         duration: Option<f64>,
     },
     /// Print the bandwidth used by TOPIC (message sizes over a window).
@@ -82,7 +82,7 @@ pub enum TopicCommand {
         topic: String,
         #[arg(short, long, default_value_t = 1000)]
         window: usize,
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         duration: Option<f64>,
     },
 }

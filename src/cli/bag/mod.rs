@@ -34,7 +34,7 @@ pub enum BagCommand {
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         duration: Option<f64>,
         /// Stop after this many messages (over all topics).
         #[arg(short = 'n', long)]
@@ -61,7 +61,7 @@ pub enum BagCommand {
         /// The bag [default: the newest *.mcap in the current directory].
         path: Option<PathBuf>,
         /// Play this many times faster (0.5 = half speed).
-        #[arg(short, long, default_value_t = 1.0)]
+        #[arg(short, long, default_value_t = 1.0, value_parser = crate::cli::units::parse_rate)]
         rate: f64,
         /// Send every message at once, without the recorded spacing.
         #[arg(long)]
@@ -76,7 +76,7 @@ pub enum BagCommand {
         #[arg(long)]
         no_wait: bool,
         /// How long to wait for listeners (seconds).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
         wait: f64,
     },
     /// Rewrite a bag for Foxglove: messages as JSON with Foxglove schemas (as `record

@@ -40,7 +40,7 @@ pub struct FoxgloveArgs {
     #[arg(long, default_value_t = 16, value_name = "MESSAGES")]
     pub backlog: usize,
     /// How long a service call from Foxglove may take (seconds).
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
     pub call_timeout: f64,
 }
 

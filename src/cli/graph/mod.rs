@@ -24,10 +24,10 @@ pub struct GraphArgs {
     #[arg(long, value_parser = ["svg", "dot", "html"])]
     pub format: Option<String>,
     /// Listen to every topic this long to measure its rate (0: no rates).
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
     pub sample: f64,
     /// Wait at most this long for the mesh to be discovered (seconds).
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
     pub discovery_time: f64,
 }
 
