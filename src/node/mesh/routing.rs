@@ -234,50 +234,45 @@ impl Mesh {
 
     // ----- listeners -------------------------------------------------------------------------
 
-    /// Whether any node (this one included) listens to `topic`.
-    /// How many nodes listen to `topic` that this node can send to now (itself included).
+    /// How many nodes listen to `topic` that this node can send to now, itself included. With
+    /// shared memory forced, a same-host listener counts only once it reads this node's segment
+    /// of the topic (which this makes, so it can): until then it would get nothing.
     pub fn listener_count(&self, topic: &str) -> usize {
         let own = usize::from(read(&self.subscriptions).contains_key(topic));
-        let links = read(&self.links);
-        let reachable = read(&self.topology)
-            .listeners(topic)
-            .iter()
-            .filter(|n| links.contains_key(&n.id))
-            .count();
-        own + reachable
-    }
-
-    pub fn has_listeners(&self, topic: &str) -> bool {
-        if read(&self.subscriptions).contains_key(topic) {
-            return true;
-        }
         let own_host = lock(&self.own).host_id.clone();
         let shm_only = self.config.transport == TransportPreference::Shm;
         let mut wanted = false;
-        let found = {
+        let reachable = {
             let links = read(&self.links);
-            read(&self.topology).listeners(topic).iter().any(|n| {
-                if !links.contains_key(&n.id) {
-                    return false;
-                }
-                if !shm_only {
-                    return true;
-                }
-                match self.shm_way(n, topic, &own_host) {
-                    ShmWay::Reading => true,
-                    way => {
-                        wanted |= way == ShmWay::Wanted;
-                        false
+            read(&self.topology)
+                .listeners(topic)
+                .iter()
+                .filter(|n| {
+                    if !links.contains_key(&n.id) {
+                        return false;
                     }
-                }
-            })
+                    if !shm_only {
+                        return true;
+                    }
+                    match self.shm_way(n, topic, &own_host) {
+                        ShmWay::Reading => true,
+                        way => {
+                            wanted |= way == ShmWay::Wanted;
+                            false
+                        }
+                    }
+                })
+                .count()
         };
         if wanted {
-            // With shared memory forced, a same-host listener becomes reachable only once it
-            // reads this node's segment of the topic: make the segment, so it can.
             self.want_segment(topic);
         }
-        found
+        own + reachable
+    }
+
+    /// Whether any node (this one included) listens to `topic` and can be sent to now.
+    pub fn has_listeners(&self, topic: &str) -> bool {
+        self.listener_count(topic) > 0
     }
 
     pub fn set_topic_strategy(&self, topic: &str, strategy: Strategy) {
