@@ -139,6 +139,18 @@ fn bad_arguments_get_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no node in domain"));
 
+    // A duration that is no number of seconds is refused before anything runs (it panicked).
+    for bad in ["nan", "-1", "inf"] {
+        let flag = format!("--discovery-time={bad}");
+        let out = output(&domain, &["node", "list", &flag]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("\"{bad}\"")) && err.contains("seconds"),
+            "{err}"
+        );
+    }
+
     let out = Command::new(env!("CARGO_BIN_EXE_rosy")).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: rosy"));

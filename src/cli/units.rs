@@ -19,20 +19,6 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     Ok(seconds)
 }
 
-/// Reads a speed factor (`bag play --rate`): a number above 0 (0.5 is half speed), at most 10^6.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let rate: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a speed factor (try 0.5 or 2)"))?;
-    if !(rate > 0.0 && rate <= 1e6) {
-        return Err(format!(
-            "{text:?} is out of range: give a factor above 0 and at most 1e6 (0.5 = half speed)"
-        ));
-    }
-    Ok(rate)
-}
-
 /// `1.23 MB`, `12.00 kB`, `17 B` (decimal units, as network and disk figures are given).
 pub fn human_bytes(bytes: f64) -> String {
     if bytes >= 1e9 {
@@ -57,11 +43,6 @@ mod tests {
         assert_eq!(parse_seconds("0"), Ok(0.0));
         for bad in ["-1", "nan", "inf", "1e300", "soon"] {
             let e = parse_seconds(bad).unwrap_err();
-            assert!(e.contains(bad), "{e}");
-        }
-        assert_eq!(parse_rate("0.5"), Ok(0.5));
-        for bad in ["0", "-2", "nan", "inf", "fast"] {
-            let e = parse_rate(bad).unwrap_err();
             assert!(e.contains(bad), "{e}");
         }
     }

@@ -61,7 +61,7 @@ pub enum BagCommand {
         /// The bag [default: the newest *.mcap in the current directory].
         path: Option<PathBuf>,
         /// Play this many times faster (0.5 = half speed).
-        #[arg(short, long, default_value_t = 1.0, value_parser = crate::cli::units::parse_rate)]
+        #[arg(short, long, default_value_t = 1.0)]
         rate: f64,
         /// Send every message at once, without the recorded spacing.
         #[arg(long)]
