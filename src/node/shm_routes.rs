@@ -401,9 +401,7 @@ fn poll(a: &mut Attached, me: u64, staged_bytes: &mut usize) -> Polled {
             Some(_) => a.staged.len(),
             None => a.staged.len().min(BATCH),
         };
-        let batch: Vec<Received> = a.staged.drain(..n).collect();
-        *staged_bytes -= batch.iter().map(|r| r.payload.len()).sum::<usize>();
-        (a.deliver)(batch);
+        deliver_staged(a, n, staged_bytes);
         return Polled::Read;
     }
     if stage && *staged_bytes >= STAGED_BYTES {
@@ -472,10 +470,10 @@ fn poll(a: &mut Attached, me: u64, staged_bytes: &mut usize) -> Polled {
     result
 }
 
-/// Hands over all that `a` holds staged, past any capacity: its segment is being dropped.
-fn deliver_staged(a: &mut Attached, staged_bytes: &mut usize) {
-    if !a.staged.is_empty() {
-        let batch: Vec<Received> = a.staged.drain(..).collect();
+/// Hands over the first `n` messages `a` holds staged (past any capacity, if asked).
+fn deliver_staged(a: &mut Attached, n: usize, staged_bytes: &mut usize) {
+    if n > 0 {
+        let batch: Vec<Received> = a.staged.drain(..n).collect();
         *staged_bytes -= batch.iter().map(|r| r.payload.len()).sum::<usize>();
         (a.deliver)(batch);
     }
@@ -528,7 +526,9 @@ fn read_loop(
                 .is_some_and(|(until, _)| !matches!(polled, Polled::Read) || now > *until);
             if matches!(polled, Polled::Ended) || drained {
                 let mut a = attached.swap_remove(i);
-                deliver_staged(&mut a, &mut staged_bytes);
+                // Its segment is dropped: all of it, whatever the subscriptions hold.
+                let all = a.staged.len();
+                deliver_staged(&mut a, all, &mut staged_bytes);
                 match a.draining.take() {
                     Some((_, done)) => {
                         let _ = done.send(());

@@ -156,6 +156,9 @@ async fn frozen_subscriber_makes_send_fail_naming_it(transport: TransportPrefere
             if let Err(e) = publisher.send(&payload).await {
                 break e;
             }
+            // A send that completes at once never yields: let the timeout run (it must fire if
+            // the subscriber's connection went and sends succeed with nobody to wait for).
+            tokio::task::yield_now().await;
         }
     })
     .await
@@ -322,4 +325,49 @@ async fn the_announced_qos_follows_the_endpoints_left() {
     drop(volatile);
     assert_eq!(announced(publish), None);
     node.close().await;
+}
+
+/// A reliable subscriber over TCP that stops reading for longer than the kernel's user timeout
+/// (5 s) while messages wait for it keeps its connection, and then gets every one of them: a
+/// peer that answers but takes nothing is slow, not dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reliable_subscriber_paused_for_seconds_keeps_its_connection() {
+    let transport = TransportPreference::Tcp;
+    let domain = domain("paused", transport);
+    let publisher_node = node("publisher", &domain, transport).await;
+    let subscriber_node = node("paused-one", &domain, transport).await;
+    let mut paused = subscriber_node
+        .subscriber_with_qos::<(u32, Vec<u8>)>("data", Qos::keep_last(4).reliable())
+        .await
+        .unwrap();
+    let publisher = publisher_node
+        .publisher::<(u32, Vec<u8>)>("data")
+        .await
+        .unwrap();
+    publisher_node.wait_for_listener("data", T).await.unwrap();
+    let link = publisher_node
+        .mesh()
+        .link_to(&subscriber_node.id())
+        .expect("a link to the subscriber");
+    // Enough to fill the subscriber's socket buffer: its window closes.
+    const MESSAGES: u32 = 400;
+    let payload = vec![5u8; 64 << 10];
+    for i in 0..MESSAGES {
+        publisher.send(&(i, payload.clone())).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        !link.is_closed(),
+        "the connection to a paused subscriber was closed"
+    );
+    for i in 0..MESSAGES {
+        let (got, _) = tokio::time::timeout(T, paused.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, i);
+    }
+    assert_eq!(paused.lost(), 0);
+    subscriber_node.close().await;
+    publisher_node.close().await;
 }

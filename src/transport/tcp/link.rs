@@ -416,6 +416,13 @@ async fn write_all(
     }
 }
 
+/// How long sent data may go unacknowledged, or a peer's window stay closed, before the kernel
+/// drops the connection (`TCP_USER_TIMEOUT`). Linux counts a peer that answers but reads nothing
+/// (a reliable subscriber paused in a long handler, its window at zero) against this too: it
+/// must be long enough not to cut such a peer off and lose what is queued for it. 30 s is also
+/// what keepalive takes to find an idle peer gone (5 s, then 5 probes 5 s apart).
+const USER_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn tune(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     let socket = socket2::SockRef::from(stream);
@@ -424,7 +431,7 @@ fn tune(stream: &TcpStream) {
         .with_interval(Duration::from_secs(5))
         .with_retries(5);
     let _ = socket.set_tcp_keepalive(&keepalive);
-    let _ = socket.set_tcp_user_timeout(Some(Duration::from_secs(5)));
+    let _ = socket.set_tcp_user_timeout(Some(USER_TIMEOUT));
 }
 
 fn hello_frame(hello: &Hello) -> Frame {
