@@ -327,9 +327,10 @@ async fn the_announced_qos_follows_the_endpoints_left() {
     node.close().await;
 }
 
-/// A reliable subscriber over TCP that stops reading for longer than the kernel's user timeout
-/// (5 s) while messages wait for it keeps its connection, and then gets every one of them: a
-/// peer that answers but takes nothing is slow, not dead.
+/// A reliable subscriber over TCP that stops reading for 8 s while messages wait for it (its
+/// window closed: Linux counts that against `TCP_USER_TIMEOUT`, once 5 s here) keeps its
+/// connection, and then gets every one of them: a peer that answers but takes nothing is slow,
+/// not dead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reliable_subscriber_paused_for_seconds_keeps_its_connection() {
     let transport = TransportPreference::Tcp;
