@@ -4,7 +4,8 @@
 //! cargo-fuzz (nightly); `tests` below runs them on stable Rust from a fixed seed, in every
 //! `cargo test`, mutating valid inputs (so the parsers get past their first checks).
 //!
-//! Not part of the API: hidden from the docs, stable only for `fuzz/`.
+//! Not part of the API: compiled only with the `fuzzing` feature (which `fuzz/` turns on) and in
+//! the crate's own tests.
 
 use crate::codec::{Codec, MsgPack};
 use bytes::BytesMut;

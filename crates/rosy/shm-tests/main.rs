@@ -8,9 +8,7 @@ mod full_shm;
 mod large;
 mod nodes;
 mod same_name_nodes;
-#[path = "../net-tests/support.rs"]
-#[allow(dead_code)]
-mod support;
+use rosy_test_support as support;
 mod truncated;
 
 /// A segment name no other test uses.

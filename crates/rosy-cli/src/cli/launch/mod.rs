@@ -16,7 +16,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The launch file (YAML) lists nodes by name with their command and options; see the commented \
-template launch.yaml at the root of the rosy repository, and examples/launch.yaml for the demos.
+template launch.yaml at the root of the rosy repository, and crates/rosy/examples/launch.yaml for the demos.
 
 Each child runs in its own process group with ROSY_DOMAIN_ID and ROSY_NODE_NAME set; its output \
 lines are prefixed with [name]. Ctrl-C or SIGTERM stops every child: SIGTERM, then SIGKILL after \

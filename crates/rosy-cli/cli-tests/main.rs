@@ -12,9 +12,7 @@ mod misleading_errors;
 mod observers;
 mod qos;
 mod speedtest;
-#[path = "../net-tests/support.rs"]
-#[allow(dead_code)]
-mod support;
+use rosy_test_support as support;
 mod transport_info;
 
 pub use support::rosy;

@@ -3,8 +3,6 @@
 //! test binaries one after another). Every wait is bounded; every process started is killed.
 
 mod concurrent_calls;
-#[path = "../net-tests/support.rs"]
-#[allow(dead_code)]
-mod support;
+use rosy_test_support as support;
 
 pub use support::rosy;

@@ -8,4 +8,4 @@ mod bad_input;
 mod flood;
 mod mesh;
 mod namespaces;
-mod support;
+use rosy_test_support as support;

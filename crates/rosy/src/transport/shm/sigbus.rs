@@ -108,9 +108,10 @@ impl Drop for Guard {
 fn install() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: zeroed is a valid `sigaction` (no handler, empty mask, no flags); sigaction(2)
-        // with a null new action only reads the current one into `previous`.
+        // SAFETY: zeroed is a valid `sigaction` (no handler, empty mask, no flags).
         let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: sigaction(2) with a null new action only reads the current one into
+        // `previous`, a valid, exclusively borrowed `sigaction`.
         if unsafe { libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut previous) } != 0 {
             return;
         }

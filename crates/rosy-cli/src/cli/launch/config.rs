@@ -407,13 +407,20 @@ nodes:
 
     #[test]
     fn the_template_and_the_demo_launch_files_are_valid() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The workspace root, where the template lives.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let template = Launch::load(&root.join("launch.yaml"), &[], "base-station", false).unwrap();
         // Every node of the template is either started or skipped for a stated reason.
         let started: Vec<_> = template.nodes.iter().map(|p| p.label.as_str()).collect();
         assert_eq!(started, ["camera", "detector#1", "detector#2", "logger"]);
         assert_eq!(template.skipped.len(), 1, "{:?}", template.skipped);
-        let demo = Launch::load(&root.join("examples/launch.yaml"), &[], "any", false).unwrap();
+        let demo = Launch::load(
+            &root.join("crates/rosy/examples/launch.yaml"),
+            &[],
+            "any",
+            false,
+        )
+        .unwrap();
         assert_eq!(demo.nodes.len(), 4);
         assert!(
             demo.domain_id.is_none(),

@@ -1,4 +1,8 @@
-//! Helpers for the network tests: example processes with captured output, test nodes, waits.
+//! Helpers for rosy's process-level test suites (net-tests, shm-tests, cli-tests, load-tests):
+//! example processes and `rosy` runs with captured output, test nodes, bounded waits.
+//!
+//! Test code only (`publish = false`): nothing here is part of rosy's API, and nothing in rosy
+//! depends on it but its tests.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -17,20 +21,35 @@ pub fn unique_domain(test: &str) -> String {
     )
 }
 
-/// The path of a built example (cargo test builds the examples next to the test binaries).
-pub fn example(name: &str) -> PathBuf {
+/// The directory cargo builds this profile's binaries in (`target/<profile>`): the test binary
+/// runs from its `deps` folder.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
+    exe.parent()
         .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = dir.join("examples").join(name);
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A built program at `path`, or a panic saying how to build it.
+fn built(path: PathBuf) -> PathBuf {
     assert!(
         path.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        "{} is missing: run the tests with `cargo test` at the workspace root, which builds \
+         rosy's examples and the `rosy` binary beside the test binaries",
         path.display()
     );
     path
+}
+
+/// The path of a built example of the `rosy` crate.
+pub fn example(name: &str) -> PathBuf {
+    built(profile_dir().join("examples").join(name))
+}
+
+/// The path of the built `rosy` binary (crate `rosy-cli`).
+pub fn rosy_bin() -> PathBuf {
+    built(profile_dir().join("rosy"))
 }
 
 /// A child process whose stdout and stderr lines are collected; killed when dropped.
@@ -76,7 +95,6 @@ impl Proc {
 
     /// Like `spawn`, with stdin kept open until the `Proc` is dropped (a child that waits on
     /// stdin lives as long as the test wants it).
-    #[allow(dead_code)]
     pub fn spawn_holding_stdin(name: &str, command: Command) -> Proc {
         Proc::start(name, command, true)
     }
@@ -246,9 +264,8 @@ pub async fn eventually(
 }
 
 /// `rosy ARGS` (the command line of this package) in `domain`, on loopback only.
-#[allow(dead_code)] // net-tests start nodes of their own, not the command line
 pub fn rosy(domain: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosy"));
+    let mut command = Command::new(rosy_bin());
     command
         .args(args)
         .env("ROSY_DOMAIN_ID", domain)

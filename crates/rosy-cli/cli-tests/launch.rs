@@ -70,8 +70,12 @@ fn processes_in_domain(domain: &str, except: u32) -> Vec<String> {
 #[test]
 fn the_demo_launch_file_runs_the_demos_and_ctrl_c_leaves_no_child() {
     let domain = unique_domain("launch-demo");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut launcher = Proc::spawn("launch", launch(&domain, &["examples/launch.yaml"], root));
+    // From the workspace root, as the README says to run it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut launcher = Proc::spawn(
+        "launch",
+        launch(&domain, &["crates/rosy/examples/launch.yaml"], &root),
+    );
     // Four `cargo run`s queue on cargo's lock before the demos start.
     let slow = Duration::from_secs(60);
     launcher.expect_line(

@@ -190,7 +190,7 @@ fn a_roomy_dev_shm_sends_everything_by_shm_without_warnings() {
 fn rosy_beside(pid: u32, domain: &str, args: &[&str]) -> String {
     let out = Command::new("nsenter")
         .arg(format!("--mount=/proc/{pid}/ns/mnt"))
-        .arg(env!("CARGO_BIN_EXE_rosy"))
+        .arg(crate::support::rosy_bin())
         .args(args)
         .env("ROSY_DOMAIN_ID", domain)
         .env("ROSY_INTERFACES", "lo")

@@ -26,7 +26,8 @@ pub mod codec;
 pub mod discovery;
 pub mod domain;
 pub mod error;
-#[doc(hidden)]
+/// The parsers' fuzz entry points, for `fuzz/` (feature `fuzzing`); not part of the API.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod logging;
 pub mod msgs;
