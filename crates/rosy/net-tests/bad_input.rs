@@ -4,8 +4,8 @@
 use crate::support::{Proc, eventually, node, unique_domain};
 use bytes::{Bytes, BytesMut};
 use rosy::codec::{Codec, CodecId, MsgPack};
+use rosy::transport::tcp::Hello;
 use rosy::transport::tcp::frame::{self, Frame, FrameKind};
-use rosy::transport::tcp::link::Hello;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

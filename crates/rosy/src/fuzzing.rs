@@ -66,7 +66,7 @@ pub fn frame_decoder(data: &[u8]) {
 /// The handshake's hello and a peer's node info, as a connection decodes them.
 pub fn handshake_and_node_info(data: &[u8]) {
     if let Ok(hello) = MsgPack.decode::<crate::transport::tcp::link::Hello>(data) {
-        let _ = crate::discovery::host::check_name("node", &hello.node_name);
+        let _ = crate::names::check_name("node", &hello.node_name);
         let _ = crate::domain::DomainId::new(&hello.domain);
     }
     if let Ok(info) = MsgPack.decode::<crate::topology::NodeInfo>(data) {

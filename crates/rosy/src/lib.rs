@@ -18,7 +18,10 @@
 //! discovery              mDNS + host-local registry, both feed topology
 //! transport::shm         named segments, SPMC ring, payload pool, wake-ups
 //! transport::tcp         framing, one connection per peer pair, reconnect
+//! names, domain, units   the rules of names and domain ids, units: below everything
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod bag;
 pub mod balance;
@@ -31,6 +34,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod logging;
 pub mod msgs;
+pub mod names;
 pub mod node;
 pub mod qos;
 pub mod topology;

@@ -31,10 +31,11 @@ use super::mesh::{Mesh, MeshConfig};
 use super::preference::TransportPreference;
 use crate::balance::Strategy;
 use crate::codec::BuiltinCodec;
-use crate::discovery::host::{self, check_name};
+use crate::discovery::host;
 use crate::discovery::{Announcement, Discovery, DiscoveryConfig};
 use crate::domain::DomainId;
 use crate::error::{Error, Result};
+use crate::names::check_name;
 use crate::topology::NodeInfo;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -127,6 +128,9 @@ impl NodeBuilder {
         self
     }
 
+    /// Which transport the node uses to reach peers ([`TransportPreference`]): shared memory
+    /// for same-host peers and TCP for the rest (`Auto`, the default), TCP only, or shared
+    /// memory only. Unset, `ROSY_TRANSPORT` decides.
     pub fn transport(mut self, transport: TransportPreference) -> Self {
         self.transport = Some(transport);
         self

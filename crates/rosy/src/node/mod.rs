@@ -148,14 +148,17 @@ impl Node {
         &self.inner.mesh
     }
 
+    /// The node's name, as given to the builder (nodes of one name share work round-robin).
     pub fn name(&self) -> String {
         self.mesh().own_info().name
     }
 
+    /// The node's id: random, unique in the mesh, fresh at each start.
     pub fn id(&self) -> String {
         self.mesh().own_id().to_string()
     }
 
+    /// The domain the node belongs to.
     pub fn domain_id(&self) -> &str {
         self.mesh().domain()
     }
@@ -661,7 +664,7 @@ pub async fn shutdown_signal() {
 }
 
 fn check(what: &'static str, name: &str) -> Result<()> {
-    crate::discovery::host::check_name(what, name).map_err(|reason| Error::Invalid {
+    crate::names::check_name(what, name).map_err(|reason| Error::Invalid {
         what: match what {
             "topic" => "topic name",
             "service" => "service name",

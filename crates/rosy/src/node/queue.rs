@@ -18,7 +18,9 @@ use tokio::sync::Notify;
 /// One received message, still encoded.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// The codec that wrote the payload.
     pub codec: CodecId,
+    /// The message's bytes.
     pub payload: Bytes,
 }
 

@@ -47,6 +47,7 @@ impl Doorbell {
         })
     }
 
+    /// The doorbell's file name under /dev/shm.
     pub fn name(&self) -> &str {
         self.file.name()
     }

@@ -163,11 +163,6 @@ impl PoolWriter {
         Ok(map)
     }
 
-    /// The mapped chunk `c`, if its file exists.
-    pub fn get(&self, c: usize) -> Option<&Arc<ChunkMap>> {
-        self.chunks[c].as_ref()
-    }
-
     /// Chunks with a file not used for [`SHRINK_AFTER`]: candidates to remove.
     pub fn unused(&self) -> Vec<usize> {
         let now = Instant::now();

@@ -19,7 +19,7 @@
 //! connection it came on. This module does no I/O.
 
 use crate::codec::CodecId;
-use crate::discovery::host::MAX_NAME_LEN;
+use crate::names::MAX_NAME_LEN;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::ops::Range;
 
@@ -93,6 +93,7 @@ pub enum ResponseError {
 }
 
 impl ResponseError {
+    /// The error for a response frame's id byte, `None` for a byte no error uses.
     pub fn from_byte(b: u8) -> Option<Self> {
         Some(match b {
             1 => ResponseError::Handler,
@@ -106,14 +107,20 @@ impl ResponseError {
 /// One frame, its name and payload sharing the received buffer (no copy).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
+    /// What the frame carries.
     pub kind: FrameKind,
+    /// The codec that wrote the payload.
     pub codec: CodecId,
+    /// A request's id (a response carries its request's), a message's history mark, or 0.
     pub id: u64,
+    /// The topic or service name, UTF-8 (empty for frames that have none).
     pub name: Bytes,
+    /// The payload, as the codec wrote it.
     pub payload: Bytes,
 }
 
 impl Frame {
+    /// A frame of `kind` named `name` carrying `payload`.
     pub fn new(kind: FrameKind, codec: CodecId, id: u64, name: &str, payload: Bytes) -> Self {
         Frame {
             kind,
@@ -159,9 +166,13 @@ impl Frame {
 /// A frame's header fields and name, to encode without making a [`Frame`] (a link encodes
 /// topic messages straight into its outbox).
 pub struct FrameHead<'a> {
+    /// What the frame carries.
     pub kind: FrameKind,
+    /// The codec that wrote the payload.
     pub codec: CodecId,
+    /// As [`Frame::id`].
     pub id: u64,
+    /// The topic or service name's bytes.
     pub name: &'a [u8],
 }
 
@@ -187,25 +198,43 @@ impl FrameHead<'_> {
 
 /// A malformed preamble or frame. Each closes the connection it arrived on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameError {
+    /// The preamble's magic is not rosy's: the peer speaks another protocol.
     #[error("wrong magic {0:02x?}: not a rosy peer")]
     WrongMagic([u8; 4]),
+    /// The peer speaks another version of the protocol.
     #[error("protocol version {theirs} is not supported (this node speaks {PROTOCOL_VERSION})")]
-    WrongVersion { theirs: u16 },
+    WrongVersion {
+        /// The peer's version.
+        theirs: u16,
+    },
+    /// A frame declares more than [`MAX_FRAME_LEN`] bytes.
     #[error("frame length {0} exceeds the limit of {MAX_FRAME_LEN} bytes")]
     TooLong(usize),
+    /// A hello declares more than [`MAX_HELLO_LEN`] bytes.
     #[error("hello length {0} exceeds the limit of {MAX_HELLO_LEN} bytes")]
     HelloTooLong(usize),
+    /// A frame declares fewer bytes than its header takes.
     #[error("frame length {0} is shorter than a frame header")]
     TooShort(usize),
+    /// The kind byte names no [`FrameKind`].
     #[error("unknown frame kind {0}")]
     UnknownKind(u8),
+    /// The codec byte names no codec.
     #[error("unknown codec byte {0}")]
     UnknownCodec(u8),
+    /// The name's length does not fit the frame or exceeds the longest name.
     #[error(
         "name length {name_len} does not fit in a frame of {frame_len} bytes or exceeds {MAX_NAME_LEN}"
     )]
-    BadNameLength { name_len: usize, frame_len: usize },
+    BadNameLength {
+        /// The declared name length.
+        name_len: usize,
+        /// The declared frame length.
+        frame_len: usize,
+    },
+    /// The name's bytes are not UTF-8.
     #[error("name is not UTF-8")]
     NameNotUtf8,
 }
@@ -317,11 +346,15 @@ fn parse_head(buf: &[u8], limit: usize) -> Result<Option<Head>, FrameError> {
 /// cut into buffers of its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameAt {
+    /// What the frame carries.
     pub kind: FrameKind,
+    /// The codec that wrote the payload.
     pub codec: CodecId,
+    /// As [`Frame::id`].
     pub id: u64,
     /// The name's bytes in the chunk (checked to be UTF-8).
     pub name: Range<usize>,
+    /// The payload's bytes in the chunk.
     pub payload: Range<usize>,
 }
 

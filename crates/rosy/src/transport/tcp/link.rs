@@ -1,9 +1,5 @@
-//! One TCP connection to one peer: the handshake, a reader task and a batching writer task.
-//!
-//! The handshake: each side sends the preamble (magic, version) and a `Hello` frame (domain,
-//! node id, name); the acceptor checks the dialer's preamble before reading anything else and
-//! refuses a wrong domain with a `Reject` frame. Both sides bound the handshake with
-//! [`LinkTimeouts::handshake`] (5 s), and the hello to [`frame::MAX_HELLO_LEN`] (4 KiB).
+//! One TCP connection to one peer once its handshake ([`super::handshake`]) is done: a reader
+//! task and a batching writer task.
 //!
 //! Memory follows bytes received, never a declared length (see [`frame::grow`]); a frame that
 //! makes no progress (not one byte of it arrives) for [`LinkTimeouts::stall`] (10 s) closes its
@@ -20,43 +16,21 @@
 //! A link never interprets frames beyond the handshake: the reader hands each one to a
 //! [`FrameSink`] and reports the link's end once.
 
-use super::frame::{self, Frame, FrameAt, FrameError, FrameHead, FrameKind, PREAMBLE_LEN};
-use crate::codec::{Codec, CodecId, MsgPack};
+pub use super::error::LinkError;
+use super::frame::{self, Frame, FrameAt, FrameHead, FrameKind};
+pub use super::handshake::{Handshaken, Hello, LinkTimeouts, accept, dial};
 use bytes::{Buf, Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
-/// Longest a handshake may take, by default.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest a started frame may go without a byte of it arriving, by default.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The time bounds of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinkTimeouts {
-    /// The whole handshake (connect, preamble, both hellos).
-    pub handshake: Duration,
-    /// A frame that has begun arriving, while no further byte of it comes.
-    pub stall: Duration,
-}
-
-impl Default for LinkTimeouts {
-    fn default() -> Self {
-        LinkTimeouts {
-            handshake: HANDSHAKE_TIMEOUT,
-            stall: STALL_TIMEOUT,
-        }
-    }
-}
 /// Bytes that may wait in one link's outbox.
 pub const OUTBOX_BYTES: usize = 32 << 20;
 /// A frame sent sooner than this after the previous one is queued for batching.
@@ -65,44 +39,6 @@ const BUSY_GAP_NS: u64 = 50_000;
 const DIRECT_WRITE: usize = 32 << 10;
 /// Buffers handed to one vectored write.
 const MAX_IOVECS: usize = 64;
-
-/// The first frame each side sends.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hello {
-    pub domain: String,
-    pub node_id: String,
-    pub node_name: String,
-}
-
-/// Why a connection could not be made or was closed.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    #[error("connecting to {addr}: {source}")]
-    Connect {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("bad frame: {0}")]
-    Frame(#[from] FrameError),
-    #[error("handshake did not finish within {0:?}")]
-    HandshakeTimeout(Duration),
-    #[error("no byte of a started frame arrived for {0:?} ({1} bytes of it pending)")]
-    Stalled(Duration, usize),
-    #[error("peer's hello is malformed: {0}")]
-    BadHello(String),
-    #[error("peer is in domain {theirs:?}, this node in {ours:?}")]
-    WrongDomain { theirs: String, ours: String },
-    #[error("peer refused the connection: {0}")]
-    Rejected(String),
-    #[error("the connection is closed")]
-    Closed,
-    #[error("the peer closed the connection in the middle of a frame ({0} bytes pending)")]
-    Truncated(usize),
-    #[error("the peer did not take the message within {0:?} (its outbox stayed full)")]
-    Full(Duration),
-}
 
 /// Receives what a link reads. Implemented by the node; called from the link's reader task.
 pub trait FrameSink: Send + Sync + 'static {
@@ -167,8 +103,6 @@ pub struct Link {
     pub id: u64,
     pub peer: Hello,
     pub remote: SocketAddr,
-    /// Whether this side dialed.
-    pub dialed: bool,
     outbox: std::sync::Mutex<Outbox>,
     /// Wakes the writer task: something was queued, or the link closes.
     queued: Notify,
@@ -416,170 +350,6 @@ async fn write_all(
     }
 }
 
-/// How long sent data may go unacknowledged, or a peer's window stay closed, before the kernel
-/// drops the connection (`TCP_USER_TIMEOUT`). Linux counts a peer that answers but reads nothing
-/// (a reliable subscriber paused in a long handler, its window at zero) against this too: it
-/// must be long enough not to cut such a peer off and lose what is queued for it. 30 s is also
-/// what keepalive takes to find an idle peer gone (5 s, then 5 probes 5 s apart).
-const USER_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn tune(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let socket = socket2::SockRef::from(stream);
-    let keepalive = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(5))
-        .with_interval(Duration::from_secs(5))
-        .with_retries(5);
-    let _ = socket.set_tcp_keepalive(&keepalive);
-    let _ = socket.set_tcp_user_timeout(Some(USER_TIMEOUT));
-}
-
-fn hello_frame(hello: &Hello) -> Frame {
-    let mut payload = Vec::new();
-    MsgPack
-        .encode(hello, &mut payload)
-        .expect("a Hello always encodes");
-    Frame::new(
-        FrameKind::Hello,
-        CodecId::MsgPack,
-        0,
-        "",
-        Bytes::from(payload),
-    )
-}
-
-/// Reads the hello frame (at most [`frame::MAX_HELLO_LEN`] bytes; `buf` never grows past a
-/// few KiB here).
-async fn read_hello_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Frame, LinkError> {
-    loop {
-        if let Some(frame) = frame::decode_hello(buf)? {
-            return Ok(frame);
-        }
-        if buf.capacity() == buf.len() {
-            buf.reserve(frame::MAX_HELLO_LEN);
-        }
-        if stream.read_buf(buf).await? == 0 {
-            return Err(LinkError::Closed);
-        }
-    }
-}
-
-async fn read_hello(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    ours: &Hello,
-) -> Result<Hello, LinkError> {
-    let mut preamble = [0u8; PREAMBLE_LEN];
-    stream.read_exact(&mut preamble).await?;
-    frame::check_preamble(&preamble)?;
-    let frame = read_hello_frame(stream, buf).await?;
-    match frame.kind {
-        FrameKind::Hello => {}
-        FrameKind::Reject => {
-            return Err(LinkError::Rejected(
-                String::from_utf8_lossy(&frame.payload).into_owned(),
-            ));
-        }
-        other => {
-            return Err(LinkError::BadHello(format!(
-                "expected a hello, got {other:?}"
-            )));
-        }
-    }
-    let hello: Hello = MsgPack
-        .decode(&frame.payload)
-        .map_err(|e| LinkError::BadHello(e.to_string()))?;
-    crate::discovery::host::check_name("node", &hello.node_name).map_err(LinkError::BadHello)?;
-    if hello.node_id.len() > 64 {
-        return Err(LinkError::BadHello("node id longer than 64 bytes".into()));
-    }
-    if hello.domain != ours.domain {
-        return Err(LinkError::WrongDomain {
-            theirs: hello.domain,
-            ours: ours.domain.clone(),
-        });
-    }
-    Ok(hello)
-}
-
-/// A connection whose handshake is done, ready for [`start`].
-pub struct Handshaken {
-    stream: TcpStream,
-    buf: BytesMut,
-    pub peer: Hello,
-    pub remote: SocketAddr,
-    pub dialed: bool,
-    stall: Duration,
-}
-
-/// Dials `addr` and performs the handshake.
-pub async fn dial(
-    addr: SocketAddr,
-    ours: &Hello,
-    timeouts: &LinkTimeouts,
-) -> Result<Handshaken, LinkError> {
-    tokio::time::timeout(timeouts.handshake, async {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| LinkError::Connect { addr, source })?;
-        tune(&stream);
-        let mut out = BytesMut::new();
-        out.extend_from_slice(&frame::preamble());
-        hello_frame(ours).encode(&mut out);
-        stream.write_all(&out).await?;
-        let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
-        let peer = read_hello(&mut stream, &mut buf, ours).await?;
-        Ok(Handshaken {
-            stream,
-            buf,
-            peer,
-            remote: addr,
-            dialed: true,
-            stall: timeouts.stall,
-        })
-    })
-    .await
-    .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
-}
-
-/// Performs the acceptor's side of the handshake on a fresh connection.
-pub async fn accept(
-    mut stream: TcpStream,
-    remote: SocketAddr,
-    ours: &Hello,
-    timeouts: &LinkTimeouts,
-) -> Result<Handshaken, LinkError> {
-    tokio::time::timeout(timeouts.handshake, async {
-        tune(&stream);
-        let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
-        let mut out = BytesMut::new();
-        out.extend_from_slice(&frame::preamble());
-        match read_hello(&mut stream, &mut buf, ours).await {
-            Ok(peer) => {
-                hello_frame(ours).encode(&mut out);
-                stream.write_all(&out).await?;
-                Ok(Handshaken {
-                    stream,
-                    buf,
-                    peer,
-                    remote,
-                    dialed: false,
-                    stall: timeouts.stall,
-                })
-            }
-            Err(e @ LinkError::WrongDomain { .. }) => {
-                let reason = Bytes::from(e.to_string());
-                Frame::new(FrameKind::Reject, CodecId::Raw, 0, "", reason).encode(&mut out);
-                let _ = stream.write_all(&out).await;
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
-    })
-    .await
-    .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
-}
-
 /// Starts the reader and writer tasks of a handshaken connection.
 pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
     let (read, write) = conn.stream.into_split();
@@ -587,7 +357,6 @@ pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
         id: NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed),
         peer: conn.peer,
         remote: conn.remote,
-        dialed: conn.dialed,
         outbox: std::sync::Mutex::new(Outbox::default()),
         queued: Notify::new(),
         room: Notify::new(),
@@ -730,6 +499,7 @@ async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::CodecId;
     use std::sync::Mutex;
 
     /// Collects what a link reads.

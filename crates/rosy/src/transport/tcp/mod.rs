@@ -1,7 +1,13 @@
-//! TCP transport: framing ([`frame`]) and connections to peers ([`link`]).
+//! TCP transport: framing ([`frame`]), the handshake that opens a connection (`handshake`) and
+//! connections to peers (`link`).
 //!
 //! One connection per peer pair carries topics, service requests and responses, and node info.
 //! By convention the node with the smaller id dials; see `node::mesh` for who connects when.
 
+mod error;
 pub mod frame;
-pub mod link;
+pub(crate) mod handshake;
+pub(crate) mod link;
+
+pub use error::LinkError;
+pub use handshake::Hello;
