@@ -26,6 +26,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! (That one serves until stopped; [`Node`], [`Publisher`], [`Subscriber`], [`Client`] and
+//! [`Loan`] each carry an example that runs, two nodes on loopback.)
+//!
 //! This module never parses frames or touches sockets itself: `transport` does.
 
 mod builder;
@@ -104,6 +107,42 @@ impl Drop for NodeInner {
 
 /// A running node. Cheap to clone; the node closes when [`Node::close`] is called or the last
 /// clone is dropped.
+///
+/// Build one with [`Node::builder`] (or [`build_node`] with every setting from the
+/// environment). Nodes of one domain find each other by themselves, on one host or across a
+/// LAN; a node's code never names a transport.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> rosy::Result<()> {
+/// # let domain = format!("doc-{}", std::process::id());
+/// use std::time::Duration;
+/// let node = |name: &str| {
+///     rosy::Node::builder(name)
+///         .domain_id(domain.as_str())
+///         .interfaces(Some(vec!["lo".into()])) // stay on this machine
+///         .mdns(false) // same-host peers meet through the host registry
+///         .build()
+/// };
+/// let (listener, sender) = (node("listener").await?, node("sender").await?);
+///
+/// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+/// listener
+///     .listen("some-topic", move |topic, msg: String| {
+///         let tx = tx.clone();
+///         async move {
+///             let _ = tx.send(format!("{msg} on {topic}"));
+///         }
+///     })
+///     .await?;
+/// sender.wait_for_listener("some-topic", Duration::from_secs(10)).await?;
+/// sender.send("some-topic", &"hello world").await?;
+/// assert_eq!(rx.recv().await.as_deref(), Some("hello world on some-topic"));
+///
+/// assert!(sender.topology().nodes().any(|peer| peer.name == "listener"));
+/// sender.close().await;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<NodeInner>,

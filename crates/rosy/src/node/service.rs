@@ -88,6 +88,39 @@ pub(crate) fn decode_with<T: DeserializeOwned, C: Codec>(
 }
 
 /// Calls one service with typed requests and responses.
+///
+/// Made by [`Node::client`](crate::Node::client); [`Node::call`](crate::Node::call) is the
+/// one-off form. A call goes to one provider of the service (round-robin among several) and
+/// comes back with its answer or an [`Error`](crate::Error) to match on.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> rosy::Result<()> {
+/// # let domain = format!("doc-{}", std::process::id());
+/// # let node = |name: &str| {
+/// #     rosy::Node::builder(name)
+/// #         .domain_id(domain.as_str())
+/// #         .interfaces(Some(vec!["lo".into()]))
+/// #         .mdns(false)
+/// #         .build()
+/// # };
+/// use std::time::Duration;
+/// let (provider, caller) = (node("calculator").await?, node("planner").await?);
+/// provider
+///     .add_service("multiply", |(a, b): (i64, i64)| async move {
+///         a.checked_mul(b).ok_or(rosy::ServiceError::msg("overflow"))
+///     })
+///     .await?;
+///
+/// let multiply = caller.client::<(i64, i64), i64>("multiply");
+/// caller.wait_for_service_provider("multiply", Duration::from_secs(10)).await?;
+/// assert_eq!(multiply.call(&(6, 7)).await?, 42);
+/// match multiply.call(&(i64::MAX, 2)).await {
+///     Err(rosy::Error::Handler { message, .. }) => assert_eq!(message, "overflow"),
+///     other => panic!("expected the handler's error, got {other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Client<Req: ?Sized, Resp, C: Codec = BuiltinCodec> {
     mesh: Arc<Mesh>,
     service: String,

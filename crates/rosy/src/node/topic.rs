@@ -29,6 +29,32 @@ pub(crate) fn topic_info<T: ?Sized, C: Codec>(name: &str, role: TopicRole, codec
 }
 
 /// Sends messages of type `T` on one topic, encoded with `C`.
+///
+/// Made by [`Node::publisher`](crate::Node::publisher) (the node's codec) and its `_with`
+/// forms. Sending encodes once, whatever the number of listeners.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> rosy::Result<()> {
+/// # let domain = format!("doc-{}", std::process::id());
+/// # let node = |name: &str| {
+/// #     rosy::Node::builder(name)
+/// #         .domain_id(domain.as_str())
+/// #         .interfaces(Some(vec!["lo".into()]))
+/// #         .mdns(false)
+/// #         .build()
+/// # };
+/// use std::time::Duration;
+/// let (camera, detector) = (node("camera").await?, node("detector").await?);
+/// let mut boxes = detector.subscriber::<(u32, String)>("boxes").await?;
+///
+/// let publisher = camera.publisher::<(u32, String)>("boxes").await?;
+/// camera.wait_for_listener("boxes", Duration::from_secs(10)).await?;
+/// let delivered_to = publisher.send(&(7, "person".to_string())).await?;
+/// assert_eq!(delivered_to, 1);
+/// assert_eq!(boxes.recv().await, Some((7, "person".to_string())));
+/// # Ok(()) }
+/// ```
 pub struct Publisher<T: ?Sized, C: Codec = BuiltinCodec> {
     mesh: Arc<Mesh>,
     topic: Arc<PublishedTopic>,
@@ -161,6 +187,35 @@ where
 }
 
 /// A message buffer from [`Publisher::loan`]: fill it, then send it.
+///
+/// To a same-host listener the buffer is shared memory it reads in place: a frame written into
+/// a loan is never copied on its way.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> rosy::Result<()> {
+/// # let domain = format!("doc-{}", std::process::id());
+/// # let node = |name: &str| {
+/// #     rosy::Node::builder(name)
+/// #         .domain_id(domain.as_str())
+/// #         .interfaces(Some(vec!["lo".into()]))
+/// #         .mdns(false)
+/// #         .build()
+/// # };
+/// use rosy::codec::Raw;
+/// use std::time::Duration;
+/// let (camera, viewer) = (node("camera").await?, node("viewer").await?);
+/// let mut frames = viewer.subscriber_with::<Vec<u8>, _>("frames", Raw).await?;
+///
+/// let publisher = camera.publisher_with::<[u8], _>("frames", Raw).await?;
+/// camera.wait_for_listener("frames", Duration::from_secs(10)).await?;
+/// let mut loan = publisher.loan(640 * 480);
+/// loan.fill(128); // a grey mono8 frame, written in place
+/// loan.send().await?;
+/// let frame = frames.recv().await.expect("a frame");
+/// assert_eq!((frame.len(), frame[0]), (640 * 480, 128));
+/// # Ok(()) }
+/// ```
 pub struct Loan {
     mesh: Arc<Mesh>,
     topic: Arc<PublishedTopic>,
@@ -206,6 +261,37 @@ impl<T: ?Sized, C: Codec> Drop for Publisher<T, C> {
 }
 
 /// Receives messages of type `T` from one topic, in the order each sender sent them.
+///
+/// Made by [`Node::subscriber`](crate::Node::subscriber); the node listens to the topic while
+/// the subscriber lives. Read with [`Subscriber::recv`], or as a `futures` `Stream`.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> rosy::Result<()> {
+/// # let domain = format!("doc-{}", std::process::id());
+/// # let node = |name: &str| {
+/// #     rosy::Node::builder(name)
+/// #         .domain_id(domain.as_str())
+/// #         .interfaces(Some(vec!["lo".into()]))
+/// #         .mdns(false)
+/// #         .build()
+/// # };
+/// use std::time::Duration;
+/// let (imu, logger) = (node("imu").await?, node("logger").await?);
+/// let mut samples = logger.subscriber::<[f64; 3]>("imu/accel").await?;
+///
+/// imu.wait_for_listener("imu/accel", Duration::from_secs(10)).await?;
+/// for z in [9.79, 9.81, 9.80] {
+///     imu.send("imu/accel", &[0.0, 0.0, z]).await?;
+/// }
+/// let mut got = Vec::new();
+/// while got.len() < 3 {
+///     got.push(samples.recv().await.expect("a sample")[2]);
+/// }
+/// assert_eq!(got, [9.79, 9.81, 9.80]); // in the order sent
+/// assert_eq!(samples.lost(), 0);
+/// # Ok(()) }
+/// ```
 ///
 /// A message in a codec other than `C` is decoded with its own codec when that is a built-in
 /// one (so `rosy topic send` in JSON reaches a msgpack subscriber); a message that cannot be
