@@ -177,7 +177,7 @@ fn populate(map: &MmapRaw) {
     };
     if done.is_err() {
         // Kernels before 5.14 lack MADV_POPULATE_WRITE: touch one byte a page instead.
-        for page in (0..map.len()).step_by(4096) {
+        for page in (0..map.len()).step_by(super::layout::page_size()) {
             // SAFETY: `page` lies inside the mapping; it is ours alone (not `ready`), its pages
             // reserved by fallocate (no SIGBUS) and zero, so writing a zero changes nothing.
             unsafe { map.as_mut_ptr().add(page).write_volatile(0) };

@@ -29,7 +29,8 @@ pub const CHUNK_MAGIC: u64 = u64::from_le_bytes(*b"ROSYCHK\x01");
 pub const BELL_MAGIC: u64 = u64::from_le_bytes(*b"ROSYBEL\x01");
 /// Bumped whenever the layout changes; a segment of another version is refused.
 pub const LAYOUT_VERSION: u32 = 3;
-/// Bytes reserved for the header (one page: keeps slots page-aligned).
+/// Bytes reserved for the header: 4 KiB whatever the page size (slots need 16-byte alignment,
+/// not a page of their own).
 pub const HEADER_SIZE: usize = 4096;
 /// Most subscribers one segment serves at once.
 #[cfg(not(rosy_loom))]
@@ -39,7 +40,8 @@ pub const MAX_SUBSCRIBERS: usize = 32;
 pub const MAX_SUBSCRIBERS: usize = 2;
 /// Most chunks in a pool: each subscriber marks the chunks it holds in one 64-bit mask.
 pub const MAX_CHUNKS: usize = 64;
-/// Bytes before a chunk's payload in its file (one page, so the payload is page-aligned).
+/// Bytes before a chunk's payload in its file: 4 KiB whatever the page size, so the payload
+/// is 4 KiB-aligned (rkyv archives need [`CHUNK_ALIGN`]).
 pub const CHUNK_HEADER: usize = 4096;
 /// Chunk payloads start on this boundary, so rkyv archives can be read in place.
 pub const CHUNK_ALIGN: usize = 64;
@@ -163,6 +165,14 @@ fn align_up(n: usize, to: usize) -> usize {
     n.div_ceil(to) * to
 }
 
+/// This system's memory page size, from the kernel (`sysconf(_SC_PAGESIZE)`): 4 KiB on x86,
+/// 4, 16 or 64 KiB on aarch64 kernels (a Jetson's is 4 KiB, others are not). Mappings, file
+/// sizes in whole pages and page-by-page touches use it, never a constant.
+pub fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(rustix::param::page_size)
+}
+
 impl Geometry {
     pub fn slots_offset(&self) -> usize {
         HEADER_SIZE
@@ -172,10 +182,16 @@ impl Geometry {
         self.slots_offset() + i * self.slot_size
     }
 
-    /// Bytes of the segment file: header and ring, page-rounded. Chunks live in files of
-    /// their own.
+    /// Bytes of the segment file: header and ring, rounded to whole pages of this system.
+    /// Chunks live in files of their own.
     pub fn total_size(&self) -> usize {
-        align_up(self.slots_offset() + self.slot_count * self.slot_size, 4096)
+        self.total_size_for(page_size())
+    }
+
+    /// [`Geometry::total_size`] on a system of `page`-byte pages (every process sharing a
+    /// segment runs on the same kernel, so they agree on it).
+    pub fn total_size_for(&self, page: usize) -> usize {
+        align_up(self.slots_offset() + self.slot_count * self.slot_size, page)
     }
 
     /// Largest payload a slot holds inline.
@@ -207,7 +223,7 @@ impl Geometry {
         let total = self
             .slot_count
             .checked_mul(self.slot_size)
-            .and_then(|s| s.checked_add(HEADER_SIZE + 4096));
+            .and_then(|s| s.checked_add(HEADER_SIZE + page_size()));
         match total {
             Some(_) if self.total_size() <= mapped => Ok(()),
             _ => Err(format!(
@@ -231,6 +247,7 @@ mod tests {
             chunk_size: 1 << 20,
         };
         assert_eq!(g.total_size() % 4096, 0);
+        assert_eq!(g.total_size() % page_size(), 0);
         assert!(g.check(g.total_size()).is_ok());
         assert!(g.check(g.total_size() - 1).unwrap_err().contains("needs"));
         assert!(
@@ -249,5 +266,27 @@ mod tests {
             .check(usize::MAX)
             .is_err()
         );
+    }
+
+    /// The layout on kernels of 16 and 64 KiB pages (aarch64): the segment is whole pages of
+    /// that size, and slots keep their offsets and 16-byte alignment, as on 4 KiB pages.
+    #[test]
+    fn layouts_hold_with_large_pages() {
+        let g = Geometry {
+            slot_count: 1024,
+            slot_size: 192,
+            chunk_count: 4,
+            chunk_size: 1 << 20,
+        };
+        let small = g.total_size_for(4096);
+        assert_eq!(small, HEADER_SIZE + 1024 * 192); // 228 KiB, as the README says
+        for page in [16 << 10, 64 << 10] {
+            let size = g.total_size_for(page);
+            assert_eq!(size % page, 0, "{page}");
+            assert!(size >= small && size < small + page, "{page}: {size}");
+            assert_eq!(g.slot_offset(1023) % 16, 0);
+            assert!(g.slot_offset(1023) + g.slot_size <= size);
+        }
+        assert!(page_size().is_power_of_two() && page_size() >= 4096);
     }
 }

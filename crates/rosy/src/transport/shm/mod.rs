@@ -680,7 +680,7 @@ enum SampleData {
     },
 }
 
-/// A received message. A large one is read in place from shared memory (page-aligned, so rkyv
+/// A received message. A large one is read in place from shared memory (4 KiB-aligned, so rkyv
 /// archives can be accessed directly); its chunk stays reserved until the sample is dropped.
 pub struct Sample {
     tag: u32,

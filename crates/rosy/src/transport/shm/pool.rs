@@ -1,7 +1,7 @@
 //! The payload pool of a segment: large messages live in chunk files sized to what flows.
 //!
 //! Chunk `i` of segment `S` is the file `S.c<i>.<generation>`: a page of [`FileHeader`], then
-//! its payload, page-aligned (so rkyv archives are read in place). The writer makes a chunk's
+//! its payload, 4 KiB-aligned (so rkyv archives are read in place). The writer makes a chunk's
 //! file the first time a message needs chunk `i`, in a size class just above the message
 //! (eighths of a power of two: at most 12.5% unused), and replaces it when messages outgrow it
 //! or, once the large messages of the last seconds are much smaller, shrinks it. Chunks no
@@ -28,15 +28,20 @@ pub fn chunk_name(segment: &str, c: usize, generation: u64) -> String {
 }
 
 /// The payload capacity a chunk gets for messages of `len` bytes: whole pages up to 64 KiB,
-/// then the next eighth of a power of two (page-rounded).
+/// then the next eighth of a power of two (page-rounded), with this system's pages.
 pub fn size_class(len: usize) -> usize {
-    let page = len.max(1).div_ceil(4096) * 4096;
-    if page <= 64 << 10 {
-        return page;
+    size_class_for(len, super::layout::page_size())
+}
+
+/// [`size_class`] on a system of `page`-byte pages.
+fn size_class_for(len: usize, page: usize) -> usize {
+    let pages = len.max(1).div_ceil(page) * page;
+    if pages <= 64 << 10 {
+        return pages;
     }
-    let top = usize::BITS - 1 - page.leading_zeros();
-    let eighth = 1usize << (top - 3);
-    page.div_ceil(eighth) * eighth
+    let top = usize::BITS - 1 - pages.leading_zeros();
+    let eighth = (1usize << (top - 3)).max(page);
+    pages.div_ceil(eighth) * eighth
 }
 
 /// One mapped chunk file.
@@ -254,19 +259,27 @@ mod tests {
 
     #[test]
     fn size_classes_waste_at_most_an_eighth() {
-        assert_eq!(size_class(1), 4096);
-        assert_eq!(size_class(64 << 10), 64 << 10);
-        for len in [
-            100_000,
-            1_000_064,
-            2_700_000,
-            6_220_864,
-            25_000_000,
-            64 << 20,
-        ] {
-            let c = size_class(len);
-            assert!(c >= len && c % 4096 == 0, "{len} -> {c}");
-            assert!(c as f64 <= len as f64 * 1.125 + 4096.0, "{len} -> {c}");
+        assert_eq!(size_class(1), super::super::layout::page_size());
+        // On 4 KiB pages (x86, a Jetson) and on the 16 and 64 KiB pages of other aarch64
+        // kernels: whole pages, at most an eighth (or a page) more than asked.
+        for page in [4096, 16 << 10, 64 << 10] {
+            assert_eq!(size_class_for(1, page), page);
+            assert_eq!(size_class_for(64 << 10, page), 64 << 10);
+            for len in [
+                100_000,
+                1_000_064,
+                2_700_000,
+                6_220_864,
+                25_000_000,
+                64 << 20,
+            ] {
+                let c = size_class_for(len, page);
+                assert!(c >= len && c % page == 0, "{page}: {len} -> {c}");
+                assert!(
+                    c as f64 <= len as f64 * 1.125 + page as f64,
+                    "{page}: {len} -> {c}"
+                );
+            }
         }
     }
 }
