@@ -45,6 +45,8 @@ pub struct Balancer {
 }
 
 impl Balancer {
+    /// A balancer where every group starts with its first member, its random picks seeded
+    /// from the clock.
     pub fn new() -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

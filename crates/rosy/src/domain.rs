@@ -66,6 +66,7 @@ impl DomainId {
         Ok(DomainId(value))
     }
 
+    /// The domain id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -60,8 +60,11 @@ pub enum Durability {
 /// The quality of service of one publisher or subscriber.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Qos {
+    /// How many messages are kept (ROS 2's history and depth).
     pub history: History,
+    /// Whether a message may be lost.
     pub reliability: Reliability,
+    /// Whether a late joiner gets messages sent before it joined.
     pub durability: Durability,
 }
 

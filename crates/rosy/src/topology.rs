@@ -27,8 +27,11 @@ pub enum TopicRole {
 /// One topic a node listens to or publishes on, with the codec and type it uses.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TopicInfo {
+    /// The topic's name.
     pub name: String,
+    /// Whether the node listens to the topic or publishes on it.
     pub role: TopicRole,
+    /// The codec the node encodes (publishing) or decodes (listening) the topic's messages with.
     pub codec: CodecId,
     /// The codec's name (differs from `codec` only for custom codecs).
     pub codec_name: String,
@@ -42,29 +45,40 @@ pub struct TopicInfo {
 /// One service a node hosts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceInfo {
+    /// The service's name.
     pub name: String,
+    /// The codec its requests and responses are encoded with.
     pub codec: CodecId,
+    /// The codec's name (differs from `codec` only for custom codecs).
     pub codec_name: String,
+    /// The Rust type name of its requests (`std::any::type_name`).
     pub request_type: String,
+    /// The Rust type name of its responses (`std::any::type_name`).
     pub response_type: String,
 }
 
 /// Everything the mesh knows about one node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
+    /// The node's id: 32 hex digits, new for every node instance.
     pub id: NodeId,
+    /// The node's name; nodes of one name form a load-balancing group.
     pub name: String,
+    /// The domain the node belongs to.
     pub domain: String,
     /// Equal for two nodes exactly when they share /dev/shm (see `discovery::host_id`).
     pub host_id: String,
     /// The host name, for people.
     pub hostname: String,
+    /// The node's process id.
     pub pid: u32,
     /// TCP addresses this node accepts connections on.
     pub endpoints: Vec<SocketAddr>,
     /// Transports the node can speak (`tcp`, `shm`).
     pub transports: Vec<String>,
+    /// The topics the node listens to or publishes on.
     pub topics: Vec<TopicInfo>,
+    /// The services the node hosts.
     pub services: Vec<ServiceInfo>,
     /// Raised on every change of topics or services.
     pub version: u64,
@@ -193,18 +207,22 @@ impl Topology {
         self.nodes.remove(id).is_some()
     }
 
+    /// What is known of the node `id`, if it is known.
     pub fn get(&self, id: &str) -> Option<&NodeInfo> {
         self.nodes.get(id)
     }
 
+    /// Every known node, in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
         self.nodes.values()
     }
 
+    /// How many nodes are known.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Whether no node is known.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }

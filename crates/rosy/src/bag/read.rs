@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 /// One channel of a bag: a topic and how its messages are encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BagChannel {
+    /// The MCAP channel id, unique within the bag.
     pub id: u16,
+    /// The topic its messages were recorded from.
     pub topic: String,
     /// The channel's `message_encoding`: the rosy codec name for bags rosy wrote.
     pub encoding: String,
@@ -28,11 +30,16 @@ pub struct BagChannel {
 /// One message of a bag, borrowed from the mapped file.
 #[derive(Clone, Copy, Debug)]
 pub struct BagMessage<'a> {
+    /// The channel it was recorded on.
     pub channel: &'a BagChannel,
+    /// The MCAP sequence number; rosy's writer numbers each channel's messages from 1.
     pub sequence: u32,
     /// Nanoseconds since the Unix epoch: when the recorder received the message.
     pub log_time: u64,
+    /// Nanoseconds since the Unix epoch: the publish time its writer gave (rosy's recorder
+    /// gives its receive time, the same as `log_time`).
     pub publish_time: u64,
+    /// The message's bytes, encoded as the channel's `encoding` says.
     pub data: &'a [u8],
 }
 
@@ -89,7 +96,9 @@ impl std::fmt::Debug for Bag {
 /// What a bag holds, as `rosy bag info` shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BagSummary {
+    /// The file, as [`Bag::path`] shows it.
     pub path: String,
+    /// The file's size in bytes.
     pub size_bytes: u64,
     /// False when the recorder never finished the file (killed): it was read up to its last
     /// complete record.
@@ -97,22 +106,30 @@ pub struct BagSummary {
     /// Why an unfinished bag ends where it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unfinished: Option<String>,
+    /// How many messages the bag holds.
     pub messages: u64,
     /// First and last log times, nanoseconds since the Unix epoch (0 for an empty bag).
     pub start_ns: u64,
+    /// The last log time, nanoseconds since the Unix epoch (0 for an empty bag).
     pub end_ns: u64,
+    /// From the first log time to the last, in seconds.
     pub duration_s: f64,
+    /// One entry per channel, sorted by topic, then codec.
     pub topics: Vec<TopicSummary>,
 }
 
 /// One topic's part of a bag (one entry per topic and encoding).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TopicSummary {
+    /// The topic.
     pub topic: String,
+    /// How many of the bag's messages are on this channel.
     pub messages: u64,
     /// Share of the bag's messages, in percent.
     pub share: f64,
+    /// The channel's `message_encoding` (see [`BagChannel::encoding`]).
     pub codec: String,
+    /// The Rust type name of its messages, "" when unknown; `type` in JSON.
     #[serde(rename = "type")]
     pub type_name: String,
 }
@@ -168,6 +185,7 @@ impl Bag {
         Ok(bag)
     }
 
+    /// The file read (for [`Bag::from_vec`], the path it was given).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -187,14 +205,17 @@ impl Bag {
         self.unfinished.as_deref()
     }
 
+    /// The bag's channels, in id order.
     pub fn channels(&self) -> impl Iterator<Item = &BagChannel> {
         self.channels.values()
     }
 
+    /// How many messages the bag holds.
     pub fn len(&self) -> usize {
         self.messages.len()
     }
 
+    /// Whether the bag holds no message.
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }

@@ -23,9 +23,12 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// How chunks are compressed. `zstd` is what the `mcap` CLI and Foxglove write by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BagCompression {
+    /// Chunks are written as they are (`none`; the default).
     #[default]
     None,
+    /// Chunks are compressed with Zstandard (`zstd`).
     Zstd,
+    /// Chunks are compressed with LZ4 frames (`lz4`).
     Lz4,
 }
 

@@ -96,13 +96,24 @@ impl fmt::Display for CodecId {
 
 /// A value could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodecError {
+    /// A value could not be turned into bytes.
     #[error("cannot encode as {codec}: {reason}")]
-    Encode { codec: &'static str, reason: String },
+    Encode {
+        /// The codec's name (`msgpack`, `json`, `raw`, `rkyv` or a custom codec's own).
+        codec: &'static str,
+        /// What went wrong, as the codec says it.
+        reason: String,
+    },
+    /// A payload could not be read as the value asked for.
     #[error("cannot decode {codec} payload of {len} bytes: {reason}")]
     Decode {
+        /// The codec's name (`msgpack`, `json`, `raw`, `rkyv` or a custom codec's own).
         codec: &'static str,
+        /// The payload's size in bytes.
         len: usize,
+        /// What went wrong, as the codec says it.
         reason: String,
     },
 }
@@ -214,6 +225,7 @@ pub struct ArgsKwargs<A, K> {
 }
 
 impl<A, K> ArgsKwargs<A, K> {
+    /// A message of positional arguments `args` and keyword arguments `kwargs`.
     pub fn new(args: A, kwargs: K) -> Self {
         ArgsKwargs { args, kwargs }
     }
@@ -247,9 +259,12 @@ impl Codec for Rkyv {
 /// The codecs a node can use by default, chosen at run time (builder, launch file, CLI).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BuiltinCodec {
+    /// [`MsgPack`](crate::codec::MsgPack), the default.
     #[default]
     MsgPack,
+    /// [`Json`](crate::codec::Json).
     Json,
+    /// [`Raw`](crate::codec::Raw): the payload is the message's bytes.
     Raw,
 }
 

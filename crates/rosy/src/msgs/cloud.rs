@@ -18,15 +18,24 @@ use super::{Blob, Pose, Timestamp};
 )]
 #[repr(u8)]
 pub enum NumericType {
+    /// Not given (Foxglove's `UNKNOWN`, 0; the default).
     #[default]
     Unknown = 0,
+    /// An unsigned 8-bit integer (`UINT8`, 1).
     Uint8 = 1,
+    /// A signed 8-bit integer (`INT8`, 2).
     Int8 = 2,
+    /// An unsigned 16-bit integer (`UINT16`, 3).
     Uint16 = 3,
+    /// A signed 16-bit integer (`INT16`, 4).
     Int16 = 4,
+    /// An unsigned 32-bit integer (`UINT32`, 5).
     Uint32 = 5,
+    /// A signed 32-bit integer (`INT32`, 6).
     Int32 = 6,
+    /// A 32-bit float (`FLOAT32`, 7).
     Float32 = 7,
+    /// A 64-bit float (`FLOAT64`, 8).
     Float64 = 8,
 }
 
@@ -44,8 +53,11 @@ pub enum NumericType {
     rkyv::Deserialize,
 )]
 pub struct PackedElementField {
+    /// The field's name (`x`, `y`, `z`, `intensity`...).
     pub name: String,
+    /// Where the field starts, in bytes from the start of each point.
     pub offset: u32,
+    /// How the field's bytes are read; `type` in JSON, as in Foxglove's schema.
     #[serde(rename = "type")]
     pub numeric_type: NumericType,
 }
@@ -64,11 +76,17 @@ pub struct PackedElementField {
     rkyv::Deserialize,
 )]
 pub struct PointCloud {
+    /// When the points were measured.
     pub timestamp: Timestamp,
+    /// The frame the points are in.
     pub frame_id: String,
+    /// The cloud's origin in `frame_id` (the default: the frame's own origin).
     pub pose: Pose,
+    /// The size of one point in `data`, in bytes.
     pub point_stride: u32,
+    /// The fields of each point, by name, offset and type.
     pub fields: Vec<PackedElementField>,
+    /// The points, one after another, `point_stride` bytes each.
     pub data: Blob,
 }
 
@@ -104,6 +122,7 @@ impl PointCloud {
         }
     }
 
+    /// Whether `data` holds no whole point.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

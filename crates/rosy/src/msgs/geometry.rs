@@ -16,8 +16,11 @@ use super::Timestamp;
     rkyv::Deserialize,
 )]
 pub struct Vector3 {
+    /// The x component, in metres.
     pub x: f64,
+    /// The y component, in metres.
     pub y: f64,
+    /// The z component, in metres.
     pub z: f64,
 }
 
@@ -34,9 +37,13 @@ pub struct Vector3 {
     rkyv::Deserialize,
 )]
 pub struct Quaternion {
+    /// The x component of the vector part.
     pub x: f64,
+    /// The y component of the vector part.
     pub y: f64,
+    /// The z component of the vector part.
     pub z: f64,
+    /// The scalar part (1 with x, y, z at 0: no rotation).
     pub w: f64,
 }
 
@@ -65,7 +72,9 @@ impl Default for Quaternion {
     rkyv::Deserialize,
 )]
 pub struct Pose {
+    /// The position, in metres.
     pub position: Vector3,
+    /// The orientation.
     pub orientation: Quaternion,
 }
 
@@ -83,9 +92,14 @@ pub struct Pose {
     rkyv::Deserialize,
 )]
 pub struct FrameTransform {
+    /// The time at which the transform holds.
     pub timestamp: Timestamp,
+    /// The frame the transform is expressed in.
     pub parent_frame_id: String,
+    /// The frame the transform places.
     pub child_frame_id: String,
+    /// Where the child frame's origin is in the parent frame, in metres.
     pub translation: Vector3,
+    /// How the child frame is rotated relative to the parent frame.
     pub rotation: Quaternion,
 }

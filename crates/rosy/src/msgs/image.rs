@@ -18,12 +18,20 @@ use super::{Blob, Timestamp};
     rkyv::Deserialize,
 )]
 pub struct RawImage {
+    /// When the image was taken.
     pub timestamp: Timestamp,
+    /// The camera's frame (for Foxglove: origin at the optical centre, +x right, +y down, +z
+    /// into the image).
     pub frame_id: String,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// How pixels are stored: one of Foxglove's encodings (`mono8`, `rgb8`, `bgr8`...).
     pub encoding: String,
+    /// The length of one row in bytes.
     pub step: u32,
+    /// The pixels, `height` rows of `step` bytes.
     pub data: Blob,
 }
 
@@ -61,8 +69,13 @@ impl RawImage {
     rkyv::Deserialize,
 )]
 pub struct CompressedImage {
+    /// When the image was taken.
     pub timestamp: Timestamp,
+    /// The camera's frame (for Foxglove: origin at the optical centre, +x right, +y down, +z
+    /// into the image).
     pub frame_id: String,
+    /// The compressed image, a whole file's bytes in `format`.
     pub data: Blob,
+    /// The compression: `jpeg`, `png`, `webp` or `avif`.
     pub format: String,
 }

@@ -19,9 +19,12 @@ pub struct JsonForm {
 /// A schema as MCAP and the Foxglove protocol carry it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonSchema {
+    /// The schema's name: the Foxglove schema name of a known type (`foxglove.RawImage`...),
+    /// else the Rust type name.
     pub name: String,
     /// Always `jsonschema`.
     pub encoding: &'static str,
+    /// The JSON schema itself, as UTF-8 JSON text.
     pub data: Vec<u8>,
 }
 

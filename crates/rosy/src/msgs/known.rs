@@ -9,18 +9,30 @@ use crate::codec::CodecId;
 
 /// A message could not be turned into Foxglove JSON.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MsgError {
+    /// The payload does not decode as the type its topic announced (or, rarely, the decoded
+    /// value does not write as JSON).
     #[error("a {codec} message announced as {type_name} does not decode as one: {reason}")]
     Decode {
+        /// The name of the codec the message travelled in (`msgpack`, `json`, `rkyv`).
         codec: &'static str,
+        /// The Rust type name it was announced as (`a serde value` for a type rosy does not
+        /// know).
         type_name: &'static str,
+        /// What the decoder said.
         reason: String,
     },
+    /// The message travelled in a codec that cannot be converted to JSON (raw or custom;
+    /// rkyv for a type rosy does not know).
     #[error(
         "{type_name} messages in codec {codec} cannot be converted (only msgpack, json and rkyv)"
     )]
     Codec {
+        /// The codec's name.
         codec: &'static str,
+        /// The Rust type name it was announced as (`a serde value` for a type rosy does not
+        /// know).
         type_name: &'static str,
     },
 }
@@ -28,15 +40,22 @@ pub enum MsgError {
 /// The message types of `rosy::msgs` that map to a Foxglove schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KnownType {
+    /// [`RawImage`](crate::msgs::RawImage), `foxglove.RawImage`.
     RawImage,
+    /// [`CompressedImage`](crate::msgs::CompressedImage), `foxglove.CompressedImage`.
     CompressedImage,
+    /// [`PointCloud`](crate::msgs::PointCloud), `foxglove.PointCloud`.
     PointCloud,
+    /// [`FrameTransform`](crate::msgs::FrameTransform), `foxglove.FrameTransform`.
     FrameTransform,
+    /// [`Log`](crate::msgs::Log), `foxglove.Log`.
     Log,
+    /// [`Scalar`](crate::msgs::Scalar), `rosy.Scalar` (no Foxglove counterpart).
     Scalar,
 }
 
 impl KnownType {
+    /// Every known type, in declaration order.
     pub const ALL: [KnownType; 6] = [
         KnownType::RawImage,
         KnownType::CompressedImage,

@@ -54,7 +54,9 @@ pub use scalar::{ArchivedScalar, Scalar};
     rkyv::Deserialize,
 )]
 pub struct Timestamp {
+    /// Whole seconds since the Unix epoch.
     pub sec: u32,
+    /// Nanoseconds past `sec`, 0 to 999 999 999.
     pub nsec: u32,
 }
 

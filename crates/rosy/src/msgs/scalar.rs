@@ -16,6 +16,8 @@ use super::Timestamp;
     rkyv::Deserialize,
 )]
 pub struct Scalar {
+    /// When the value was sampled.
     pub timestamp: Timestamp,
+    /// The sampled value, in whatever unit the topic uses.
     pub value: f64,
 }
