@@ -132,7 +132,7 @@ impl RingWriter {
     /// cache), else one whose message every reader has passed, else the oldest one in the ring
     /// that no reader holds (its message becomes lost for readers that had not reached it).
     /// (The node allocates with [`RingWriter::allocate_for`]; the model checks use this.)
-    #[cfg(test)]
+    #[cfg(all(test, rosy_loom))]
     pub fn allocate(&mut self) -> Result<usize, ShmError> {
         self.allocate_for(|_| true, usize::MAX)
     }
