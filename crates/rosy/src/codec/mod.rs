@@ -22,6 +22,7 @@
 
 mod raw;
 
+use base64::Engine;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::fmt;
 
@@ -318,7 +319,7 @@ pub fn to_display_value(
     match codec {
         CodecId::MsgPack => Some(
             rmpv::decode::read_value(&mut &bytes[..])
-                .map(msgpack_to_json)
+                .map(|value| msgpack_to_json(value, BinaryAs::Preview))
                 .map_err(|e| CodecError::Decode {
                     codec: "msgpack",
                     len: bytes.len(),
@@ -337,8 +338,25 @@ pub fn hex_preview(bytes: &[u8], max: usize) -> String {
     format!("{} bytes: {}{more}", bytes.len(), shown.join(" "))
 }
 
-fn msgpack_to_json(value: rmpv::Value) -> serde_json::Value {
+/// How [`msgpack_to_json`] writes what JSON has no form for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinaryAs {
+    /// For people (`rosy topic echo`): binary as `{"bytes": N, "hex": "first 32"}`, a string
+    /// that is not UTF-8 as `"<invalid UTF-8>"`.
+    Preview,
+    /// For programs (Foxglove, bags): binary as base64, a string that is not UTF-8 as null.
+    Base64,
+}
+
+/// A msgpack value as JSON, without knowing its type: map keys as strings, extension types as
+/// `{"ext": type, "data": ...}`, binary as `binary` says. The one conversion the display and
+/// the JSON forms of messages share.
+pub(crate) fn msgpack_to_json(value: rmpv::Value, binary: BinaryAs) -> serde_json::Value {
     use serde_json::Value as J;
+    let bytes = |b: &[u8]| match binary {
+        BinaryAs::Preview => bytes_value(b),
+        BinaryAs::Base64 => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
+    };
     match value {
         rmpv::Value::Nil => J::Null,
         rmpv::Value::Boolean(b) => J::Bool(b),
@@ -349,12 +367,18 @@ fn msgpack_to_json(value: rmpv::Value) -> serde_json::Value {
             .unwrap_or(J::Null),
         rmpv::Value::F32(f) => J::from(f as f64),
         rmpv::Value::F64(f) => J::from(f),
-        rmpv::Value::String(s) => match s.into_str() {
-            Some(s) => J::String(s),
-            None => J::String("<invalid UTF-8>".into()),
+        rmpv::Value::String(s) => match (s.into_str(), binary) {
+            (Some(s), _) => J::String(s),
+            (None, BinaryAs::Preview) => J::String("<invalid UTF-8>".into()),
+            (None, BinaryAs::Base64) => J::Null,
         },
-        rmpv::Value::Binary(b) => bytes_value(&b),
-        rmpv::Value::Array(items) => J::Array(items.into_iter().map(msgpack_to_json).collect()),
+        rmpv::Value::Binary(b) => bytes(&b),
+        rmpv::Value::Array(items) => J::Array(
+            items
+                .into_iter()
+                .map(|item| msgpack_to_json(item, binary))
+                .collect(),
+        ),
         rmpv::Value::Map(entries) => {
             let mut map = serde_json::Map::new();
             for (k, v) in entries {
@@ -362,12 +386,12 @@ fn msgpack_to_json(value: rmpv::Value) -> serde_json::Value {
                     rmpv::Value::String(s) => s.into_str().unwrap_or_default(),
                     other => other.to_string(),
                 };
-                map.insert(key, msgpack_to_json(v));
+                map.insert(key, msgpack_to_json(v, binary));
             }
             J::Object(map)
         }
         rmpv::Value::Ext(kind, data) => {
-            serde_json::json!({ "ext": kind, "data": bytes_value(&data) })
+            serde_json::json!({ "ext": kind, "data": bytes(&data) })
         }
     }
 }

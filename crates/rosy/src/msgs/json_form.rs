@@ -6,8 +6,7 @@
 //! Shared by the live bridge and by Foxglove bags; it converts values only.
 
 use super::known::{KnownType, MsgError};
-use crate::codec::CodecId;
-use base64::Engine;
+use crate::codec::{BinaryAs, CodecId, msgpack_to_json};
 
 /// The JSON form of one topic's messages in one codec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,50 +87,14 @@ impl JsonForm {
             CodecId::MsgPack => {
                 let value = rmpv::decode::read_value(&mut &payload[..])
                     .map_err(|e| failed(e.to_string()))?;
-                serde_json::to_vec(&msgpack_to_json(value)).map_err(|e| failed(e.to_string()))
+                serde_json::to_vec(&msgpack_to_json(value, BinaryAs::Base64))
+                    .map_err(|e| failed(e.to_string()))
             }
             _ => Err(MsgError::Codec {
                 codec: codec.name(),
                 type_name: "a serde value",
             }),
         }
-    }
-}
-
-/// A msgpack value as JSON: binary as base64, map keys as strings, extension types as
-/// `{"ext": type, "data": base64}`.
-fn msgpack_to_json(value: rmpv::Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    let b64 = |b: &[u8]| J::String(base64::engine::general_purpose::STANDARD.encode(b));
-    match value {
-        rmpv::Value::Nil => J::Null,
-        rmpv::Value::Boolean(b) => J::Bool(b),
-        rmpv::Value::Integer(i) => i
-            .as_i64()
-            .map(J::from)
-            .or_else(|| i.as_u64().map(J::from))
-            .unwrap_or(J::Null),
-        rmpv::Value::F32(f) => J::from(f as f64),
-        rmpv::Value::F64(f) => J::from(f),
-        rmpv::Value::String(s) => match s.into_str() {
-            Some(s) => J::String(s),
-            None => J::Null,
-        },
-        rmpv::Value::Binary(b) => b64(&b),
-        rmpv::Value::Array(items) => J::Array(items.into_iter().map(msgpack_to_json).collect()),
-        rmpv::Value::Map(entries) => J::Object(
-            entries
-                .into_iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        rmpv::Value::String(s) => s.into_str().unwrap_or_default(),
-                        other => other.to_string(),
-                    };
-                    (key, msgpack_to_json(v))
-                })
-                .collect(),
-        ),
-        rmpv::Value::Ext(kind, data) => serde_json::json!({"ext": kind, "data": b64(&data)}),
     }
 }
 
