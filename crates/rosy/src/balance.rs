@@ -38,10 +38,18 @@ impl std::str::FromStr for Strategy {
 }
 
 /// Remembers whose turn it is, per (topic or service, group).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Balancer {
     turns: Mutex<HashMap<(String, String), usize>>,
     seed: AtomicU64,
+}
+
+impl Default for Balancer {
+    /// As [`Balancer::new`]. (A derived default seeded 0, and xorshift stays at 0 from 0: every
+    /// random pick would have been the first member.)
+    fn default() -> Self {
+        Balancer::new()
+    }
 }
 
 impl Balancer {
@@ -113,14 +121,16 @@ mod tests {
 
     #[test]
     fn none_gives_everyone_and_random_spreads() {
-        let b = Balancer::new();
-        let members = [1, 2, 3, 4];
-        assert_eq!(b.pick("t", "g", &members, Strategy::None), members);
-        let mut seen = [0; 4];
-        for _ in 0..400 {
-            seen[b.pick("t", "g", &members, Strategy::Random)[0] - 1] += 1;
+        // A default balancer too: derived, it was seeded 0 and always picked the first.
+        for b in [Balancer::new(), Balancer::default()] {
+            let members = [1, 2, 3, 4];
+            assert_eq!(b.pick("t", "g", &members, Strategy::None), members);
+            let mut seen = [0; 4];
+            for _ in 0..400 {
+                seen[b.pick("t", "g", &members, Strategy::Random)[0] - 1] += 1;
+            }
+            assert!(seen.iter().all(|&n| n > 50), "{seen:?}");
         }
-        assert!(seen.iter().all(|&n| n > 50), "{seen:?}");
     }
 
     #[test]
