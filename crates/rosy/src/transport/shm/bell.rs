@@ -8,7 +8,7 @@
 //!
 //! This module knows nothing of topics or segments beyond a bell's name.
 
-use super::ShmError;
+use super::error::ShmError;
 use super::file;
 use super::futex;
 use super::layout::{BELL_MAGIC, Bell};
@@ -24,7 +24,7 @@ pub fn bell_name_beside(segment: &str, key: u64) -> Option<String> {
 
 /// The name of the doorbell with `key` of `domain`.
 pub fn bell_name(domain: &str, key: u64) -> String {
-    format!("{}{domain}.{key:016x}.bell", super::PREFIX)
+    format!("{}{domain}.{key:016x}.bell", super::housekeeping::PREFIX)
 }
 
 /// A mapped doorbell: its owner sleeps on it, writers ring it.

@@ -12,7 +12,7 @@
 //! This module never interprets anything past the [`FileHeader`]; segments, chunks and
 //! doorbells do that.
 
-use super::ShmError;
+use super::error::ShmError;
 use super::layout::{FileHeader, LAYOUT_VERSION};
 use super::sigbus::Guard;
 use super::sync::Ordering;

@@ -14,7 +14,7 @@
 //!
 //! [`FileHeader`]: super::layout::FileHeader
 
-use super::ShmError;
+use super::error::ShmError;
 use super::file;
 use super::layout::{CHUNK_HEADER, CHUNK_MAGIC, MAX_CHUNKS};
 use super::segment::Segment;

@@ -3,11 +3,13 @@
 //! handed out to be filled in place. It trims chunk files nobody uses and removes its files
 //! when dropped. It never waits for a best-effort reader, and never reads a message.
 
+use super::config::ShmConfig;
+use super::error::ShmError;
+use super::futex;
 use super::layout;
 use super::pool::{self, ChunkMap, PoolWriter};
 use super::ring::RingWriter;
 use super::segment::{Segment, monotonic_ns};
-use super::{ShmConfig, ShmError, futex};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 

@@ -14,7 +14,7 @@
 //!
 //! This module knows nothing of topics or nodes.
 
-use super::ShmError;
+use super::error::ShmError;
 use super::file::pid_alive;
 use super::futex;
 use super::layout::{INLINE, MAX_SUBSCRIBERS, SEQ_DROPPED};

@@ -9,7 +9,7 @@
 //! copied out of the header once, at open, so a foreign process scribbling on the header
 //! afterwards cannot make this one read outside the mapping.
 
-use super::ShmError;
+use super::error::ShmError;
 #[cfg(not(rosy_loom))]
 use super::file::Mapping as MmapRaw;
 use super::file::pid_alive;

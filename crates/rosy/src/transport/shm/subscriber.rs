@@ -2,7 +2,7 @@
 //! ones copied, chunk ones as a [`Sample`] read in place; a chunk is held (marked in the
 //! segment) while its sample lives. It never writes a message.
 
-use super::ShmError;
+use super::error::ShmError;
 use super::pool::{ChunkCache, ChunkMap};
 use super::ring::{RingReader, Taken};
 use super::segment::Segment;
