@@ -37,7 +37,7 @@ mod preference;
 mod queue;
 mod service;
 mod service_channel;
-mod shm_routes;
+
 mod topic;
 
 pub use crate::balance::Strategy;

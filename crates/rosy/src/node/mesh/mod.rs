@@ -29,12 +29,11 @@ mod route_cache_tests;
 mod routing;
 mod served;
 mod services;
-mod shm_attach;
+mod shm;
 #[cfg(test)]
 mod test_nodes;
 
 use super::queue::SubQueue;
-use super::shm_routes::ShmRoutes;
 use crate::balance::{Balancer, Strategy};
 use crate::codec::CodecId;
 use crate::discovery::Announcement;
@@ -51,7 +50,7 @@ pub(crate) use routing::PublishedTopic;
 use routing::Route;
 use served::Served;
 use services::{CallEvent, PendingCall, ServiceEntry};
-use shm_attach::ShmGate;
+use shm::{ShmGate, ShmRoutes};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;

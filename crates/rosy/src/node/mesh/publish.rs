@@ -9,12 +9,12 @@
 //! `want_segment`, when a same-host listener could read one).
 
 use super::routing::{PeerTarget, PublishedTopic, ShmWay, Target};
+use super::shm;
 use super::{Mesh, lock, read};
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
 use crate::node::preference::TransportPreference;
 use crate::node::queue::Received;
-use crate::node::shm_routes;
 use crate::transport::shm::ShmError;
 use crate::transport::tcp::frame::{Frame, FrameHead, FrameKind};
 use crate::transport::tcp::link::{Link, LinkError};
@@ -45,7 +45,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(b) => b.len(),
             Outbound::Heap(v) => v.len(),
-            Outbound::Loan(l) => l.len() - shm_routes::PREFIX_LEN,
+            Outbound::Loan(l) => l.len() - shm::PREFIX_LEN,
         }
     }
 
@@ -53,7 +53,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(_) => &mut [],
             Outbound::Heap(v) => v,
-            Outbound::Loan(l) => &mut l[shm_routes::PREFIX_LEN..],
+            Outbound::Loan(l) => &mut l[shm::PREFIX_LEN..],
         }
     }
 
@@ -61,7 +61,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(b) => b,
             Outbound::Heap(v) => v,
-            Outbound::Loan(l) => &l[shm_routes::PREFIX_LEN..],
+            Outbound::Loan(l) => &l[shm::PREFIX_LEN..],
         }
     }
 
@@ -70,7 +70,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(b) => b.truncate(len),
             Outbound::Heap(v) => v.truncate(len),
-            Outbound::Loan(l) => l.truncate(shm_routes::PREFIX_LEN + len),
+            Outbound::Loan(l) => l.truncate(shm::PREFIX_LEN + len),
         }
     }
 
@@ -276,10 +276,8 @@ impl Mesh {
             Outbound::Bytes(b) => (None, Some(b)),
             Outbound::Heap(v) => (None, Some(Bytes::from(v))),
             Outbound::Loan(l) => {
-                let needs_copy =
-                    local || !by_tcp.is_empty() || by_shm.len() > shm_routes::MAX_RECIPIENTS;
-                let bytes =
-                    needs_copy.then(|| Bytes::copy_from_slice(&l[shm_routes::PREFIX_LEN..]));
+                let needs_copy = local || !by_tcp.is_empty() || by_shm.len() > shm::MAX_RECIPIENTS;
+                let bytes = needs_copy.then(|| Bytes::copy_from_slice(&l[shm::PREFIX_LEN..]));
                 (Some(l), bytes)
             }
         };
@@ -296,13 +294,12 @@ impl Mesh {
             outcome.delivered += 1;
         }
         if let Some(shm) = &self.shm {
-            for group in by_shm.chunks(shm_routes::MAX_RECIPIENTS) {
-                let hashes: SmallVec<[u64; shm_routes::MAX_RECIPIENTS]> =
+            for group in by_shm.chunks(shm::MAX_RECIPIENTS) {
+                let hashes: SmallVec<[u64; shm::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
                 let sent = match loan.take() {
                     Some(mut l) => {
-                        l[..shm_routes::PREFIX_LEN]
-                            .copy_from_slice(&shm_routes::prefix(codec, &hashes));
+                        l[..shm::PREFIX_LEN].copy_from_slice(&shm::prefix(codec, &hashes));
                         l.send(codec.to_byte() as u32);
                         Ok(())
                     }
@@ -350,7 +347,7 @@ impl Mesh {
         } = waits;
         if let Some(shm) = &self.shm {
             for group in groups {
-                let hashes: SmallVec<[u64; shm_routes::MAX_RECIPIENTS]> =
+                let hashes: SmallVec<[u64; shm::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
                 let sent = self
                     .wait_for_reader(|| shm.send(topic, codec, &payload, &hashes))
@@ -489,37 +486,6 @@ impl Mesh {
         }
     }
 
-    /// Makes sure `peer` has been told that this node's messages on `topic` come through
-    /// shared memory from now on: a `ShmSwitch` frame queued on its link after every message
-    /// sent there before (its reader holds what it reads from shared memory until then).
-    fn switch_to_shm(&self, peer: &PeerTarget, topic: &str) {
-        if !peer.switched.load(Ordering::Relaxed) && self.switch_link_to_shm(&peer.link, topic) {
-            peer.switched.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// As [`Mesh::switch_to_shm`] for a link, once per peer and topic (`shm_switched`). A marker
-    /// is queued whatever the outbox holds; `false` when the link is closed.
-    fn switch_link_to_shm(&self, link: &Link, topic: &str) -> bool {
-        let mut switched = lock(&self.shm_switched);
-        if switched
-            .get(&link.peer.node_id)
-            .is_some_and(|topics| topics.contains(topic))
-        {
-            return true;
-        }
-        let marker = Frame::new(FrameKind::ShmSwitch, CodecId::Raw, 0, topic, Bytes::new());
-        if link.send_now(marker).is_err() {
-            // Closed: it carries nothing more, and shared memory is the only way left.
-            return false;
-        }
-        switched
-            .entry(link.peer.node_id.clone())
-            .or_default()
-            .insert(topic.to_string());
-        true
-    }
-
     /// Sends one message on `topic` to one peer: through shared memory when it reads this
     /// node's segment of the topic, else over its connection.
     pub(super) async fn publish_to(
@@ -540,7 +506,7 @@ impl Mesh {
         }
         if let (ShmWay::Reading, Some(shm)) = (way, &self.shm) {
             self.switch_link_to_shm(link, topic);
-            let hash = shm_routes::id_hash(&link.peer.node_id);
+            let hash = shm::id_hash(&link.peer.node_id);
             match shm.send(topic, codec, &payload, &[hash]) {
                 Ok(()) => return Ok(()),
                 Err(e) => self.note_shm_fallback(topic, &e),

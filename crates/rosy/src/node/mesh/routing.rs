@@ -7,11 +7,11 @@
 //! (links') and never attaches a shared-memory reader itself (shm_attach's `sync_shm` does,
 //! asked to catch up when a subscription comes or goes).
 
+use super::shm;
 use super::{Mesh, lock, read, write};
 use crate::balance::Strategy;
 use crate::node::preference::TransportPreference;
 use crate::node::queue::{Received, SubQueue};
-use crate::node::shm_routes;
 use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::link::Link;
@@ -164,7 +164,7 @@ impl Mesh {
                         (!reliable && qos.history != Qos::default().history).then(|| qos.depth());
                     let target = Target::Peer(PeerTarget {
                         link: link.clone(),
-                        hash: shm_routes::id_hash(&info.id),
+                        hash: shm::id_hash(&info.id),
                         shm,
                         reliable,
                         keep_last,

@@ -7,24 +7,26 @@
 //! local queues: it never sends a topic message or a service call (routing's and services') and
 //! never dials or closes a connection (links').
 
-use super::routing::ShmWay;
-use super::{Mesh, lock, read};
+use super::reader::SegmentSink;
+use crate::node::mesh::routing::ShmWay;
+use crate::node::mesh::{Mesh, lock, read};
 use crate::node::queue::Received;
 use crate::node::service_channel;
 use crate::topology::{NodeId, TopicRole};
 use crate::transport::shm::ShmError;
 use std::collections::HashSet;
+use std::sync::Weak;
 
 /// Messages of one (publisher, topic) read from shared memory, held until the gate opens.
 #[derive(Default)]
-pub(super) struct ShmGate {
+pub(in crate::node::mesh) struct ShmGate {
     open: bool,
     held: std::collections::VecDeque<Received>,
 }
 
 impl Mesh {
     /// Makes this node's segment of `topic` and announces it, if it does not exist yet.
-    pub(super) fn want_segment(&self, topic: &str) {
+    pub(in crate::node::mesh) fn want_segment(&self, topic: &str) {
         let Some(shm) = &self.shm else { return };
         match shm.ensure_segment(topic) {
             Ok(true) => {
@@ -45,7 +47,7 @@ impl Mesh {
 
     /// Shared memory refused a message on `topic` (it goes by TCP instead): warns once per
     /// problem and announces it, so `rosy topic info` says why.
-    pub(super) fn note_shm_fallback(&self, topic: &str, error: &ShmError) {
+    pub(in crate::node::mesh) fn note_shm_fallback(&self, topic: &str, error: &ShmError) {
         if matches!(error, ShmError::PoolExhausted(_)) {
             return;
         }
@@ -136,64 +138,10 @@ impl Mesh {
         }
         let before = shm.reading();
         for (publisher, topic) in &desired {
-            let deliver = {
-                let mesh = self.me.clone();
-                let key = (publisher.clone(), topic.clone());
-                move |batch: Vec<Received>| {
-                    let Some(mesh) = mesh.upgrade() else { return };
-                    // Service traffic skips the queues (one thread hop less each way).
-                    match key.1.as_str() {
-                        service_channel::REQUESTS => {
-                            batch.into_iter().for_each(|m| mesh.on_internal_request(m))
-                        }
-                        service_channel::RESPONSES => {
-                            batch.into_iter().for_each(|m| mesh.on_internal_response(m))
-                        }
-                        _ => mesh.deliver_through_gate(&key, batch),
-                    }
-                }
-            };
-            let lost = {
-                let mesh = self.me.clone();
-                let topic = topic.clone();
-                move |n: u64| {
-                    if let Some(mesh) = mesh.upgrade() {
-                        if let Some(list) = read(&mesh.subscriptions).get(&topic) {
-                            for q in list {
-                                q.add_lost(n);
-                            }
-                        }
-                    }
-                }
-            };
-            let ended = {
-                let mesh = self.me.clone();
-                let (publisher, topic) = (publisher.clone(), topic.clone());
-                move || {
-                    if let Some(mesh) = mesh.upgrade() {
-                        if let Some(shm) = &mesh.shm {
-                            shm.forget(&publisher, &topic);
-                        }
-                        mesh.announce_shm_reading();
-                    }
-                }
-            };
             let key = (publisher.clone(), topic.clone());
             lock(&self.shm_gates).entry(key.clone()).or_default();
-            let reliable = {
-                let mesh = self.me.clone();
-                let topic = topic.clone();
-                move || match mesh.upgrade() {
-                    Some(mesh) => {
-                        let reliable = read(&mesh.subscriptions)
-                            .get(&topic)
-                            .is_some_and(|list| list.iter().any(|q| q.reliable()));
-                        (reliable, mesh.backlog.full())
-                    }
-                    None => (false, false),
-                }
-            };
-            match shm.attach(publisher, topic, deliver, lost, ended, reliable) {
+            let sink: Weak<dyn SegmentSink> = self.me.clone();
+            match shm.attach(publisher, topic, sink) {
                 Ok(true) => self.clear_shm_problem(publisher, topic),
                 Ok(false) => {}
                 Err(e) => {
@@ -241,16 +189,8 @@ impl Mesh {
             gates.get(key).map(|g| (g.open, g.held.len()))
         );
         match gates.get_mut(key) {
-            Some(gate) if gate.open => {
-                let subscriptions = read(&self.subscriptions);
-                if let Some(list) = subscriptions.get(&key.1) {
-                    for q in list {
-                        q.push_many(&batch);
-                    }
-                    // Under the same lock as the pushes (see `deliver_local`).
-                    self.remember_received(&key.1, &batch);
-                }
-            }
+            // Whatever the transport, local subscribers get messages one way.
+            Some(gate) if gate.open => self.deliver_local_many(&key.1, &batch),
             Some(gate) => {
                 for message in batch {
                     if gate.held.len() >= self.config.queue_capacity {
@@ -264,7 +204,7 @@ impl Mesh {
     }
 
     /// The publisher's `ShmSwitch` for `topic` arrived: release what shared memory held back.
-    pub(super) fn open_gate(&self, publisher: &str, topic: &str) {
+    pub(in crate::node::mesh) fn open_gate(&self, publisher: &str, topic: &str) {
         let mut gates = lock(&self.shm_gates);
         let gate = gates
             .entry((publisher.to_string(), topic.to_string()))
@@ -281,6 +221,45 @@ impl Mesh {
         if lock(&self.own).shm_reading != reading {
             self.update_own(|own| own.shm_reading = reading);
         }
+    }
+}
+
+/// The reader thread hands what it reads to the mesh through this, as a link does through
+/// `FrameSink`.
+impl SegmentSink for Mesh {
+    fn on_messages(&self, key: &(NodeId, String), batch: Vec<Received>) {
+        // Service traffic skips the queues (one thread hop less each way).
+        match key.1.as_str() {
+            service_channel::REQUESTS => {
+                batch.into_iter().for_each(|m| self.on_internal_request(m))
+            }
+            service_channel::RESPONSES => {
+                batch.into_iter().for_each(|m| self.on_internal_response(m))
+            }
+            _ => self.deliver_through_gate(key, batch),
+        }
+    }
+
+    fn on_lost(&self, key: &(NodeId, String), n: u64) {
+        if let Some(list) = read(&self.subscriptions).get(&key.1) {
+            for q in list {
+                q.add_lost(n);
+            }
+        }
+    }
+
+    fn on_ended(&self, key: &(NodeId, String)) {
+        if let Some(shm) = &self.shm {
+            shm.forget(&key.0, &key.1);
+        }
+        self.announce_shm_reading();
+    }
+
+    fn reliability(&self, topic: &str) -> (bool, bool) {
+        let reliable = read(&self.subscriptions)
+            .get(topic)
+            .is_some_and(|list| list.iter().any(|q| q.reliable()));
+        (reliable, self.backlog.full())
     }
 }
 
