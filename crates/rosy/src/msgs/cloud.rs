@@ -1,6 +1,8 @@
 //! Point clouds (`foxglove.PointCloud`): points packed in a byte buffer, described by fields.
 
-use super::{Blob, Pose, Timestamp};
+use super::blob::Blob;
+use super::geometry::Pose;
+use super::stamp::Timestamp;
 
 /// The type of one packed field. Integers are little-endian.
 #[derive(

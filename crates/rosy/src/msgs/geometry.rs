@@ -1,6 +1,6 @@
 //! Positions, orientations and frame transforms (`foxglove.FrameTransform`).
 
-use super::Timestamp;
+use super::stamp::Timestamp;
 
 /// A vector or a position in 3D, in metres.
 #[derive(

@@ -1,7 +1,8 @@
 //! Camera images: [`RawImage`] (pixels, `foxglove.RawImage`) and [`CompressedImage`] (JPEG,
 //! PNG..., `foxglove.CompressedImage`).
 
-use super::{Blob, Timestamp};
+use super::blob::Blob;
+use super::stamp::Timestamp;
 
 /// Uncompressed pixels, row by row (`foxglove.RawImage`). `encoding` is one Foxglove knows:
 /// `mono8`, `rgb8`, `rgba8`, `bgr8`, `mono16`, `yuv422`, `32FC1`, `bayer_rggb8`...; `step` is

@@ -4,7 +4,12 @@
 //!
 //! It converts values only; it never sees a node, a socket or a file.
 
-use super::{CompressedImage, FrameTransform, Log, PointCloud, RawImage, Scalar, schema};
+use super::cloud::PointCloud;
+use super::geometry::FrameTransform;
+use super::image::{CompressedImage, RawImage};
+use super::log::Log;
+use super::scalar::Scalar;
+use super::schema;
 use crate::codec::CodecId;
 
 /// A message could not be turned into Foxglove JSON.

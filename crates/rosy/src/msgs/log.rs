@@ -1,6 +1,6 @@
 //! Log lines (`foxglove.Log`, what the Log panel lists).
 
-use super::Timestamp;
+use super::stamp::Timestamp;
 
 /// How severe a log line is; numbered as Foxglove numbers them.
 #[derive(

@@ -1,6 +1,6 @@
 //! [`Scalar`]: one sample of a value over time (a battery voltage, a motor current), for plots.
 
-use super::Timestamp;
+use super::stamp::Timestamp;
 
 /// One sample of a time series; Foxglove's Plot panel plots `value` against `timestamp`.
 #[derive(
