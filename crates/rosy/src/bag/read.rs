@@ -7,7 +7,8 @@
 //! impossible record or a bad checksum is refused with a [`BagError`]. It never panics on
 //! what it reads and never writes.
 
-use super::{BagError, CODEC_KEY, QOS_KEY, TYPE_KEY, show};
+use super::error::{BagError, show};
+use super::keys::{CODEC_KEY, QOS_KEY, TYPE_KEY};
 use mcap::records::{Record, op};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

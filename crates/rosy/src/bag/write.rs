@@ -6,7 +6,8 @@
 //! into JSON for Foxglove is the caller's choice ([`BagWriter::json_channel`] only declares
 //! such a channel).
 
-use super::{BagError, CODEC_KEY, QOS_KEY, TYPE_KEY, show};
+use super::error::{BagError, show};
+use super::keys::{CODEC_KEY, QOS_KEY, TYPE_KEY};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
