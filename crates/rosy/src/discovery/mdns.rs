@@ -11,7 +11,10 @@
 //!
 //! This module never opens connections of its own besides the mDNS sockets.
 
-use super::{Announcement, DiscoveryConfig, DiscoveryError, DiscoveryEvent};
+use super::announcement::Announcement;
+use super::config::DiscoveryConfig;
+use super::error::DiscoveryError;
+use super::event::DiscoveryEvent;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

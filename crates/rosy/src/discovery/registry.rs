@@ -15,8 +15,10 @@
 //!
 //! This module never opens connections; it only reads and writes its directory.
 
+use super::announcement::Announcement;
+use super::error::DiscoveryError;
+use super::event::DiscoveryEvent;
 use super::host::shm_dir;
-use super::{Announcement, DiscoveryError, DiscoveryEvent};
 use rustix::fs::inotify;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
