@@ -20,122 +20,18 @@
 //! assert_eq!(back, ("hello".to_string(), 42));
 //! ```
 
+mod error;
+mod id;
 mod raw;
+mod traits;
+
+pub use error::CodecError;
+pub use id::CodecId;
+pub use raw::Raw;
+pub use traits::Codec;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use std::fmt;
-
-/// Which codec wrote a payload. One byte on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CodecId {
-    /// The payload is the message's bytes as they are.
-    Raw,
-    /// MessagePack (rmp-serde), structs as maps.
-    MsgPack,
-    /// JSON (serde_json).
-    Json,
-    /// rkyv archives, read in place.
-    Rkyv,
-    /// A user's codec; its name is announced with the topic or service.
-    Custom,
-}
-
-impl CodecId {
-    /// The byte that stands for this codec in a frame header.
-    pub fn to_byte(self) -> u8 {
-        match self {
-            CodecId::Raw => 0,
-            CodecId::MsgPack => 1,
-            CodecId::Json => 2,
-            CodecId::Rkyv => 3,
-            CodecId::Custom => 255,
-        }
-    }
-
-    /// The codec for a frame header byte, `None` for a byte no codec uses.
-    pub fn from_byte(byte: u8) -> Option<Self> {
-        Some(match byte {
-            0 => CodecId::Raw,
-            1 => CodecId::MsgPack,
-            2 => CodecId::Json,
-            3 => CodecId::Rkyv,
-            255 => CodecId::Custom,
-            _ => return None,
-        })
-    }
-
-    /// The codec's name as tools show it (`msgpack`, `json`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            CodecId::Raw => "raw",
-            CodecId::MsgPack => "msgpack",
-            CodecId::Json => "json",
-            CodecId::Rkyv => "rkyv",
-            CodecId::Custom => "custom",
-        }
-    }
-
-    /// Parses a codec name as given on a command line or in a launch file.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "raw" | "bytes" => CodecId::Raw,
-            "msgpack" | "messagepack" => CodecId::MsgPack,
-            "json" => CodecId::Json,
-            "rkyv" => CodecId::Rkyv,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for CodecId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A value could not be encoded or decoded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CodecError {
-    /// A value could not be turned into bytes.
-    #[error("cannot encode as {codec}: {reason}")]
-    Encode {
-        /// The codec's name (`msgpack`, `json`, `raw`, `rkyv` or a custom codec's own).
-        codec: &'static str,
-        /// What went wrong, as the codec says it.
-        reason: String,
-    },
-    /// A payload could not be read as the value asked for.
-    #[error("cannot decode {codec} payload of {len} bytes: {reason}")]
-    Decode {
-        /// The codec's name (`msgpack`, `json`, `raw`, `rkyv` or a custom codec's own).
-        codec: &'static str,
-        /// The payload's size in bytes.
-        len: usize,
-        /// What went wrong, as the codec says it.
-        reason: String,
-    },
-}
-
-/// Turns serde values into bytes and back.
-///
-/// Implement it for a codec of your own (return [`CodecId::Custom`] from [`Codec::id`] and a
-/// distinctive [`Codec::name`]), then use it with `Node::publisher_with` and friends.
-pub trait Codec: Clone + Send + Sync + 'static {
-    /// The id carried in each frame.
-    fn id(&self) -> CodecId;
-    /// The name announced to the mesh (`msgpack`, `json`, or a custom codec's own).
-    fn name(&self) -> &str {
-        self.id().name()
-    }
-    /// Appends the encoding of `value` to `out`.
-    fn encode<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>)
-    -> Result<(), CodecError>;
-    /// Decodes one value from all of `bytes`.
-    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
-}
 
 /// MessagePack via rmp-serde; structs are written as maps so tools can show field names.
 #[derive(Clone, Copy, Debug, Default)]
@@ -193,8 +89,6 @@ impl Codec for Json {
         })
     }
 }
-
-pub use raw::Raw;
 
 /// A message with keyword arguments, as the Python package sends it: `node.send(topic, "hello",
 /// name="world")` travels as the map `{"args": ["hello"], "kwargs": {"name": "world"}}`, which
@@ -481,23 +375,6 @@ mod tests {
             .decode(serde_json::to_vec(&shown).unwrap().as_slice())
             .unwrap();
         assert_eq!(back.kwargs.name, "world");
-    }
-
-    #[test]
-    fn codec_ids_survive_their_byte() {
-        for id in [
-            CodecId::Raw,
-            CodecId::MsgPack,
-            CodecId::Json,
-            CodecId::Rkyv,
-            CodecId::Custom,
-        ] {
-            assert_eq!(CodecId::from_byte(id.to_byte()), Some(id));
-            if id != CodecId::Custom {
-                assert_eq!(CodecId::from_name(id.name()), Some(id));
-            }
-        }
-        assert_eq!(CodecId::from_byte(9), None);
     }
 
     #[test]

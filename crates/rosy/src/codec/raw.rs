@@ -4,7 +4,9 @@
 //! "serde_bytes")]`), as a sequence of `u8` (`Vec<u8>`, `[u8; N]`) or as a string; anything else
 //! is an error naming what was given. Decodes into the same kinds of types.
 
-use super::{Codec, CodecError, CodecId};
+use super::error::CodecError;
+use super::id::CodecId;
+use super::traits::Codec;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt;
