@@ -37,7 +37,7 @@ impl Mesh {
     pub(super) fn bump(&self) {
         self.changes.send_modify(|v| *v += 1);
         // Routes computed before are stale (no lock taken: a caller may hold others).
-        self.routes_version.fetch_add(1, Ordering::AcqRel);
+        self.routing.version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Applies a change to this node's info, raises its version and tells every peer.
@@ -48,7 +48,7 @@ impl Mesh {
             own.version += 1;
             node_info_frame(&own)
         };
-        for link in read(&self.links).values() {
+        for link in read(&self.peers.links).values() {
             let _ = link.send_now(frame.clone());
         }
         self.bump();
@@ -141,13 +141,13 @@ impl Mesh {
             link.close();
             return;
         }
-        let current = read(&self.links)
+        let current = read(&self.peers.links)
             .get(&info.id)
             .is_some_and(|l| l.id == link.id);
         if current {
             // A peer that stopped reading a segment of ours must be told again when it resumes.
             let own = &self.hello.node_id;
-            if let Some(topics) = lock(&self.shm_switched).get_mut(&info.id) {
+            if let Some(topics) = lock(&self.same_host.switched).get_mut(&info.id) {
                 topics.retain(|topic| info.shm_reading.iter().any(|(p, t)| p == own && t == topic));
             }
         }

@@ -63,22 +63,22 @@ pub(super) struct Latched {
 impl Mesh {
     /// This node publishes `topic` with transient-local QoS: keep its last `depth` messages.
     pub fn latch(&self, topic: &str, depth: usize) {
-        let mut latched = lock(&self.latched);
+        let mut latched = lock(&self.local.latched);
         let history = latched
             .sent
             .entry(topic.to_string())
             .or_insert_with(|| History::new(depth));
         history.depth = history.depth.max(depth);
-        self.any_latched.store(true, Ordering::Release);
+        self.local.any_latched.store(true, Ordering::Release);
     }
 
     /// Called for every message this node publishes (before routing): kept when the topic is
     /// latched.
     pub(super) fn remember_sent(&self, topic: &str, codec: CodecId, payload: &[u8]) {
-        if !self.any_latched.load(Ordering::Acquire) {
+        if !self.local.any_latched.load(Ordering::Acquire) {
             return;
         }
-        if let Some(history) = lock(&self.latched).sent.get_mut(topic) {
+        if let Some(history) = lock(&self.local.latched).sent.get_mut(topic) {
             history.remember(Received {
                 codec,
                 payload: Bytes::copy_from_slice(payload),
@@ -89,10 +89,10 @@ impl Mesh {
     /// Called for every message delivered to this node's subscriptions of `topic`: remembered
     /// while a transient-local subscriber of the node listens to it.
     pub(super) fn remember_received(&self, topic: &str, messages: &[Received]) {
-        if !self.any_latched.load(Ordering::Acquire) {
+        if !self.local.any_latched.load(Ordering::Acquire) {
             return;
         }
-        if let Some(history) = lock(&self.latched).received.get_mut(topic) {
+        if let Some(history) = lock(&self.local.latched).received.get_mut(topic) {
             for m in messages {
                 history.remember(m.clone());
             }
@@ -103,7 +103,7 @@ impl Mesh {
     /// remembers of the topic (another transient-local subscriber was here before) or else
     /// with this node's own publisher's history, and remembers the topic from now on.
     pub(super) fn seed(&self, queue: &SubQueue, depth: usize) {
-        let mut latched = lock(&self.latched);
+        let mut latched = lock(&self.local.latched);
         let seed: Vec<Received> = match latched.received.get(&queue.topic) {
             Some(memory) => memory.messages.iter().cloned().collect(),
             None => latched
@@ -123,21 +123,21 @@ impl Mesh {
             }
         }
         drop(latched);
-        self.any_latched.store(true, Ordering::Release);
+        self.local.any_latched.store(true, Ordering::Release);
         let skip = seed.len().saturating_sub(depth);
         queue.push_many(&seed[skip..]);
     }
 
     /// The last transient-local subscription of `topic` in this node is gone: forget it.
     pub(super) fn forget_received(&self, topic: &str) {
-        lock(&self.latched).received.remove(topic);
+        lock(&self.local.latched).received.remove(topic);
     }
 
     /// `info`, the new node info of the peer behind `link`, is about to enter the topology:
     /// sends it the history of each latched topic it now listens to with transient-local QoS
     /// and did not before.
     pub(super) fn send_history(&self, link: &Arc<Link>, info: &NodeInfo) {
-        if !self.any_latched.load(Ordering::Acquire) {
+        if !self.local.any_latched.load(Ordering::Acquire) {
             return;
         }
         let listens = |i: &NodeInfo, topic: &str| {
@@ -150,7 +150,7 @@ impl Mesh {
         let frames: Vec<Frame> = {
             let topology = read(&self.topology);
             let before = topology.get(&info.id);
-            let latched = lock(&self.latched);
+            let latched = lock(&self.local.latched);
             latched
                 .sent
                 .iter()
@@ -173,7 +173,7 @@ impl Mesh {
 
     /// A history frame arrived: for this node's transient-local subscriptions only.
     pub(super) fn deliver_history(&self, topic: &str, message: Received) {
-        let subscriptions = read(&self.subscriptions);
+        let subscriptions = read(&self.local.subscriptions);
         if let Some(list) = subscriptions.get(topic) {
             for q in list.iter().filter(|q| q.transient_local()) {
                 q.push(message.clone());

@@ -19,11 +19,13 @@ use super::info::node_info_frame;
 use super::{Mesh, admission, lock, read, write};
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::node::queue::Received;
+use crate::topology::NodeId;
 use crate::transport::tcp::frame::{Frame, FrameAt, FrameKind};
 use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
 use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -32,11 +34,32 @@ pub const FALLBACK_DIAL_AFTER: Duration = Duration::from_millis(1500);
 const BACKOFF_FIRST: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
+/// The peers part of the mesh: its connections, what discovery said of each peer, the dials
+/// under way, and the pace of warnings about refused connections.
+pub(super) struct Peers {
+    pub(super) links: RwLock<HashMap<NodeId, Arc<Link>>>,
+    pub(super) known: Mutex<HashMap<NodeId, Announcement>>,
+    pub(super) dialing: Mutex<HashSet<NodeId>>,
+    /// Paces the warnings about refused connections and failed accepts.
+    pub(super) refusals: super::admission::RateLimit,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers {
+            links: RwLock::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashSet::new()),
+            refusals: super::admission::RateLimit::new(5, std::time::Duration::from_secs(1)),
+        }
+    }
+}
+
 impl Mesh {
     /// Peers discovery reports that are not connected (yet).
     pub fn unconnected_peers(&self) -> usize {
-        let links = read(&self.links);
-        lock(&self.known)
+        let links = read(&self.peers.links);
+        lock(&self.peers.known)
             .iter()
             .filter(|(id, a)| !links.contains_key(*id) && self.dials(a))
             .count()
@@ -58,7 +81,7 @@ impl Mesh {
         // ready) it asks to retry, a second later. An idle node never wakes here. The retry
         // lives across loop turns, so an event arriving meanwhile does not lose it.
         let next_retry = || async {
-            self.shm_retry.notified().await;
+            self.same_host.retry.notified().await;
             tokio::time::sleep(Duration::from_secs(1)).await;
         };
         let mut retry = Box::pin(next_retry());
@@ -78,30 +101,37 @@ impl Mesh {
                     if a.id == self.hello.node_id || a.domain != self.hello.domain {
                         continue;
                     }
-                    let new = lock(&self.known).insert(a.id.clone(), a.clone()).is_none();
+                    let new = lock(&self.peers.known)
+                        .insert(a.id.clone(), a.clone())
+                        .is_none();
                     if new {
                         self.bump();
                     }
                     self.clone().maybe_dial(&a.id);
                 }
                 DiscoveryEvent::Gone(id) => {
-                    lock(&self.known).remove(&id);
+                    lock(&self.peers.known).remove(&id);
                 }
             }
         }
     }
 
     fn maybe_dial(self: Arc<Self>, peer: &str) {
-        if !lock(&self.known).get(peer).is_some_and(|a| self.dials(a)) {
+        if !lock(&self.peers.known)
+            .get(peer)
+            .is_some_and(|a| self.dials(a))
+        {
             return;
         }
-        if read(&self.links).contains_key(peer) || !lock(&self.dialing).insert(peer.to_string()) {
+        if read(&self.peers.links).contains_key(peer)
+            || !lock(&self.peers.dialing).insert(peer.to_string())
+        {
             return;
         }
         let peer = peer.to_string();
         tokio::spawn(async move {
             self.dial_loop(&peer).await;
-            lock(&self.dialing).remove(&peer);
+            lock(&self.peers.dialing).remove(&peer);
         });
     }
 
@@ -117,10 +147,10 @@ impl Mesh {
         }
         let mut backoff = BACKOFF_FIRST;
         loop {
-            if self.is_closed() || read(&self.links).contains_key(peer) {
+            if self.is_closed() || read(&self.peers.links).contains_key(peer) {
                 return;
             }
-            let Some(announcement) = lock(&self.known).get(peer).cloned() else {
+            let Some(announcement) = lock(&self.peers.known).get(peer).cloned() else {
                 return;
             };
             let own_host = lock(&self.own).host_id.clone();
@@ -217,7 +247,7 @@ impl Mesh {
                     });
                 }
                 Err(e) => {
-                    if let Some(left_out) = self.refusals.allow() {
+                    if let Some(left_out) = self.peers.refusals.allow() {
                         tracing::warn!(
                             "accept failed: {e}{}",
                             admission::suppressed_note(left_out)
@@ -231,7 +261,7 @@ impl Mesh {
 
     /// Logs a refused connection, within the rate limit.
     fn refused(&self, message: impl FnOnce() -> String) {
-        if let Some(left_out) = self.refusals.allow() {
+        if let Some(left_out) = self.peers.refusals.allow() {
             tracing::warn!("{}{}", message(), admission::suppressed_note(left_out));
         }
     }
@@ -245,7 +275,7 @@ impl Mesh {
         let i_am_smaller = self.hello.node_id < peer;
         let link = link::start(conn, self.clone() as Arc<dyn FrameSink>);
         let replaced = {
-            let mut links = write(&self.links);
+            let mut links = write(&self.peers.links);
             if let Some(existing) = links.get(&peer) {
                 // Keep the connection dialed by the smaller id; both sides agree.
                 let new_preferred = dialed == i_am_smaller;
@@ -275,7 +305,7 @@ impl Mesh {
     /// links to it is closed as a duplicate. `true` if a second link was made.
     #[cfg(test)]
     pub(crate) async fn dial_again(self: &Arc<Self>, peer: &str) -> bool {
-        let Some(announcement) = lock(&self.known).get(peer).cloned() else {
+        let Some(announcement) = lock(&self.peers.known).get(peer).cloned() else {
             return false;
         };
         let own_host = lock(&self.own).host_id.clone();
@@ -291,7 +321,7 @@ impl Mesh {
     /// Test hook: the current link to `peer`, if any.
     #[cfg(test)]
     pub(crate) fn link_to(&self, peer: &str) -> Option<Arc<Link>> {
-        read(&self.links).get(peer).cloned()
+        read(&self.peers.links).get(peer).cloned()
     }
 
     /// Lets every connection write what it has queued and close. Waits [`FINISH_WAIT`] for
@@ -300,7 +330,7 @@ impl Mesh {
     /// for [`FINISH_STALL`] (or the send timeout, if longer), or [`FINISH_BOUND`] in all. What
     /// is given up is said, per peer.
     pub async fn finish_links(&self) {
-        let links: Vec<Arc<Link>> = read(&self.links).values().cloned().collect();
+        let links: Vec<Arc<Link>> = read(&self.peers.links).values().cloned().collect();
         for link in &links {
             link.finish();
         }
@@ -423,9 +453,10 @@ impl FrameSink for Mesh {
     fn backpressure(
         &self,
     ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>> {
-        self.backlog
+        self.local
+            .backlog
             .full()
-            .then(|| Box::pin(self.backlog.room()) as std::pin::Pin<Box<_>>)
+            .then(|| Box::pin(self.local.backlog.room()) as std::pin::Pin<Box<_>>)
     }
 
     fn on_close(&self, link: &Arc<Link>, error: Option<LinkError>) {
@@ -445,7 +476,7 @@ impl FrameSink for Mesh {
             None => {}
         }
         let was_current = {
-            let mut links = write(&self.links);
+            let mut links = write(&self.peers.links);
             if links.get(&peer).is_some_and(|l| l.id == link.id) {
                 links.remove(&peer);
                 true
@@ -457,12 +488,12 @@ impl FrameSink for Mesh {
         // a reconnection: they fail only when the provider is gone.
         self.calls_lost_link(link);
         if was_current {
-            lock(&self.shm_switched).remove(&peer);
+            lock(&self.same_host.switched).remove(&peer);
             write(&self.topology).remove(&peer);
             self.bump();
             self.sync_shm();
             // Redial while discovery still reports the peer (a restart of its network, say).
-            if !self.is_closed() && lock(&self.known).contains_key(&peer) {
+            if !self.is_closed() && lock(&self.peers.known).contains_key(&peer) {
                 if let Some(mesh) = self.me.upgrade() {
                     mesh.maybe_dial(&peer);
                 }

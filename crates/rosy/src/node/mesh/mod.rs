@@ -33,25 +33,21 @@ mod shm;
 #[cfg(test)]
 mod test_nodes;
 
-use super::queue::SubQueue;
-use crate::balance::{Balancer, Strategy};
+use crate::balance::Strategy;
 use crate::codec::CodecId;
-use crate::discovery::Announcement;
 use crate::error::{Error, Result};
 use crate::node::preference::TransportPreference;
 use crate::node::queue::Backlog;
-use crate::topology::{NodeId, NodeInfo, TopicInfo, TopicRole, Topology};
+use crate::topology::{NodeInfo, TopicInfo, TopicRole, Topology};
 use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};
 use bytes::Bytes;
 pub(crate) use publish::Outbound;
 pub use publish::Publishing;
 pub(crate) use routing::PublishedTopic;
-use routing::Route;
-use served::Served;
-use services::{CallEvent, PendingCall, ServiceEntry};
-use shm::{ShmGate, ShmRoutes};
-use std::collections::{HashMap, HashSet};
+use services::CallEvent;
+use shm::ShmRoutes;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -109,18 +105,17 @@ pub(crate) struct Mesh {
     hello: Hello,
     own: Mutex<NodeInfo>,
     own_topics: Mutex<OwnTopics>,
-    links: RwLock<HashMap<NodeId, Arc<Link>>>,
     topology: RwLock<Topology>,
-    known: Mutex<HashMap<NodeId, Announcement>>,
-    dialing: Mutex<HashSet<NodeId>>,
-    subscriptions: RwLock<HashMap<String, Vec<Arc<SubQueue>>>>,
-    services: RwLock<HashMap<String, ServiceEntry>>,
-    pending: Mutex<HashMap<u64, PendingCall>>,
-    /// Calls this node serves or just answered, so one sent again runs its handler once.
-    served: Mutex<Served>,
-    next_request: AtomicU64,
-    balancer: Balancer,
-    topic_strategy: RwLock<HashMap<String, Strategy>>,
+    /// Connections to peers, and the peers on their way to one (`links.rs`).
+    peers: links::Peers,
+    /// This node's subscriptions and what they hold (`routing.rs`, `latched.rs`).
+    local: routing::Local,
+    /// Who listens to what, as of a topology version, and how to pick (`routing.rs`).
+    routing: routing::RouteState,
+    /// Services hosted, calls out and calls served (`services.rs`).
+    calls: services::Calls,
+    /// Same-host delivery through shared memory (`shm/`).
+    same_host: shm::SameHost,
     changes: watch::Sender<u64>,
     closed: watch::Sender<bool>,
     /// Topic messages that could not be handed to a peer in time.
@@ -128,31 +123,6 @@ pub(crate) struct Mesh {
     /// Topic messages handed to a peer through shared memory, and by TCP (per recipient).
     pub sent_shm: AtomicU64,
     pub sent_tcp: AtomicU64,
-    /// Same-host delivery; `None` when the node uses TCP only.
-    shm: Option<ShmRoutes>,
-    /// Per topic, its listening groups as of a topology version.
-    routes: Mutex<HashMap<String, Route>>,
-    /// Raised whenever a route may have changed (the topology, a link, a strategy): routes
-    /// computed before are stale.
-    routes_version: AtomicU64,
-    /// (peer, topic) whose messages this node now sends through shared memory, after telling
-    /// the peer with a `ShmSwitch` frame.
-    shm_switched: Mutex<HashMap<NodeId, HashSet<String>>>,
-    /// Per (publisher, topic) read from shared memory: messages held back until the publisher's
-    /// `ShmSwitch` arrives by TCP, so none overtakes one still in flight on TCP.
-    shm_gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
-    /// Why shared memory failed, per (publisher, topic); announced as `shm_problems`.
-    shm_problems: Mutex<std::collections::BTreeMap<(NodeId, String), String>>,
-    /// Notified when `sync_shm` left something to retry.
-    shm_retry: tokio::sync::Notify,
-    /// Histories of transient-local topics (sent and received); `any_latched` says whether
-    /// there is any, so that other topics pay one atomic load.
-    latched: Mutex<latched::Latched>,
-    /// Reliable subscriptions that are full: links and the shm reader pause while any is.
-    pub(crate) backlog: Arc<Backlog>,
-    any_latched: std::sync::atomic::AtomicBool,
-    /// Paces the warnings about refused connections and failed accepts.
-    refusals: admission::RateLimit,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -177,32 +147,26 @@ impl Mesh {
             )
         });
         Arc::new_cyclic(|me| Mesh {
-            backlog: {
+            local: routing::Local::new({
                 let backlog = Arc::new(Backlog::default());
                 let me = me.clone();
                 backlog.on_room(move || {
                     if let Some(shm) = me
                         .upgrade()
                         .as_ref()
-                        .and_then(|m: &Arc<Mesh>| m.shm.as_ref())
+                        .and_then(|m: &Arc<Mesh>| m.same_host.routes.as_ref())
                     {
                         shm.wake_reader();
                     }
                 });
                 backlog
-            },
+            }),
             me: me.clone(),
             runtime: tokio::runtime::Handle::current(),
-            shm,
-            shm_switched: Mutex::new(HashMap::new()),
-            routes: Mutex::new(HashMap::new()),
-            routes_version: AtomicU64::new(0),
-            shm_gates: Mutex::new(HashMap::new()),
-            shm_problems: Mutex::new(Default::default()),
-            shm_retry: tokio::sync::Notify::new(),
-            refusals: admission::RateLimit::new(5, Duration::from_secs(1)),
-            latched: Mutex::new(Default::default()),
-            any_latched: std::sync::atomic::AtomicBool::new(false),
+            same_host: shm::SameHost::new(shm),
+            routing: routing::RouteState::default(),
+            peers: links::Peers::default(),
+            calls: services::Calls::default(),
             config,
             hello: Hello {
                 domain: own.domain.clone(),
@@ -211,17 +175,7 @@ impl Mesh {
             },
             own: Mutex::new(own),
             own_topics: Mutex::new(HashMap::new()),
-            links: RwLock::new(HashMap::new()),
             topology: RwLock::new(Topology::default()),
-            known: Mutex::new(HashMap::new()),
-            dialing: Mutex::new(HashSet::new()),
-            subscriptions: RwLock::new(HashMap::new()),
-            services: RwLock::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
-            served: Mutex::new(Served::default()),
-            next_request: AtomicU64::new(1),
-            balancer: Balancer::new(),
-            topic_strategy: RwLock::new(HashMap::new()),
             changes: watch::channel(0).0,
             closed: watch::channel(false).0,
             dropped: AtomicU64::new(0),
@@ -252,20 +206,20 @@ impl Mesh {
         if self.closed.send_replace(true) {
             return;
         }
-        let links: Vec<Arc<Link>> = write(&self.links).drain().map(|(_, l)| l).collect();
+        let links: Vec<Arc<Link>> = write(&self.peers.links).drain().map(|(_, l)| l).collect();
         for link in links {
             link.close();
         }
-        for (_, list) in write(&self.subscriptions).drain() {
+        for (_, list) in write(&self.local.subscriptions).drain() {
             for q in list {
                 q.close();
             }
         }
-        for (_, call) in lock(&self.pending).drain() {
+        for (_, call) in lock(&self.calls.pending).drain() {
             let _ = call.reply.send(CallEvent::Done(Err(Error::Closed)));
         }
         *write(&self.topology) = Topology::default();
-        if let Some(shm) = &self.shm {
+        if let Some(shm) = &self.same_host.routes {
             shm.close();
         }
         self.bump();

@@ -206,7 +206,12 @@ impl Mesh {
     /// A buffer of `len` bytes to fill for `topic`: a loaned chunk of this node's segment when
     /// same-host peers read it (zero copy), else plain memory.
     pub fn loan(&self, topic: &str, len: usize) -> Outbound {
-        match self.shm.as_ref().and_then(|s| s.loan(topic, len)) {
+        match self
+            .same_host
+            .routes
+            .as_ref()
+            .and_then(|s| s.loan(topic, len))
+        {
             Some(Ok(loan)) => Outbound::Loan(loan),
             Some(Err(e)) => {
                 tracing::debug!("no loan from shared memory for {topic:?}: {e}");
@@ -244,7 +249,7 @@ impl Mesh {
         let mut by_shm: SmallVec<[&PeerTarget; 4]> = SmallVec::new();
         let mut by_tcp: SmallVec<[&PeerTarget; 4]> = SmallVec::new();
         for (name, members) in groups.iter() {
-            for target in self.balancer.pick(topic, name, members, strategy) {
+            for target in self.routing.balancer.pick(topic, name, members, strategy) {
                 let peer = match target {
                     Target::Local => {
                         local = true;
@@ -253,7 +258,7 @@ impl Mesh {
                     Target::Peer(peer) => peer,
                 };
                 match peer.shm {
-                    ShmWay::Reading if self.shm.is_some() => {
+                    ShmWay::Reading if self.same_host.routes.is_some() => {
                         self.switch_to_shm(peer, topic);
                         by_shm.push(peer);
                     }
@@ -293,7 +298,7 @@ impl Mesh {
             );
             outcome.delivered += 1;
         }
-        if let Some(shm) = &self.shm {
+        if let Some(shm) = &self.same_host.routes {
             for group in by_shm.chunks(shm::MAX_RECIPIENTS) {
                 let hashes: SmallVec<[u64; shm::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
@@ -345,7 +350,7 @@ impl Mesh {
             tcp: mut by_tcp,
             payload,
         } = waits;
-        if let Some(shm) = &self.shm {
+        if let Some(shm) = &self.same_host.routes {
             for group in groups {
                 let hashes: SmallVec<[u64; shm::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
@@ -504,7 +509,7 @@ impl Mesh {
         if way == ShmWay::Wanted {
             self.want_segment(topic);
         }
-        if let (ShmWay::Reading, Some(shm)) = (way, &self.shm) {
+        if let (ShmWay::Reading, Some(shm)) = (way, &self.same_host.routes) {
             self.switch_link_to_shm(link, topic);
             let hash = shm::id_hash(&link.peer.node_id);
             match shm.send(topic, codec, &payload, &[hash]) {

@@ -238,7 +238,7 @@ async fn a_keep_last_listener_under_a_flood_has_little_queued_for_it() {
     // One message fills the reliable subscription: the subscriber's node stops reading.
     staller.send(&1).await.unwrap();
     tokio::time::timeout(T, async {
-        while !subscriber_node.mesh().backlog.full() {
+        while !subscriber_node.mesh().local.backlog.full() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     })

@@ -9,14 +9,17 @@
 
 use super::shm;
 use super::{Mesh, lock, read, write};
-use crate::balance::Strategy;
+use crate::balance::{Balancer, Strategy};
 use crate::node::preference::TransportPreference;
+use crate::node::queue::Backlog;
 use crate::node::queue::{Received, SubQueue};
 use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::link::Link;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// How a same-host peer can be reached through shared memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +95,41 @@ pub(super) struct Route {
     groups: Groups,
 }
 
+/// The routing part of the mesh: per topic, its listening groups as of a topology version, the
+/// strategies set per topic, and the balancer that picks among a group.
+#[derive(Default)]
+pub(super) struct RouteState {
+    pub(super) routes: Mutex<HashMap<String, Route>>,
+    /// Raised whenever a route may have changed (the topology, a link, a strategy): routes
+    /// computed before are stale.
+    pub(super) version: AtomicU64,
+    pub(super) strategies: RwLock<HashMap<String, Strategy>>,
+    pub(super) balancer: Balancer,
+}
+
+/// The local part of the mesh: this node's subscriptions, the histories of transient-local
+/// topics, and the reliable subscriptions that are full.
+pub(super) struct Local {
+    pub(super) subscriptions: RwLock<HashMap<String, Vec<Arc<SubQueue>>>>,
+    /// Histories of transient-local topics (sent and received); `any_latched` says whether
+    /// there is any, so that other topics pay one atomic load.
+    pub(super) latched: Mutex<super::latched::Latched>,
+    pub(super) any_latched: std::sync::atomic::AtomicBool,
+    /// Reliable subscriptions that are full: links and the shm reader pause while any is.
+    pub(crate) backlog: Arc<Backlog>,
+}
+
+impl Local {
+    pub(super) fn new(backlog: Arc<Backlog>) -> Self {
+        Local {
+            subscriptions: RwLock::new(HashMap::new()),
+            latched: Mutex::new(Default::default()),
+            any_latched: std::sync::atomic::AtomicBool::new(false),
+            backlog,
+        }
+    }
+}
+
 impl Mesh {
     /// Who listens to `topic`: every group of same-name listeners, and the strategy that picks
     /// the members of each that get a message (`Balancer::pick`). This node counts as a
@@ -104,18 +142,18 @@ impl Mesh {
     ) -> (Groups, Strategy) {
         // The groups change only with the topology (or this node's own subscriptions, which
         // bump the same counter) or a link: compute them once per change, pick per message.
-        let version = self.routes_version.load(Ordering::Acquire);
+        let version = self.routing.version.load(Ordering::Acquire);
         if let Some(cached) = cache.and_then(|c| lock(&c.route).clone()) {
             if cached.version == version {
                 return (cached.groups, cached.strategy);
             }
         }
         let route = {
-            let mut routes = lock(&self.routes);
+            let mut routes = lock(&self.routing.routes);
             match routes.get(topic) {
                 Some(route) if route.version == version => route.clone(),
                 _ => {
-                    let strategy = read(&self.topic_strategy)
+                    let strategy = read(&self.routing.strategies)
                         .get(topic)
                         .copied()
                         .unwrap_or(self.config.strategy);
@@ -137,7 +175,7 @@ impl Mesh {
 
     /// The same-name groups listening to `topic`, members in a stable order.
     fn route_groups(&self, topic: &str) -> Vec<(String, Vec<Target>)> {
-        let local = read(&self.subscriptions).contains_key(topic);
+        let local = read(&self.local.subscriptions).contains_key(topic);
         // (group name, node id, target): this node itself has no link.
         let mut members: Vec<(String, String, Target)> = Vec::new();
         if local {
@@ -149,7 +187,7 @@ impl Mesh {
         }
         {
             let own_host = lock(&self.own).host_id.clone();
-            let links = read(&self.links);
+            let links = read(&self.peers.links);
             for info in read(&self.topology).listeners(topic) {
                 if let Some(link) = links.get(&info.id) {
                     let shm = self.shm_way(info, topic, &own_host);
@@ -186,7 +224,7 @@ impl Mesh {
     }
 
     pub(super) fn shm_way(&self, peer: &NodeInfo, topic: &str, own_host: &str) -> ShmWay {
-        if self.shm.is_none()
+        if self.same_host.routes.is_none()
             || peer.host_id != own_host
             || !peer.transports.iter().any(|t| t == "shm")
         {
@@ -209,7 +247,7 @@ impl Mesh {
 
     /// Hands messages of `topic`, in order, to this node's subscriptions of it.
     pub(super) fn deliver_local_many(&self, topic: &str, messages: &[Received]) {
-        let subscriptions = read(&self.subscriptions);
+        let subscriptions = read(&self.local.subscriptions);
         if let Some(list) = subscriptions.get(topic) {
             for q in list {
                 q.push_many(messages);
@@ -238,12 +276,12 @@ impl Mesh {
     /// shared memory forced, a same-host listener counts only once it reads this node's segment
     /// of the topic (which this makes, so it can): until then it would get nothing.
     pub fn listener_count(&self, topic: &str) -> usize {
-        let own = usize::from(read(&self.subscriptions).contains_key(topic));
+        let own = usize::from(read(&self.local.subscriptions).contains_key(topic));
         let own_host = lock(&self.own).host_id.clone();
         let shm_only = self.config.transport == TransportPreference::Shm;
         let mut wanted = false;
         let reachable = {
-            let links = read(&self.links);
+            let links = read(&self.peers.links);
             read(&self.topology)
                 .listeners(topic)
                 .iter()
@@ -276,14 +314,14 @@ impl Mesh {
     }
 
     pub fn set_topic_strategy(&self, topic: &str, strategy: Strategy) {
-        write(&self.topic_strategy).insert(topic.to_string(), strategy);
+        write(&self.routing.strategies).insert(topic.to_string(), strategy);
         self.invalidate_routes();
     }
 
     /// Marks cached routes stale (a peer's link came or went without a topology change).
     pub(super) fn invalidate_routes(&self) {
-        self.routes_version.fetch_add(1, Ordering::AcqRel);
-        lock(&self.routes).clear();
+        self.routing.version.fetch_add(1, Ordering::AcqRel);
+        lock(&self.routing.routes).clear();
     }
 
     // ----- subscriptions ---------------------------------------------------------------------
@@ -297,7 +335,8 @@ impl Mesh {
             qos.depth()
         };
         let transient = qos.durability == Durability::TransientLocal;
-        let reliable = (qos.reliability == Reliability::Reliable).then(|| self.backlog.clone());
+        let reliable =
+            (qos.reliability == Reliability::Reliable).then(|| self.local.backlog.clone());
         let mut queue = SubQueue::with_qos(&info.name, capacity, transient, reliable);
         queue.qos = qos;
         let queue = Arc::new(queue);
@@ -307,7 +346,7 @@ impl Mesh {
         }
         {
             // Seeded while no delivery can reach the topic's queues: history comes first.
-            let mut subscriptions = write(&self.subscriptions);
+            let mut subscriptions = write(&self.local.subscriptions);
             if transient {
                 self.seed(&queue, qos.depth());
             }
@@ -323,7 +362,7 @@ impl Mesh {
 
     pub fn unsubscribe(&self, queue: &Arc<SubQueue>) {
         let removed = {
-            let mut subs = write(&self.subscriptions);
+            let mut subs = write(&self.local.subscriptions);
             let Some(list) = subs.get_mut(&queue.topic) else {
                 return;
             };
@@ -336,7 +375,7 @@ impl Mesh {
             removed
         };
         queue.close();
-        let transient_left = read(&self.subscriptions)
+        let transient_left = read(&self.local.subscriptions)
             .get(&queue.topic)
             .is_some_and(|list| list.iter().any(|q| q.transient_local()));
         if queue.transient_local() && !transient_left {
@@ -350,7 +389,9 @@ impl Mesh {
 
     /// Closes every subscription on `topic`.
     pub fn unsubscribe_all(&self, topic: &str) -> usize {
-        let list = write(&self.subscriptions).remove(topic).unwrap_or_default();
+        let list = write(&self.local.subscriptions)
+            .remove(topic)
+            .unwrap_or_default();
         self.forget_received(topic);
         for q in &list {
             q.close();

@@ -5,7 +5,7 @@
 //! This file never dials or closes a connection (links') and never picks how bytes travel: a
 //! same-host call goes out through routing's `publish_to`, a TCP one on the provider's link.
 
-use super::served::{Answer, Begin, ReplyTo};
+use super::served::{Answer, Begin, ReplyTo, Served};
 use super::{BoxFuture, ErasedHandler, Mesh, lock, read, write};
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
@@ -15,8 +15,10 @@ use crate::topology::{ServiceInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::frame::{Frame, FrameKind, ResponseError};
 use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -48,11 +50,32 @@ pub(super) enum CallEvent {
     Lost,
 }
 
+/// The services part of the mesh: what this node hosts, the calls it waits on, and the calls it
+/// serves or just answered.
+pub(super) struct Calls {
+    pub(super) table: RwLock<HashMap<String, ServiceEntry>>,
+    pub(super) pending: Mutex<HashMap<u64, PendingCall>>,
+    /// Calls this node serves or just answered, so one sent again runs its handler once.
+    pub(super) served: Mutex<Served>,
+    pub(super) next_request: AtomicU64,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls {
+            table: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            served: Mutex::new(Served::default()),
+            next_request: AtomicU64::new(1),
+        }
+    }
+}
+
 impl Mesh {
     pub fn add_service(&self, info: ServiceInfo, handler: ErasedHandler) {
         self.ensure_request_listener();
         let name = info.name.clone();
-        write(&self.services).insert(name, ServiceEntry { handler });
+        write(&self.calls.table).insert(name, ServiceEntry { handler });
         self.update_own(|own| {
             own.services.retain(|s| s.name != info.name);
             own.services.push(info);
@@ -61,7 +84,7 @@ impl Mesh {
     }
 
     pub fn remove_service(&self, name: &str) -> bool {
-        let removed = write(&self.services).remove(name).is_some();
+        let removed = write(&self.calls.table).remove(name).is_some();
         if removed {
             self.update_own(|own| own.services.retain(|s| s.name != name));
         }
@@ -70,10 +93,10 @@ impl Mesh {
 
     /// Whether any node (this one included) hosts `service`.
     pub fn has_providers(&self, service: &str) -> bool {
-        if read(&self.services).contains_key(service) {
+        if read(&self.calls.table).contains_key(service) {
             return true;
         }
-        let links = read(&self.links);
+        let links = read(&self.peers.links);
         read(&self.topology)
             .providers(service)
             .iter()
@@ -91,13 +114,15 @@ impl Mesh {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let local = read(&self.services).get(service).map(|s| s.handler.clone());
+        let local = read(&self.calls.table)
+            .get(service)
+            .map(|s| s.handler.clone());
         let mut providers: Vec<(String, Option<Arc<Link>>)> = Vec::new();
         if local.is_some() {
             providers.push((self.hello.node_id.clone(), None));
         }
         {
-            let links = read(&self.links);
+            let links = read(&self.peers.links);
             for info in read(&self.topology).providers(service) {
                 if let Some(link) = links.get(&info.id) {
                     providers.push((info.id.clone(), Some(link.clone())));
@@ -106,6 +131,7 @@ impl Mesh {
         }
         providers.sort_by(|a, b| a.0.cmp(&b.0));
         let Some((_, link)) = self
+            .routing
             .balancer
             .pick(service, "", &providers, self.config.service_strategy())
             .first()
@@ -127,9 +153,9 @@ impl Mesh {
             return answer
                 .map_err(|(kind, text)| response_error(service, &self.hello.domain, kind, text));
         };
-        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let id = self.calls.next_request.fetch_add(1, Ordering::Relaxed);
         let (reply, mut events) = mpsc::unbounded_channel();
-        lock(&self.pending).insert(
+        lock(&self.calls.pending).insert(
             id,
             PendingCall {
                 link: link.id,
@@ -195,7 +221,7 @@ impl Mesh {
             }
         })
         .await;
-        lock(&self.pending).remove(&id);
+        lock(&self.calls.pending).remove(&id);
         outcome.unwrap_or(Err(Error::Timeout {
             service: service.to_string(),
             timeout,
@@ -219,7 +245,7 @@ impl Mesh {
         link: &Arc<Link>,
         timeout: Duration,
     ) -> std::result::Result<(), LinkError> {
-        let same_host = self.shm.is_some() && {
+        let same_host = self.same_host.routes.is_some() && {
             let own_host = lock(&self.own).host_id.clone();
             read(&self.topology)
                 .get(&link.peer.node_id)
@@ -241,7 +267,7 @@ impl Mesh {
     async fn move_call(&self, id: u64, peer: &str) -> Option<Arc<Link>> {
         // No bound of its own: the call's timeout bounds the wait.
         let link = self.link_when_up(peer, None).await?;
-        if let Some(call) = lock(&self.pending).get_mut(&id) {
+        if let Some(call) = lock(&self.calls.pending).get_mut(&id) {
             call.link = link.id;
         }
         Some(link)
@@ -253,7 +279,7 @@ impl Mesh {
     async fn link_when_up(&self, peer: &str, grace: Option<Duration>) -> Option<Arc<Link>> {
         let deadline = grace.map(|g| Instant::now() + g);
         loop {
-            let current = read(&self.links)
+            let current = read(&self.peers.links)
                 .get(peer)
                 .filter(|l| !l.is_closed())
                 .cloned();
@@ -262,7 +288,7 @@ impl Mesh {
             }
             if self.is_closed()
                 || deadline.is_some_and(|d| Instant::now() >= d)
-                || !lock(&self.known).contains_key(peer)
+                || !lock(&self.peers.known).contains_key(peer)
             {
                 return None;
             }
@@ -274,11 +300,11 @@ impl Mesh {
     /// (a duplicate closed by de-duplication), or wait a little for a new one (a reconnection).
     /// The provider runs each handler once: it recognizes a call it has seen ([`Served`]).
     pub(super) fn calls_lost_link(&self, link: &Arc<Link>) {
-        let current = read(&self.links)
+        let current = read(&self.peers.links)
             .get(&link.peer.node_id)
             .filter(|l| l.id != link.id && !l.is_closed())
             .cloned();
-        let mut pending = lock(&self.pending);
+        let mut pending = lock(&self.calls.pending);
         for call in pending.values_mut().filter(|c| c.link == link.id) {
             match &current {
                 Some(l) => {
@@ -349,14 +375,14 @@ impl Mesh {
             link: came_on,
             internal,
         };
-        let begin = lock(&self.served).begin(&caller, id, this_copy.clone());
+        let begin = lock(&self.calls.served).begin(&caller, id, this_copy.clone());
         let (answer, reply_to) = match begin {
             Begin::Running => return,
             Begin::Replay(answer) => (answer, this_copy),
             Begin::Run => {
                 let answer = run.await;
                 // To the link the latest copy of the call came on: the caller's newest.
-                let latest = lock(&self.served).finish(&caller, id, &answer);
+                let latest = lock(&self.calls.served).finish(&caller, id, &answer);
                 (answer, latest.unwrap_or(this_copy))
             }
         };
@@ -365,7 +391,7 @@ impl Mesh {
 
     pub(super) fn serve(self: &Arc<Self>, link: &Arc<Link>, frame: Frame) {
         let service = frame.name().to_string();
-        let handler = read(&self.services)
+        let handler = read(&self.calls.table)
             .get(&service)
             .map(|s| s.handler.clone());
         let link = link.clone();
@@ -387,7 +413,7 @@ impl Mesh {
     }
 
     pub(super) fn answer(&self, frame: Frame) {
-        let Some(call) = lock(&self.pending).remove(&frame.id) else {
+        let Some(call) = lock(&self.calls.pending).remove(&frame.id) else {
             return; // timed out already
         };
         let result = match frame.kind {
@@ -426,7 +452,9 @@ impl Mesh {
     /// sides read each other's segments (once per node). Through shared memory they do not
     /// queue: the reader thread hands them to [`Mesh::on_internal_request`] itself.
     fn ensure_request_listener(&self) {
-        if self.shm.is_none() || read(&self.subscriptions).contains_key(service_channel::REQUESTS) {
+        if self.same_host.routes.is_none()
+            || read(&self.local.subscriptions).contains_key(service_channel::REQUESTS)
+        {
             return;
         }
         let queue = self.subscribe(Self::internal_topic(service_channel::REQUESTS));
@@ -442,7 +470,7 @@ impl Mesh {
     /// Routes same-host answers that came by TCP to the calls waiting for them (once per node);
     /// those through shared memory go straight to [`Mesh::on_internal_response`].
     fn ensure_response_listener(&self) {
-        if read(&self.subscriptions).contains_key(service_channel::RESPONSES) {
+        if read(&self.local.subscriptions).contains_key(service_channel::RESPONSES) {
             return;
         }
         let queue = self.subscribe(Self::internal_topic(service_channel::RESPONSES));
@@ -462,13 +490,13 @@ impl Mesh {
             tracing::warn!("malformed same-host service request skipped");
             return;
         };
-        let Some(link) = read(&self.links).get(&request.caller).cloned() else {
+        let Some(link) = read(&self.peers.links).get(&request.caller).cloned() else {
             return;
         };
         let Some(mesh) = self.me.upgrade() else {
             return;
         };
-        let handler = read(&self.services)
+        let handler = read(&self.calls.table)
             .get(&request.service)
             .map(|s| s.handler.clone());
         let run: BoxFuture<Answer> = match handler {
@@ -491,7 +519,7 @@ impl Mesh {
             tracing::warn!("malformed same-host service response skipped");
             return;
         };
-        let Some(call) = lock(&self.pending).remove(&id) else {
+        let Some(call) = lock(&self.calls.pending).remove(&id) else {
             return;
         };
         let result = match status {

@@ -27,7 +27,9 @@ pub(in crate::node::mesh) struct ShmGate {
 impl Mesh {
     /// Makes this node's segment of `topic` and announces it, if it does not exist yet.
     pub(in crate::node::mesh) fn want_segment(&self, topic: &str) {
-        let Some(shm) = &self.shm else { return };
+        let Some(shm) = &self.same_host.routes else {
+            return;
+        };
         match shm.ensure_segment(topic) {
             Ok(true) => {
                 let own = self.hello.node_id.clone();
@@ -62,7 +64,7 @@ impl Mesh {
     fn note_shm_problem(&self, publisher: &str, topic: &str, error: &str, warn: bool) {
         let key = (publisher.to_string(), topic.to_string());
         let changed = {
-            let mut problems = lock(&self.shm_problems);
+            let mut problems = lock(&self.same_host.problems);
             let new = !problems
                 .get(&key)
                 .is_some_and(|known| same_but_numbers(known, error));
@@ -81,13 +83,13 @@ impl Mesh {
 
     fn clear_shm_problem(&self, publisher: &str, topic: &str) {
         let key = (publisher.to_string(), topic.to_string());
-        if lock(&self.shm_problems).remove(&key).is_some() {
+        if lock(&self.same_host.problems).remove(&key).is_some() {
             self.announce_shm_problems();
         }
     }
 
     fn announce_shm_problems(&self) {
-        let list: Vec<(NodeId, String, String)> = lock(&self.shm_problems)
+        let list: Vec<(NodeId, String, String)> = lock(&self.same_host.problems)
             .iter()
             .map(|((p, t), e)| (p.clone(), t.clone(), e.clone()))
             .collect();
@@ -98,7 +100,9 @@ impl Mesh {
     /// that same-host peers listen to, and readers for same-host segments of topics it listens
     /// to. Runs on every topology change and on a timer (to retry what was not ready).
     pub fn sync_shm(&self) {
-        let Some(shm) = &self.shm else { return };
+        let Some(shm) = &self.same_host.routes else {
+            return;
+        };
         if self.is_closed() {
             return;
         }
@@ -108,11 +112,11 @@ impl Mesh {
             .filter(|(_, role)| *role == TopicRole::Publish)
             .map(|(t, _)| t.clone())
             .collect();
-        let subscribed: HashSet<String> = read(&self.subscriptions).keys().cloned().collect();
+        let subscribed: HashSet<String> = read(&self.local.subscriptions).keys().cloned().collect();
         let mut wanted_segments = Vec::new();
         let mut desired: HashSet<(NodeId, String)> = HashSet::new();
         {
-            let links = read(&self.links);
+            let links = read(&self.peers.links);
             for peer in read(&self.topology).nodes() {
                 if !links.contains_key(&peer.id) {
                     continue;
@@ -139,13 +143,13 @@ impl Mesh {
         let before = shm.reading();
         for (publisher, topic) in &desired {
             let key = (publisher.clone(), topic.clone());
-            lock(&self.shm_gates).entry(key.clone()).or_default();
+            lock(&self.same_host.gates).entry(key.clone()).or_default();
             let sink: Weak<dyn SegmentSink> = self.me.clone();
             match shm.attach(publisher, topic, sink) {
                 Ok(true) => self.clear_shm_problem(publisher, topic),
                 Ok(false) => {}
                 Err(e) => {
-                    lock(&self.shm_gates).remove(&key);
+                    lock(&self.same_host.gates).remove(&key);
                     // A segment being made is no problem yet; anything else is said once.
                     // Nor is one of the internal service topics (its calls go by TCP instead).
                     let transient = matches!(e, ShmError::NotFound(_) | ShmError::NotReady(_))
@@ -166,7 +170,7 @@ impl Mesh {
             let key = (publisher.clone(), topic.clone());
             if !desired.contains(&key) {
                 shm.detach(publisher, topic);
-                lock(&self.shm_gates).remove(&key);
+                lock(&self.same_host.gates).remove(&key);
             }
         }
         let reading = shm.reading();
@@ -177,12 +181,12 @@ impl Mesh {
         // Something could not be made or read yet: `run_discovery` retries once a second
         // until it can; otherwise nothing wakes for shared memory while the node idles.
         if pending {
-            self.shm_retry.notify_one();
+            self.same_host.retry.notify_one();
         }
     }
 
     fn deliver_through_gate(&self, key: &(NodeId, String), batch: Vec<Received>) {
-        let mut gates = lock(&self.shm_gates);
+        let mut gates = lock(&self.same_host.gates);
         tracing::trace!(
             "gate {:?}: {:?}",
             key,
@@ -205,7 +209,7 @@ impl Mesh {
 
     /// The publisher's `ShmSwitch` for `topic` arrived: release what shared memory held back.
     pub(in crate::node::mesh) fn open_gate(&self, publisher: &str, topic: &str) {
-        let mut gates = lock(&self.shm_gates);
+        let mut gates = lock(&self.same_host.gates);
         let gate = gates
             .entry((publisher.to_string(), topic.to_string()))
             .or_default();
@@ -216,7 +220,9 @@ impl Mesh {
     }
 
     fn announce_shm_reading(&self) {
-        let Some(shm) = &self.shm else { return };
+        let Some(shm) = &self.same_host.routes else {
+            return;
+        };
         let reading = shm.reading();
         if lock(&self.own).shm_reading != reading {
             self.update_own(|own| own.shm_reading = reading);
@@ -241,7 +247,7 @@ impl SegmentSink for Mesh {
     }
 
     fn on_lost(&self, key: &(NodeId, String), n: u64) {
-        if let Some(list) = read(&self.subscriptions).get(&key.1) {
+        if let Some(list) = read(&self.local.subscriptions).get(&key.1) {
             for q in list {
                 q.add_lost(n);
             }
@@ -249,17 +255,17 @@ impl SegmentSink for Mesh {
     }
 
     fn on_ended(&self, key: &(NodeId, String)) {
-        if let Some(shm) = &self.shm {
+        if let Some(shm) = &self.same_host.routes {
             shm.forget(&key.0, &key.1);
         }
         self.announce_shm_reading();
     }
 
     fn reliability(&self, topic: &str) -> (bool, bool) {
-        let reliable = read(&self.subscriptions)
+        let reliable = read(&self.local.subscriptions)
             .get(topic)
             .is_some_and(|list| list.iter().any(|q| q.reliable()));
-        (reliable, self.backlog.full())
+        (reliable, self.local.backlog.full())
     }
 }
 

@@ -29,6 +29,37 @@ mod reader;
 mod routes;
 mod switch;
 
-pub(super) use attach::ShmGate;
+use crate::topology::NodeId;
+use attach::ShmGate;
 pub(crate) use prefix::{MAX_RECIPIENTS, PREFIX_LEN, id_hash, prefix};
 pub(crate) use routes::ShmRoutes;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+/// The same-host part of the mesh: its segments and reader (`None` when the node uses TCP
+/// only), and the state of the switch from TCP to shared memory per peer and topic.
+pub(super) struct SameHost {
+    pub(super) routes: Option<ShmRoutes>,
+    /// (peer, topic) whose messages this node now sends through shared memory, after telling
+    /// the peer with a `ShmSwitch` frame.
+    pub(super) switched: Mutex<HashMap<NodeId, HashSet<String>>>,
+    /// Per (publisher, topic) read from shared memory: messages held back until the publisher's
+    /// `ShmSwitch` arrives by TCP, so none overtakes one still in flight on TCP.
+    pub(super) gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
+    /// Why shared memory failed, per (publisher, topic); announced as `shm_problems`.
+    pub(super) problems: Mutex<BTreeMap<(NodeId, String), String>>,
+    /// Notified when `sync_shm` left something to retry.
+    pub(super) retry: tokio::sync::Notify,
+}
+
+impl SameHost {
+    pub(super) fn new(routes: Option<ShmRoutes>) -> Self {
+        SameHost {
+            routes,
+            switched: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+            problems: Mutex::new(BTreeMap::new()),
+            retry: tokio::sync::Notify::new(),
+        }
+    }
+}

@@ -24,7 +24,7 @@ impl Mesh {
     /// As [`Mesh::switch_to_shm`] for a link, once per peer and topic (`shm_switched`). A marker
     /// is queued whatever the outbox holds; `false` when the link is closed.
     pub(in crate::node::mesh) fn switch_link_to_shm(&self, link: &Link, topic: &str) -> bool {
-        let mut switched = lock(&self.shm_switched);
+        let mut switched = lock(&self.same_host.switched);
         if switched
             .get(&link.peer.node_id)
             .is_some_and(|topics| topics.contains(topic))
