@@ -9,6 +9,7 @@
 //!
 //! ```text
 //! (the rosy binary)      launch, bag, speedtest...: tools built on the public API only
+//! bag                    MCAP bags: recording and reading messages with their codecs and QoS
 //! msgs                   standard robot messages (images, clouds...) and their Foxglove schemas
 //! node                   Node, builder, Publisher/Subscriber/Client/Server handles
 //! balance                round-robin / random / none among nodes of one name
@@ -18,7 +19,8 @@
 //! discovery              mDNS + host-local registry, both feed topology
 //! transport::shm         named segments, SPMC ring, payload pool, wake-ups
 //! transport::tcp         framing, one connection per peer pair, reconnect
-//! names, domain, units   the rules of names and domain ids, units: below everything
+//! names, domain, units,  the rules of names and domain ids, units, the codec byte: below
+//!   codec_id             everything
 //! ```
 
 #![warn(missing_docs)]
@@ -26,6 +28,7 @@
 pub mod bag;
 pub mod balance;
 pub mod codec;
+pub mod codec_id;
 pub mod discovery;
 pub mod domain;
 pub mod error;

@@ -21,12 +21,11 @@
 //! ```
 
 mod error;
-mod id;
 mod raw;
 mod traits;
 
+pub use crate::codec_id::CodecId;
 pub use error::CodecError;
-pub use id::CodecId;
 pub use raw::Raw;
 pub use traits::Codec;
 

@@ -5,8 +5,8 @@
 //! is an error naming what was given. Decodes into the same kinds of types.
 
 use super::error::CodecError;
-use super::id::CodecId;
 use super::traits::Codec;
+use crate::codec_id::CodecId;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 use std::fmt;

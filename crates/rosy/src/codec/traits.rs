@@ -1,7 +1,7 @@
 //! [`Codec`]: the trait every codec implements, built in or a user's own.
 
 use super::error::CodecError;
-use super::id::CodecId;
+use crate::codec_id::CodecId;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// Turns serde values into bytes and back.

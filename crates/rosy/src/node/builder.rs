@@ -26,7 +26,7 @@
 //!
 //! A value set on the builder wins over the environment.
 
-use super::Node;
+use super::handle::Node;
 use super::mesh::{Mesh, MeshConfig};
 use super::preference::TransportPreference;
 use crate::balance::Strategy;
@@ -63,6 +63,13 @@ pub struct NodeBuilder {
     handshake_timeout: Option<Duration>,
     stall_timeout: Option<Duration>,
     max_handshakes: Option<usize>,
+}
+
+impl Node {
+    /// Starts building a node named `name`.
+    pub fn builder(name: &str) -> NodeBuilder {
+        NodeBuilder::new(name)
+    }
 }
 
 impl NodeBuilder {

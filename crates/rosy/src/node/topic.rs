@@ -3,7 +3,8 @@
 //! Both are cheap to create and announce themselves to the mesh (a subscriber makes this node a
 //! listener of its topic; dropping the last one withdraws it).
 
-use super::mesh::{BoxFuture, Mesh, Outbound, PublishedTopic, Publishing};
+use super::mesh::publish::{Outbound, Publishing};
+use super::mesh::{BoxFuture, Mesh, PublishedTopic};
 use super::queue::{Received, SubQueue};
 use crate::codec::{BuiltinCodec, Codec, CodecId};
 use crate::error::Result;

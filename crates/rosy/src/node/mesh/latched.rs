@@ -15,6 +15,7 @@
 //!
 //! This file never routes live messages (routing's) and never opens a connection.
 
+use super::history::{HISTORY, History};
 use super::{Mesh, lock, read};
 use crate::codec::CodecId;
 use crate::node::queue::{Received, SubQueue};
@@ -23,42 +24,8 @@ use crate::topology::{NodeInfo, TopicRole};
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::Link;
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-/// The id a topic frame carries when it is history for a late joiner (live ones carry 0).
-pub(crate) const HISTORY: u64 = 1;
-
-/// The last messages of one topic, at most `depth`.
-struct History {
-    depth: usize,
-    messages: VecDeque<Received>,
-}
-
-impl History {
-    fn new(depth: usize) -> History {
-        History {
-            depth: depth.max(1),
-            messages: VecDeque::new(),
-        }
-    }
-
-    fn remember(&mut self, message: Received) {
-        if self.messages.len() >= self.depth {
-            self.messages.pop_front();
-        }
-        self.messages.push_back(message);
-    }
-}
-
-/// The histories of one node: of what it publishes with transient-local QoS, and of what it
-/// received on topics its transient-local subscribers listen to.
-#[derive(Default)]
-pub(super) struct Latched {
-    sent: HashMap<String, History>,
-    received: HashMap<String, History>,
-}
 
 impl Mesh {
     /// This node publishes `topic` with transient-local QoS: keep its last `depth` messages.

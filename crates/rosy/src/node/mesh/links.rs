@@ -19,13 +19,11 @@ use super::info::node_info_frame;
 use super::{Mesh, admission, lock, read, write};
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::node::queue::Received;
-use crate::topology::NodeId;
 use crate::transport::tcp::frame::{Frame, FrameAt, FrameKind};
 use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -33,27 +31,6 @@ use tokio::net::TcpListener;
 pub const FALLBACK_DIAL_AFTER: Duration = Duration::from_millis(1500);
 const BACKOFF_FIRST: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
-
-/// The peers part of the mesh: its connections, what discovery said of each peer, the dials
-/// under way, and the pace of warnings about refused connections.
-pub(super) struct Peers {
-    pub(super) links: RwLock<HashMap<NodeId, Arc<Link>>>,
-    pub(super) known: Mutex<HashMap<NodeId, Announcement>>,
-    pub(super) dialing: Mutex<HashSet<NodeId>>,
-    /// Paces the warnings about refused connections and failed accepts.
-    pub(super) refusals: super::admission::RateLimit,
-}
-
-impl Default for Peers {
-    fn default() -> Self {
-        Peers {
-            links: RwLock::new(HashMap::new()),
-            known: Mutex::new(HashMap::new()),
-            dialing: Mutex::new(HashSet::new()),
-            refusals: super::admission::RateLimit::new(5, std::time::Duration::from_secs(1)),
-        }
-    }
-}
 
 impl Mesh {
     /// Peers discovery reports that are not connected (yet).
@@ -400,7 +377,7 @@ impl FrameSink for Mesh {
                     codec: frame.codec,
                     payload: frame.payload.clone(),
                 };
-                if frame.id == super::latched::HISTORY {
+                if frame.id == super::history::HISTORY {
                     self.deliver_history(frame.name(), message)
                 } else {
                     self.deliver_local(frame.name(), message)
@@ -433,7 +410,7 @@ impl FrameSink for Mesh {
         let mut run: Vec<Received> = Vec::new();
         let mut run_topic = 0..0;
         for frame in frames {
-            if frame.kind == FrameKind::Topic && frame.id != super::latched::HISTORY {
+            if frame.kind == FrameKind::Topic && frame.id != super::history::HISTORY {
                 if chunk[frame.name.clone()] != chunk[run_topic.clone()] {
                     self.deliver_run(&chunk[run_topic], &mut run);
                     run_topic = frame.name.clone();

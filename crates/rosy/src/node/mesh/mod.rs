@@ -14,54 +14,47 @@
 pub(crate) mod admission;
 #[cfg(test)]
 mod call_recovery_tests;
+mod calls;
 #[cfg(test)]
 mod dial_only_tests;
+mod handler;
+mod history;
 mod info;
 mod latched;
 #[cfg(test)]
 mod latched_tests;
 mod links;
-mod publish;
+mod peers;
+pub(crate) mod publish;
 #[cfg(test)]
 mod reliable_tests;
 #[cfg(test)]
 mod route_cache_tests;
+mod routes;
 mod routing;
 mod served;
 mod services;
 mod shm;
+mod shm_attach;
+mod shm_switch;
 #[cfg(test)]
 mod test_nodes;
 
 use crate::balance::Strategy;
-use crate::codec::CodecId;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::node::preference::TransportPreference;
 use crate::node::queue::Backlog;
 use crate::topology::{NodeInfo, TopicInfo, TopicRole, Topology};
-use crate::transport::tcp::frame::ResponseError;
 use crate::transport::tcp::link::{Hello, Link};
-use bytes::Bytes;
-pub(crate) use publish::Outbound;
-pub use publish::Publishing;
-pub(crate) use routing::PublishedTopic;
-use services::CallEvent;
-use shm::ShmRoutes;
+use calls::CallEvent;
+pub(crate) use handler::{BoxFuture, ErasedHandler};
+pub(crate) use routes::PublishedTopic;
+use shm::routes::ShmRoutes;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
-
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-/// A service handler with its types erased: encoded request in, encoded response out.
-pub(crate) type ErasedHandler = Arc<
-    dyn Fn(CodecId, Bytes) -> BoxFuture<Result<(CodecId, Bytes), (ResponseError, String)>>
-        + Send
-        + Sync,
->;
 
 /// Settings a mesh runs with (from the builder).
 #[derive(Clone, Debug)]
@@ -106,16 +99,18 @@ pub(crate) struct Mesh {
     own: Mutex<NodeInfo>,
     own_topics: Mutex<OwnTopics>,
     topology: RwLock<Topology>,
-    /// Connections to peers, and the peers on their way to one (`links.rs`).
-    peers: links::Peers,
-    /// This node's subscriptions and what they hold (`routing.rs`, `latched.rs`).
-    local: routing::Local,
-    /// Who listens to what, as of a topology version, and how to pick (`routing.rs`).
-    routing: routing::RouteState,
-    /// Services hosted, calls out and calls served (`services.rs`).
-    calls: services::Calls,
-    /// Same-host delivery through shared memory (`shm/`).
-    same_host: shm::SameHost,
+    /// Connections to peers, and the peers on their way to one (`peers.rs`; kept by `links.rs`).
+    peers: peers::Peers,
+    /// This node's subscriptions and what they hold (`routes.rs`; kept by `routing.rs`,
+    /// `latched.rs`).
+    local: routes::Local,
+    /// Who listens to what, as of a topology version, and how to pick (`routes.rs`; kept by
+    /// `routing.rs`).
+    routing: routes::RouteState,
+    /// Services hosted, calls out and calls served (`calls.rs`; kept by `services.rs`).
+    calls: calls::Calls,
+    /// Same-host delivery through shared memory (`shm/state.rs`; kept by `shm/`).
+    same_host: shm::state::SameHost,
     changes: watch::Sender<u64>,
     closed: watch::Sender<bool>,
     /// Topic messages that could not be handed to a peer in time.
@@ -147,7 +142,7 @@ impl Mesh {
             )
         });
         Arc::new_cyclic(|me| Mesh {
-            local: routing::Local::new({
+            local: routes::Local::new({
                 let backlog = Arc::new(Backlog::default());
                 let me = me.clone();
                 backlog.on_room(move || {
@@ -163,10 +158,10 @@ impl Mesh {
             }),
             me: me.clone(),
             runtime: tokio::runtime::Handle::current(),
-            same_host: shm::SameHost::new(shm),
-            routing: routing::RouteState::default(),
-            peers: links::Peers::default(),
-            calls: services::Calls::default(),
+            same_host: shm::state::SameHost::new(shm),
+            routing: routes::RouteState::default(),
+            peers: peers::Peers::default(),
+            calls: calls::Calls::default(),
             config,
             hello: Hello {
                 domain: own.domain.clone(),

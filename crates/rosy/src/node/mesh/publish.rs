@@ -8,8 +8,8 @@
 //! connection, and never attaches a shared-memory reader (it asks for a segment of its own,
 //! `want_segment`, when a same-host listener could read one).
 
-use super::routing::{PeerTarget, PublishedTopic, ShmWay, Target};
-use super::shm;
+use super::routes::{PeerTarget, PublishedTopic, ShmWay, Target};
+use super::shm::prefix;
 use super::{Mesh, lock, read};
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(b) => b.len(),
             Outbound::Heap(v) => v.len(),
-            Outbound::Loan(l) => l.len() - shm::PREFIX_LEN,
+            Outbound::Loan(l) => l.len() - prefix::PREFIX_LEN,
         }
     }
 
@@ -53,7 +53,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(_) => &mut [],
             Outbound::Heap(v) => v,
-            Outbound::Loan(l) => &mut l[shm::PREFIX_LEN..],
+            Outbound::Loan(l) => &mut l[prefix::PREFIX_LEN..],
         }
     }
 
@@ -61,7 +61,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(b) => b,
             Outbound::Heap(v) => v,
-            Outbound::Loan(l) => &l[shm::PREFIX_LEN..],
+            Outbound::Loan(l) => &l[prefix::PREFIX_LEN..],
         }
     }
 
@@ -70,7 +70,7 @@ impl Outbound {
         match self {
             Outbound::Bytes(b) => b.truncate(len),
             Outbound::Heap(v) => v.truncate(len),
-            Outbound::Loan(l) => l.truncate(shm::PREFIX_LEN + len),
+            Outbound::Loan(l) => l.truncate(prefix::PREFIX_LEN + len),
         }
     }
 
@@ -281,8 +281,9 @@ impl Mesh {
             Outbound::Bytes(b) => (None, Some(b)),
             Outbound::Heap(v) => (None, Some(Bytes::from(v))),
             Outbound::Loan(l) => {
-                let needs_copy = local || !by_tcp.is_empty() || by_shm.len() > shm::MAX_RECIPIENTS;
-                let bytes = needs_copy.then(|| Bytes::copy_from_slice(&l[shm::PREFIX_LEN..]));
+                let needs_copy =
+                    local || !by_tcp.is_empty() || by_shm.len() > prefix::MAX_RECIPIENTS;
+                let bytes = needs_copy.then(|| Bytes::copy_from_slice(&l[prefix::PREFIX_LEN..]));
                 (Some(l), bytes)
             }
         };
@@ -299,12 +300,12 @@ impl Mesh {
             outcome.delivered += 1;
         }
         if let Some(shm) = &self.same_host.routes {
-            for group in by_shm.chunks(shm::MAX_RECIPIENTS) {
-                let hashes: SmallVec<[u64; shm::MAX_RECIPIENTS]> =
+            for group in by_shm.chunks(prefix::MAX_RECIPIENTS) {
+                let hashes: SmallVec<[u64; prefix::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
                 let sent = match loan.take() {
                     Some(mut l) => {
-                        l[..shm::PREFIX_LEN].copy_from_slice(&shm::prefix(codec, &hashes));
+                        l[..prefix::PREFIX_LEN].copy_from_slice(&prefix::prefix(codec, &hashes));
                         l.send(codec.to_byte() as u32);
                         Ok(())
                     }
@@ -352,7 +353,7 @@ impl Mesh {
         } = waits;
         if let Some(shm) = &self.same_host.routes {
             for group in groups {
-                let hashes: SmallVec<[u64; shm::MAX_RECIPIENTS]> =
+                let hashes: SmallVec<[u64; prefix::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
                 let sent = self
                     .wait_for_reader(|| shm.send(topic, codec, &payload, &hashes))
@@ -511,7 +512,7 @@ impl Mesh {
         }
         if let (ShmWay::Reading, Some(shm)) = (way, &self.same_host.routes) {
             self.switch_link_to_shm(link, topic);
-            let hash = shm::id_hash(&link.peer.node_id);
+            let hash = prefix::id_hash(&link.peer.node_id);
             match shm.send(topic, codec, &payload, &[hash]) {
                 Ok(()) => return Ok(()),
                 Err(e) => self.note_shm_fallback(topic, &e),

@@ -5,7 +5,8 @@
 //! This file never dials or closes a connection (links') and never picks how bytes travel: a
 //! same-host call goes out through routing's `publish_to`, a TCP one on the provider's link.
 
-use super::served::{Answer, Begin, ReplyTo, Served};
+use super::calls::{CallEvent, PendingCall, ServiceEntry};
+use super::served::{Answer, Begin, ReplyTo};
 use super::{BoxFuture, ErasedHandler, Mesh, lock, read, write};
 use crate::codec::CodecId;
 use crate::error::{Error, Result};
@@ -15,10 +16,8 @@ use crate::topology::{ServiceInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::frame::{Frame, FrameKind, ResponseError};
 use crate::transport::tcp::link::{Link, LinkError};
 use bytes::Bytes;
-use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -30,46 +29,6 @@ const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 /// after this, then after twice as long each time, up to [`RESEND_MAX`].
 const RESEND_FIRST: Duration = Duration::from_millis(200);
 const RESEND_MAX: Duration = Duration::from_secs(2);
-pub(super) struct ServiceEntry {
-    handler: ErasedHandler,
-}
-
-pub(super) struct PendingCall {
-    pub(super) link: u64,
-    pub(super) reply: mpsc::UnboundedSender<CallEvent>,
-    pub(super) service: String,
-}
-
-/// What a waiting call learns.
-pub(super) enum CallEvent {
-    /// Its answer (or why it has none).
-    Done(Result<(CodecId, Bytes)>),
-    /// The link it was sent on closed: send it again on this one (the surviving duplicate).
-    Moved(Arc<Link>),
-    /// The link it was sent on closed and the provider has no other link now.
-    Lost,
-}
-
-/// The services part of the mesh: what this node hosts, the calls it waits on, and the calls it
-/// serves or just answered.
-pub(super) struct Calls {
-    pub(super) table: RwLock<HashMap<String, ServiceEntry>>,
-    pub(super) pending: Mutex<HashMap<u64, PendingCall>>,
-    /// Calls this node serves or just answered, so one sent again runs its handler once.
-    pub(super) served: Mutex<Served>,
-    pub(super) next_request: AtomicU64,
-}
-
-impl Default for Calls {
-    fn default() -> Self {
-        Calls {
-            table: RwLock::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
-            served: Mutex::new(Served::default()),
-            next_request: AtomicU64::new(1),
-        }
-    }
-}
 
 impl Mesh {
     pub fn add_service(&self, info: ServiceInfo, handler: ErasedHandler) {

@@ -18,7 +18,7 @@
 //! string read here is bounded and checked; a bad frame is a [`FrameError`] that closes the one
 //! connection it came on. This module does no I/O.
 
-use crate::codec::CodecId;
+use crate::codec_id::CodecId;
 use crate::names::MAX_NAME_LEN;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::ops::Range;

@@ -9,7 +9,7 @@
 
 use super::error::LinkError;
 use super::frame::{self, Frame, FrameKind, PREAMBLE_LEN};
-use crate::codec::CodecId;
+use crate::codec_id::CodecId;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

@@ -499,7 +499,7 @@ async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::CodecId;
+    use crate::codec_id::CodecId;
     use std::sync::Mutex;
 
     /// Collects what a link reads.

@@ -1,4 +1,8 @@
 //! [`CodecId`]: which codec wrote a payload, as one byte on the wire and as a name.
+//!
+//! A base module, below both `transport` (every frame and shared-memory message carries the
+//! byte) and `codec` (which re-exports it as `rosy::codec::CodecId`): the id is a plain name,
+//! the wire's, with no codec behind it here.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

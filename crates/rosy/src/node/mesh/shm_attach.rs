@@ -7,22 +7,15 @@
 //! local queues: it never sends a topic message or a service call (routing's and services') and
 //! never dials or closes a connection (links').
 
-use super::reader::SegmentSink;
-use crate::node::mesh::routing::ShmWay;
-use crate::node::mesh::{Mesh, lock, read};
+use super::routes::ShmWay;
+use super::shm::reader::SegmentSink;
+use super::{Mesh, lock, read};
 use crate::node::queue::Received;
 use crate::node::service_channel;
 use crate::topology::{NodeId, TopicRole};
 use crate::transport::shm::ShmError;
 use std::collections::HashSet;
 use std::sync::Weak;
-
-/// Messages of one (publisher, topic) read from shared memory, held until the gate opens.
-#[derive(Default)]
-pub(in crate::node::mesh) struct ShmGate {
-    open: bool,
-    held: std::collections::VecDeque<Received>,
-}
 
 impl Mesh {
     /// Makes this node's segment of `topic` and announces it, if it does not exist yet.

@@ -3,9 +3,9 @@
 //! holds what it reads from shared memory until TCP has delivered what came before (its gate,
 //! in `attach`). Once per peer and topic.
 
+use super::routes::PeerTarget;
+use super::{Mesh, lock};
 use crate::codec::CodecId;
-use crate::node::mesh::routing::PeerTarget;
-use crate::node::mesh::{Mesh, lock};
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::Link;
 use bytes::Bytes;

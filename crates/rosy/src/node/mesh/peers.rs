@@ -1,0 +1,31 @@
+//! The peers part of the mesh, as data: its connections, what discovery said of each peer,
+//! the dials under way, and the pace of warnings about refused connections. `links.rs` keeps
+//! them.
+
+use super::admission::RateLimit;
+use crate::discovery::Announcement;
+use crate::topology::NodeId;
+use crate::transport::tcp::link::Link;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The peers part of the mesh: its connections, what discovery said of each peer, the dials
+/// under way, and the pace of warnings about refused connections.
+pub(super) struct Peers {
+    pub(super) links: RwLock<HashMap<NodeId, Arc<Link>>>,
+    pub(super) known: Mutex<HashMap<NodeId, Announcement>>,
+    pub(super) dialing: Mutex<HashSet<NodeId>>,
+    /// Paces the warnings about refused connections and failed accepts.
+    pub(super) refusals: RateLimit,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers {
+            links: RwLock::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashSet::new()),
+            refusals: RateLimit::new(5, std::time::Duration::from_secs(1)),
+        }
+    }
+}
