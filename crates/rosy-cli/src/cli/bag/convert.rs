@@ -3,7 +3,7 @@
 //! compressed as asked. Reads one file, writes a new one; never joins the mesh, never
 //! overwrites a file.
 
-use super::failed;
+use super::files::failed;
 use crate::cli::error::CliError;
 use crate::cli::units::human_bytes;
 use rosy::bag::{Bag, BagCompression, BagWriter};

@@ -1,7 +1,8 @@
 //! `rosy bag info`: what a bag holds, as text or one JSON object. Reads the file only; never
 //! joins the mesh, never changes the file.
 
-use super::{failed, utc};
+use super::clock::utc;
+use super::files::failed;
 use crate::cli::error::CliError;
 use crate::cli::units::human_bytes;
 use rosy::bag::{Bag, BagSummary};

@@ -1,18 +1,22 @@
-//! `rosy bag record|play|info|convert`: arguments, and what the commands share (default paths,
-//! times and sizes as people read them). The work is in `record.rs`, `play.rs`, `info.rs` and
-//! `convert.rs`;
+//! `rosy bag record|play|info|convert`: arguments. The work is in `record.rs`, `play.rs`,
+//! `info.rs` and `convert.rs`; what they share is in `files.rs` (default paths, errors) and
+//! `clock.rs` (times as people read them);
 //! files are read and written only through `rosy::bag`, the mesh only through `rosy::Node`.
 //!
 //! Nothing here may overwrite an existing file, or re-encode a recorded message unless asked to
 //! (`record --foxglove`, `convert`).
 
+mod clock;
 mod convert;
+mod files;
 mod info;
 mod play;
 mod record;
 
 use super::error::CliError;
-use std::path::{Path, PathBuf};
+use clock::default_name;
+use files::bag_path;
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 #[derive(Debug, clap::Subcommand)]
@@ -160,143 +164,5 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             compression.parse().map_err(CliError::Usage)?,
             json,
         ),
-    }
-}
-
-fn failed(e: rosy::bag::BagError) -> CliError {
-    CliError::Failed(e.to_string())
-}
-
-/// The bag to read: `path`, or the newest `*.mcap` of the current directory.
-fn bag_path(path: Option<PathBuf>) -> Result<PathBuf, CliError> {
-    match path {
-        Some(p) => Ok(p),
-        None => newest_mcap(Path::new(".")),
-    }
-}
-
-/// The most recently modified `*.mcap` file in `dir`.
-fn newest_mcap(dir: &Path) -> Result<PathBuf, CliError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| CliError::Failed(format!("cannot list {} for bags: {e}", dir.display())))?;
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "mcap"))
-        .filter_map(|e| {
-            let meta = e.metadata().ok()?;
-            meta.is_file()
-                .then(|| (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), e.path()))
-        })
-        .max()
-        .map(|(_, p)| match p.strip_prefix(".") {
-            Ok(name) if dir == Path::new(".") => name.to_path_buf(),
-            _ => p,
-        })
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "no *.mcap file in {}: give the bag's PATH",
-                if dir == Path::new(".") {
-                    "the current directory".to_string()
-                } else {
-                    dir.display().to_string()
-                }
-            ))
-        })
-}
-
-/// `record_YYYY-MM-DD-HH-MM-SS.mcap` for `at`, in UTC.
-fn default_name(at: SystemTime) -> String {
-    let secs = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (y, mo, d, h, mi, s) = civil(secs);
-    format!("record_{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}.mcap")
-}
-
-/// (year, month, day, hour, minute, second) in UTC of `secs` since the Unix epoch.
-fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rest = secs % 86_400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (rest / 3600) as u32,
-        (rest % 3600 / 60) as u32,
-        (rest % 60) as u32,
-    )
-}
-
-/// `2026-11-25 09:36:53.123 UTC` for nanoseconds since the Unix epoch.
-fn utc(ns: u64) -> String {
-    let (y, mo, d, h, mi, s) = civil(ns / 1_000_000_000);
-    let ms = ns % 1_000_000_000 / 1_000_000;
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{ms:03} UTC")
-}
-
-/// Nanoseconds since the Unix epoch, now.
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn default_names_and_times_are_utc_calendar_dates() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_063_413);
-        assert_eq!(default_name(at), "record_2025-11-25-09-36-53.mcap");
-        assert_eq!(
-            default_name(SystemTime::UNIX_EPOCH),
-            "record_1970-01-01-00-00-00.mcap"
-        );
-        // A leap day.
-        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
-        assert_eq!(utc(1_500_000), "1970-01-01 00:00:00.001 UTC");
-    }
-
-    #[test]
-    fn the_newest_mcap_file_is_the_default_bag() {
-        let dir = std::env::temp_dir().join(format!("rosy-bag-newest-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let err = newest_mcap(&dir).unwrap_err().to_string();
-        assert!(err.contains("no *.mcap file"), "{err}");
-        let old = dir.join("old.mcap");
-        let new = dir.join("new.mcap");
-        std::fs::write(&old, b"a").unwrap();
-        std::fs::write(&new, b"b").unwrap();
-        std::fs::write(dir.join("newer.txt"), b"c").unwrap();
-        let t = SystemTime::now();
-        let set = |p: &Path, at: SystemTime| {
-            std::fs::File::options()
-                .write(true)
-                .open(p)
-                .unwrap()
-                .set_modified(at)
-                .unwrap()
-        };
-        set(&old, t - Duration::from_secs(100));
-        set(&new, t - Duration::from_secs(10));
-        assert_eq!(newest_mcap(&dir).unwrap(), new);
-        set(&old, t);
-        assert_eq!(newest_mcap(&dir).unwrap(), old);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

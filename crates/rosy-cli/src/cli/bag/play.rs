@@ -6,7 +6,7 @@
 //! do not add up and each message leaves within a millisecond of its time. It never re-encodes
 //! a message and never writes the bag.
 
-use super::failed;
+use super::files::failed;
 use crate::cli::error::CliError;
 use crate::cli::progress::Spinner;
 use crate::cli::tool_node;

@@ -5,7 +5,8 @@
 //! through `rosy::msgs::JsonForm` (one conversion per message, on the writer thread). It never
 //! overwrites a file, and leaves no file when nothing arrived.
 
-use super::{failed, now_ns};
+use super::clock::now_ns;
+use super::files::failed;
 use crate::cli::error::CliError;
 use crate::cli::tool_node;
 use crate::cli::units::human_bytes;
