@@ -39,32 +39,7 @@ pub enum TopicCommand {
         qos: QosArgs,
     },
     /// Send VALUE (JSON, or YAML) on TOPIC, once a node listens.
-    Send {
-        topic: String,
-        /// The message: JSON like '["hello", "world"]' or YAML like '[hello, world]'; null if absent.
-        value: Option<String>,
-        /// Seconds between messages; with no --count, sends until Ctrl-C.
-        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
-        interval: Option<f64>,
-        /// How many messages to send (default 1, or unlimited with --interval).
-        #[arg(short = 'n', long)]
-        count: Option<u64>,
-        /// Do not wait for a listener: send at once, even to nobody.
-        #[arg(long)]
-        no_wait: bool,
-        /// How long to wait for a listener (seconds).
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
-        wait: f64,
-        /// The codec to encode VALUE with.
-        #[arg(long, value_parser = ["msgpack", "json", "raw"], default_value = "msgpack")]
-        codec: String,
-        /// Stay up this many seconds after the last message (Ctrl-C ends it sooner), so that
-        /// listeners starting meanwhile get a transient-local value.
-        #[arg(long, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
-        keep_alive: Option<f64>,
-        #[command(flatten)]
-        qos: QosArgs,
-    },
+    Send(send::SendArgs),
     /// Print the rate of messages on TOPIC (min/max/std dev of the gaps over a window).
     Hz {
         topic: String,
@@ -98,30 +73,7 @@ pub async fn run(command: TopicCommand, domain: &str, json: bool) -> Result<(), 
             format,
             qos,
         } => echo::echo(domain, topics, count, format, qos.qos(false), json).await,
-        TopicCommand::Send {
-            topic,
-            value,
-            interval,
-            count,
-            no_wait,
-            wait,
-            codec,
-            keep_alive,
-            qos,
-        } => {
-            let args = send::SendArgs {
-                topic,
-                value,
-                interval,
-                count,
-                no_wait,
-                wait,
-                codec,
-                keep_alive,
-                qos,
-            };
-            send::send(domain, args).await
-        }
+        TopicCommand::Send(args) => send::send(domain, args).await,
         TopicCommand::Hz {
             topic,
             window,

@@ -5,6 +5,7 @@ use crate::cli::error::CliError;
 use crate::cli::progress::Spinner;
 use crate::cli::qos_args::QosArgs;
 use crate::cli::tool_node;
+use crate::cli::units::parse_seconds;
 use crate::cli::value;
 use bytes::Bytes;
 use rosy::codec::{BuiltinCodec, Codec, CodecId, MsgPack};
@@ -13,15 +14,31 @@ use rosy::topology::{TopicRole, Topology};
 use std::time::Duration;
 
 /// What `rosy topic send` was asked to do.
+#[derive(Debug, clap::Args)]
 pub struct SendArgs {
     pub topic: String,
+    /// The message: JSON like '["hello", "world"]' or YAML like '[hello, world]'; null if absent.
     pub value: Option<String>,
+    /// Seconds between messages; with no --count, sends until Ctrl-C.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub interval: Option<f64>,
+    /// How many messages to send (default 1, or unlimited with --interval).
+    #[arg(short = 'n', long)]
     pub count: Option<u64>,
+    /// Do not wait for a listener: send at once, even to nobody.
+    #[arg(long)]
     pub no_wait: bool,
+    /// How long to wait for a listener (seconds).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_seconds)]
     pub wait: f64,
+    /// The codec to encode VALUE with.
+    #[arg(long, value_parser = ["msgpack", "json", "raw"], default_value = "msgpack")]
     pub codec: String,
+    /// Stay up this many seconds after the last message (Ctrl-C ends it sooner), so that
+    /// listeners starting meanwhile get a transient-local value.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub keep_alive: Option<f64>,
+    #[command(flatten)]
     pub qos: QosArgs,
 }
 
