@@ -1,0 +1,487 @@
+//! [`Bridge`]: topics crossing between a rosy node and a ROS 2 graph. One DDS participant per
+//! bridge, on a thread of its own (ros2-client's futures run on a small executor there), joined
+//! to the node's tokio tasks by bounded channels: a slow side makes the other wait, within the
+//! channel's room, rather than grow memory.
+//!
+//! This module never decodes a rosy message it does not bridge, and never touches shared memory
+//! or sockets itself: the node does on one side, RustDDS on the other.
+
+use crate::types::{Image, StringMsg};
+use futures::StreamExt;
+use ros2_client::{
+    Context, ContextOptions, MessageTypeName, Name, NodeName, NodeOptions, QosProfile,
+    qos::{Durability, History, WhenFull},
+};
+use rosy::msgs::{ArchivedRawImage, RawImage};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The ROS 2 types a route can carry, each with its rosy form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ros2Type {
+    /// `std_msgs/msg/String`; on rosy, a `String` (msgpack).
+    String,
+    /// `sensor_msgs/msg/Image`; on rosy, a [`RawImage`] (rkyv: same-host readers read it in
+    /// place).
+    Image,
+}
+
+impl Ros2Type {
+    /// The ROS 2 name of the type (`std_msgs/msg/String`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Ros2Type::String => "std_msgs/msg/String",
+            Ros2Type::Image => "sensor_msgs/msg/Image",
+        }
+    }
+
+    /// The type for its ROS 2 name (`std_msgs/msg/String`, or the short `std_msgs/String`).
+    pub fn from_name(name: &str) -> Option<Ros2Type> {
+        match name {
+            "std_msgs/msg/String" | "std_msgs/String" => Some(Ros2Type::String),
+            "sensor_msgs/msg/Image" | "sensor_msgs/Image" => Some(Ros2Type::Image),
+            _ => None,
+        }
+    }
+
+    fn dds_type(self) -> MessageTypeName {
+        match self {
+            Ros2Type::String => MessageTypeName::new("std_msgs", "String"),
+            Ros2Type::Image => MessageTypeName::new("sensor_msgs", "Image"),
+        }
+    }
+}
+
+/// Which way a route's messages cross.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// ROS 2 publishers' messages reach rosy listeners.
+    FromRos2,
+    /// rosy publishers' messages reach ROS 2 subscribers.
+    ToRos2,
+}
+
+/// One topic crossing one way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicRoute {
+    /// The topic's rosy name (`camera/image`).
+    pub rosy_topic: String,
+    /// The topic's ROS 2 name (`/camera/image`; a name without a leading `/` is taken from
+    /// the root namespace).
+    pub ros2_topic: String,
+    /// What it carries.
+    pub ros2_type: Ros2Type,
+    /// Which way.
+    pub direction: Direction,
+}
+
+impl TopicRoute {
+    /// A route of `ros2_type` named `topic` on both sides, crossing `direction`.
+    pub fn new(topic: &str, ros2_type: Ros2Type, direction: Direction) -> TopicRoute {
+        TopicRoute {
+            rosy_topic: topic.trim_start_matches('/').to_string(),
+            ros2_topic: topic.to_string(),
+            ros2_type,
+            direction,
+        }
+    }
+}
+
+/// What a bridge joins and how.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    /// The ROS 2 domain (`ROS_DOMAIN_ID`), 0 to 232.
+    pub ros_domain_id: u16,
+    /// The bridge's ROS 2 node name (as `ros2 node list` would show it).
+    pub node_name: String,
+    /// The topics that cross.
+    pub topics: Vec<TopicRoute>,
+}
+
+impl BridgeConfig {
+    /// No topics yet, ROS 2 domain from `ROS_DOMAIN_ID` (0 when unset), node `rosy_bridge`.
+    pub fn from_env() -> Result<BridgeConfig, Ros2Error> {
+        let ros_domain_id = match std::env::var("ROS_DOMAIN_ID") {
+            Ok(text) if !text.trim().is_empty() => parse_domain(&text)?,
+            _ => 0,
+        };
+        Ok(BridgeConfig {
+            ros_domain_id,
+            node_name: "rosy_bridge".into(),
+            topics: Vec::new(),
+        })
+    }
+}
+
+fn parse_domain(text: &str) -> Result<u16, Ros2Error> {
+    match text.trim().parse::<u16>() {
+        Ok(id) if id <= 232 => Ok(id),
+        _ => Err(Ros2Error::Config(format!(
+            "ROS_DOMAIN_ID {text:?} is not a ROS 2 domain id (0 to 232)"
+        ))),
+    }
+}
+
+/// Why a bridge could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Ros2Error {
+    /// A setting is out of range or a name is not a valid ROS 2 name.
+    #[error("ROS 2 bridge: {0}")]
+    Config(String),
+    /// The DDS participant, a topic, a reader or a writer could not be made.
+    #[error("ROS 2 bridge: {what}: {reason}")]
+    Dds {
+        /// What was being made.
+        what: String,
+        /// What RustDDS said.
+        reason: String,
+    },
+    /// The rosy side refused a publisher or subscriber.
+    #[error("ROS 2 bridge: {0}")]
+    Rosy(#[from] rosy::Error),
+}
+
+/// Messages that wait between the two sides of one route at most.
+const ROUTE_ROOM: usize = 16;
+
+/// A message on its way between the sides.
+enum Crossing {
+    Text(String),
+    Image(Box<RawImage>),
+}
+
+/// A running bridge. It stops when dropped (or [`Bridge::stop`]): its ROS 2 participant leaves
+/// the graph, its rosy publishers and subscribers go.
+pub struct Bridge {
+    stop: Option<futures::channel::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Bridge {
+    /// Starts bridging `config`'s topics for `node`. Returns once the ROS 2 participant and
+    /// every reader and writer exist (discovery of ROS 2 peers goes on in the background).
+    pub async fn start(node: &rosy::Node, config: BridgeConfig) -> Result<Bridge, Ros2Error> {
+        if config.ros_domain_id > 232 {
+            return Err(Ros2Error::Config(format!(
+                "ROS 2 domain id {} is out of range (0 to 232)",
+                config.ros_domain_id
+            )));
+        }
+        let mut tasks = Vec::new();
+        let mut ros_side = Vec::new();
+        for route in &config.topics {
+            let (tx, rx) = mpsc::channel::<Crossing>(ROUTE_ROOM);
+            match route.direction {
+                Direction::FromRos2 => {
+                    tasks.push(tokio::spawn(publish_on_rosy(node, route, rx).await?));
+                    ros_side.push((route.clone(), RosEnd::Reader(tx)));
+                }
+                Direction::ToRos2 => {
+                    tasks.push(tokio::spawn(read_from_rosy(node, route, tx).await?));
+                    ros_side.push((route.clone(), RosEnd::Writer(rx)));
+                }
+            }
+        }
+        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), Ros2Error>>();
+        let thread = std::thread::Builder::new()
+            .name("rosy-ros2".into())
+            .spawn(move || run_dds(config, ros_side, stopped, ready_tx))
+            .map_err(|e| Ros2Error::Config(format!("cannot start the DDS thread: {e}")))?;
+        let ready = tokio::task::spawn_blocking(move || {
+            ready_rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| {
+                    Err(Ros2Error::Config(
+                        "the DDS participant did not start within 30 s".into(),
+                    ))
+                })
+        })
+        .await
+        .unwrap_or_else(|e| Err(Ros2Error::Config(format!("DDS start: {e}"))));
+        let bridge = Bridge {
+            stop: Some(stop),
+            thread: Some(thread),
+            tasks,
+        };
+        ready.map(|()| bridge)
+    }
+
+    /// Stops the bridge and waits for its ROS 2 participant to leave.
+    pub fn stop(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+/// The ROS 2 end of one route.
+enum RosEnd {
+    /// Reads the ROS 2 topic and hands messages to the rosy side.
+    Reader(mpsc::Sender<Crossing>),
+    /// Takes messages from the rosy side and writes them to the ROS 2 topic.
+    Writer(mpsc::Receiver<Crossing>),
+}
+
+/// rclpy's default QoS (`rmw_qos_profile_default`): reliable, volatile, keep last 10. A
+/// reliable reader matches reliable writers only; ROS 2's defaults are reliable both ways.
+fn ros2_qos() -> QosProfile {
+    QosProfile::publisher_default()
+        .reliability_reliable(WhenFull::DEFAULT)
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth: 10 })
+}
+
+fn ros2_name(topic: &str) -> Result<Name, Ros2Error> {
+    let full = if topic.starts_with('/') {
+        topic.to_string()
+    } else {
+        format!("/{topic}")
+    };
+    Name::parse(&full)
+        .map_err(|e| Ros2Error::Config(format!("{topic:?} is not a ROS 2 topic name: {e:?}")))
+}
+
+fn dds<E: std::fmt::Debug>(what: impl Into<String>) -> impl FnOnce(E) -> Ros2Error {
+    let what = what.into();
+    move |e| Ros2Error::Dds {
+        what,
+        reason: format!("{e:?}"),
+    }
+}
+
+/// The DDS thread: one participant and node, a reader or writer per route, until `stopped`.
+fn run_dds(
+    config: BridgeConfig,
+    routes: Vec<(TopicRoute, RosEnd)>,
+    stopped: futures::channel::oneshot::Receiver<()>,
+    ready: std::sync::mpsc::Sender<Result<(), Ros2Error>>,
+) {
+    let executor = smol::LocalExecutor::new();
+    let setup = (|| -> Result<_, Ros2Error> {
+        let context = Context::with_options(ContextOptions::new().domain_id(config.ros_domain_id))
+            .map_err(dds("the DDS participant"))?;
+        let name = NodeName::new("/", &config.node_name).map_err(|e| {
+            Ros2Error::Config(format!(
+                "{:?} is not a ROS 2 node name: {e:?}",
+                config.node_name
+            ))
+        })?;
+        let mut node = context
+            .new_node(name, NodeOptions::new().enable_rosout(false))
+            .map_err(dds("the ROS 2 node"))?;
+        let qos = ros2_qos();
+        for (route, end) in routes {
+            let topic = node
+                .create_topic(
+                    &ros2_name(&route.ros2_topic)?,
+                    route.ros2_type.dds_type(),
+                    &qos,
+                )
+                .map_err(dds(format!("topic {}", route.ros2_topic)))?;
+            let what = format!("{:?} of {}", route.direction, route.ros2_topic);
+            match (end, route.ros2_type) {
+                (RosEnd::Reader(to_rosy), Ros2Type::String) => {
+                    let reader = node
+                        .create_subscription::<StringMsg>(&topic, None)
+                        .map_err(dds(what))?;
+                    executor
+                        .spawn(async move {
+                            let mut stream = std::pin::pin!(reader.async_stream());
+                            while let Some(next) = stream.next().await {
+                                match next {
+                                    Ok((m, _)) => {
+                                        if to_rosy.send(Crossing::Text(m.data)).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                    Err(e) => warn_bad(&route.ros2_topic, &e),
+                                }
+                            }
+                        })
+                        .detach();
+                }
+                (RosEnd::Reader(to_rosy), Ros2Type::Image) => {
+                    let reader = node
+                        .create_subscription::<Image>(&topic, None)
+                        .map_err(dds(what))?;
+                    executor
+                        .spawn(async move {
+                            let mut stream = std::pin::pin!(reader.async_stream());
+                            while let Some(next) = stream.next().await {
+                                match next {
+                                    Ok((m, _)) => {
+                                        let image = Box::new(RawImage::from(m));
+                                        if to_rosy.send(Crossing::Image(image)).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                    Err(e) => warn_bad(&route.ros2_topic, &e),
+                                }
+                            }
+                        })
+                        .detach();
+                }
+                (RosEnd::Writer(mut from_rosy), Ros2Type::String) => {
+                    let writer = node
+                        .create_publisher::<StringMsg>(&topic, None)
+                        .map_err(dds(what))?;
+                    executor
+                        .spawn(async move {
+                            while let Some(Crossing::Text(data)) = from_rosy.recv().await {
+                                if let Err(e) = writer.async_publish(StringMsg { data }).await {
+                                    tracing::warn!(
+                                        "ROS 2 {}: not written: {e:?}",
+                                        route.ros2_topic
+                                    );
+                                }
+                            }
+                        })
+                        .detach();
+                }
+                (RosEnd::Writer(mut from_rosy), Ros2Type::Image) => {
+                    let writer = node
+                        .create_publisher::<Image>(&topic, None)
+                        .map_err(dds(what))?;
+                    executor
+                        .spawn(async move {
+                            while let Some(Crossing::Image(image)) = from_rosy.recv().await {
+                                let message = Image::from(*image);
+                                if let Err(e) = writer.async_publish(message).await {
+                                    tracing::warn!(
+                                        "ROS 2 {}: not written: {e:?}",
+                                        route.ros2_topic
+                                    );
+                                }
+                            }
+                        })
+                        .detach();
+                }
+            }
+        }
+        let spinner = node.spinner().map_err(dds("the ROS 2 node's spinner"))?;
+        executor.spawn(spinner.spin()).detach();
+        Ok((context, node))
+    })();
+    let kept = match setup {
+        Ok(kept) => {
+            let _ = ready.send(Ok(()));
+            kept
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    smol::block_on(executor.run(async {
+        let _ = stopped.await;
+    }));
+    // The tasks (and their readers and writers) go before the node and the participant.
+    drop(executor);
+    drop(kept);
+}
+
+/// A ROS 2 sample that could not be read (a malformed CDR payload, a type mismatch): said once
+/// per topic, then counted silently.
+fn warn_bad(topic: &str, error: &dyn std::fmt::Debug) {
+    tracing::warn!("ROS 2 {topic}: a sample could not be read, skipped: {error:?}");
+}
+
+/// The rosy side of a route from ROS 2: a publisher on the rosy topic, fed by the DDS thread.
+async fn publish_on_rosy(
+    node: &rosy::Node,
+    route: &TopicRoute,
+    mut from_ros: mpsc::Receiver<Crossing>,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Ros2Error> {
+    let topic = route.rosy_topic.clone();
+    match route.ros2_type {
+        Ros2Type::String => {
+            let publisher = node.publisher::<String>(&topic).await?;
+            Ok(futures::future::Either::Left(async move {
+                while let Some(Crossing::Text(text)) = from_ros.recv().await {
+                    if let Err(e) = publisher.send(&text).await {
+                        tracing::warn!("rosy {topic}: a message from ROS 2 not sent: {e}");
+                    }
+                }
+            }))
+        }
+        Ros2Type::Image => {
+            let publisher = node.archive_publisher::<RawImage>(&topic).await?;
+            Ok(futures::future::Either::Right(async move {
+                while let Some(Crossing::Image(image)) = from_ros.recv().await {
+                    // The pixels and a little room for the other fields and rkyv's layout.
+                    let room =
+                        image.data.0.len() + image.frame_id.len() + image.encoding.len() + 256;
+                    if let Err(e) = publisher.send_archived(&image, room).await {
+                        tracing::warn!("rosy {topic}: an image from ROS 2 not sent: {e}");
+                    }
+                }
+            }))
+        }
+    }
+}
+
+/// The rosy side of a route to ROS 2: a subscriber of the rosy topic, feeding the DDS thread.
+async fn read_from_rosy(
+    node: &rosy::Node,
+    route: &TopicRoute,
+    to_ros: mpsc::Sender<Crossing>,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Ros2Error> {
+    let topic = route.rosy_topic.clone();
+    match route.ros2_type {
+        Ros2Type::String => {
+            let mut subscriber = node.subscriber::<String>(&topic).await?;
+            Ok(futures::future::Either::Left(async move {
+                while let Some(text) = subscriber.recv().await {
+                    if to_ros.send(Crossing::Text(text)).await.is_err() {
+                        break;
+                    }
+                }
+            }))
+        }
+        Ros2Type::Image => {
+            let mut subscriber = node.subscriber::<()>(&topic).await?;
+            Ok(futures::future::Either::Right(async move {
+                while let Some(archive) = subscriber.recv_archived().await {
+                    let image = match archive.access::<ArchivedRawImage>() {
+                        Ok(archived) => {
+                            match rkyv::deserialize::<RawImage, rkyv::rancor::Error>(archived) {
+                                Ok(image) => image,
+                                Err(e) => {
+                                    tracing::warn!("rosy {topic}: not an image, not bridged: {e}");
+                                    continue;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("rosy {topic}: not an image, not bridged: {e}");
+                            continue;
+                        }
+                    };
+                    if to_ros.send(Crossing::Image(Box::new(image))).await.is_err() {
+                        break;
+                    }
+                }
+            }))
+        }
+    }
+}

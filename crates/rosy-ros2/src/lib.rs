@@ -1,0 +1,30 @@
+//! rosy-ros2: a bridge between a rosy mesh and a ROS 2 graph, in pure Rust (no ROS
+//! installation): the bridge is a ROS 2 node of its own, speaking DDS/RTPS as Fast DDS and
+//! Cyclone DDS do (`rt/` topic names, `pkg::msg::dds_::Type_` type names, CDR payloads), and a
+//! rosy node's publishers and subscribers on the other side.
+//!
+//! What crosses today: topics of `std_msgs/msg/String` and `sensor_msgs/msg/Image`, each way,
+//! with ROS 2's default QoS (reliable, volatile, keep last 10). Images land in rosy as
+//! [`rosy::msgs::RawImage`] archives, which same-host rosy readers read in place.
+//!
+//! Its own crate, so that a robot that does not talk to ROS 2 never builds a DDS stack.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
+//! let node = rosy::build_node("ros2-bridge").await?;
+//! let mut config = BridgeConfig::from_env()?; // ROS_DOMAIN_ID
+//! config.topics.push(TopicRoute::new("/camera/image_raw", Ros2Type::Image, Direction::FromRos2));
+//! config.topics.push(TopicRoute::new("/status", Ros2Type::String, Direction::ToRos2));
+//! let bridge = Bridge::start(&node, config).await?;
+//! node.forever().await;
+//! # drop(bridge); Ok(()) }
+//! ```
+//!
+//! Secure mode: not yet. A bridge joins the ROS 2 graph without SROS2 and the rosy mesh as a
+//! plain node.
+
+mod bridge;
+pub mod types;
+
+pub use bridge::{Bridge, BridgeConfig, Direction, Ros2Error, Ros2Type, TopicRoute};

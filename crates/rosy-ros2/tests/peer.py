@@ -1,0 +1,73 @@
+"""An unmodified rclpy node for rosy-ros2's tests: talks or listens on one topic.
+
+    peer.py talk_string TOPIC TEXT      publish std_msgs/String TEXT every 0.1 s
+    peer.py listen_string TOPIC         print "got: DATA" for each message
+    peer.py talk_image TOPIC W H        publish a W x H rgb8 sensor_msgs/Image every 0.1 s
+    peer.py listen_image TOPIC          print each image's fields and a checksum of its pixels
+
+Runs until killed (the test kills it), or for 120 s at most.
+"""
+import sys
+import time
+
+import rclpy
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+
+def pixels(width, height):
+    return bytes(i % 251 for i in range(width * height * 3))
+
+
+def main():
+    mode, topic = sys.argv[1], sys.argv[2]
+    rclpy.init()
+    node = Node("rclpy_peer")
+    deadline = time.monotonic() + 120
+    if mode == "talk_string":
+        pub = node.create_publisher(String, topic, 10)
+        while time.monotonic() < deadline:
+            pub.publish(String(data=sys.argv[3]))
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "listen_string":
+        node.create_subscription(
+            String, topic, lambda m: print(f"got: {m.data}", flush=True), 10
+        )
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "talk_image":
+        width, height = int(sys.argv[3]), int(sys.argv[4])
+        pub = node.create_publisher(Image, topic, 10)
+        msg = Image()
+        msg.header.stamp.sec = 1234
+        msg.header.stamp.nanosec = 5678
+        msg.header.frame_id = "camera_optical"
+        msg.width, msg.height = width, height
+        msg.encoding = "rgb8"
+        msg.is_bigendian = 0
+        msg.step = width * 3
+        msg.data = pixels(width, height)
+        while time.monotonic() < deadline:
+            pub.publish(msg)
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "listen_image":
+
+        def show(m):
+            data = bytes(m.data)
+            print(
+                f"image {m.width}x{m.height} {m.encoding} step {m.step} "
+                f"frame {m.header.frame_id} stamp {m.header.stamp.sec}.{m.header.stamp.nanosec} "
+                f"bytes {len(data)} sum {sum(data)}",
+                flush=True,
+            )
+
+        node.create_subscription(Image, topic, show, 10)
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    else:
+        sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
