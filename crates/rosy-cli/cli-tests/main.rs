@@ -11,6 +11,7 @@ mod mesh_commands;
 mod misleading_errors;
 mod observers;
 mod qos;
+mod ros2;
 mod speedtest;
 use rosy_test_support as support;
 mod transport_info;

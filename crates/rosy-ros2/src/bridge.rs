@@ -307,6 +307,7 @@ fn run_dds(
                     executor
                         .spawn(async move {
                             let mut stream = std::pin::pin!(reader.async_stream());
+                            let mut bad = BadSamples::default();
                             while let Some(next) = stream.next().await {
                                 match next {
                                     Ok((m, _)) => {
@@ -314,7 +315,7 @@ fn run_dds(
                                             break;
                                         }
                                     }
-                                    Err(e) => warn_bad(&route.ros2_topic, &e),
+                                    Err(e) => bad.skip(&route.ros2_topic, &e),
                                 }
                             }
                         })
@@ -327,6 +328,7 @@ fn run_dds(
                     executor
                         .spawn(async move {
                             let mut stream = std::pin::pin!(reader.async_stream());
+                            let mut bad = BadSamples::default();
                             while let Some(next) = stream.next().await {
                                 match next {
                                     Ok((m, _)) => {
@@ -335,7 +337,7 @@ fn run_dds(
                                             break;
                                         }
                                     }
-                                    Err(e) => warn_bad(&route.ros2_topic, &e),
+                                    Err(e) => bad.skip(&route.ros2_topic, &e),
                                 }
                             }
                         })
@@ -400,10 +402,27 @@ fn run_dds(
     drop(kept);
 }
 
-/// A ROS 2 sample that could not be read (a malformed CDR payload, a type mismatch): said once
-/// per topic, then counted silently.
-fn warn_bad(topic: &str, error: &dyn std::fmt::Debug) {
-    tracing::warn!("ROS 2 {topic}: a sample could not be read, skipped: {error:?}");
+/// Samples of one ROS 2 topic that could not be read (a malformed CDR payload, a type
+/// mismatch): the first is logged as a warning naming the topic, later ones at debug level, so
+/// a bad publisher cannot flood the log; each is skipped, and the bridge reads on.
+#[derive(Default)]
+struct BadSamples(u64);
+
+impl BadSamples {
+    fn skip(&mut self, topic: &str, error: &dyn std::fmt::Debug) {
+        self.0 += 1;
+        if self.0 == 1 {
+            tracing::warn!(
+                "ROS 2 {topic}: a sample could not be read as its type, skipped (further ones \
+                 are logged at debug level): {error:?}"
+            );
+        } else {
+            tracing::debug!(
+                "ROS 2 {topic}: unreadable sample {} skipped: {error:?}",
+                self.0
+            );
+        }
+    }
 }
 
 /// The rosy side of a route from ROS 2: a publisher on the rosy topic, fed by the DDS thread.

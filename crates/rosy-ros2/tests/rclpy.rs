@@ -9,53 +9,14 @@
 
 use rosy::msgs::{ArchivedRawImage, RawImage};
 use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
-use rosy_test_support::{Proc, unique_domain};
-use std::path::PathBuf;
-use std::process::Command;
+use rosy_test_support::{Proc, only_loopback, rclpy_peer, unique_domain};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
 
-/// The Python with rclpy, or a panic saying how to get one.
-fn python() -> PathBuf {
-    let path = std::env::var_os("ROSY_ROS2_PYTHON").map(PathBuf::from);
-    match path {
-        Some(p) if p.exists() => p,
-        _ => panic!(
-            "ROSY_ROS2_PYTHON must name a Python with ROS 2 Jazzy's rclpy (bash scripts/test \
-             makes one in target/ros2-venv: pip install -r crates/rosy-ros2/tests/requirements.txt)"
-        ),
-    }
-}
-
-/// Refuses to run where DDS could reach a network beyond this machine: every interface of this
-/// process's network namespace (`/proc/self/net/dev`, unlike /sys, is the namespace's own)
-/// must be loopback.
-fn only_loopback() {
-    let table = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
-    let interfaces: Vec<&str> = table
-        .lines()
-        .skip(2)
-        .filter_map(|line| line.split(':').next())
-        .map(str::trim)
-        .collect();
-    assert!(
-        !interfaces.is_empty() && interfaces.iter().all(|i| *i == "lo"),
-        "the ROS 2 tests run only in a network namespace holding loopback alone (as root, \
-         bash scripts/test makes one); interfaces here: {interfaces:?}"
-    );
-}
-
 /// An rclpy peer in ROS 2 domain `ros_domain`.
 fn peer(ros_domain: u16, args: &[&str]) -> Proc {
-    let mut command = Command::new(python());
-    command
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peer.py"))
-        .args(args)
-        .env("ROS_DOMAIN_ID", ros_domain.to_string())
-        .env("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-        .env("PYTHONUNBUFFERED", "1");
-    Proc::spawn(&format!("rclpy {}", args[0]), command)
+    rclpy_peer(ros_domain, args)
 }
 
 fn config(ros_domain: u16, route: TopicRoute) -> BridgeConfig {

@@ -272,3 +272,47 @@ pub fn rosy(domain: &str, args: &[&str]) -> Command {
         .env("ROSY_INTERFACES", "lo");
     command
 }
+
+/// The Python with ROS 2 Jazzy's rclpy named by `ROSY_ROS2_PYTHON`, or a panic saying how to
+/// get one (`bash scripts/test` makes it in target/ros2-venv).
+pub fn ros2_python() -> PathBuf {
+    match std::env::var_os("ROSY_ROS2_PYTHON").map(PathBuf::from) {
+        Some(p) if p.exists() => p,
+        _ => panic!(
+            "ROSY_ROS2_PYTHON must name a Python with ROS 2 Jazzy's rclpy (bash scripts/test \
+             makes one in target/ros2-venv: pip install -r crates/rosy-ros2/tests/requirements.txt)"
+        ),
+    }
+}
+
+/// Panics unless every interface of this process's network namespace is loopback
+/// (`/proc/self/net/dev`, unlike /sys, is the namespace's own): DDS discovery multicasts, and a
+/// test must reach no network beyond its own.
+pub fn only_loopback() {
+    let table = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    let interfaces: Vec<&str> = table
+        .lines()
+        .skip(2)
+        .filter_map(|line| line.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert!(
+        !interfaces.is_empty() && interfaces.iter().all(|i| *i == "lo"),
+        "the ROS 2 tests run only in a network namespace holding loopback alone (as root, \
+         bash scripts/test makes one); interfaces here: {interfaces:?}"
+    );
+}
+
+/// An unmodified rclpy node (crates/rosy-ros2/tests/peer.py) in ROS 2 domain `ros_domain`,
+/// doing `args` (`talk_string TOPIC TEXT`, `listen_string TOPIC`, ...).
+pub fn rclpy_peer(ros_domain: u16, args: &[&str]) -> Proc {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../rosy-ros2/tests/peer.py");
+    let mut command = Command::new(ros2_python());
+    command
+        .arg(script)
+        .args(args)
+        .env("ROS_DOMAIN_ID", ros_domain.to_string())
+        .env("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+        .env("PYTHONUNBUFFERED", "1");
+    Proc::spawn(&format!("rclpy {}", args[0]), command)
+}

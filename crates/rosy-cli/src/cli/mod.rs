@@ -10,6 +10,7 @@ pub mod node;
 pub mod proc_status;
 pub mod progress;
 pub mod qos_args;
+pub mod ros2;
 pub mod service;
 pub mod speedtest;
 pub mod tool_node;
@@ -69,6 +70,9 @@ pub enum Command {
     Foxglove(foxglove::FoxgloveArgs),
     /// Draw the mesh: nodes, topics, services, transports and rates (SVG, DOT or HTML).
     Graph(graph::GraphArgs),
+    /// ROS 2 interop: bridge topics between this mesh and a ROS 2 graph.
+    #[command(subcommand)]
+    Ros2(ros2::Ros2Command),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -84,6 +88,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Launch(args) => launch::run(args, &cli.domain_id).await,
         Command::Bag(c) => bag::run(c, &cli.domain_id, cli.json).await,
         Command::Foxglove(args) => foxglove::run(args, &cli.domain_id, cli.json).await,
+        Command::Ros2(command) => ros2::run(command, &cli.domain_id).await,
         Command::Graph(args) => graph::run(args, &cli.domain_id).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }

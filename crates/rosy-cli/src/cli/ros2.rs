@@ -1,0 +1,265 @@
+//! `rosy ros2 bridge [CONFIG]`: a process that joins this domain's rosy mesh to a ROS 2 graph
+//! (`rosy_ros2::Bridge`), with the topics that cross given on the command line or in a YAML
+//! file. Reads the file strictly (an unknown key or type is an error naming it); never touches
+//! a topic it was not given.
+
+use super::error::CliError;
+use super::tool_node;
+use super::units::parse_seconds;
+use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// ROS 2 interop.
+#[derive(Debug, clap::Subcommand)]
+pub enum Ros2Command {
+    /// Bridge topics between this rosy domain and a ROS 2 graph on ROS_DOMAIN_ID, until Ctrl-C.
+    Bridge(BridgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Types that cross today: std_msgs/msg/String (a rosy String) and sensor_msgs/msg/Image (a \
+rosy::msgs::RawImage). ROS 2's default QoS (reliable, volatile, keep last 10) on the ROS 2 side.
+
+CONFIG is YAML:
+
+  ros_domain_id: 0            # optional; else --ros-domain-id, ROS_DOMAIN_ID, 0
+  node_name: rosy_bridge      # optional: the bridge's ROS 2 node name
+  topics:
+    - topic: /camera/image_raw
+      type: sensor_msgs/msg/Image
+      direction: from_ros2    # or to_ros2
+      rosy_topic: camera/raw  # optional; default: the topic without its leading /
+
+Unknown keys and types are errors, named with the file's line.")]
+pub struct BridgeArgs {
+    /// A YAML file of the topics that cross (see below).
+    pub config: Option<PathBuf>,
+    /// A ROS 2 topic whose messages reach rosy listeners, as TOPIC=TYPE (repeatable).
+    #[arg(long = "from-ros2", value_name = "TOPIC=TYPE")]
+    pub from_ros2: Vec<String>,
+    /// A rosy topic whose messages reach ROS 2 subscribers, as TOPIC=TYPE (repeatable).
+    #[arg(long = "to-ros2", value_name = "TOPIC=TYPE")]
+    pub to_ros2: Vec<String>,
+    /// The ROS 2 domain, 0 to 232 (default: the file's, else ROS_DOMAIN_ID, else 0).
+    #[arg(long, value_name = "ID")]
+    pub ros_domain_id: Option<u16>,
+    /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+}
+
+/// The YAML file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BridgeFile {
+    ros_domain_id: Option<u16>,
+    node_name: Option<String>,
+    #[serde(default)]
+    topics: Vec<FileRoute>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRoute {
+    topic: String,
+    #[serde(rename = "type")]
+    ros2_type: String,
+    direction: FileDirection,
+    rosy_topic: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileDirection {
+    FromRos2,
+    ToRos2,
+}
+
+/// The types a route may name, for error messages.
+const TYPES: &str = "std_msgs/msg/String, sensor_msgs/msg/Image";
+
+fn ros2_type(name: &str, context: &str) -> Result<Ros2Type, CliError> {
+    Ros2Type::from_name(name).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{context}: type {name:?} does not cross yet (types that do: {TYPES})"
+        ))
+    })
+}
+
+/// A `--from-ros2`/`--to-ros2` value, `TOPIC=TYPE`.
+fn flag_route(value: &str, direction: Direction, flag: &str) -> Result<TopicRoute, CliError> {
+    let Some((topic, type_name)) = value.split_once('=') else {
+        return Err(CliError::Usage(format!(
+            "{flag} {value:?}: expected TOPIC=TYPE, e.g. /chatter=std_msgs/msg/String"
+        )));
+    };
+    let ros2_type = ros2_type(type_name, &format!("{flag} {value:?}"))?;
+    Ok(TopicRoute::new(topic, ros2_type, direction))
+}
+
+/// The bridge's configuration from the file (if any), then the flags.
+fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
+    let mut config = BridgeConfig::from_env().map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(path) = &args.config {
+        let file = read_file(path)?;
+        if let Some(id) = file.ros_domain_id {
+            config.ros_domain_id = id;
+        }
+        if let Some(name) = file.node_name {
+            config.node_name = name;
+        }
+        for (i, route) in file.topics.into_iter().enumerate() {
+            let context = format!("{}: topics[{i}] ({})", path.display(), route.topic);
+            let direction = match route.direction {
+                FileDirection::FromRos2 => Direction::FromRos2,
+                FileDirection::ToRos2 => Direction::ToRos2,
+            };
+            let mut topic = TopicRoute::new(
+                &route.topic,
+                ros2_type(&route.ros2_type, &context)?,
+                direction,
+            );
+            if let Some(rosy_topic) = route.rosy_topic {
+                topic.rosy_topic = rosy_topic;
+            }
+            config.topics.push(topic);
+        }
+    }
+    for value in &args.from_ros2 {
+        config
+            .topics
+            .push(flag_route(value, Direction::FromRos2, "--from-ros2")?);
+    }
+    for value in &args.to_ros2 {
+        config
+            .topics
+            .push(flag_route(value, Direction::ToRos2, "--to-ros2")?);
+    }
+    if let Some(id) = args.ros_domain_id {
+        config.ros_domain_id = id;
+    }
+    if config.topics.is_empty() {
+        return Err(CliError::Usage(
+            "no topic to bridge: give --from-ros2 TOPIC=TYPE, --to-ros2 TOPIC=TYPE or a CONFIG file"
+                .into(),
+        ));
+    }
+    Ok(config)
+}
+
+fn read_file(path: &Path) -> Result<BridgeFile, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    serde_saphyr::from_str(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
+    let Ros2Command::Bridge(args) = command;
+    let config = configure(&args)?;
+    let node = tool_node::join(domain, "ros2-bridge").await?;
+    let summary: Vec<String> = config
+        .topics
+        .iter()
+        .map(|t| match t.direction {
+            Direction::FromRos2 => format!(
+                "{} -> {} ({})",
+                t.ros2_topic,
+                t.rosy_topic,
+                t.ros2_type.name()
+            ),
+            Direction::ToRos2 => format!(
+                "{} -> {} ({})",
+                t.rosy_topic,
+                t.ros2_topic,
+                t.ros2_type.name()
+            ),
+        })
+        .collect();
+    let ros_domain = config.ros_domain_id;
+    let bridge = Bridge::start(&node, config)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    eprintln!(
+        "bridging rosy domain {domain:?} and ROS 2 domain {ros_domain}: {} (Ctrl-C stops)",
+        summary.join(", ")
+    );
+    match args.duration {
+        Some(s) => {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
+                _ = rosy::node::shutdown_signal() => {}
+            }
+        }
+        None => rosy::node::shutdown_signal().await,
+    }
+    bridge.stop();
+    node.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>, from: &[&str], to: &[&str]) -> BridgeArgs {
+        BridgeArgs {
+            config,
+            from_ros2: from.iter().map(|s| s.to_string()).collect(),
+            to_ros2: to.iter().map(|s| s.to_string()).collect(),
+            ros_domain_id: Some(7),
+            duration: None,
+        }
+    }
+
+    #[test]
+    fn flags_give_routes_and_bad_ones_are_named() {
+        let config = configure(&args(
+            None,
+            &["/camera/image_raw=sensor_msgs/msg/Image"],
+            &["/status=std_msgs/String"],
+        ))
+        .unwrap();
+        assert_eq!(config.ros_domain_id, 7);
+        assert_eq!(config.topics.len(), 2);
+        assert_eq!(config.topics[0].rosy_topic, "camera/image_raw");
+        assert_eq!(config.topics[0].direction, Direction::FromRos2);
+        assert_eq!(config.topics[1].ros2_type, Ros2Type::String);
+        let err = configure(&args(None, &["/imu=sensor_msgs/msg/Imu"], &[])).unwrap_err();
+        assert!(err.to_string().contains("sensor_msgs/msg/Imu"), "{err}");
+        let err = configure(&args(None, &["/imu"], &[])).unwrap_err();
+        assert!(err.to_string().contains("TOPIC=TYPE"), "{err}");
+        let err = configure(&args(None, &[], &[])).unwrap_err();
+        assert!(err.to_string().contains("no topic to bridge"), "{err}");
+    }
+
+    #[test]
+    fn a_file_gives_routes_and_a_typo_is_named_with_its_line() {
+        let dir = std::env::temp_dir().join(format!("rosy-ros2-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.yaml");
+        std::fs::write(
+            &good,
+            "node_name: lab_bridge\ntopics:\n  - topic: /camera/image_raw\n    type: sensor_msgs/msg/Image\n    direction: from_ros2\n    rosy_topic: camera/raw\n",
+        )
+        .unwrap();
+        let config = configure(&args(Some(good), &[], &[])).unwrap();
+        assert_eq!(config.node_name, "lab_bridge");
+        assert_eq!(config.topics[0].rosy_topic, "camera/raw");
+        let typo = dir.join("typo.yaml");
+        std::fs::write(
+            &typo,
+            "topics:\n  - topic: /x\n    type: std_msgs/msg/String\n    direktion: to_ros2\n",
+        )
+        .unwrap();
+        let err = configure(&args(Some(typo), &[], &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("typo.yaml") && err.contains("direktion"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
