@@ -299,84 +299,33 @@ fn run_dds(
                 )
                 .map_err(dds(format!("topic {}", route.ros2_topic)))?;
             let what = format!("{:?} of {}", route.direction, route.ros2_topic);
+            let topic_name = route.ros2_topic.clone();
             match (end, route.ros2_type) {
                 (RosEnd::Reader(to_rosy), Ros2Type::String) => {
-                    let reader = node
-                        .create_subscription::<StringMsg>(&topic, None)
-                        .map_err(dds(what))?;
-                    executor
-                        .spawn(async move {
-                            let mut stream = std::pin::pin!(reader.async_stream());
-                            let mut bad = BadSamples::default();
-                            while let Some(next) = stream.next().await {
-                                match next {
-                                    Ok((m, _)) => {
-                                        if to_rosy.send(Crossing::Text(m.data)).await.is_err() {
-                                            break;
-                                        }
-                                    }
-                                    Err(e) => bad.skip(&route.ros2_topic, &e),
-                                }
-                            }
-                        })
-                        .detach();
+                    let reader = node.create_subscription(&topic, None).map_err(dds(what))?;
+                    spawn_reader(&executor, reader, to_rosy, topic_name, |m: StringMsg| {
+                        Crossing::Text(m.data)
+                    });
                 }
                 (RosEnd::Reader(to_rosy), Ros2Type::Image) => {
-                    let reader = node
-                        .create_subscription::<Image>(&topic, None)
-                        .map_err(dds(what))?;
-                    executor
-                        .spawn(async move {
-                            let mut stream = std::pin::pin!(reader.async_stream());
-                            let mut bad = BadSamples::default();
-                            while let Some(next) = stream.next().await {
-                                match next {
-                                    Ok((m, _)) => {
-                                        let image = Box::new(RawImage::from(m));
-                                        if to_rosy.send(Crossing::Image(image)).await.is_err() {
-                                            break;
-                                        }
-                                    }
-                                    Err(e) => bad.skip(&route.ros2_topic, &e),
-                                }
-                            }
-                        })
-                        .detach();
+                    let reader = node.create_subscription(&topic, None).map_err(dds(what))?;
+                    spawn_reader(&executor, reader, to_rosy, topic_name, |m: Image| {
+                        Crossing::Image(Box::new(RawImage::from(m)))
+                    });
                 }
-                (RosEnd::Writer(mut from_rosy), Ros2Type::String) => {
-                    let writer = node
-                        .create_publisher::<StringMsg>(&topic, None)
-                        .map_err(dds(what))?;
-                    executor
-                        .spawn(async move {
-                            while let Some(Crossing::Text(data)) = from_rosy.recv().await {
-                                if let Err(e) = writer.async_publish(StringMsg { data }).await {
-                                    tracing::warn!(
-                                        "ROS 2 {}: not written: {e:?}",
-                                        route.ros2_topic
-                                    );
-                                }
-                            }
-                        })
-                        .detach();
+                (RosEnd::Writer(from_rosy), Ros2Type::String) => {
+                    let writer = node.create_publisher(&topic, None).map_err(dds(what))?;
+                    spawn_writer(&executor, writer, from_rosy, topic_name, |c| match c {
+                        Crossing::Text(data) => Some(StringMsg { data }),
+                        Crossing::Image(_) => None,
+                    });
                 }
-                (RosEnd::Writer(mut from_rosy), Ros2Type::Image) => {
-                    let writer = node
-                        .create_publisher::<Image>(&topic, None)
-                        .map_err(dds(what))?;
-                    executor
-                        .spawn(async move {
-                            while let Some(Crossing::Image(image)) = from_rosy.recv().await {
-                                let message = Image::from(*image);
-                                if let Err(e) = writer.async_publish(message).await {
-                                    tracing::warn!(
-                                        "ROS 2 {}: not written: {e:?}",
-                                        route.ros2_topic
-                                    );
-                                }
-                            }
-                        })
-                        .detach();
+                (RosEnd::Writer(from_rosy), Ros2Type::Image) => {
+                    let writer = node.create_publisher(&topic, None).map_err(dds(what))?;
+                    spawn_writer(&executor, writer, from_rosy, topic_name, |c| match c {
+                        Crossing::Image(image) => Some(Image::from(*image)),
+                        Crossing::Text(_) => None,
+                    });
                 }
             }
         }
@@ -400,6 +349,60 @@ fn run_dds(
     // The tasks (and their readers and writers) go before the node and the participant.
     drop(executor);
     drop(kept);
+}
+
+/// Reads a ROS 2 topic on the DDS thread and hands each sample, made a [`Crossing`] by
+/// `cross`, to the rosy side; a sample that cannot be read is skipped ([`BadSamples`]).
+fn spawn_reader<M>(
+    executor: &smol::LocalExecutor<'_>,
+    reader: ros2_client::Subscription<M>,
+    to_rosy: mpsc::Sender<Crossing>,
+    topic: String,
+    cross: fn(M) -> Crossing,
+) where
+    M: serde::de::DeserializeOwned + 'static,
+{
+    executor
+        .spawn(async move {
+            let mut stream = std::pin::pin!(reader.async_stream());
+            let mut bad = BadSamples::default();
+            while let Some(next) = stream.next().await {
+                match next {
+                    Ok((m, _)) => {
+                        if to_rosy.send(cross(m)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => bad.skip(&topic, &e),
+                }
+            }
+        })
+        .detach();
+}
+
+/// Writes to a ROS 2 topic, on the DDS thread, what the rosy side hands over, made a ROS 2
+/// message by `uncross` (serialized once, whatever the number of ROS 2 subscribers).
+fn spawn_writer<M>(
+    executor: &smol::LocalExecutor<'_>,
+    writer: ros2_client::Publisher<M>,
+    mut from_rosy: mpsc::Receiver<Crossing>,
+    topic: String,
+    uncross: fn(Crossing) -> Option<M>,
+) where
+    M: serde::Serialize + 'static,
+{
+    executor
+        .spawn(async move {
+            while let Some(crossing) = from_rosy.recv().await {
+                let Some(message) = uncross(crossing) else {
+                    continue;
+                };
+                if let Err(e) = writer.async_publish(message).await {
+                    tracing::warn!("ROS 2 {topic}: not written: {e}");
+                }
+            }
+        })
+        .detach();
 }
 
 /// Samples of one ROS 2 topic that could not be read (a malformed CDR payload, a type
