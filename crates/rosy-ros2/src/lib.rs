@@ -4,7 +4,8 @@
 //! rosy node's publishers and subscribers on the other side.
 //!
 //! What crosses today: topics of `std_msgs/msg/String` and `sensor_msgs/msg/Image`, each way,
-//! with ROS 2's default QoS (reliable, volatile, keep last 10). Images land in rosy as
+//! with ROS 2's default QoS (reliable, volatile, keep last 10), and calls of
+//! `std_srvs/srv/SetBool` and `std_srvs/srv/Trigger` services, each way. Images land in rosy as
 //! [`rosy::msgs::RawImage`] archives, which same-host rosy readers read in place.
 //!
 //! Its own crate, so that a robot that does not talk to ROS 2 never builds a DDS stack.
@@ -27,4 +28,6 @@
 mod bridge;
 pub mod types;
 
-pub use bridge::{Bridge, BridgeConfig, Direction, Ros2Error, Ros2Type, TopicRoute};
+pub use bridge::{
+    Bridge, BridgeConfig, Direction, Ros2Error, Ros2Service, Ros2Type, ServiceRoute, TopicRoute,
+};

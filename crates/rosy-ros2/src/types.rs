@@ -1,5 +1,5 @@
-//! ROS 2 message types as they travel in CDR (field for field the `.msg` definitions of ROS 2
-//! Jazzy), and their conversions to and from `rosy::msgs`. Nothing here touches DDS: these are
+//! ROS 2 message and service types as they travel in CDR (field for field the `.msg` and `.srv`
+//! definitions of ROS 2 Jazzy), and their conversions to and from `rosy::msgs`. Nothing here touches DDS: these are
 //! plain serde values that ros2-client encodes.
 
 use rosy::msgs::{Blob, RawImage, Timestamp};
@@ -50,6 +50,34 @@ pub struct Image {
     pub data: Vec<u8>,
 }
 
+/// `std_srvs/srv/SetBool` request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetBoolRequest {
+    /// The value to set.
+    pub data: bool,
+}
+
+/// `std_srvs/srv/Trigger` request: empty, but rosidl gives an empty message one byte, which
+/// Fast DDS puts on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerRequest {
+    /// Always 0.
+    pub structure_needs_at_least_one_member: u8,
+}
+
+/// The response of `std_srvs/srv/SetBool` and of `std_srvs/srv/Trigger` (the same fields),
+/// and of the rosy services that stand for them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Whether the call did what was asked.
+    pub success: bool,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl ros2_client::Message for SetBoolRequest {}
+impl ros2_client::Message for TriggerRequest {}
+impl ros2_client::Message for Outcome {}
 impl ros2_client::Message for Time {}
 impl ros2_client::Message for Header {}
 impl ros2_client::Message for StringMsg {}

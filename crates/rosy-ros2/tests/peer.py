@@ -4,6 +4,8 @@
     peer.py listen_string TOPIC         print "got: DATA" for each message
     peer.py talk_image TOPIC W H        publish a W x H rgb8 sensor_msgs/Image every 0.1 s
     peer.py listen_image TOPIC          print each image's fields and a checksum of its pixels
+    peer.py serve_setbool SERVICE       serve std_srvs/SetBool: "set to DATA", printed per call
+    peer.py call_trigger SERVICE        call std_srvs/Trigger once it is there, print the response
 
 Runs until killed (the test kills it), or for 120 s at most.
 """
@@ -14,6 +16,7 @@ import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
 
 
 def pixels(width, height):
@@ -63,6 +66,30 @@ def main():
             )
 
         node.create_subscription(Image, topic, show, 10)
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "serve_setbool":
+
+        def set_flag(request, response):
+            response.success = True
+            response.message = f"set to {request.data}"
+            print(f"served: {request.data}", flush=True)
+            return response
+
+        node.create_service(SetBool, topic, set_flag)
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "call_trigger":
+        client = node.create_client(Trigger, topic)
+        while not client.wait_for_service(timeout_sec=0.5):
+            if time.monotonic() > deadline:
+                sys.exit("no Trigger service appeared")
+        future = client.call_async(Trigger.Request())
+        rclpy.spin_until_future_complete(node, future, timeout_sec=60)
+        result = future.result()
+        if result is None:
+            sys.exit("the Trigger call got no answer within 60 s")
+        print(f"response: {result.success} {result.message}", flush=True)
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
     else:

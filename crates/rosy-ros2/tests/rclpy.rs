@@ -8,7 +8,8 @@
 //! killed when the test ends.
 
 use rosy::msgs::{ArchivedRawImage, RawImage};
-use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
+use rosy_ros2::types::Outcome;
+use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
 use rosy_test_support::{Proc, only_loopback, rclpy_peer, unique_domain};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,16 @@ fn config(ros_domain: u16, route: TopicRoute) -> BridgeConfig {
         ros_domain_id: ros_domain,
         node_name: "rosy_bridge".into(),
         topics: vec![route],
+        services: Vec::new(),
+    }
+}
+
+fn service_config(ros_domain: u16, route: ServiceRoute) -> BridgeConfig {
+    BridgeConfig {
+        ros_domain_id: ros_domain,
+        node_name: "rosy_bridge".into(),
+        topics: Vec::new(),
+        services: vec![route],
     }
 }
 
@@ -144,6 +155,54 @@ async fn a_rosy_image_reaches_an_rclpy_subscriber_with_every_field() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     listener.expect_line(&line, Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rosy_caller_reaches_an_rclpy_setbool_service() {
+    only_loopback();
+    let ros_domain = 65;
+    let (bridge_node, app) = nodes("ros2-setbool").await;
+    let route = ServiceRoute::new("/set_flag", Ros2Service::SetBool, Direction::ToRos2);
+    let _bridge = Bridge::start(&bridge_node, service_config(ros_domain, route))
+        .await
+        .unwrap();
+    let server = peer(ros_domain, &["serve_setbool", "/set_flag"]);
+    app.wait_for_service_provider("set_flag", T).await.unwrap();
+    // The bridge holds the call until the ROS 2 service is there, then sends it once.
+    let outcome: Outcome = app
+        .call_timeout("set_flag", &true, T)
+        .await
+        .expect("an answer from rclpy");
+    assert_eq!(
+        outcome,
+        Outcome {
+            success: true,
+            message: "set to True".into()
+        }
+    );
+    server.expect_line("served: True", Duration::from_secs(5));
+    assert_eq!(server.count("served: True"), 1, "served once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rclpy_caller_reaches_a_rosy_trigger_service() {
+    only_loopback();
+    let ros_domain = 66;
+    let (bridge_node, app) = nodes("ros2-trigger").await;
+    app.add_service("trigger_me", |(): ()| async move {
+        Ok(Outcome {
+            success: true,
+            message: "triggered rosy".into(),
+        })
+    })
+    .await
+    .unwrap();
+    let route = ServiceRoute::new("/trigger_me", Ros2Service::Trigger, Direction::FromRos2);
+    let _bridge = Bridge::start(&bridge_node, service_config(ros_domain, route))
+        .await
+        .unwrap();
+    let caller = peer(ros_domain, &["call_trigger", "/trigger_me"]);
+    caller.expect_line("response: True triggered rosy", T);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 use super::error::CliError;
 use super::tool_node;
 use super::units::parse_seconds;
-use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
+use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,7 +20,9 @@ pub enum Ros2Command {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Types that cross today: std_msgs/msg/String (a rosy String) and sensor_msgs/msg/Image (a \
-rosy::msgs::RawImage). ROS 2's default QoS (reliable, volatile, keep last 10) on the ROS 2 side.
+rosy::msgs::RawImage), ROS 2's default QoS (reliable, volatile, keep last 10) on the ROS 2 side; \
+services std_srvs/srv/SetBool (a rosy service taking a bool) and std_srvs/srv/Trigger (taking \
+()), both answering {success, message}.
 
 CONFIG is YAML:
 
@@ -31,6 +33,11 @@ CONFIG is YAML:
       type: sensor_msgs/msg/Image
       direction: from_ros2    # or to_ros2
       rosy_topic: camera/raw  # optional; default: the topic without its leading /
+  services:
+    - service: /set_flag
+      type: std_srvs/srv/SetBool
+      direction: to_ros2      # rosy callers reach the ROS 2 service; from_ros2: the reverse
+      rosy_service: set_flag  # optional
 
 Unknown keys and types are errors, named with the file's line.")]
 pub struct BridgeArgs {
@@ -42,6 +49,12 @@ pub struct BridgeArgs {
     /// A rosy topic whose messages reach ROS 2 subscribers, as TOPIC=TYPE (repeatable).
     #[arg(long = "to-ros2", value_name = "TOPIC=TYPE")]
     pub to_ros2: Vec<String>,
+    /// A rosy service ROS 2 clients may call, as SERVICE=TYPE (repeatable).
+    #[arg(long = "from-ros2-service", value_name = "SERVICE=TYPE")]
+    pub from_ros2_services: Vec<String>,
+    /// A ROS 2 service rosy callers may reach, as SERVICE=TYPE (repeatable).
+    #[arg(long = "to-ros2-service", value_name = "SERVICE=TYPE")]
+    pub to_ros2_services: Vec<String>,
     /// The ROS 2 domain, 0 to 232 (default: the file's, else ROS_DOMAIN_ID, else 0).
     #[arg(long, value_name = "ID")]
     pub ros_domain_id: Option<u16>,
@@ -58,6 +71,18 @@ struct BridgeFile {
     node_name: Option<String>,
     #[serde(default)]
     topics: Vec<FileRoute>,
+    #[serde(default)]
+    services: Vec<FileService>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileService {
+    service: String,
+    #[serde(rename = "type")]
+    ros2_type: String,
+    direction: FileDirection,
+    rosy_service: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -79,6 +104,34 @@ enum FileDirection {
 
 /// The types a route may name, for error messages.
 const TYPES: &str = "std_msgs/msg/String, sensor_msgs/msg/Image";
+/// The service types a route may name, for error messages.
+const SERVICE_TYPES: &str = "std_srvs/srv/SetBool, std_srvs/srv/Trigger";
+
+fn ros2_service(name: &str, context: &str) -> Result<Ros2Service, CliError> {
+    Ros2Service::from_name(name).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{context}: service type {name:?} does not cross yet (types that do: {SERVICE_TYPES})"
+        ))
+    })
+}
+
+/// A `--from-ros2-service`/`--to-ros2-service` value, `SERVICE=TYPE`.
+fn flag_service(value: &str, direction: Direction, flag: &str) -> Result<ServiceRoute, CliError> {
+    let Some((service, type_name)) = value.split_once('=') else {
+        return Err(CliError::Usage(format!(
+            "{flag} {value:?}: expected SERVICE=TYPE, e.g. /set_flag=std_srvs/srv/SetBool"
+        )));
+    };
+    let kind = ros2_service(type_name, &format!("{flag} {value:?}"))?;
+    Ok(ServiceRoute::new(service, kind, direction))
+}
+
+fn direction(d: FileDirection) -> Direction {
+    match d {
+        FileDirection::FromRos2 => Direction::FromRos2,
+        FileDirection::ToRos2 => Direction::ToRos2,
+    }
+}
 
 fn ros2_type(name: &str, context: &str) -> Result<Ros2Type, CliError> {
     Ros2Type::from_name(name).ok_or_else(|| {
@@ -126,6 +179,15 @@ fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
             }
             config.topics.push(topic);
         }
+        for (i, route) in file.services.into_iter().enumerate() {
+            let context = format!("{}: services[{i}] ({})", path.display(), route.service);
+            let kind = ros2_service(&route.ros2_type, &context)?;
+            let mut service = ServiceRoute::new(&route.service, kind, direction(route.direction));
+            if let Some(rosy_service) = route.rosy_service {
+                service.rosy_service = rosy_service;
+            }
+            config.services.push(service);
+        }
     }
     for value in &args.from_ros2 {
         config
@@ -137,12 +199,25 @@ fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
             .topics
             .push(flag_route(value, Direction::ToRos2, "--to-ros2")?);
     }
+    for value in &args.from_ros2_services {
+        config.services.push(flag_service(
+            value,
+            Direction::FromRos2,
+            "--from-ros2-service",
+        )?);
+    }
+    for value in &args.to_ros2_services {
+        config
+            .services
+            .push(flag_service(value, Direction::ToRos2, "--to-ros2-service")?);
+    }
     if let Some(id) = args.ros_domain_id {
         config.ros_domain_id = id;
     }
-    if config.topics.is_empty() {
+    if config.topics.is_empty() && config.services.is_empty() {
         return Err(CliError::Usage(
-            "no topic to bridge: give --from-ros2 TOPIC=TYPE, --to-ros2 TOPIC=TYPE or a CONFIG file"
+            "no topic to bridge: give --from-ros2 TOPIC=TYPE, --to-ros2 TOPIC=TYPE, \
+             --from-ros2-service / --to-ros2-service SERVICE=TYPE or a CONFIG file"
                 .into(),
         ));
     }
@@ -208,6 +283,8 @@ mod tests {
             config,
             from_ros2: from.iter().map(|s| s.to_string()).collect(),
             to_ros2: to.iter().map(|s| s.to_string()).collect(),
+            from_ros2_services: Vec::new(),
+            to_ros2_services: vec!["/set_flag=std_srvs/srv/SetBool".into()],
             ros_domain_id: Some(7),
             duration: None,
         }
@@ -230,8 +307,16 @@ mod tests {
         assert!(err.to_string().contains("sensor_msgs/msg/Imu"), "{err}");
         let err = configure(&args(None, &["/imu"], &[])).unwrap_err();
         assert!(err.to_string().contains("TOPIC=TYPE"), "{err}");
-        let err = configure(&args(None, &[], &[])).unwrap_err();
+        assert_eq!(config.services[0].rosy_service, "set_flag");
+        assert_eq!(config.services[0].ros2_type, Ros2Service::SetBool);
+        let mut none = args(None, &[], &[]);
+        none.to_ros2_services.clear();
+        let err = configure(&none).unwrap_err();
         assert!(err.to_string().contains("no topic to bridge"), "{err}");
+        let mut bad = args(None, &[], &[]);
+        bad.to_ros2_services = vec!["/x=std_srvs/srv/Empty".into()];
+        let err = configure(&bad).unwrap_err();
+        assert!(err.to_string().contains("std_srvs/srv/Empty"), "{err}");
     }
 
     #[test]
