@@ -26,8 +26,13 @@
 //! plain node.
 
 mod bridge;
+mod crossing;
+mod dds;
+mod error;
+mod rosy_side;
+mod routes;
 pub mod types;
 
-pub use bridge::{
-    Bridge, BridgeConfig, Direction, Ros2Error, Ros2Service, Ros2Type, ServiceRoute, TopicRoute,
-};
+pub use bridge::Bridge;
+pub use error::Ros2Error;
+pub use routes::{BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};

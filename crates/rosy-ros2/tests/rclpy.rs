@@ -10,15 +10,10 @@
 use rosy::msgs::{ArchivedRawImage, RawImage};
 use rosy_ros2::types::Outcome;
 use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
-use rosy_test_support::{Proc, only_loopback, rclpy_peer, unique_domain};
+use rosy_test_support::{only_loopback, rclpy_peer, unique_domain};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
-
-/// An rclpy peer in ROS 2 domain `ros_domain`.
-fn peer(ros_domain: u16, args: &[&str]) -> Proc {
-    rclpy_peer(ros_domain, args)
-}
 
 fn config(ros_domain: u16, route: TopicRoute) -> BridgeConfig {
     BridgeConfig {
@@ -55,7 +50,7 @@ async fn an_rclpy_string_reaches_a_rosy_subscriber() {
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
-    let _talker = peer(ros_domain, &["talk_string", "/chatter", "hello from rclpy"]);
+    let _talker = rclpy_peer(ros_domain, &["talk_string", "/chatter", "hello from rclpy"]);
     let got = tokio::time::timeout(T, chatter.recv()).await;
     assert_eq!(
         got.ok().flatten().as_deref(),
@@ -73,7 +68,7 @@ async fn a_rosy_string_reaches_an_rclpy_subscriber() {
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
-    let listener = peer(ros_domain, &["listen_string", "/from_rosy"]);
+    let listener = rclpy_peer(ros_domain, &["listen_string", "/from_rosy"]);
     app.wait_for_listener("from_rosy", T).await.unwrap();
     // Sent until heard: ROS 2 discovery of the bridge's writer takes a moment, and a volatile
     // topic does not keep what was sent before the reader matched.
@@ -95,7 +90,7 @@ async fn an_rclpy_image_reaches_rosy_with_every_field() {
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
-    let _camera = peer(ros_domain, &["talk_image", "/camera/image_raw", "64", "48"]);
+    let _camera = rclpy_peer(ros_domain, &["talk_image", "/camera/image_raw", "64", "48"]);
     let archive = tokio::time::timeout(T, frames.recv_archived())
         .await
         .ok()
@@ -137,7 +132,7 @@ async fn a_rosy_image_reaches_an_rclpy_subscriber_with_every_field() {
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
-    let listener = peer(ros_domain, &["listen_image", "/camera/out"]);
+    let listener = rclpy_peer(ros_domain, &["listen_image", "/camera/out"]);
     let camera = app
         .archive_publisher::<RawImage>("camera/out")
         .await
@@ -166,7 +161,7 @@ async fn a_rosy_caller_reaches_an_rclpy_setbool_service() {
     let _bridge = Bridge::start(&bridge_node, service_config(ros_domain, route))
         .await
         .unwrap();
-    let server = peer(ros_domain, &["serve_setbool", "/set_flag"]);
+    let server = rclpy_peer(ros_domain, &["serve_setbool", "/set_flag"]);
     app.wait_for_service_provider("set_flag", T).await.unwrap();
     // The bridge holds the call until the ROS 2 service is there, then sends it once.
     let outcome: Outcome = app
@@ -201,7 +196,7 @@ async fn an_rclpy_caller_reaches_a_rosy_trigger_service() {
     let _bridge = Bridge::start(&bridge_node, service_config(ros_domain, route))
         .await
         .unwrap();
-    let caller = peer(ros_domain, &["call_trigger", "/trigger_me"]);
+    let caller = rclpy_peer(ros_domain, &["call_trigger", "/trigger_me"]);
     caller.expect_line("response: True triggered rosy", T);
 }
 
