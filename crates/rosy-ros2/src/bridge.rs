@@ -7,10 +7,12 @@
 //! Nothing here decodes a rosy message it does not bridge, or touches shared memory or sockets
 //! itself: the node does on one side, RustDDS on the other.
 
-use crate::crossing::{Call, Crossing, ROUTE_ROOM};
+use crate::cdr::Cdr;
+use crate::convert::{start_from_ros2, start_to_ros2};
+use crate::crossing::{Call, ROUTE_ROOM};
 use crate::dds::{RosEnd, RosService, run_dds};
 use crate::error::Ros2Error;
-use crate::rosy_side::{call_rosy, provide_on_rosy, publish_on_rosy, read_from_rosy};
+use crate::rosy_side::{call_rosy, provide_on_rosy};
 use crate::routes::{BridgeConfig, Direction};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -37,14 +39,14 @@ impl Bridge {
         let mut tasks = Vec::new();
         let mut ros_side = Vec::new();
         for route in &config.topics {
-            let (tx, rx) = mpsc::channel::<Crossing>(ROUTE_ROOM);
+            let (tx, rx) = mpsc::channel::<Cdr>(ROUTE_ROOM);
             match route.direction {
                 Direction::FromRos2 => {
-                    tasks.push(tokio::spawn(publish_on_rosy(node, route, rx).await?));
+                    tasks.push(tokio::spawn(start_from_ros2(node, route, rx).await?));
                     ros_side.push((route.clone(), RosEnd::Reader(tx)));
                 }
                 Direction::ToRos2 => {
-                    tasks.push(tokio::spawn(read_from_rosy(node, route, tx).await?));
+                    tasks.push(tokio::spawn(start_to_ros2(node, route, tx).await?));
                     ros_side.push((route.clone(), RosEnd::Writer(rx)));
                 }
             }

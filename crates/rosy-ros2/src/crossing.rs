@@ -1,19 +1,12 @@
-//! What travels between a bridge's two sides: messages, and service calls with where their
-//! answers go; and the bounds on both. Shared by the DDS side and the rosy side, which never
+//! What travels between a bridge's two sides besides samples (which are [`Cdr`](crate::cdr::Cdr)
+//! bytes): service calls with where their answers go; and the bounds on both. Shared by the DDS side and the rosy side, which never
 //! see each other otherwise.
 
 use crate::types::Outcome;
-use rosy::msgs::RawImage;
 use std::time::Duration;
 
 /// Messages that wait between the two sides of one route at most.
 pub(crate) const ROUTE_ROOM: usize = 16;
-
-/// A message on its way between the sides.
-pub(crate) enum Crossing {
-    Text(String),
-    Image(Box<RawImage>),
-}
 
 /// Where a service call's answer goes: the outcome, or why there is none.
 pub(crate) type Answer = futures::channel::oneshot::Sender<Result<Outcome, String>>;

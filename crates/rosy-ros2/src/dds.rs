@@ -3,24 +3,26 @@
 //! (ros2-client's futures), passing what crosses through the channels of `crossing`. Never
 //! touches the rosy node.
 
-use crate::crossing::{Answer, Call, Crossing, ROS2_CALL_BOUND};
+use crate::bad::BadSamples;
+use crate::cdr::{Cdr, CdrBytes};
+use crate::crossing::{Answer, Call, ROS2_CALL_BOUND};
 use crate::error::Ros2Error;
-use crate::routes::{BridgeConfig, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
-use crate::types::{Image, Outcome, SetBoolRequest, StringMsg, TriggerRequest};
+use crate::routes::{BridgeConfig, Ros2Service, ServiceRoute, TopicRoute};
+use crate::types::{Outcome, SetBoolRequest, TriggerRequest};
 use futures::StreamExt;
 use ros2_client::{
     Context, ContextOptions, Name, NodeName, NodeOptions, QosProfile, ServiceMapping,
     qos::{Durability, History, WhenFull},
 };
-use rosy::msgs::RawImage;
+use rustdds::no_key::{DataWriter, SimpleDataReader};
 use tokio::sync::mpsc;
 
 /// The ROS 2 end of one route.
 pub(crate) enum RosEnd {
-    /// Reads the ROS 2 topic and hands messages to the rosy side.
-    Reader(mpsc::Sender<Crossing>),
-    /// Takes messages from the rosy side and writes them to the ROS 2 topic.
-    Writer(mpsc::Receiver<Crossing>),
+    /// Reads the ROS 2 topic and hands its samples to the rosy side.
+    Reader(mpsc::Sender<Cdr>),
+    /// Takes samples from the rosy side and writes them to the ROS 2 topic.
+    Writer(mpsc::Receiver<Cdr>),
 }
 
 /// The ROS 2 end of one service route.
@@ -31,13 +33,32 @@ pub(crate) enum RosService {
     Client(mpsc::Receiver<Call>),
 }
 
-/// rclpy's default QoS (`rmw_qos_profile_default`): reliable, volatile, keep last 10. A
-/// reliable reader matches reliable writers only; ROS 2's defaults are reliable both ways.
-fn ros2_qos() -> QosProfile {
+/// The QoS of services: rclpy's default (`rmw_qos_profile_services_default`: reliable,
+/// volatile, keep last 10). A reliable reader matches reliable writers only.
+fn service_qos() -> QosProfile {
     QosProfile::publisher_default()
         .reliability_reliable(WhenFull::DEFAULT)
         .durability(Durability::Volatile)
         .history(History::KeepLast { depth: 10 })
+}
+
+/// A route's rosy QoS as ROS 2's: the same reliability, durability and history.
+fn topic_qos(qos: &rosy::qos::Qos) -> QosProfile {
+    let profile = QosProfile::publisher_default();
+    let profile = match qos.reliability {
+        rosy::qos::Reliability::Reliable => profile.reliability_reliable(WhenFull::DEFAULT),
+        rosy::qos::Reliability::BestEffort => profile.reliability_best_effort(),
+    };
+    let profile = match qos.durability {
+        rosy::qos::Durability::Volatile => profile.durability(Durability::Volatile),
+        rosy::qos::Durability::TransientLocal => profile.durability(Durability::TransientLocal),
+    };
+    match qos.history {
+        rosy::qos::History::KeepLast(depth) => profile.history(History::KeepLast {
+            depth: depth.max(1) as usize,
+        }),
+        rosy::qos::History::KeepAll => profile.history(History::KeepAll),
+    }
 }
 
 fn ros2_name(topic: &str) -> Result<Name, Ros2Error> {
@@ -60,26 +81,12 @@ fn dds<E: std::fmt::Debug>(what: impl Into<String>) -> impl FnOnce(E) -> Ros2Err
 
 /// A reader, writer, server or client made on the DDS thread, waiting for its task.
 enum Entity {
-    StringReader(
-        ros2_client::Subscription<StringMsg>,
-        mpsc::Sender<Crossing>,
-        String,
+    Reader(
+        SimpleDataReader<Cdr, CdrBytes>,
+        mpsc::Sender<Cdr>,
+        BadSamples,
     ),
-    ImageReader(
-        ros2_client::Subscription<Image>,
-        mpsc::Sender<Crossing>,
-        String,
-    ),
-    StringWriter(
-        ros2_client::Publisher<StringMsg>,
-        mpsc::Receiver<Crossing>,
-        String,
-    ),
-    ImageWriter(
-        ros2_client::Publisher<Image>,
-        mpsc::Receiver<Crossing>,
-        String,
-    ),
+    Writer(DataWriter<Cdr, CdrBytes>, mpsc::Receiver<Cdr>, String),
     SetBoolServer(
         ros2_client::Server<SetBoolRequest, Outcome>,
         mpsc::Sender<Call>,
@@ -120,42 +127,43 @@ fn make_node(config: &BridgeConfig) -> Result<(Context, ros2_client::Node), Ros2
 
 /// Every reader, writer, server and client the routes need.
 fn make_entities(
+    context: &Context,
     node: &mut ros2_client::Node,
     routes: Vec<(TopicRoute, RosEnd)>,
     services: Vec<(ServiceRoute, RosService)>,
 ) -> Result<Vec<Entity>, Ros2Error> {
-    let qos = ros2_qos();
+    let qos = service_qos();
+    let participant = context.domain_participant();
     let mut made = Vec::new();
     for (route, end) in routes {
+        let route_qos = topic_qos(&route.qos);
         let topic = node
             .create_topic(
                 &ros2_name(&route.ros2_topic)?,
                 route.ros2_type.dds_type(),
-                &qos,
+                &route_qos,
             )
             .map_err(dds(format!("topic {}", route.ros2_topic)))?;
         let what = format!("{:?} of {}", route.direction, route.ros2_topic);
-        let name = route.ros2_topic.clone();
-        made.push(match (end, route.ros2_type) {
-            (RosEnd::Reader(tx), Ros2Type::String) => Entity::StringReader(
-                node.create_subscription(&topic, None).map_err(dds(what))?,
+        let dds_qos = rustdds::QosPolicies::from(&route_qos);
+        made.push(match end {
+            RosEnd::Reader(tx) => Entity::Reader(
+                participant
+                    .create_subscriber(&dds_qos)
+                    .map_err(dds(what.clone()))?
+                    .create_simple_datareader_no_key::<Cdr, CdrBytes>(&topic, Some(dds_qos))
+                    .map_err(dds(what))?,
                 tx,
-                name,
+                BadSamples::new(&route.ros2_topic, &route.ros2_type),
             ),
-            (RosEnd::Reader(tx), Ros2Type::Image) => Entity::ImageReader(
-                node.create_subscription(&topic, None).map_err(dds(what))?,
-                tx,
-                name,
-            ),
-            (RosEnd::Writer(rx), Ros2Type::String) => Entity::StringWriter(
-                node.create_publisher(&topic, None).map_err(dds(what))?,
+            RosEnd::Writer(rx) => Entity::Writer(
+                participant
+                    .create_publisher(&dds_qos)
+                    .map_err(dds(what.clone()))?
+                    .create_datawriter_no_key::<Cdr, CdrBytes>(&topic, Some(dds_qos))
+                    .map_err(dds(what))?,
                 rx,
-                name,
-            ),
-            (RosEnd::Writer(rx), Ros2Type::Image) => Entity::ImageWriter(
-                node.create_publisher(&topic, None).map_err(dds(what))?,
-                rx,
-                name,
+                route.ros2_topic.clone(),
             ),
         });
     }
@@ -208,7 +216,7 @@ pub(crate) fn run_dds(
     // Made before the executor, so they outlive every task (a client waits for its server
     // through the node).
     let made = make_node(&config).and_then(|(context, mut node)| {
-        let entities = make_entities(&mut node, routes, services)?;
+        let entities = make_entities(&context, &mut node, routes, services)?;
         let spinner = node.spinner().map_err(dds("the ROS 2 node's spinner"))?;
         Ok((context, node, entities, spinner))
     });
@@ -223,26 +231,8 @@ pub(crate) fn run_dds(
     executor.spawn(spinner.spin()).detach();
     for entity in entities {
         match entity {
-            Entity::StringReader(reader, tx, name) => {
-                spawn_reader(&executor, reader, tx, name, |m| Crossing::Text(m.data))
-            }
-            Entity::ImageReader(reader, tx, name) => {
-                spawn_reader(&executor, reader, tx, name, |m| {
-                    Crossing::Image(Box::new(RawImage::from(m)))
-                })
-            }
-            Entity::StringWriter(writer, rx, name) => {
-                spawn_writer(&executor, writer, rx, name, |c| match c {
-                    Crossing::Text(data) => Some(StringMsg { data }),
-                    Crossing::Image(_) => None,
-                })
-            }
-            Entity::ImageWriter(writer, rx, name) => {
-                spawn_writer(&executor, writer, rx, name, |c| match c {
-                    Crossing::Image(image) => Some(Image::from(*image)),
-                    Crossing::Text(_) => None,
-                })
-            }
+            Entity::Reader(reader, tx, bad) => spawn_reader(&executor, reader, tx, bad),
+            Entity::Writer(writer, rx, name) => spawn_writer(&executor, writer, rx, name),
             Entity::SetBoolServer(server, tx, name) => spawn_server(
                 &executor,
                 server,
@@ -291,12 +281,12 @@ fn spawn_server<'a, Req>(
     executor
         .spawn(async move {
             let mut requests = std::pin::pin!(server.receive_request_stream());
-            let mut bad = BadSamples::default();
+            let mut bad = BadSamples::new(&service, "its request type");
             while let Some(next) = requests.next().await {
                 let (id, request) = match next {
                     Ok(next) => next,
                     Err(e) => {
-                        bad.skip(&service, &e);
+                        bad.skip(&e);
                         continue;
                     }
                 };
@@ -362,79 +352,46 @@ fn spawn_client<'a, Req>(
         .detach();
 }
 
-/// Reads a ROS 2 topic on the DDS thread and hands each sample, made a [`Crossing`] by
-/// `cross`, to the rosy side; a sample that cannot be read is skipped ([`BadSamples`]).
-fn spawn_reader<M>(
+/// Reads a ROS 2 topic on the DDS thread and hands each sample's bytes to the rosy side (which
+/// decodes them); a sample in an encoding other than plain CDR is skipped ([`BadSamples`]).
+fn spawn_reader(
     executor: &smol::LocalExecutor<'_>,
-    reader: ros2_client::Subscription<M>,
-    to_rosy: mpsc::Sender<Crossing>,
-    topic: String,
-    cross: fn(M) -> Crossing,
-) where
-    M: serde::de::DeserializeOwned + 'static,
-{
+    reader: SimpleDataReader<Cdr, CdrBytes>,
+    to_rosy: mpsc::Sender<Cdr>,
+    mut bad: BadSamples,
+) {
     executor
         .spawn(async move {
-            let mut stream = std::pin::pin!(reader.async_stream());
-            let mut bad = BadSamples::default();
+            let mut stream = std::pin::pin!(reader.as_async_stream());
             while let Some(next) = stream.next().await {
                 match next {
-                    Ok((m, _)) => {
-                        if to_rosy.send(cross(m)).await.is_err() {
+                    Ok(sample) => {
+                        if to_rosy.send(sample.into_value()).await.is_err() {
                             break;
                         }
                     }
-                    Err(e) => bad.skip(&topic, &e),
+                    Err(e) => bad.skip(&e),
                 }
             }
         })
         .detach();
 }
 
-/// Writes to a ROS 2 topic, on the DDS thread, what the rosy side hands over, made a ROS 2
-/// message by `uncross` (serialized once, whatever the number of ROS 2 subscribers).
-fn spawn_writer<M>(
+/// Writes to a ROS 2 topic, on the DDS thread, the samples the rosy side encoded (once,
+/// whatever the number of ROS 2 subscribers).
+fn spawn_writer(
     executor: &smol::LocalExecutor<'_>,
-    writer: ros2_client::Publisher<M>,
-    mut from_rosy: mpsc::Receiver<Crossing>,
+    writer: DataWriter<Cdr, CdrBytes>,
+    mut from_rosy: mpsc::Receiver<Cdr>,
     topic: String,
-    uncross: fn(Crossing) -> Option<M>,
-) where
-    M: serde::Serialize + 'static,
-{
+) {
     executor
         .spawn(async move {
-            while let Some(crossing) = from_rosy.recv().await {
-                let Some(message) = uncross(crossing) else {
-                    continue;
-                };
-                if let Err(e) = writer.async_publish(message).await {
+            while let Some(sample) = from_rosy.recv().await {
+                if let Err(e) = writer.async_write(sample, None).await {
                     tracing::warn!("ROS 2 {topic}: not written: {e}");
                 }
             }
         })
         .detach();
-}
-
-/// Samples of one ROS 2 topic that could not be read (a malformed CDR payload, a type
-/// mismatch): the first is logged as a warning naming the topic, later ones at debug level, so
-/// a bad publisher cannot flood the log; each is skipped, and the bridge reads on.
-#[derive(Default)]
-struct BadSamples(u64);
-
-impl BadSamples {
-    fn skip(&mut self, topic: &str, error: &dyn std::fmt::Debug) {
-        self.0 += 1;
-        if self.0 == 1 {
-            tracing::warn!(
-                "ROS 2 {topic}: a sample could not be read as its type, skipped (further ones \
-                 are logged at debug level): {error:?}"
-            );
-        } else {
-            tracing::debug!(
-                "ROS 2 {topic}: unreadable sample {} skipped: {error:?}",
-                self.0
-            );
-        }
-    }
 }

@@ -15,8 +15,8 @@
 //! use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
 //! let node = rosy::build_node("ros2-bridge").await?;
 //! let mut config = BridgeConfig::from_env()?; // ROS_DOMAIN_ID
-//! config.topics.push(TopicRoute::new("/camera/image_raw", Ros2Type::Image, Direction::FromRos2));
-//! config.topics.push(TopicRoute::new("/status", Ros2Type::String, Direction::ToRos2));
+//! config.topics.push(TopicRoute::new("/camera/image_raw", Ros2Type::image(), Direction::FromRos2));
+//! config.topics.push(TopicRoute::new("/status", Ros2Type::string(), Direction::ToRos2));
 //! let bridge = Bridge::start(&node, config).await?;
 //! node.forever().await;
 //! # drop(bridge); Ok(()) }
@@ -25,7 +25,10 @@
 //! Secure mode: not yet. A bridge joins the ROS 2 graph without SROS2 and the rosy mesh as a
 //! plain node.
 
+mod bad;
 mod bridge;
+mod cdr;
+mod convert;
 mod crossing;
 mod dds;
 mod error;
@@ -34,5 +37,8 @@ mod routes;
 pub mod types;
 
 pub use bridge::Bridge;
+pub use convert::known_types;
 pub use error::Ros2Error;
-pub use routes::{BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
+pub use routes::{
+    BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute, ros2_default_qos,
+};

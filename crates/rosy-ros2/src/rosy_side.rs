@@ -2,91 +2,280 @@
 //! run as tokio tasks, passing what crosses through the channels of `crossing`. Never touches
 //! DDS.
 
-use crate::crossing::{Answer, Call, Crossing};
+use crate::bad::{BadMessages, BadSamples};
+use crate::cdr::Cdr;
+use crate::crossing::{Answer, Call};
 use crate::error::Ros2Error;
-use crate::routes::{Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
+use crate::routes::{Ros2Service, ServiceRoute, TopicRoute};
 use crate::types::Outcome;
-use rosy::msgs::{ArchivedRawImage, RawImage};
+use bytes::Bytes;
+use rosy::codec::{BuiltinCodec, Codec, CodecId};
+use rosy::node::{Archive, Received};
+use serde::{Serialize, de::DeserializeOwned};
+use std::future::Future;
+use std::pin::Pin;
 use tokio::sync::mpsc;
 
-/// The rosy side of a route from ROS 2: a publisher on the rosy topic, fed by the DDS thread.
-pub(crate) async fn publish_on_rosy(
-    node: &rosy::Node,
-    route: &TopicRoute,
-    mut from_ros: mpsc::Receiver<Crossing>,
-) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Ros2Error> {
-    let topic = route.rosy_topic.clone();
-    match route.ros2_type {
-        Ros2Type::String => {
-            let publisher = node.publisher::<String>(&topic).await?;
-            Ok(futures::future::Either::Left(async move {
-                while let Some(Crossing::Text(text)) = from_ros.recv().await {
-                    if let Err(e) = publisher.send(&text).await {
-                        tracing::warn!("rosy {topic}: a message from ROS 2 not sent: {e}");
+/// A route's rosy side, running.
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A route's rosy side, starting (its publisher or subscriber made first).
+pub(crate) type Starting = Pin<Box<dyn Future<Output = Result<Task, Ros2Error>> + Send>>;
+
+/// The rkyv serializer bounds a type written straight into shared memory needs.
+pub(crate) trait Archivable:
+    for<'a, 'b> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            rkyv::ser::writer::Buffer<'b>,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    > + for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            rkyv::util::AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    >
+{
+}
+
+impl<T> Archivable for T where
+    T: for<'a, 'b> rkyv::Serialize<
+            rkyv::api::high::HighSerializer<
+                rkyv::ser::writer::Buffer<'b>,
+                rkyv::ser::allocator::ArenaHandle<'a>,
+                rkyv::rancor::Error,
+            >,
+        > + for<'a> rkyv::Serialize<
+            rkyv::api::high::HighSerializer<
+                rkyv::util::AlignedVec,
+                rkyv::ser::allocator::ArenaHandle<'a>,
+                rkyv::rancor::Error,
+            >,
+        >
+{
+}
+
+/// Room for the rkyv archive of a message that came as `cdr_len` bytes of CDR: strings and
+/// byte arrays are inline in both, so the archive is about as long, plus its layout's padding.
+fn archive_room(cdr_len: usize) -> usize {
+    cdr_len + cdr_len / 8 + 1024
+}
+
+/// The rosy side of a route from ROS 2 whose type rosy carries in its serde codec: each sample
+/// decoded as `R`, converted to `Y`, published.
+pub(crate) async fn serde_from_ros2<R, Y>(
+    node: rosy::Node,
+    route: TopicRoute,
+    mut from_ros: mpsc::Receiver<Cdr>,
+) -> Result<Task, Ros2Error>
+where
+    R: DeserializeOwned + Send + 'static,
+    Y: From<R> + Serialize + Send + Sync + 'static,
+{
+    let publisher = node
+        .publisher_with_qos::<Y>(&route.rosy_topic, route.qos)
+        .await?;
+    Ok(Box::pin(async move {
+        let mut bad = BadSamples::new(&route.ros2_topic, route.ros2_type.name());
+        while let Some(cdr) = from_ros.recv().await {
+            match cdr.decode::<R>() {
+                Ok(ros) => {
+                    if let Err(e) = publisher.send(&Y::from(ros)).await {
+                        tracing::warn!(
+                            "rosy {}: a message from ROS 2 not sent: {e}",
+                            route.rosy_topic
+                        );
                     }
                 }
-            }))
+                Err(e) => bad.skip(&e),
+            }
         }
-        Ros2Type::Image => {
-            let publisher = node.archive_publisher::<RawImage>(&topic).await?;
-            Ok(futures::future::Either::Right(async move {
-                while let Some(Crossing::Image(image)) = from_ros.recv().await {
-                    // The pixels and a little room for the other fields and rkyv's layout.
-                    let room =
-                        image.data.0.len() + image.frame_id.len() + image.encoding.len() + 256;
-                    if let Err(e) = publisher.send_archived(&image, room).await {
-                        tracing::warn!("rosy {topic}: an image from ROS 2 not sent: {e}");
+    }))
+}
+
+/// The rosy side of a route from ROS 2 whose type rosy carries as an rkyv archive: each sample
+/// decoded as `R`, converted to `Y`, written straight into shared memory when same-host nodes
+/// listen.
+pub(crate) async fn archived_from_ros2<R, Y>(
+    node: rosy::Node,
+    route: TopicRoute,
+    mut from_ros: mpsc::Receiver<Cdr>,
+) -> Result<Task, Ros2Error>
+where
+    R: DeserializeOwned + Send + 'static,
+    Y: From<R> + Archivable + Send + Sync + 'static,
+{
+    let publisher = node
+        .archive_publisher_with_qos::<Y>(&route.rosy_topic, route.qos)
+        .await?;
+    Ok(Box::pin(async move {
+        let mut bad = BadSamples::new(&route.ros2_topic, route.ros2_type.name());
+        while let Some(cdr) = from_ros.recv().await {
+            let room = archive_room(cdr.bytes.len());
+            match cdr.decode::<R>() {
+                Ok(ros) => {
+                    if let Err(e) = publisher.send_archived(&Y::from(ros), room).await {
+                        tracing::warn!(
+                            "rosy {}: a message from ROS 2 not sent: {e}",
+                            route.rosy_topic
+                        );
                     }
                 }
-            }))
+                Err(e) => bad.skip(&e),
+            }
         }
+    }))
+}
+
+/// The rosy side of a route from ROS 2 whose type rosy does not know: each sample published as
+/// it came, in ROS 2's serialized form (encapsulation header, then CDR), codec raw, announced
+/// as the ROS 2 type.
+pub(crate) async fn opaque_from_ros2(
+    node: rosy::Node,
+    route: TopicRoute,
+    mut from_ros: mpsc::Receiver<Cdr>,
+) -> Result<Task, Ros2Error> {
+    let publisher = node
+        .encoded_publisher(
+            &route.rosy_topic,
+            BuiltinCodec::Raw,
+            &route.ros2_type.name(),
+            route.qos,
+        )
+        .await?;
+    Ok(Box::pin(async move {
+        while let Some(cdr) = from_ros.recv().await {
+            let serialized = Bytes::from(cdr.to_serialized());
+            if let Err(e) = publisher.send_encoded(serialized).await {
+                tracing::warn!(
+                    "rosy {}: a message from ROS 2 not sent: {e}",
+                    route.rosy_topic
+                );
+            }
+        }
+    }))
+}
+
+/// Decodes a rosy message in a serde codec (msgpack, JSON).
+fn decode_serde<Y: DeserializeOwned>(received: &Received) -> Result<Y, String> {
+    match BuiltinCodec::from_id(received.codec) {
+        Some(codec) if received.codec != CodecId::Raw => {
+            codec.decode(&received.payload).map_err(|e| e.to_string())
+        }
+        _ => Err(format!(
+            "a {:?} message, not msgpack or JSON",
+            received.codec
+        )),
     }
 }
 
-/// The rosy side of a route to ROS 2: a subscriber of the rosy topic, feeding the DDS thread.
-pub(crate) async fn read_from_rosy(
-    node: &rosy::Node,
-    route: &TopicRoute,
-    to_ros: mpsc::Sender<Crossing>,
-) -> Result<impl std::future::Future<Output = ()> + Send + 'static, Ros2Error> {
-    let topic = route.rosy_topic.clone();
-    match route.ros2_type {
-        Ros2Type::String => {
-            let mut subscriber = node.subscriber::<String>(&topic).await?;
-            Ok(futures::future::Either::Left(async move {
-                while let Some(text) = subscriber.recv().await {
-                    if to_ros.send(Crossing::Text(text)).await.is_err() {
+/// Hands `cdr` to the DDS writer; false once the bridge is stopping.
+async fn hand_over(to_ros: &mpsc::Sender<Cdr>, cdr: Cdr) -> bool {
+    to_ros.send(cdr).await.is_ok()
+}
+
+/// The rosy side of a route to ROS 2 whose type rosy carries in a serde codec: each message
+/// decoded as `Y` (msgpack or JSON, whichever its publisher used), converted to `R`, encoded
+/// as CDR once.
+pub(crate) async fn serde_to_ros2<R, Y>(
+    node: rosy::Node,
+    route: TopicRoute,
+    to_ros: mpsc::Sender<Cdr>,
+) -> Result<Task, Ros2Error>
+where
+    R: Serialize + From<Y> + Send + 'static,
+    Y: DeserializeOwned + Send + 'static,
+{
+    let mut subscriber = node
+        .subscriber_with_qos::<Y>(&route.rosy_topic, route.qos)
+        .await?;
+    Ok(Box::pin(async move {
+        let mut bad = BadMessages::new(&route.rosy_topic, route.ros2_type.name());
+        while let Some(received) = subscriber.recv_encoded().await {
+            let cdr = decode_serde::<Y>(&received)
+                .and_then(|y| Cdr::encode(&R::from(y)).map_err(|e| e.to_string()));
+            match cdr {
+                Ok(cdr) => {
+                    if !hand_over(&to_ros, cdr).await {
                         break;
                     }
                 }
-            }))
+                Err(e) => bad.skip(&e),
+            }
         }
-        Ros2Type::Image => {
-            let mut subscriber = node.subscriber::<()>(&topic).await?;
-            Ok(futures::future::Either::Right(async move {
-                while let Some(archive) = subscriber.recv_archived().await {
-                    let image = match archive.access::<ArchivedRawImage>() {
-                        Ok(archived) => {
-                            match rkyv::deserialize::<RawImage, rkyv::rancor::Error>(archived) {
-                                Ok(image) => image,
-                                Err(e) => {
-                                    tracing::warn!("rosy {topic}: not an image, not bridged: {e}");
-                                    continue;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!("rosy {topic}: not an image, not bridged: {e}");
-                            continue;
-                        }
-                    };
-                    if to_ros.send(Crossing::Image(Box::new(image))).await.is_err() {
+    }))
+}
+
+/// The rosy side of a route to ROS 2 whose type rosy carries as an rkyv archive (msgpack and
+/// JSON are read too): each message read as `Y`, converted to `R`, encoded as CDR once.
+pub(crate) async fn archived_to_ros2<R, Y>(
+    node: rosy::Node,
+    route: TopicRoute,
+    to_ros: mpsc::Sender<Cdr>,
+) -> Result<Task, Ros2Error>
+where
+    R: Serialize + From<Y> + Send + 'static,
+    Y: rkyv::Archive + DeserializeOwned + Send + 'static,
+    Y::Archived: rkyv::Portable
+        + for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
+        + rkyv::Deserialize<Y, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
+{
+    let mut subscriber = node
+        .subscriber_with_qos::<()>(&route.rosy_topic, route.qos)
+        .await?;
+    Ok(Box::pin(async move {
+        let mut bad = BadMessages::new(&route.rosy_topic, route.ros2_type.name());
+        while let Some(received) = subscriber.recv_encoded().await {
+            let value = if received.codec == CodecId::Rkyv {
+                let archive = Archive::new(received.payload);
+                archive
+                    .access::<Y::Archived>()
+                    .map_err(|e| e.to_string())
+                    .and_then(|archived| {
+                        rkyv::deserialize::<Y, rkyv::rancor::Error>(archived)
+                            .map_err(|e| e.to_string())
+                    })
+            } else {
+                decode_serde::<Y>(&received)
+            };
+            let cdr = value.and_then(|y| Cdr::encode(&R::from(y)).map_err(|e| e.to_string()));
+            match cdr {
+                Ok(cdr) => {
+                    if !hand_over(&to_ros, cdr).await {
                         break;
                     }
                 }
-            }))
+                Err(e) => bad.skip(&e),
+            }
         }
-    }
+    }))
+}
+
+/// The rosy side of a route to ROS 2 whose type rosy does not know: each message must be ROS
+/// 2's serialized form (as a route from ROS 2 publishes it, or a bag replays it), passed on
+/// unchanged.
+pub(crate) async fn opaque_to_ros2(
+    node: rosy::Node,
+    route: TopicRoute,
+    to_ros: mpsc::Sender<Cdr>,
+) -> Result<Task, Ros2Error> {
+    let mut subscriber = node
+        .subscriber_with_qos::<()>(&route.rosy_topic, route.qos)
+        .await?;
+    Ok(Box::pin(async move {
+        let mut bad = BadMessages::new(&route.rosy_topic, route.ros2_type.name());
+        while let Some(received) = subscriber.recv_encoded().await {
+            match Cdr::from_serialized(&received.payload) {
+                Some(cdr) if !cdr.big_endian => {
+                    if !hand_over(&to_ros, cdr).await {
+                        break;
+                    }
+                }
+                _ => bad.skip(&"not a ROS 2 serialized message (little-endian CDR)"),
+            }
+        }
+    }))
 }
 
 /// The rosy side of a service ROS 2 clients call: each call from the DDS thread is made to the

@@ -3,41 +3,77 @@
 
 use crate::error::Ros2Error;
 use ros2_client::{MessageTypeName, ServiceTypeName};
+use rosy::qos::{Durability, History, Qos, Reliability};
 
-/// The ROS 2 types a route can carry, each with its rosy form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Ros2Type {
-    /// `std_msgs/msg/String`; on rosy, a `String` (msgpack).
-    String,
-    /// `sensor_msgs/msg/Image`; on rosy, a [`RawImage`] (rkyv: same-host readers read it in
-    /// place).
-    Image,
+/// A ROS 2 message type, by its full name (`sensor_msgs/msg/Image`). Any type can cross: one
+/// rosy knows ([`Ros2Type::has_rosy_form`]) becomes its `rosy::msgs` (or plain Rust) form on
+/// the rosy side; any other crosses as its CDR bytes, unchanged (ROS 2's serialized form,
+/// encapsulation header first), announced as the ROS 2 type, so it can be recorded, replayed
+/// and passed on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ros2Type {
+    package: String,
+    name: String,
 }
 
 impl Ros2Type {
-    /// The ROS 2 name of the type (`std_msgs/msg/String`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Ros2Type::String => "std_msgs/msg/String",
-            Ros2Type::Image => "sensor_msgs/msg/Image",
-        }
+    /// `std_msgs/msg/String`, a rosy `String`.
+    pub fn string() -> Ros2Type {
+        Ros2Type::parse("std_msgs/msg/String").expect("a valid name")
     }
 
-    /// The type for its ROS 2 name (`std_msgs/msg/String`, or the short `std_msgs/String`).
-    pub fn from_name(name: &str) -> Option<Ros2Type> {
-        match name {
-            "std_msgs/msg/String" | "std_msgs/String" => Some(Ros2Type::String),
-            "sensor_msgs/msg/Image" | "sensor_msgs/Image" => Some(Ros2Type::Image),
-            _ => None,
-        }
+    /// `sensor_msgs/msg/Image`, a rosy [`RawImage`](rosy::msgs::RawImage) (rkyv: same-host
+    /// readers read it in place).
+    pub fn image() -> Ros2Type {
+        Ros2Type::parse("sensor_msgs/msg/Image").expect("a valid name")
     }
 
-    pub(crate) fn dds_type(self) -> MessageTypeName {
-        match self {
-            Ros2Type::String => MessageTypeName::new("std_msgs", "String"),
-            Ros2Type::Image => MessageTypeName::new("sensor_msgs", "Image"),
+    /// The type named `pkg/msg/Type` (or the short `pkg/Type`).
+    pub fn parse(full: &str) -> Result<Ros2Type, Ros2Error> {
+        let parts: Vec<&str> = full.split('/').collect();
+        let (package, name) = match parts.as_slice() {
+            [package, "msg", name] | [package, name] => (*package, *name),
+            _ => {
+                return Err(Ros2Error::Config(format!(
+                    "{full:?} is not a ROS 2 message type (expected pkg/msg/Type, e.g. \
+                     sensor_msgs/msg/Image)"
+                )));
+            }
+        };
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !w.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !word(package) || !word(name) {
+            return Err(Ros2Error::Config(format!(
+                "{full:?} is not a ROS 2 message type (package and type are letters, digits and _)"
+            )));
         }
+        Ok(Ros2Type {
+            package: package.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The full name (`sensor_msgs/msg/Image`).
+    pub fn name(&self) -> String {
+        format!("{}/msg/{}", self.package, self.name)
+    }
+
+    /// Whether rosy converts this type to a rosy form (else it crosses as CDR bytes).
+    pub fn has_rosy_form(&self) -> bool {
+        crate::convert::find(&self.name()).is_some()
+    }
+
+    pub(crate) fn dds_type(&self) -> MessageTypeName {
+        MessageTypeName::new(&self.package, &self.name)
+    }
+}
+
+impl std::fmt::Display for Ros2Type {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/msg/{}", self.package, self.name)
     }
 }
 
@@ -62,6 +98,9 @@ pub struct TopicRoute {
     pub ros2_type: Ros2Type,
     /// Which way.
     pub direction: Direction,
+    /// Its quality of service on both sides: reliability, durability (a transient-local route
+    /// hands the last `depth` messages to late joiners on the far side) and history depth.
+    pub qos: Qos,
 }
 
 impl TopicRoute {
@@ -72,7 +111,23 @@ impl TopicRoute {
             ros2_topic: topic.to_string(),
             ros2_type,
             direction,
+            qos: ros2_default_qos(),
         }
+    }
+
+    /// The route with quality of service `qos`.
+    pub fn with_qos(mut self, qos: Qos) -> TopicRoute {
+        self.qos = qos;
+        self
+    }
+}
+
+/// ROS 2's default QoS (`rmw_qos_profile_default`): reliable, volatile, keep last 10.
+pub fn ros2_default_qos() -> Qos {
+    Qos {
+        history: History::KeepLast(10),
+        reliability: Reliability::Reliable,
+        durability: Durability::Volatile,
     }
 }
 

@@ -6,6 +6,12 @@
     peer.py listen_image TOPIC          print each image's fields and a checksum of its pixels
     peer.py serve_setbool SERVICE       serve std_srvs/SetBool: "set to DATA", printed per call
     peer.py call_trigger SERVICE        call std_srvs/Trigger once it is there, print the response
+    peer.py latch_string TOPIC TEXT     publish TEXT once, transient local (depth 1), print "sent"
+    peer.py listen_latched TOPIC        as listen_string, with a transient-local subscription
+    peer.py talk_garbage TOPIC TEXT     every 0.1 s: a malformed std_msgs/String (a length past
+                                        the payload's end), then "TEXT N", N counting up
+    peer.py talk_temperature TOPIC      publish sensor_msgs/Temperature 21.5 (variance 0.25)
+    peer.py listen_temperature TOPIC    print "temperature: T variance V frame F"
 
 Runs until killed (the test kills it), or for 120 s at most.
 """
@@ -14,13 +20,21 @@ import time
 
 import rclpy
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, Temperature
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 
 def pixels(width, height):
     return bytes(i % 251 for i in range(width * height * 3))
+
+
+LATCHED = QoSProfile(
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
 
 
 def main():
@@ -90,6 +104,51 @@ def main():
         if result is None:
             sys.exit("the Trigger call got no answer within 60 s")
         print(f"response: {result.success} {result.message}", flush=True)
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "latch_string":
+        pub = node.create_publisher(String, topic, LATCHED)
+        pub.publish(String(data=sys.argv[3]))
+        print("sent", flush=True)
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "listen_latched":
+        node.create_subscription(
+            String, topic, lambda m: print(f"got: {m.data}", flush=True), LATCHED
+        )
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "talk_garbage":
+        pub = node.create_publisher(String, topic, 10)
+        # CDR_LE header, then a string length of 0xFFFFFF00 with two bytes after it.
+        garbage = bytes([0, 1, 0, 0, 0x00, 0xFF, 0xFF, 0xFF, 0x61, 0x62])
+        n = 0
+        while time.monotonic() < deadline:
+            pub.publish(garbage)
+            n += 1
+            pub.publish(String(data=f"{sys.argv[3]} {n}"))
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "talk_temperature":
+        pub = node.create_publisher(Temperature, topic, 10)
+        msg = Temperature()
+        msg.header.frame_id = "engine"
+        msg.header.stamp.sec = 77
+        msg.temperature = 21.5
+        msg.variance = 0.25
+        while time.monotonic() < deadline:
+            pub.publish(msg)
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "listen_temperature":
+        node.create_subscription(
+            Temperature,
+            topic,
+            lambda m: print(
+                f"temperature: {m.temperature} variance {m.variance} "
+                f"frame {m.header.frame_id} stamp {m.header.stamp.sec}",
+                flush=True,
+            ),
+            10,
+        )
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
     else:

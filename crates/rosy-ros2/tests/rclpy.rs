@@ -8,6 +8,7 @@
 //! killed when the test ends.
 
 use rosy::msgs::{ArchivedRawImage, RawImage};
+use rosy::qos::Qos;
 use rosy_ros2::types::Outcome;
 use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
 use rosy_test_support::{only_loopback, rclpy_peer, unique_domain};
@@ -46,7 +47,7 @@ async fn an_rclpy_string_reaches_a_rosy_subscriber() {
     let ros_domain = 61;
     let (bridge_node, app) = nodes("ros2-string-in").await;
     let mut chatter = app.subscriber::<String>("chatter").await.unwrap();
-    let route = TopicRoute::new("/chatter", Ros2Type::String, Direction::FromRos2);
+    let route = TopicRoute::new("/chatter", Ros2Type::string(), Direction::FromRos2);
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
@@ -64,7 +65,7 @@ async fn a_rosy_string_reaches_an_rclpy_subscriber() {
     only_loopback();
     let ros_domain = 62;
     let (bridge_node, app) = nodes("ros2-string-out").await;
-    let route = TopicRoute::new("/from_rosy", Ros2Type::String, Direction::ToRos2);
+    let route = TopicRoute::new("/from_rosy", Ros2Type::string(), Direction::ToRos2);
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
@@ -86,7 +87,7 @@ async fn an_rclpy_image_reaches_rosy_with_every_field() {
     let ros_domain = 63;
     let (bridge_node, app) = nodes("ros2-image-in").await;
     let mut frames = app.subscriber::<()>("camera/image_raw").await.unwrap();
-    let route = TopicRoute::new("/camera/image_raw", Ros2Type::Image, Direction::FromRos2);
+    let route = TopicRoute::new("/camera/image_raw", Ros2Type::image(), Direction::FromRos2);
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
@@ -128,7 +129,7 @@ async fn a_rosy_image_reaches_an_rclpy_subscriber_with_every_field() {
     only_loopback();
     let ros_domain = 64;
     let (bridge_node, app) = nodes("ros2-image-out").await;
-    let route = TopicRoute::new("/camera/out", Ros2Type::Image, Direction::ToRos2);
+    let route = TopicRoute::new("/camera/out", Ros2Type::image(), Direction::ToRos2);
     let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
         .await
         .unwrap();
@@ -206,9 +207,195 @@ async fn a_bad_domain_id_is_refused_naming_it() {
     let node = rosy_test_support::node("bridge", &domain).await;
     let mut config = config(
         0,
-        TopicRoute::new("/x", Ros2Type::String, Direction::ToRos2),
+        TopicRoute::new("/x", Ros2Type::string(), Direction::ToRos2),
     );
     config.ros_domain_id = 300;
     let err = Bridge::start(&node, config).await.err().expect("refused");
     assert!(err.to_string().contains("300"), "{err}");
+}
+
+/// A latched (transient-local) route from ROS 2: the value rclpy sent once, before the bridge
+/// existed, reaches a rosy subscriber that joins after the bridge relayed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rclpy_latched_value_reaches_a_late_rosy_subscriber() {
+    only_loopback();
+    let ros_domain = 67;
+    let (bridge_node, app) = nodes("ros2-latched-in").await;
+    let talker = rclpy_peer(ros_domain, &["latch_string", "/map_name", "warehouse-3"]);
+    talker.expect_line("sent", T);
+    // Reliable, as ROS 2's latched topics are: a best-effort DDS reader is not sent a
+    // writer's history.
+    let latched = Qos::latched().reliable();
+    let route =
+        TopicRoute::new("/map_name", Ros2Type::string(), Direction::FromRos2).with_qos(latched);
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    // The bridge announces a latched publisher of the topic once it has the value; a rosy
+    // subscriber that joins then still gets it.
+    let mut map_name = app
+        .subscriber_with_qos::<String>("map_name", latched)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(T, map_name.recv()).await;
+    assert_eq!(
+        got.ok().flatten().as_deref(),
+        Some("warehouse-3"),
+        "the latched value did not reach rosy within {T:?}"
+    );
+}
+
+/// A latched route to ROS 2: the value a rosy publisher sent once reaches an rclpy
+/// transient-local subscriber that starts afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rosy_latched_value_reaches_a_late_rclpy_subscriber() {
+    only_loopback();
+    let ros_domain = 68;
+    let (bridge_node, app) = nodes("ros2-latched-out").await;
+    // Reliable, as ROS 2's latched topics are: a best-effort DDS reader is not sent a
+    // writer's history.
+    let latched = Qos::latched().reliable();
+    let publisher = app
+        .publisher_with_qos::<String>("robot_mode", latched)
+        .await
+        .unwrap();
+    publisher.send(&"docking".to_string()).await.unwrap();
+    let route =
+        TopicRoute::new("/robot_mode", Ros2Type::string(), Direction::ToRos2).with_qos(latched);
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    // The bridge's latched subscriber gets the value from the rosy publisher's history, and its
+    // transient-local writer keeps it for the rclpy subscriber, which starts only now.
+    let listener = rclpy_peer(ros_domain, &["listen_latched", "/robot_mode"]);
+    listener.expect_line("got: docking", T);
+    assert_eq!(listener.count("got: docking"), 1, "sent once");
+}
+
+/// A ROS 2 node on another `ROS_DOMAIN_ID` is not heard: of the two talkers on the same topic
+/// name, only the bridge's domain's messages arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ros2_node_on_another_domain_is_not_heard() {
+    only_loopback();
+    let ros_domain = 69;
+    let (bridge_node, app) = nodes("ros2-other-domain").await;
+    let mut chatter = app.subscriber::<String>("chatter").await.unwrap();
+    let route = TopicRoute::new("/chatter", Ros2Type::string(), Direction::FromRos2);
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    let _stranger = rclpy_peer(ros_domain + 1, &["talk_string", "/chatter", "other domain"]);
+    let _talker = rclpy_peer(ros_domain, &["talk_string", "/chatter", "this domain"]);
+    // 30 messages from this domain's talker: 3 s of its traffic, with the stranger talking
+    // all along.
+    for i in 0..30 {
+        let got = tokio::time::timeout(T, chatter.recv()).await.ok().flatten();
+        assert_eq!(
+            got.as_deref(),
+            Some("this domain"),
+            "message {i}: only this domain's talker should be heard"
+        );
+    }
+}
+
+/// A malformed sample (a string length past the payload's end) is skipped; the good samples
+/// around it keep crossing, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_sample_is_skipped_and_the_bridge_reads_on() {
+    only_loopback();
+    let ros_domain = 71;
+    let (bridge_node, app) = nodes("ros2-garbage").await;
+    let mut chatter = app.subscriber::<String>("noisy").await.unwrap();
+    let route = TopicRoute::new("/noisy", Ros2Type::string(), Direction::FromRos2);
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    let _talker = rclpy_peer(ros_domain, &["talk_garbage", "/noisy", "good"]);
+    let mut last = 0;
+    for _ in 0..10 {
+        let got = tokio::time::timeout(T, chatter.recv())
+            .await
+            .ok()
+            .flatten()
+            .expect("good samples keep crossing");
+        let n: u32 = got
+            .strip_prefix("good ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("only good samples reach rosy, got {got:?}"));
+        assert!(n > last, "in order: {n} after {last}");
+        last = n;
+    }
+}
+
+/// A bridge stopped and started again resumes: the rclpy talker and the rosy subscriber run
+/// on, untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_started_again_resumes() {
+    only_loopback();
+    let ros_domain = 72;
+    let (bridge_node, app) = nodes("ros2-restart").await;
+    let mut chatter = app.subscriber::<String>("chatter").await.unwrap();
+    let route = || TopicRoute::new("/chatter", Ros2Type::string(), Direction::FromRos2);
+    let _talker = rclpy_peer(ros_domain, &["talk_string", "/chatter", "still here"]);
+    let bridge = Bridge::start(&bridge_node, config(ros_domain, route()))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(T, chatter.recv()).await.ok().flatten();
+    assert_eq!(got.as_deref(), Some("still here"));
+    bridge.stop();
+    // Whatever was in flight when it stopped drains; then nothing comes until the new bridge.
+    while tokio::time::timeout(Duration::from_secs(2), chatter.recv())
+        .await
+        .is_ok()
+    {}
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route()))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(T, chatter.recv()).await.ok().flatten();
+    assert_eq!(
+        got.as_deref(),
+        Some("still here"),
+        "the restarted bridge carries the topic again"
+    );
+}
+
+/// A type rosy does not know (`sensor_msgs/msg/Temperature`) crosses as its CDR bytes: into
+/// rosy as ROS 2's serialized form, announced as the ROS 2 type, and out to ROS 2 again
+/// unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_type_crosses_as_cdr_bytes_both_ways() {
+    only_loopback();
+    let ros_domain = 73;
+    let (bridge_node, app) = nodes("ros2-opaque").await;
+    let temperature = Ros2Type::parse("sensor_msgs/msg/Temperature").unwrap();
+    assert!(!temperature.has_rosy_form());
+    let mut relayed = app.subscriber::<()>("engine_temp").await.unwrap();
+    let inbound = TopicRoute::new("/engine_temp", temperature.clone(), Direction::FromRos2);
+    let mut outbound = TopicRoute::new("/engine_temp_back", temperature, Direction::ToRos2);
+    outbound.rosy_topic = "engine_temp".into();
+    let mut config = config(ros_domain, inbound);
+    config.topics.push(outbound);
+    let _bridge = Bridge::start(&bridge_node, config).await.unwrap();
+    let _talker = rclpy_peer(ros_domain, &["talk_temperature", "/engine_temp"]);
+    let listener = rclpy_peer(ros_domain, &["listen_temperature", "/engine_temp_back"]);
+    let message = tokio::time::timeout(T, relayed.recv_encoded())
+        .await
+        .ok()
+        .flatten()
+        .expect("the temperature reaches rosy");
+    assert_eq!(message.codec, rosy::codec::CodecId::Raw);
+    assert_eq!(&message.payload[..4], &[0, 1, 0, 0], "CDR_LE header first");
+    assert_eq!(
+        &message.payload[message.payload.len() - 16..],
+        &[21.5f64.to_le_bytes(), 0.25f64.to_le_bytes()].concat()[..],
+        "temperature and variance last, as rclpy wrote them"
+    );
+    let announced = bridge_node
+        .info()
+        .topics
+        .into_iter()
+        .find(|t| t.name == "engine_temp" && t.role == rosy::topology::TopicRole::Publish)
+        .map(|t| t.type_name);
+    assert_eq!(announced.as_deref(), Some("sensor_msgs/msg/Temperature"));
+    listener.expect_line("temperature: 21.5 variance 0.25 frame engine stamp 77", T);
 }

@@ -6,6 +6,7 @@
 use super::error::CliError;
 use super::tool_node;
 use super::units::parse_seconds;
+use rosy::qos::{Durability, History, Qos, Reliability};
 use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,14 +16,19 @@ use std::time::Duration;
 pub enum Ros2Command {
     /// Bridge topics between this rosy domain and a ROS 2 graph on ROS_DOMAIN_ID, until Ctrl-C.
     Bridge(BridgeArgs),
+    /// List the ROS 2 message types rosy converts to a rosy form (others cross as CDR bytes).
+    Types,
 }
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Types that cross today: std_msgs/msg/String (a rosy String) and sensor_msgs/msg/Image (a \
-rosy::msgs::RawImage), ROS 2's default QoS (reliable, volatile, keep last 10) on the ROS 2 side; \
-services std_srvs/srv/SetBool (a rosy service taking a bool) and std_srvs/srv/Trigger (taking \
-()), both answering {success, message}.
+Any ROS 2 message type crosses. The ones rosy knows become their rosy form (std_msgs/msg/String \
+a String, sensor_msgs/msg/Image a rosy::msgs::RawImage, geometry_msgs, Imu, CameraInfo, \
+PointCloud2, rcl_interfaces/msg/Log...; `rosy ros2 types` lists them); any other crosses as its \
+CDR bytes, unchanged (ROS 2's serialized form), announced as the ROS 2 type. QoS: ROS 2's \
+default (reliable, volatile, keep last 10) unless the file says otherwise. Services: \
+std_srvs/srv/SetBool (a rosy service taking a bool) and std_srvs/srv/Trigger (taking ()), both \
+answering {success, message}.
 
 CONFIG is YAML:
 
@@ -33,6 +39,13 @@ CONFIG is YAML:
       type: sensor_msgs/msg/Image
       direction: from_ros2    # or to_ros2
       rosy_topic: camera/raw  # optional; default: the topic without its leading /
+    - topic: /map_name
+      type: std_msgs/msg/String
+      direction: to_ros2
+      qos:                    # optional; each key optional (ROS 2's defaults)
+        reliability: reliable # or best_effort
+        durability: transient_local  # latched: late joiners get the last `depth` (or volatile)
+        depth: 1              # keep last N
   services:
     - service: /set_flag
       type: std_srvs/srv/SetBool
@@ -93,6 +106,56 @@ struct FileRoute {
     ros2_type: String,
     direction: FileDirection,
     rosy_topic: Option<String>,
+    qos: Option<FileQos>,
+}
+
+/// A route's QoS in the file; what is left out is ROS 2's default.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileQos {
+    reliability: Option<FileReliability>,
+    durability: Option<FileDurability>,
+    depth: Option<u32>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileReliability {
+    Reliable,
+    BestEffort,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileDurability {
+    Volatile,
+    TransientLocal,
+}
+
+impl FileQos {
+    fn apply(self, mut qos: Qos, context: &str) -> Result<Qos, CliError> {
+        if let Some(r) = self.reliability {
+            qos.reliability = match r {
+                FileReliability::Reliable => Reliability::Reliable,
+                FileReliability::BestEffort => Reliability::BestEffort,
+            };
+        }
+        if let Some(d) = self.durability {
+            qos.durability = match d {
+                FileDurability::Volatile => Durability::Volatile,
+                FileDurability::TransientLocal => Durability::TransientLocal,
+            };
+        }
+        if let Some(depth) = self.depth {
+            if depth == 0 {
+                return Err(CliError::Usage(format!(
+                    "{context}: qos depth must be at least 1"
+                )));
+            }
+            qos.history = History::KeepLast(depth);
+        }
+        Ok(qos)
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -102,8 +165,6 @@ enum FileDirection {
     ToRos2,
 }
 
-/// The types a route may name, for error messages.
-const TYPES: &str = "std_msgs/msg/String, sensor_msgs/msg/Image";
 /// The service types a route may name, for error messages.
 const SERVICE_TYPES: &str = "std_srvs/srv/SetBool, std_srvs/srv/Trigger";
 
@@ -134,11 +195,7 @@ fn direction(d: FileDirection) -> Direction {
 }
 
 fn ros2_type(name: &str, context: &str) -> Result<Ros2Type, CliError> {
-    Ros2Type::from_name(name).ok_or_else(|| {
-        CliError::Usage(format!(
-            "{context}: type {name:?} does not cross yet (types that do: {TYPES})"
-        ))
-    })
+    Ros2Type::parse(name).map_err(|e| CliError::Usage(format!("{context}: {e}")))
 }
 
 /// A `--from-ros2`/`--to-ros2` value, `TOPIC=TYPE`.
@@ -176,6 +233,9 @@ fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
             );
             if let Some(rosy_topic) = route.rosy_topic {
                 topic.rosy_topic = rosy_topic;
+            }
+            if let Some(qos) = route.qos {
+                topic.qos = qos.apply(topic.qos, &context)?;
             }
             config.topics.push(topic);
         }
@@ -231,7 +291,15 @@ fn read_file(path: &Path) -> Result<BridgeFile, CliError> {
 }
 
 pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
-    let Ros2Command::Bridge(args) = command;
+    let args = match command {
+        Ros2Command::Bridge(args) => args,
+        Ros2Command::Types => {
+            for name in rosy_ros2::known_types() {
+                println!("{name}");
+            }
+            return Ok(());
+        }
+    };
     let config = configure(&args)?;
     let node = tool_node::join(domain, "ros2-bridge").await?;
     let summary: Vec<String> = config
@@ -302,9 +370,9 @@ mod tests {
         assert_eq!(config.topics.len(), 2);
         assert_eq!(config.topics[0].rosy_topic, "camera/image_raw");
         assert_eq!(config.topics[0].direction, Direction::FromRos2);
-        assert_eq!(config.topics[1].ros2_type, Ros2Type::String);
-        let err = configure(&args(None, &["/imu=sensor_msgs/msg/Imu"], &[])).unwrap_err();
-        assert!(err.to_string().contains("sensor_msgs/msg/Imu"), "{err}");
+        assert_eq!(config.topics[1].ros2_type, Ros2Type::string());
+        let err = configure(&args(None, &["/imu=sensor_msgs/Imu/Extra"], &[])).unwrap_err();
+        assert!(err.to_string().contains("sensor_msgs/Imu/Extra"), "{err}");
         let err = configure(&args(None, &["/imu"], &[])).unwrap_err();
         assert!(err.to_string().contains("TOPIC=TYPE"), "{err}");
         assert_eq!(config.services[0].rosy_service, "set_flag");
@@ -326,12 +394,22 @@ mod tests {
         let good = dir.join("good.yaml");
         std::fs::write(
             &good,
-            "node_name: lab_bridge\ntopics:\n  - topic: /camera/image_raw\n    type: sensor_msgs/msg/Image\n    direction: from_ros2\n    rosy_topic: camera/raw\n",
+            "node_name: lab_bridge\ntopics:\n  - topic: /camera/image_raw\n    type: sensor_msgs/msg/Image\n    direction: from_ros2\n    rosy_topic: camera/raw\n  - topic: /map\n    type: nav_msgs/msg/OccupancyGrid\n    direction: to_ros2\n    qos: {durability: transient_local, depth: 1}\n",
         )
         .unwrap();
         let config = configure(&args(Some(good), &[], &[])).unwrap();
         assert_eq!(config.node_name, "lab_bridge");
         assert_eq!(config.topics[0].rosy_topic, "camera/raw");
+        assert_eq!(config.topics[0].qos, rosy_ros2::ros2_default_qos());
+        assert_eq!(
+            config.topics[1].qos,
+            Qos {
+                history: History::KeepLast(1),
+                reliability: Reliability::Reliable,
+                durability: Durability::TransientLocal,
+            }
+        );
+        assert!(!config.topics[1].ros2_type.has_rosy_form());
         let typo = dir.join("typo.yaml");
         std::fs::write(
             &typo,

@@ -276,6 +276,43 @@ impl Node {
         ))
     }
 
+    /// A publisher of rkyv archives of `T` on `topic` with quality of service `qos` (a
+    /// transient-local one keeps its last `qos.depth()` archives for late subscribers).
+    pub async fn archive_publisher_with_qos<T>(
+        &self,
+        topic: &str,
+        qos: crate::qos::Qos,
+    ) -> Result<Publisher<T, crate::codec::Rkyv>> {
+        check("topic", topic)?;
+        Ok(Publisher::with_qos(
+            self.mesh().clone(),
+            topic,
+            crate::codec::Rkyv,
+            qos,
+        ))
+    }
+
+    /// A publisher of payloads encoded elsewhere in `codec` (send them with
+    /// [`Publisher::send_encoded`]), announced as carrying `type_name`: a bridge passing on
+    /// another system's messages uses it, so `rosy topic info` names what the topic carries
+    /// (`sensor_msgs/msg/Temperature`) rather than a Rust type.
+    pub async fn encoded_publisher(
+        &self,
+        topic: &str,
+        codec: BuiltinCodec,
+        type_name: &str,
+        qos: crate::qos::Qos,
+    ) -> Result<Publisher<[u8], BuiltinCodec>> {
+        check("topic", topic)?;
+        Ok(Publisher::with_type_name(
+            self.mesh().clone(),
+            topic,
+            codec,
+            qos,
+            type_name,
+        ))
+    }
+
     /// A typed subscriber to `topic`: this node listens from now on, until it is dropped.
     pub async fn subscriber<T: DeserializeOwned>(&self, topic: &str) -> Result<Subscriber<T>> {
         self.subscriber_with(topic, self.inner.codec).await

@@ -72,11 +72,24 @@ impl<T: ?Sized, C: Codec> Publisher<T, C> {
     /// A publisher with `qos`: a transient-local one keeps its last `qos.depth()` messages for
     /// subscribers that join later.
     pub(crate) fn with_qos(mesh: Arc<Mesh>, topic: &str, codec: C, qos: Qos) -> Self {
+        Self::with_type_name(mesh, topic, codec, qos, std::any::type_name::<T>())
+    }
+
+    /// A publisher announced as carrying `type_name` (a bridge's foreign type) rather than
+    /// `T`'s Rust name.
+    pub(crate) fn with_type_name(
+        mesh: Arc<Mesh>,
+        topic: &str,
+        codec: C,
+        qos: Qos,
+        type_name: &str,
+    ) -> Self {
         if qos.durability == Durability::TransientLocal {
             mesh.latch(topic, qos.depth());
         }
         let mut info = topic_info::<T, C>(topic, TopicRole::Publish, &codec);
         info.qos = qos;
+        info.type_name = type_name.to_string();
         mesh.add_topic_role(info);
         Publisher {
             mesh,
@@ -454,7 +467,9 @@ pub struct Archive {
 }
 
 impl Archive {
-    fn new(bytes: Bytes) -> Self {
+    /// The archive in `bytes` (a received rkyv payload), copied once to align it when it is
+    /// not 16-byte aligned.
+    pub fn new(bytes: Bytes) -> Self {
         let aligned = (bytes.as_ptr() as usize % 16 != 0).then(|| {
             let mut v = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
             v.extend_from_slice(&bytes);

@@ -1,0 +1,107 @@
+//! Which ROS 2 message types rosy converts, and to what: a table of [`Conversion`]s, each
+//! naming the functions that start a route's rosy side for that type. A type not in the table
+//! crosses as CDR bytes ([`crate::rosy_side::opaque_from_ros2`]). Data and lookups only.
+
+use crate::cdr::Cdr;
+use crate::error::Ros2Error;
+use crate::rosy_side::{self, Starting};
+use crate::routes::TopicRoute;
+use crate::types;
+use tokio::sync::mpsc;
+
+/// How one ROS 2 type crosses: the rosy side of a route from ROS 2 and of one to ROS 2.
+pub(crate) struct Conversion {
+    /// The ROS 2 name (`sensor_msgs/msg/Image`).
+    pub ros2_name: &'static str,
+    /// Publishes what the DDS reader hands over on the rosy topic, converted.
+    pub from_ros2: fn(rosy::Node, TopicRoute, mpsc::Receiver<Cdr>) -> Starting,
+    /// Subscribes to the rosy topic and hands each message, converted, to the DDS writer.
+    pub to_ros2: fn(rosy::Node, TopicRoute, mpsc::Sender<Cdr>) -> Starting,
+}
+
+/// A type carried on rosy in the node's serde codec (msgpack by default): `R` on ROS 2, `Y`
+/// on rosy.
+macro_rules! serde_form {
+    ($name:literal, $ros:ty, $rosy:ty) => {
+        Conversion {
+            ros2_name: $name,
+            from_ros2: |node, route, rx| {
+                Box::pin(rosy_side::serde_from_ros2::<$ros, $rosy>(node, route, rx))
+            },
+            to_ros2: |node, route, tx| {
+                Box::pin(rosy_side::serde_to_ros2::<$ros, $rosy>(node, route, tx))
+            },
+        }
+    };
+}
+
+/// A type carried on rosy as an rkyv archive (large frames: same-host readers read them in
+/// place).
+macro_rules! archived_form {
+    ($name:literal, $ros:ty, $rosy:ty) => {
+        Conversion {
+            ros2_name: $name,
+            from_ros2: |node, route, rx| {
+                Box::pin(rosy_side::archived_from_ros2::<$ros, $rosy>(
+                    node, route, rx,
+                ))
+            },
+            to_ros2: |node, route, tx| {
+                Box::pin(rosy_side::archived_to_ros2::<$ros, $rosy>(node, route, tx))
+            },
+        }
+    };
+}
+
+/// Every ROS 2 type with a rosy form.
+static CONVERSIONS: &[Conversion] = &[
+    serde_form!("std_msgs/msg/String", types::StringMsg, String),
+    archived_form!("sensor_msgs/msg/Image", types::Image, rosy::msgs::RawImage),
+];
+
+/// The conversion of the type named `ros2_name` (`pkg/msg/Type`), if rosy has one.
+pub(crate) fn find(ros2_name: &str) -> Option<&'static Conversion> {
+    CONVERSIONS.iter().find(|c| c.ros2_name == ros2_name)
+}
+
+/// The full names of the types with a rosy form, for help and error messages.
+pub fn known_types() -> Vec<&'static str> {
+    CONVERSIONS.iter().map(|c| c.ros2_name).collect()
+}
+
+/// Starts the rosy side of `route`: converted when its type has a rosy form, else CDR bytes.
+pub(crate) async fn start_from_ros2(
+    node: &rosy::Node,
+    route: &TopicRoute,
+    rx: mpsc::Receiver<Cdr>,
+) -> Result<rosy_side::Task, Ros2Error> {
+    match find(&route.ros2_type.name()) {
+        Some(conversion) => (conversion.from_ros2)(node.clone(), route.clone(), rx).await,
+        None => rosy_side::opaque_from_ros2(node.clone(), route.clone(), rx).await,
+    }
+}
+
+/// Starts the rosy side of `route` to ROS 2.
+pub(crate) async fn start_to_ros2(
+    node: &rosy::Node,
+    route: &TopicRoute,
+    tx: mpsc::Sender<Cdr>,
+) -> Result<rosy_side::Task, Ros2Error> {
+    match find(&route.ros2_type.name()) {
+        Some(conversion) => (conversion.to_ros2)(node.clone(), route.clone(), tx).await,
+        None => rosy_side::opaque_to_ros2(node.clone(), route.clone(), tx).await,
+    }
+}
+
+// Until the types module has them: the rosy form of std_msgs/String is a String.
+impl From<types::StringMsg> for String {
+    fn from(m: types::StringMsg) -> String {
+        m.data
+    }
+}
+
+impl From<String> for types::StringMsg {
+    fn from(data: String) -> types::StringMsg {
+        types::StringMsg { data }
+    }
+}
