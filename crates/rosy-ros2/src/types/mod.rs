@@ -5,7 +5,8 @@
 //!
 //! Each message type with a rosy form converts with `From` both ways, lossless for the fields
 //! both sides have; each type's doc says which fields one side lacks. [`KNOWN`] lists them by
-//! their ROS 2 names.
+//! their ROS 2 names. The layouts are checked against bytes rclpy wrote
+//! (`tests/golden/make_golden.py`).
 
 mod builtin;
 mod geometry_msgs;
@@ -13,6 +14,9 @@ mod rcl_interfaces;
 mod sensor_msgs;
 mod std_msgs;
 mod std_srvs;
+
+#[cfg(test)]
+mod tests;
 
 pub use builtin::Time;
 pub use geometry_msgs::{
