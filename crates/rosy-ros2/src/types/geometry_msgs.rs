@@ -2,8 +2,9 @@
 //! stamped, and their conversions to and from `rosy::msgs` ([`rosy::msgs::Vector3`],
 //! [`rosy::msgs::Quaternion`], [`rosy::msgs::Pose`], [`rosy::msgs::PoseStamped`],
 //! [`rosy::msgs::Twist`], [`rosy::msgs::TwistStamped`], [`rosy::msgs::Transform`],
-//! [`rosy::msgs::FrameTransform`]). Every conversion is lossless except the time stamps'
-//! (see [`Time`](super::Time)). Plain serde values laid out as they travel in CDR; nothing here touches DDS.
+//! [`rosy::msgs::FrameTransform`]). Every conversion is lossless but for the time stamps'
+//! out-of-range seconds (see [`Time`](super::Time)). Plain serde values laid out as they
+//! travel in CDR; nothing here touches DDS.
 
 use rosy::msgs;
 use serde::{Deserialize, Serialize};
