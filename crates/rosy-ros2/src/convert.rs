@@ -7,6 +7,7 @@ use crate::error::Ros2Error;
 use crate::rosy_side::{self, Starting};
 use crate::routes::TopicRoute;
 use crate::types;
+use rosy::msgs;
 use tokio::sync::mpsc;
 
 /// How one ROS 2 type crosses: the rosy side of a route from ROS 2 and of one to ROS 2.
@@ -55,8 +56,72 @@ macro_rules! archived_form {
 
 /// Every ROS 2 type with a rosy form.
 static CONVERSIONS: &[Conversion] = &[
+    serde_form!("builtin_interfaces/msg/Time", types::Time, msgs::Timestamp),
     serde_form!("std_msgs/msg/String", types::StringMsg, String),
-    archived_form!("sensor_msgs/msg/Image", types::Image, rosy::msgs::RawImage),
+    serde_form!("std_msgs/msg/Bool", types::BoolMsg, bool),
+    serde_form!("std_msgs/msg/Int8", types::Int8Msg, i8),
+    serde_form!("std_msgs/msg/Int16", types::Int16Msg, i16),
+    serde_form!("std_msgs/msg/Int32", types::Int32Msg, i32),
+    serde_form!("std_msgs/msg/Int64", types::Int64Msg, i64),
+    serde_form!("std_msgs/msg/UInt8", types::UInt8Msg, u8),
+    serde_form!("std_msgs/msg/UInt16", types::UInt16Msg, u16),
+    serde_form!("std_msgs/msg/UInt32", types::UInt32Msg, u32),
+    serde_form!("std_msgs/msg/UInt64", types::UInt64Msg, u64),
+    serde_form!("std_msgs/msg/Float32", types::Float32Msg, f32),
+    serde_form!("std_msgs/msg/Float64", types::Float64Msg, f64),
+    serde_form!("geometry_msgs/msg/Vector3", types::Vector3, msgs::Vector3),
+    serde_form!("geometry_msgs/msg/Point", types::Point, msgs::Vector3),
+    serde_form!(
+        "geometry_msgs/msg/Quaternion",
+        types::Quaternion,
+        msgs::Quaternion
+    ),
+    serde_form!("geometry_msgs/msg/Pose", types::Pose, msgs::Pose),
+    serde_form!(
+        "geometry_msgs/msg/PoseStamped",
+        types::PoseStamped,
+        msgs::PoseStamped
+    ),
+    serde_form!("geometry_msgs/msg/Twist", types::Twist, msgs::Twist),
+    serde_form!(
+        "geometry_msgs/msg/TwistStamped",
+        types::TwistStamped,
+        msgs::TwistStamped
+    ),
+    serde_form!(
+        "geometry_msgs/msg/Transform",
+        types::Transform,
+        msgs::Transform
+    ),
+    serde_form!(
+        "geometry_msgs/msg/TransformStamped",
+        types::TransformStamped,
+        msgs::FrameTransform
+    ),
+    serde_form!("sensor_msgs/msg/Imu", types::Imu, msgs::Imu),
+    serde_form!(
+        "sensor_msgs/msg/RegionOfInterest",
+        types::RegionOfInterest,
+        msgs::RegionOfInterest
+    ),
+    serde_form!(
+        "sensor_msgs/msg/CameraInfo",
+        types::CameraInfo,
+        msgs::CameraInfo
+    ),
+    serde_form!("rcl_interfaces/msg/Log", types::Log, msgs::Log),
+    // Frames: written straight into shared memory, read there in place.
+    archived_form!("sensor_msgs/msg/Image", types::Image, msgs::RawImage),
+    archived_form!(
+        "sensor_msgs/msg/CompressedImage",
+        types::CompressedImage,
+        msgs::CompressedImage
+    ),
+    archived_form!(
+        "sensor_msgs/msg/PointCloud2",
+        types::PointCloud2,
+        msgs::PointCloud
+    ),
 ];
 
 /// The conversion of the type named `ros2_name` (`pkg/msg/Type`), if rosy has one.
@@ -93,15 +158,22 @@ pub(crate) async fn start_to_ros2(
     }
 }
 
-// Until the types module has them: the rosy form of std_msgs/String is a String.
-impl From<types::StringMsg> for String {
-    fn from(m: types::StringMsg) -> String {
-        m.data
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl From<String> for types::StringMsg {
-    fn from(data: String) -> types::StringMsg {
-        types::StringMsg { data }
+    #[test]
+    fn each_type_is_listed_once_with_a_valid_name() {
+        let names = known_types();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a type listed twice");
+        for name in names {
+            let parsed = crate::Ros2Type::parse(name).unwrap();
+            assert_eq!(parsed.name(), name);
+            assert!(parsed.has_rosy_form());
+        }
+        assert!(find("sensor_msgs/msg/Temperature").is_none());
     }
 }

@@ -12,6 +12,8 @@
                                         the payload's end), then "TEXT N", N counting up
     peer.py talk_temperature TOPIC      publish sensor_msgs/Temperature 21.5 (variance 0.25)
     peer.py listen_temperature TOPIC    print "temperature: T variance V frame F"
+    peer.py talk_imu TOPIC              publish a sensor_msgs/Imu with distinct values
+    peer.py listen_twist TOPIC          print "twist: lx ly lz ax ay az"
 
 Runs until killed (the test kills it), or for 120 s at most.
 """
@@ -21,7 +23,8 @@ import time
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, Temperature
+from geometry_msgs.msg import Twist
+from sensor_msgs.msg import Image, Imu, Temperature
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
@@ -149,6 +152,33 @@ def main():
             ),
             10,
         )
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "talk_imu":
+        pub = node.create_publisher(Imu, topic, 10)
+        msg = Imu()
+        msg.header.frame_id = "imu_link"
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 34
+        msg.orientation.x, msg.orientation.y = 0.1, 0.2
+        msg.orientation.z, msg.orientation.w = 0.3, 0.9
+        msg.orientation_covariance = [float(i) for i in range(9)]
+        msg.angular_velocity.x, msg.angular_velocity.z = 1.5, -2.5
+        msg.angular_velocity_covariance = [float(10 + i) for i in range(9)]
+        msg.linear_acceleration.y = 9.81
+        msg.linear_acceleration_covariance = [float(20 + i) for i in range(9)]
+        while time.monotonic() < deadline:
+            pub.publish(msg)
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "listen_twist":
+
+        def show_twist(m):
+            print(
+                f"twist: {m.linear.x} {m.linear.y} {m.linear.z} "
+                f"{m.angular.x} {m.angular.y} {m.angular.z}",
+                flush=True,
+            )
+
+        node.create_subscription(Twist, topic, show_twist, 10)
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
     else:

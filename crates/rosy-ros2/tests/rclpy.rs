@@ -399,3 +399,84 @@ async fn an_unknown_type_crosses_as_cdr_bytes_both_ways() {
     assert_eq!(announced.as_deref(), Some("sensor_msgs/msg/Temperature"));
     listener.expect_line("temperature: 21.5 variance 0.25 frame engine stamp 77", T);
 }
+
+/// A `sensor_msgs/Imu` from rclpy reaches rosy as a `rosy::msgs::Imu`, every field intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rclpy_imu_reaches_rosy_as_a_rosy_imu() {
+    only_loopback();
+    let ros_domain = 74;
+    let (bridge_node, app) = nodes("ros2-imu-in").await;
+    let mut imu = app.subscriber::<rosy::msgs::Imu>("imu").await.unwrap();
+    let imu_type = Ros2Type::parse("sensor_msgs/msg/Imu").unwrap();
+    let route = TopicRoute::new("/imu", imu_type, Direction::FromRos2);
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    let _talker = rclpy_peer(ros_domain, &["talk_imu", "/imu"]);
+    let got = tokio::time::timeout(T, imu.recv())
+        .await
+        .ok()
+        .flatten()
+        .expect("an Imu from rclpy reaches rosy");
+    let covariance = |base: f64| std::array::from_fn::<f64, 9, _>(|i| base + i as f64);
+    assert_eq!(
+        got,
+        rosy::msgs::Imu {
+            timestamp: rosy::msgs::Timestamp { sec: 12, nsec: 34 },
+            frame_id: "imu_link".into(),
+            orientation: rosy::msgs::Quaternion {
+                x: 0.1,
+                y: 0.2,
+                z: 0.3,
+                w: 0.9
+            },
+            orientation_covariance: covariance(0.0),
+            angular_velocity: rosy::msgs::Vector3 {
+                x: 1.5,
+                y: 0.0,
+                z: -2.5
+            },
+            angular_velocity_covariance: covariance(10.0),
+            linear_acceleration: rosy::msgs::Vector3 {
+                x: 0.0,
+                y: 9.81,
+                z: 0.0
+            },
+            linear_acceleration_covariance: covariance(20.0),
+        }
+    );
+}
+
+/// A `rosy::msgs::Twist` reaches an rclpy subscriber as a `geometry_msgs/Twist`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rosy_twist_reaches_rclpy_as_a_geometry_twist() {
+    only_loopback();
+    let ros_domain = 75;
+    let (bridge_node, app) = nodes("ros2-twist-out").await;
+    let twist_type = Ros2Type::parse("geometry_msgs/msg/Twist").unwrap();
+    let route = TopicRoute::new("/cmd_vel", twist_type, Direction::ToRos2);
+    let _bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    let listener = rclpy_peer(ros_domain, &["listen_twist", "/cmd_vel"]);
+    app.wait_for_listener("cmd_vel", T).await.unwrap();
+    let twist = rosy::msgs::Twist {
+        linear: rosy::msgs::Vector3 {
+            x: 0.5,
+            y: 0.0,
+            z: 0.0,
+        },
+        angular: rosy::msgs::Vector3 {
+            x: 0.0,
+            y: 0.0,
+            z: -0.25,
+        },
+    };
+    let line = "twist: 0.5 0.0 0.0 0.0 0.0 -0.25";
+    let start = Instant::now();
+    while listener.count(line) == 0 && start.elapsed() < T {
+        app.send("cmd_vel", &twist).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    listener.expect_line(line, Duration::from_secs(1));
+}

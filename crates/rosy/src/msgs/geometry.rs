@@ -103,3 +103,136 @@ pub struct FrameTransform {
     /// How the child frame is rotated relative to the parent frame.
     pub rotation: Quaternion,
 }
+
+/// A rigid motion without a time or frames: where a frame's origin is and how it is rotated,
+/// relative to another (what [`FrameTransform`] carries, bare).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Transform {
+    /// Where the moved frame's origin is, in metres.
+    pub translation: Vector3,
+    /// How the moved frame is rotated.
+    pub rotation: Quaternion,
+}
+
+/// A velocity: `linear` in metres per second and `angular` in radians per second (about x, y
+/// and z), as a robot base is commanded or reports it.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Twist {
+    /// The linear velocity, in metres per second.
+    pub linear: Vector3,
+    /// The angular velocity about x, y and z, in radians per second.
+    pub angular: Vector3,
+}
+
+/// A [`Pose`] in frame `frame_id` at `timestamp`.
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct PoseStamped {
+    /// The time at which the pose holds.
+    pub timestamp: Timestamp,
+    /// The frame the pose is expressed in.
+    pub frame_id: String,
+    /// The position and orientation.
+    pub pose: Pose,
+}
+
+/// A [`Twist`] in frame `frame_id` at `timestamp`.
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct TwistStamped {
+    /// The time at which the velocity holds.
+    pub timestamp: Timestamp,
+    /// The frame the velocity is expressed in.
+    pub frame_id: String,
+    /// The linear and angular velocity.
+    pub twist: Twist,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamped_poses_and_twists_survive_msgpack_and_rkyv() {
+        let pose = PoseStamped {
+            timestamp: Timestamp { sec: 3, nsec: 4 },
+            frame_id: "map".into(),
+            pose: Pose {
+                position: Vector3 {
+                    x: 1.0,
+                    y: 2.0,
+                    z: 3.0,
+                },
+                orientation: Quaternion::default(),
+            },
+        };
+        let twist = TwistStamped {
+            timestamp: Timestamp { sec: 5, nsec: 6 },
+            frame_id: "base_link".into(),
+            twist: Twist {
+                linear: Vector3 {
+                    x: 0.5,
+                    y: 0.0,
+                    z: 0.0,
+                },
+                angular: Vector3 {
+                    x: 0.0,
+                    y: 0.0,
+                    z: -1.25,
+                },
+            },
+        };
+        let packed = rmp_serde::to_vec_named(&pose).unwrap();
+        assert_eq!(rmp_serde::from_slice::<PoseStamped>(&packed).unwrap(), pose);
+        let packed = rmp_serde::to_vec_named(&twist).unwrap();
+        assert_eq!(
+            rmp_serde::from_slice::<TwistStamped>(&packed).unwrap(),
+            twist
+        );
+        let archived = rkyv::to_bytes::<rkyv::rancor::Error>(&twist).unwrap();
+        let read = rkyv::access::<ArchivedTwistStamped, rkyv::rancor::Error>(&archived).unwrap();
+        assert_eq!(read.twist.angular.z, -1.25);
+        assert_eq!(read.frame_id, "base_link");
+        assert_eq!(Transform::default().rotation.w, 1.0);
+    }
+}
