@@ -8,6 +8,7 @@ use crate::rosy_side::{self, Starting};
 use crate::routes::TopicRoute;
 use crate::types;
 use rosy::msgs;
+use rosy::node::Received;
 use tokio::sync::mpsc;
 
 /// How one ROS 2 type crosses: the rosy side of a route from ROS 2 and of one to ROS 2.
@@ -16,8 +17,10 @@ pub(crate) struct Conversion {
     pub ros2_name: &'static str,
     /// Publishes what the DDS reader hands over on the rosy topic, converted.
     pub from_ros2: fn(rosy::Node, TopicRoute, mpsc::Receiver<Cdr>) -> Starting,
-    /// Subscribes to the rosy topic and hands each message, converted, to the DDS writer.
-    pub to_ros2: fn(rosy::Node, TopicRoute, mpsc::Sender<Cdr>) -> Starting,
+    /// A rosy message of this type, converted and encoded as CDR.
+    pub to_cdr: fn(&Received) -> Result<Cdr, String>,
+    /// The Rust type name of the rosy form, as its publishers announce it.
+    pub rosy_type_name: fn() -> &'static str,
 }
 
 /// A type carried on rosy in the node's serde codec (msgpack by default): `R` on ROS 2, `Y`
@@ -29,9 +32,8 @@ macro_rules! serde_form {
             from_ros2: |node, route, rx| {
                 Box::pin(rosy_side::serde_from_ros2::<$ros, $rosy>(node, route, rx))
             },
-            to_ros2: |node, route, tx| {
-                Box::pin(rosy_side::serde_to_ros2::<$ros, $rosy>(node, route, tx))
-            },
+            to_cdr: rosy_side::serde_to_cdr::<$ros, $rosy>,
+            rosy_type_name: std::any::type_name::<$rosy>,
         }
     };
 }
@@ -47,9 +49,8 @@ macro_rules! archived_form {
                     node, route, rx,
                 ))
             },
-            to_ros2: |node, route, tx| {
-                Box::pin(rosy_side::archived_to_ros2::<$ros, $rosy>(node, route, tx))
-            },
+            to_cdr: rosy_side::archived_to_cdr::<$ros, $rosy>,
+            rosy_type_name: std::any::type_name::<$rosy>,
         }
     };
 }
@@ -134,6 +135,31 @@ pub fn known_types() -> Vec<&'static str> {
     CONVERSIONS.iter().map(|c| c.ros2_name).collect()
 }
 
+/// The ROS 2 type whose rosy form is the Rust type `rosy_type_name` (as a publisher announced
+/// it: `rosy::msgs::image::RawImage`), the first in the table when several share one
+/// (`geometry_msgs/msg/Vector3` before `Point`).
+pub fn ros2_type_of(rosy_type_name: &str) -> Option<&'static str> {
+    CONVERSIONS
+        .iter()
+        .find(|c| (c.rosy_type_name)() == rosy_type_name)
+        .map(|c| c.ros2_name)
+}
+
+/// A rosy message of a type with a rosy form, as ROS 2 serializes its `ros2_type` (the
+/// encapsulation header, then CDR): what a bag in ROS 2's MCAP form stores.
+pub fn to_ros2_serialized(ros2_type: &str, message: &Received) -> Result<Vec<u8>, Ros2Error> {
+    let conversion = find(ros2_type).ok_or_else(|| {
+        Ros2Error::Config(format!("{ros2_type} has no rosy form to convert from"))
+    })?;
+    (conversion.to_cdr)(message)
+        .map(|cdr| cdr.to_serialized())
+        .map_err(|reason| {
+            Ros2Error::Config(format!(
+                "a message is not a {ros2_type} in its rosy form: {reason}"
+            ))
+        })
+}
+
 /// Starts the rosy side of `route`: converted when its type has a rosy form, else CDR bytes.
 pub(crate) async fn start_from_ros2(
     node: &rosy::Node,
@@ -153,7 +179,9 @@ pub(crate) async fn start_to_ros2(
     tx: mpsc::Sender<Cdr>,
 ) -> Result<rosy_side::Task, Ros2Error> {
     match find(&route.ros2_type.name()) {
-        Some(conversion) => (conversion.to_ros2)(node.clone(), route.clone(), tx).await,
+        Some(conversion) => {
+            rosy_side::converted_to_ros2(node.clone(), route.clone(), tx, conversion.to_cdr).await
+        }
         None => rosy_side::opaque_to_ros2(node.clone(), route.clone(), tx).await,
     }
 }
@@ -175,5 +203,31 @@ mod tests {
             assert!(parsed.has_rosy_form());
         }
         assert!(find("sensor_msgs/msg/Temperature").is_none());
+        assert_eq!(
+            ros2_type_of(std::any::type_name::<rosy::msgs::RawImage>()),
+            Some("sensor_msgs/msg/Image")
+        );
+        assert_eq!(
+            ros2_type_of(std::any::type_name::<rosy::msgs::Vector3>()),
+            Some("geometry_msgs/msg/Vector3")
+        );
+    }
+
+    #[test]
+    fn a_rosy_message_converts_to_ros2_serialized_form() {
+        use rosy::codec::Codec;
+        let mut payload = Vec::new();
+        rosy::codec::MsgPack
+            .encode(&"hi".to_string(), &mut payload)
+            .unwrap();
+        let message = Received {
+            codec: rosy::codec::CodecId::MsgPack,
+            payload: payload.into(),
+        };
+        let serialized = to_ros2_serialized("std_msgs/msg/String", &message).unwrap();
+        // CDR_LE header, length 3 (with the NUL), "hi\0".
+        assert_eq!(serialized, [0, 1, 0, 0, 3, 0, 0, 0, b'h', b'i', 0]);
+        let err = to_ros2_serialized("std_msgs/msg/Bool", &message).unwrap_err();
+        assert!(err.to_string().contains("std_msgs/msg/Bool"), "{err}");
     }
 }

@@ -37,7 +37,7 @@ mod routes;
 pub mod types;
 
 pub use bridge::Bridge;
-pub use convert::known_types;
+pub use convert::{known_types, ros2_type_of, to_ros2_serialized};
 pub use error::Ros2Error;
 pub use routes::{
     BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute, ros2_default_qos,

@@ -175,72 +175,55 @@ async fn hand_over(to_ros: &mpsc::Sender<Cdr>, cdr: Cdr) -> bool {
     to_ros.send(cdr).await.is_ok()
 }
 
-/// The rosy side of a route to ROS 2 whose type rosy carries in a serde codec: each message
-/// decoded as `Y` (msgpack or JSON, whichever its publisher used), converted to `R`, encoded
-/// as CDR once.
-pub(crate) async fn serde_to_ros2<R, Y>(
-    node: rosy::Node,
-    route: TopicRoute,
-    to_ros: mpsc::Sender<Cdr>,
-) -> Result<Task, Ros2Error>
+/// A rosy message in a serde codec (msgpack or JSON, whichever its publisher used) as `Y`,
+/// converted to `R` and encoded as CDR.
+pub(crate) fn serde_to_cdr<R, Y>(received: &Received) -> Result<Cdr, String>
 where
-    R: Serialize + From<Y> + Send + 'static,
-    Y: DeserializeOwned + Send + 'static,
+    R: Serialize + From<Y>,
+    Y: DeserializeOwned,
 {
-    let mut subscriber = node
-        .subscriber_with_qos::<Y>(&route.rosy_topic, route.qos)
-        .await?;
-    Ok(Box::pin(async move {
-        let mut bad = BadMessages::new(&route.rosy_topic, route.ros2_type.name());
-        while let Some(received) = subscriber.recv_encoded().await {
-            let cdr = decode_serde::<Y>(&received)
-                .and_then(|y| Cdr::encode(&R::from(y)).map_err(|e| e.to_string()));
-            match cdr {
-                Ok(cdr) => {
-                    if !hand_over(&to_ros, cdr).await {
-                        break;
-                    }
-                }
-                Err(e) => bad.skip(&e),
-            }
-        }
-    }))
+    decode_serde::<Y>(received).and_then(|y| Cdr::encode(&R::from(y)).map_err(|e| e.to_string()))
 }
 
-/// The rosy side of a route to ROS 2 whose type rosy carries as an rkyv archive (msgpack and
-/// JSON are read too): each message read as `Y`, converted to `R`, encoded as CDR once.
-pub(crate) async fn archived_to_ros2<R, Y>(
-    node: rosy::Node,
-    route: TopicRoute,
-    to_ros: mpsc::Sender<Cdr>,
-) -> Result<Task, Ros2Error>
+/// A rosy message as an rkyv archive of `Y` (or msgpack or JSON), converted to `R` and encoded
+/// as CDR.
+pub(crate) fn archived_to_cdr<R, Y>(received: &Received) -> Result<Cdr, String>
 where
-    R: Serialize + From<Y> + Send + 'static,
-    Y: rkyv::Archive + DeserializeOwned + Send + 'static,
+    R: Serialize + From<Y>,
+    Y: rkyv::Archive + DeserializeOwned,
     Y::Archived: rkyv::Portable
         + for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
         + rkyv::Deserialize<Y, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
 {
+    let value = if received.codec == CodecId::Rkyv {
+        let archive = Archive::new(received.payload.clone());
+        archive
+            .access::<Y::Archived>()
+            .map_err(|e| e.to_string())
+            .and_then(|archived| {
+                rkyv::deserialize::<Y, rkyv::rancor::Error>(archived).map_err(|e| e.to_string())
+            })
+    } else {
+        decode_serde::<Y>(received)
+    };
+    value.and_then(|y| Cdr::encode(&R::from(y)).map_err(|e| e.to_string()))
+}
+
+/// The rosy side of a route to ROS 2 whose type rosy knows: each message converted by
+/// `to_cdr` (once, whatever the number of ROS 2 subscribers) and handed to the DDS writer.
+pub(crate) async fn converted_to_ros2(
+    node: rosy::Node,
+    route: TopicRoute,
+    to_ros: mpsc::Sender<Cdr>,
+    to_cdr: fn(&Received) -> Result<Cdr, String>,
+) -> Result<Task, Ros2Error> {
     let mut subscriber = node
         .subscriber_with_qos::<()>(&route.rosy_topic, route.qos)
         .await?;
     Ok(Box::pin(async move {
         let mut bad = BadMessages::new(&route.rosy_topic, route.ros2_type.name());
         while let Some(received) = subscriber.recv_encoded().await {
-            let value = if received.codec == CodecId::Rkyv {
-                let archive = Archive::new(received.payload);
-                archive
-                    .access::<Y::Archived>()
-                    .map_err(|e| e.to_string())
-                    .and_then(|archived| {
-                        rkyv::deserialize::<Y, rkyv::rancor::Error>(archived)
-                            .map_err(|e| e.to_string())
-                    })
-            } else {
-                decode_serde::<Y>(&received)
-            };
-            let cdr = value.and_then(|y| Cdr::encode(&R::from(y)).map_err(|e| e.to_string()));
-            match cdr {
+            match to_cdr(&received) {
                 Ok(cdr) => {
                     if !hand_over(&to_ros, cdr).await {
                         break;
