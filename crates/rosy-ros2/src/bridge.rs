@@ -7,13 +7,17 @@
 //! Nothing here decodes a rosy message it does not bridge, or touches shared memory or sockets
 //! itself: the node does on one side, RustDDS on the other.
 
+use crate::auto::run_auto;
 use crate::cdr::Cdr;
 use crate::convert::{start_from_ros2, start_to_ros2};
 use crate::crossing::{Call, ROUTE_ROOM};
-use crate::dds::{RosEnd, RosService, run_dds};
+use crate::dds::{DdsStart, RosEnd, RosService, run_dds};
 use crate::error::Ros2Error;
+use crate::graph::Ros2Graph;
 use crate::rosy_side::{call_rosy, provide_on_rosy};
 use crate::routes::{BridgeConfig, Direction};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -23,6 +27,7 @@ pub struct Bridge {
     stop: Option<futures::channel::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    graph: Arc<Mutex<Ros2Graph>>,
 }
 
 impl Bridge {
@@ -65,11 +70,24 @@ impl Bridge {
                 }
             }
         }
+        let routed: HashSet<String> = config.topics.iter().map(|t| t.ros2_topic.clone()).collect();
+        let auto = config.auto.clone();
         let (stop, stopped) = futures::channel::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = futures::channel::oneshot::channel::<Result<(), Ros2Error>>();
+        let (commands_tx, commands) = mpsc::channel(ROUTE_ROOM);
+        let graph = Arc::new(Mutex::new(Ros2Graph::default()));
+        let start = DdsStart {
+            config,
+            routes: ros_side,
+            services: ros_services,
+            commands,
+            graph: graph.clone(),
+            stopped,
+            ready: ready_tx,
+        };
         let thread = std::thread::Builder::new()
             .name("rosy-ros2".into())
-            .spawn(move || run_dds(config, ros_side, ros_services, stopped, ready_tx))
+            .spawn(move || run_dds(start))
             .map_err(|e| Ros2Error::Config(format!("cannot start the DDS thread: {e}")))?;
         let ready = match tokio::time::timeout(Duration::from_secs(30), ready_rx).await {
             Ok(Ok(ready)) => ready,
@@ -80,12 +98,28 @@ impl Bridge {
                 "the DDS participant did not start within 30 s".into(),
             )),
         };
+        if !auto.is_empty() {
+            tasks.push(tokio::spawn(run_auto(
+                node.clone(),
+                auto,
+                routed,
+                graph.clone(),
+                commands_tx,
+            )));
+        }
         let bridge = Bridge {
             stop: Some(stop),
             thread: Some(thread),
             tasks,
+            graph,
         };
         ready.map(|()| bridge)
+    }
+
+    /// The ROS 2 graph the bridge sees now: the publishers and subscribers of ROS 2 topics
+    /// that DDS discovery found (its own left out), refreshed twice a second.
+    pub fn ros2_graph(&self) -> Ros2Graph {
+        self.graph.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Stops the bridge and waits for its ROS 2 participant to leave.

@@ -25,6 +25,7 @@
 //! Secure mode: not yet. A bridge joins the ROS 2 graph without SROS2 and the rosy mesh as a
 //! plain node.
 
+mod auto;
 mod bad;
 mod bridge;
 mod cdr;
@@ -32,6 +33,7 @@ mod convert;
 mod crossing;
 mod dds;
 mod error;
+mod graph;
 mod rosy_side;
 mod routes;
 pub mod types;
@@ -39,6 +41,8 @@ pub mod types;
 pub use bridge::Bridge;
 pub use convert::{known_types, ros2_type_of, to_ros2_serialized};
 pub use error::Ros2Error;
+pub use graph::{Ros2Endpoint, Ros2Graph};
 pub use routes::{
-    BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute, ros2_default_qos,
+    AutoBridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute,
+    pattern_matches, ros2_default_qos,
 };

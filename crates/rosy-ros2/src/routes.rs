@@ -207,6 +207,76 @@ pub struct BridgeConfig {
     pub topics: Vec<TopicRoute>,
     /// The services reachable from the other side.
     pub services: Vec<ServiceRoute>,
+    /// Topics bridged on demand, by name pattern (none by default).
+    pub auto: AutoBridge,
+}
+
+/// Topics bridged on demand: a topic whose name matches a pattern crosses once it has a
+/// publisher on one side (not the bridge) and a subscriber on the other, of a type both sides
+/// know (or any type, with `unknown_types`), with the publisher's reliability and durability.
+/// Demand-driven, so that a camera nobody on the far side watches costs nothing. A topic with
+/// publishers on both sides crosses one way only (the first seen), so nothing echoes back.
+///
+/// Patterns are ROS 2 names (`/camera/*`) where `*` matches any run of characters, `/`
+/// included: `*` alone matches every topic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AutoBridge {
+    /// Patterns of ROS 2 topics whose messages may reach rosy listeners.
+    pub from_ros2: Vec<String>,
+    /// Patterns of rosy topics (as ROS 2 names: `/` and the rosy name) whose messages may reach
+    /// ROS 2 subscribers.
+    pub to_ros2: Vec<String>,
+    /// Whether types rosy has no form for also cross (as CDR bytes), not only the known ones.
+    pub unknown_types: bool,
+}
+
+impl AutoBridge {
+    /// Every topic whose type both sides know, both ways.
+    pub fn everything_known() -> AutoBridge {
+        AutoBridge {
+            from_ros2: vec!["*".into()],
+            to_ros2: vec!["*".into()],
+            unknown_types: false,
+        }
+    }
+
+    /// Whether nothing is bridged on demand.
+    pub fn is_empty(&self) -> bool {
+        self.from_ros2.is_empty() && self.to_ros2.is_empty()
+    }
+}
+
+/// Whether the ROS 2 name `name` matches `pattern` (`*` matches any run of characters; a
+/// pattern without a leading `/` is taken from the root).
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    let pattern = if pattern.starts_with('/') || pattern.starts_with('*') {
+        pattern.to_string()
+    } else {
+        format!("/{pattern}")
+    };
+    glob(pattern.as_bytes(), name.as_bytes())
+}
+
+/// `*`-only glob matching, iterative (backtracking to the last `*`).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 impl BridgeConfig {
@@ -221,6 +291,7 @@ impl BridgeConfig {
             node_name: "rosy_bridge".into(),
             topics: Vec::new(),
             services: Vec::new(),
+            auto: AutoBridge::default(),
         })
     }
 }
@@ -231,5 +302,35 @@ fn parse_domain(text: &str) -> Result<u16, Ros2Error> {
         _ => Err(Ros2Error::Config(format!(
             "ROS_DOMAIN_ID {text:?} is not a ROS 2 domain id (0 to 232)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_with_stars() {
+        assert!(pattern_matches("*", "/camera/image_raw"));
+        assert!(pattern_matches("/camera/*", "/camera/image_raw"));
+        assert!(pattern_matches("camera/*", "/camera/left/image_raw"));
+        assert!(pattern_matches("/*/image_raw", "/camera/left/image_raw"));
+        assert!(pattern_matches("/tf", "/tf"));
+        assert!(!pattern_matches("/tf", "/tf_static"));
+        assert!(!pattern_matches("/camera/*", "/lidar/points"));
+        assert!(pattern_matches("/a*b*c", "/aXXbYYc"));
+        assert!(!pattern_matches("/a*b*c", "/aXXbYY"));
+    }
+
+    #[test]
+    fn type_names_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            Ros2Type::parse("sensor_msgs/Image").unwrap().name(),
+            "sensor_msgs/msg/Image"
+        );
+        let err = Ros2Type::parse("sensor msgs/msg/Image").unwrap_err();
+        assert!(err.to_string().contains("sensor msgs"), "{err}");
+        assert!(Ros2Type::parse("a/b/c/d").is_err());
+        assert!(Ros2Type::parse("pkg/srv/Type").is_err());
     }
 }

@@ -10,7 +10,9 @@
 use rosy::msgs::{ArchivedRawImage, RawImage};
 use rosy::qos::Qos;
 use rosy_ros2::types::Outcome;
-use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
+use rosy_ros2::{
+    AutoBridge, Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute,
+};
 use rosy_test_support::{only_loopback, rclpy_peer, unique_domain};
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ fn config(ros_domain: u16, route: TopicRoute) -> BridgeConfig {
         node_name: "rosy_bridge".into(),
         topics: vec![route],
         services: Vec::new(),
+        auto: AutoBridge::default(),
     }
 }
 
@@ -31,6 +34,7 @@ fn service_config(ros_domain: u16, route: ServiceRoute) -> BridgeConfig {
         node_name: "rosy_bridge".into(),
         topics: Vec::new(),
         services: vec![route],
+        auto: AutoBridge::default(),
     }
 }
 
@@ -476,6 +480,54 @@ async fn a_rosy_twist_reaches_rclpy_as_a_geometry_twist() {
     let start = Instant::now();
     while listener.count(line) == 0 && start.elapsed() < T {
         app.send("cmd_vel", &twist).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    listener.expect_line(line, Duration::from_secs(1));
+}
+
+/// With no fixed routes and every known type bridged on demand, a topic crosses each way once
+/// it is wanted on the far side; a type rosy does not know is seen but not bridged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_types_are_bridged_on_demand_both_ways() {
+    only_loopback();
+    let ros_domain = 76;
+    let (bridge_node, app) = nodes("ros2-auto").await;
+    let mut config = BridgeConfig::from_env().unwrap();
+    config.ros_domain_id = ros_domain;
+    config.auto = AutoBridge::everything_known();
+    let bridge = Bridge::start(&bridge_node, config).await.unwrap();
+    let _talker = rclpy_peer(ros_domain, &["talk_string", "/chatter", "auto hello"]);
+    let _thermometer = rclpy_peer(ros_domain, &["talk_temperature", "/engine_temp"]);
+    let listener = rclpy_peer(ros_domain, &["listen_twist", "/cmd_vel"]);
+    let mut chatter = app.subscriber::<String>("chatter").await.unwrap();
+    let mut temperature = app.subscriber::<()>("engine_temp").await.unwrap();
+    for _ in 0..10 {
+        let got = tokio::time::timeout(T, chatter.recv()).await.ok().flatten();
+        assert_eq!(got.as_deref(), Some("auto hello"));
+    }
+    let graph = bridge.ros2_graph();
+    assert!(
+        graph.publishers.iter().any(|p| p.topic == "/engine_temp"),
+        "the thermometer is seen: {graph:?}"
+    );
+    assert!(
+        temperature.try_recv_encoded().unwrap().is_none(),
+        "a type rosy does not know is not bridged on demand"
+    );
+
+    let twist = rosy::msgs::Twist {
+        linear: rosy::msgs::Vector3 {
+            x: 1.0,
+            y: 0.0,
+            z: 0.0,
+        },
+        angular: rosy::msgs::Vector3::default(),
+    };
+    let cmd_vel = app.publisher::<rosy::msgs::Twist>("cmd_vel").await.unwrap();
+    let line = "twist: 1.0 0.0 0.0 0.0 0.0 0.0";
+    let start = Instant::now();
+    while listener.count(line) == 0 && start.elapsed() < T {
+        cmd_vel.send(&twist).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     listener.expect_line(line, Duration::from_secs(1));

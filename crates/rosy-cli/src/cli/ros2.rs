@@ -7,7 +7,9 @@ use super::error::CliError;
 use super::tool_node;
 use super::units::parse_seconds;
 use rosy::qos::{Durability, History, Qos, Reliability};
-use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute};
+use rosy_ros2::{
+    AutoBridge, Bridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,6 +32,12 @@ default (reliable, volatile, keep last 10) unless the file says otherwise. Servi
 std_srvs/srv/SetBool (a rosy service taking a bool) and std_srvs/srv/Trigger (taking ()), both \
 answering {success, message}.
 
+With no topic, service or pattern given, every topic whose type both sides know is bridged on \
+demand: once it has a publisher on one side and a subscriber on the other (neither being the \
+bridge), with the publisher's reliability and durability; a topic with publishers on both sides \
+crosses one way only. A PATTERN (`*` matches any run of characters, `/` included) limits that \
+to the names it matches.
+
 CONFIG is YAML:
 
   ros_domain_id: 0            # optional; else --ros-domain-id, ROS_DOMAIN_ID, 0
@@ -46,6 +54,9 @@ CONFIG is YAML:
         reliability: reliable # or best_effort
         durability: transient_local  # latched: late joiners get the last `depth` (or volatile)
         depth: 1              # keep last N
+  from_ros2: ['/camera/*']   # optional: patterns bridged on demand, ROS 2 to rosy
+  to_ros2: ['/cmd_vel']      #           and rosy to ROS 2
+  unknown_types: false       # optional: on-demand topics of any type, not only known ones
   services:
     - service: /set_flag
       type: std_srvs/srv/SetBool
@@ -56,12 +67,18 @@ Unknown keys and types are errors, named with the file's line.")]
 pub struct BridgeArgs {
     /// A YAML file of the topics that cross (see below).
     pub config: Option<PathBuf>,
-    /// A ROS 2 topic whose messages reach rosy listeners, as TOPIC=TYPE (repeatable).
-    #[arg(long = "from-ros2", value_name = "TOPIC=TYPE")]
+    /// A ROS 2 topic whose messages reach rosy listeners, as TOPIC=TYPE; or a name PATTERN
+    /// (`/camera/*`) bridged on demand (repeatable).
+    #[arg(long = "from-ros2", value_name = "TOPIC=TYPE|PATTERN")]
     pub from_ros2: Vec<String>,
-    /// A rosy topic whose messages reach ROS 2 subscribers, as TOPIC=TYPE (repeatable).
-    #[arg(long = "to-ros2", value_name = "TOPIC=TYPE")]
+    /// A rosy topic whose messages reach ROS 2 subscribers, as TOPIC=TYPE; or a name PATTERN
+    /// bridged on demand (repeatable).
+    #[arg(long = "to-ros2", value_name = "TOPIC=TYPE|PATTERN")]
     pub to_ros2: Vec<String>,
+    /// Topics bridged on demand may be of any type (those rosy has no form for cross as CDR
+    /// bytes), not only the types both sides know.
+    #[arg(long)]
+    pub unknown_types: bool,
     /// A rosy service ROS 2 clients may call, as SERVICE=TYPE (repeatable).
     #[arg(long = "from-ros2-service", value_name = "SERVICE=TYPE")]
     pub from_ros2_services: Vec<String>,
@@ -86,6 +103,12 @@ struct BridgeFile {
     topics: Vec<FileRoute>,
     #[serde(default)]
     services: Vec<FileService>,
+    #[serde(default)]
+    from_ros2: Vec<String>,
+    #[serde(default)]
+    to_ros2: Vec<String>,
+    #[serde(default)]
+    unknown_types: bool,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -239,6 +262,9 @@ fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
             }
             config.topics.push(topic);
         }
+        config.auto.from_ros2.extend(file.from_ros2);
+        config.auto.to_ros2.extend(file.to_ros2);
+        config.auto.unknown_types |= file.unknown_types;
         for (i, route) in file.services.into_iter().enumerate() {
             let context = format!("{}: services[{i}] ({})", path.display(), route.service);
             let kind = ros2_service(&route.ros2_type, &context)?;
@@ -250,15 +276,24 @@ fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
         }
     }
     for value in &args.from_ros2 {
-        config
-            .topics
-            .push(flag_route(value, Direction::FromRos2, "--from-ros2")?);
+        if value.contains('=') {
+            config
+                .topics
+                .push(flag_route(value, Direction::FromRos2, "--from-ros2")?);
+        } else {
+            config.auto.from_ros2.push(value.clone());
+        }
     }
     for value in &args.to_ros2 {
-        config
-            .topics
-            .push(flag_route(value, Direction::ToRos2, "--to-ros2")?);
+        if value.contains('=') {
+            config
+                .topics
+                .push(flag_route(value, Direction::ToRos2, "--to-ros2")?);
+        } else {
+            config.auto.to_ros2.push(value.clone());
+        }
     }
+    config.auto.unknown_types |= args.unknown_types;
     for value in &args.from_ros2_services {
         config.services.push(flag_service(
             value,
@@ -274,14 +309,20 @@ fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
     if let Some(id) = args.ros_domain_id {
         config.ros_domain_id = id;
     }
-    if config.topics.is_empty() && config.services.is_empty() {
-        return Err(CliError::Usage(
-            "no topic to bridge: give --from-ros2 TOPIC=TYPE, --to-ros2 TOPIC=TYPE, \
-             --from-ros2-service / --to-ros2-service SERVICE=TYPE or a CONFIG file"
-                .into(),
-        ));
+    if config.topics.is_empty() && config.services.is_empty() && config.auto.is_empty() {
+        let unknown_types = config.auto.unknown_types;
+        config.auto = AutoBridge::everything_known();
+        config.auto.unknown_types = unknown_types;
     }
     Ok(config)
+}
+
+fn patterns(list: &[String]) -> String {
+    if list.is_empty() {
+        "nothing".into()
+    } else {
+        list.join(" ")
+    }
 }
 
 fn read_file(path: &Path) -> Result<BridgeFile, CliError> {
@@ -302,7 +343,7 @@ pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
     };
     let config = configure(&args)?;
     let node = tool_node::join(domain, "ros2-bridge").await?;
-    let summary: Vec<String> = config
+    let mut summary: Vec<String> = config
         .topics
         .iter()
         .map(|t| match t.direction {
@@ -320,6 +361,18 @@ pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
             ),
         })
         .collect();
+    if !config.auto.is_empty() {
+        summary.push(format!(
+            "on demand: {} from ROS 2, {} to ROS 2 ({})",
+            patterns(&config.auto.from_ros2),
+            patterns(&config.auto.to_ros2),
+            if config.auto.unknown_types {
+                "any type"
+            } else {
+                "types both sides know"
+            }
+        ));
+    }
     let ros_domain = config.ros_domain_id;
     let bridge = Bridge::start(&node, config)
         .await
@@ -355,6 +408,7 @@ mod tests {
             to_ros2_services: vec!["/set_flag=std_srvs/srv/SetBool".into()],
             ros_domain_id: Some(7),
             duration: None,
+            unknown_types: false,
         }
     }
 
@@ -373,14 +427,15 @@ mod tests {
         assert_eq!(config.topics[1].ros2_type, Ros2Type::string());
         let err = configure(&args(None, &["/imu=sensor_msgs/Imu/Extra"], &[])).unwrap_err();
         assert!(err.to_string().contains("sensor_msgs/Imu/Extra"), "{err}");
-        let err = configure(&args(None, &["/imu"], &[])).unwrap_err();
-        assert!(err.to_string().contains("TOPIC=TYPE"), "{err}");
+        let patterns = configure(&args(None, &["/camera/*"], &[])).unwrap();
+        assert_eq!(patterns.auto.from_ros2, ["/camera/*"]);
+        assert!(patterns.auto.to_ros2.is_empty());
         assert_eq!(config.services[0].rosy_service, "set_flag");
         assert_eq!(config.services[0].ros2_type, Ros2Service::SetBool);
         let mut none = args(None, &[], &[]);
         none.to_ros2_services.clear();
-        let err = configure(&none).unwrap_err();
-        assert!(err.to_string().contains("no topic to bridge"), "{err}");
+        let everything = configure(&none).unwrap();
+        assert_eq!(everything.auto, AutoBridge::everything_known());
         let mut bad = args(None, &[], &[]);
         bad.to_ros2_services = vec!["/x=std_srvs/srv/Empty".into()];
         let err = configure(&bad).unwrap_err();

@@ -49,7 +49,11 @@ pub fn describe(
         Some(Err(e)) => format!("<undecodable {codec}: {e}>"),
         None => {
             let ty = if type_name.is_empty() { "?" } else { type_name };
-            format!("<{codec} {ty}> {}", rosy::codec::hex_preview(payload, 16))
+            format!(
+                "<{codec} {ty}, {} bytes> {}",
+                payload.len(),
+                rosy::codec::hex_preview(payload, 16)
+            )
         }
     }
 }

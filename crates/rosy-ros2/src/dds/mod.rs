@@ -1,0 +1,167 @@
+//! The DDS side of a bridge: one participant and ROS 2 node on a thread of its own, a reader,
+//! writer, server or client per route, each run as a task on a small executor there
+//! (ros2-client's futures), passing what crosses through channels. Topic routes can be added
+//! while it runs ([`DdsCommand`]); twice a second it notes the ROS 2 graph it has discovered
+//! ([`Ros2Graph`]) for the bridge's on-demand routes. Never touches the rosy node.
+
+mod services;
+mod topics;
+
+pub(crate) use services::RosService;
+pub(crate) use topics::RosEnd;
+
+use crate::error::Ros2Error;
+use crate::graph::Ros2Graph;
+use crate::routes::{BridgeConfig, ServiceRoute, TopicRoute};
+use futures::FutureExt;
+use ros2_client::{Context, ContextOptions, Name, NodeName, NodeOptions};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often the DDS thread notes the ROS 2 graph it has discovered.
+const GRAPH_REFRESH: Duration = Duration::from_millis(500);
+
+/// What the bridge asks of the DDS thread while it runs.
+pub(crate) enum DdsCommand {
+    /// Add a topic route's reader or writer; the result says whether it was made.
+    Topic(
+        TopicRoute,
+        RosEnd,
+        futures::channel::oneshot::Sender<Result<(), Ros2Error>>,
+    ),
+}
+
+/// What the tasks of one DDS thread are started with.
+pub(super) struct Spawner<'a, 'e> {
+    executor: &'e smol::LocalExecutor<'a>,
+    node: &'a ros2_client::Node,
+    participant: rustdds::DomainParticipant,
+}
+
+/// A ROS 2 name (`/camera/image`; a name without a leading `/` is taken from the root).
+fn ros2_name(topic: &str) -> Result<Name, Ros2Error> {
+    let full = if topic.starts_with('/') {
+        topic.to_string()
+    } else {
+        format!("/{topic}")
+    };
+    Name::parse(&full)
+        .map_err(|e| Ros2Error::Config(format!("{topic:?} is not a ROS 2 name: {e:?}")))
+}
+
+fn dds<E: std::fmt::Debug>(what: impl Into<String>) -> impl FnOnce(E) -> Ros2Error {
+    let what = what.into();
+    move |e| Ros2Error::Dds {
+        what,
+        reason: format!("{e:?}"),
+    }
+}
+
+/// The participant and the bridge's ROS 2 node.
+fn make_node(config: &BridgeConfig) -> Result<(Context, ros2_client::Node), Ros2Error> {
+    let context = Context::with_options(ContextOptions::new().domain_id(config.ros_domain_id))
+        .map_err(dds("the DDS participant"))?;
+    let name = NodeName::new("/", &config.node_name).map_err(|e| {
+        Ros2Error::Config(format!(
+            "{:?} is not a ROS 2 node name: {e:?}",
+            config.node_name
+        ))
+    })?;
+    let node = context
+        .new_node(name, NodeOptions::new().enable_rosout(false))
+        .map_err(dds("the ROS 2 node"))?;
+    Ok((context, node))
+}
+
+/// The DDS thread's inputs.
+pub(crate) struct DdsStart {
+    pub config: BridgeConfig,
+    pub routes: Vec<(TopicRoute, RosEnd)>,
+    pub services: Vec<(ServiceRoute, RosService)>,
+    pub commands: mpsc::Receiver<DdsCommand>,
+    pub graph: Arc<Mutex<Ros2Graph>>,
+    pub stopped: futures::channel::oneshot::Receiver<()>,
+    pub ready: futures::channel::oneshot::Sender<Result<(), Ros2Error>>,
+}
+
+/// The DDS thread: one participant and node, a task per route, until `stopped`.
+pub(crate) fn run_dds(start: DdsStart) {
+    let DdsStart {
+        config,
+        routes,
+        services,
+        mut commands,
+        graph,
+        stopped,
+        ready,
+    } = start;
+    // Made before the executor, so they outlive every task (a client waits for its server
+    // through the node). Servers and clients need the node mutably: made before any task.
+    let made = make_node(&config).and_then(|(context, mut node)| {
+        let services = services
+            .into_iter()
+            .map(|(route, end)| services::make_service(&mut node, &route, end))
+            .collect::<Result<Vec<_>, _>>()?;
+        let spinner = node.spinner().map_err(dds("the ROS 2 node's spinner"))?;
+        Ok((context, node, services, spinner))
+    });
+    let (context, node, service_entities, spinner) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let executor = smol::LocalExecutor::new();
+    executor.spawn(spinner.spin()).detach();
+    let spawner = Spawner {
+        executor: &executor,
+        node: &node,
+        participant: context.domain_participant(),
+    };
+    for entity in service_entities {
+        services::spawn_service(&spawner, entity);
+    }
+    let started = routes
+        .into_iter()
+        .try_for_each(|(route, end)| topics::start_topic(&spawner, &route, end));
+    let failed = started.is_err();
+    let _ = ready.send(started);
+    if !failed {
+        smol::block_on(executor.run(serve(&spawner, &mut commands, &graph, stopped)));
+    }
+    // The tasks (and their readers and writers) go before the node and the participant.
+    drop(spawner);
+    drop(executor);
+}
+
+/// Takes the bridge's commands and notes the graph, until `stopped`.
+async fn serve(
+    spawner: &Spawner<'_, '_>,
+    commands: &mut mpsc::Receiver<DdsCommand>,
+    graph: &Mutex<Ros2Graph>,
+    stopped: futures::channel::oneshot::Receiver<()>,
+) {
+    let mut stopped = stopped.fuse();
+    loop {
+        let seen = Ros2Graph::discovered(&spawner.participant);
+        *graph.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+        let mut tick = smol::Timer::after(GRAPH_REFRESH).fuse();
+        let mut command = std::pin::pin!(commands.recv().fuse());
+        futures::select! {
+            _ = stopped => return,
+            _ = tick => {}
+            command = command => match command {
+                Some(DdsCommand::Topic(route, end, done)) => {
+                    let _ = done.send(topics::start_topic(spawner, &route, end));
+                }
+                None => {
+                    // The bridge dropped its sender: no more commands, wait to be stopped.
+                    let _ = stopped.await;
+                    return;
+                }
+            },
+        }
+    }
+}
