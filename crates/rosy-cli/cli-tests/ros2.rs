@@ -58,6 +58,26 @@ fn topic_echo_of_ros2_topics_through_the_bridge_command_on_demand() {
         out.contains("<raw sensor_msgs/msg/Temperature, 44 bytes>"),
         "{out}"
     );
+    // The tools list what the bridge sees of the ROS 2 graph, marked as such.
+    let topics = rosy(&domain, &["topic", "list"]).output().unwrap();
+    let topics = String::from_utf8_lossy(&topics.stdout);
+    assert!(
+        topics.contains("/engine_temp  [sensor_msgs/msg/Temperature]  0 subscribers, 1 publisher  (ROS 2, seen by ros2-bridge)"),
+        "{topics}"
+    );
+    // And the topic it bridged, as the bridge node's own.
+    assert!(
+        topics
+            .lines()
+            .any(|l| l.starts_with("chatter  [msgpack]") && l.ends_with("1 publisher")),
+        "{topics}"
+    );
+    let nodes = rosy(&domain, &["node", "list"]).output().unwrap();
+    let nodes = String::from_utf8_lossy(&nodes.stdout);
+    assert!(
+        nodes.contains("/rclpy_peer  (ROS 2, seen by ros2-bridge)"),
+        "{nodes}"
+    );
     bridge.kill();
 }
 

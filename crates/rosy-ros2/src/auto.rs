@@ -189,6 +189,7 @@ mod tests {
     #[test]
     fn a_topic_crosses_when_wanted_on_the_far_side_and_known() {
         let graph = Ros2Graph {
+            nodes: Vec::new(),
             publishers: vec![
                 endpoint("/chatter", "std_msgs/msg/String"),
                 endpoint("/temp", "sensor_msgs/msg/Temperature"),
@@ -236,6 +237,7 @@ mod tests {
     #[test]
     fn a_topic_with_publishers_on_both_sides_crosses_one_way() {
         let graph = Ros2Graph {
+            nodes: Vec::new(),
             publishers: vec![endpoint("/cmd_vel", "geometry_msgs/msg/Twist")],
             subscribers: vec![endpoint("/cmd_vel", "geometry_msgs/msg/Twist")],
         };

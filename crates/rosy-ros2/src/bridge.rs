@@ -13,7 +13,7 @@ use crate::convert::{start_from_ros2, start_to_ros2};
 use crate::crossing::{Call, ROUTE_ROOM};
 use crate::dds::{DdsStart, RosEnd, RosService, run_dds};
 use crate::error::Ros2Error;
-use crate::graph::Ros2Graph;
+use crate::graph::{GRAPH_SERVICE_PREFIX, Ros2Graph};
 use crate::rosy_side::{call_rosy, provide_on_rosy};
 use crate::routes::{BridgeConfig, Direction};
 use std::collections::HashSet;
@@ -98,6 +98,16 @@ impl Bridge {
                 "the DDS participant did not start within 30 s".into(),
             )),
         };
+        // Tools (`rosy topic list`, `rosy node list`) ask each bridge for the graph it sees.
+        let seen = graph.clone();
+        node.add_service(
+            &format!("{GRAPH_SERVICE_PREFIX}{}", node.id()),
+            move |(): ()| {
+                let graph = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                async move { Ok(graph) }
+            },
+        )
+        .await?;
         if !auto.is_empty() {
             tasks.push(tokio::spawn(run_auto(
                 node.clone(),

@@ -7,7 +7,7 @@ use rosy::qos::{Durability, Qos, Reliability};
 use rustdds::policy;
 
 /// One publisher or subscriber of a ROS 2 topic.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ros2Endpoint {
     /// The topic's ROS 2 name (`/camera/image_raw`).
     pub topic: String,
@@ -17,18 +17,57 @@ pub struct Ros2Endpoint {
     pub qos: Qos,
 }
 
-/// The ROS 2 topics' publishers and subscribers, the bridge's own left out.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The ROS 2 graph as one bridge sees it, the bridge's own endpoints and node left out.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ros2Graph {
+    /// The ROS 2 nodes (fully qualified names, `/talker`), as they announce themselves on
+    /// `ros_discovery_info`.
+    pub nodes: Vec<String>,
     /// Publishers (DDS writers) of ROS 2 topics.
     pub publishers: Vec<Ros2Endpoint>,
     /// Subscribers (DDS readers) of ROS 2 topics.
     pub subscribers: Vec<Ros2Endpoint>,
 }
 
+/// The name of the rosy service a bridge answers with its [`Ros2Graph`] (it takes `()`):
+/// `ros2_graph/` and the bridge node's id, one per bridge. `rosy topic list` and `rosy node
+/// list` call the ones they find ([`ros2_graphs`]).
+pub const GRAPH_SERVICE_PREFIX: &str = "ros2_graph/";
+
+/// The ROS 2 graphs the bridges in `node`'s mesh see, each with the name of the bridge's rosy
+/// node; a bridge that does not answer within `timeout` is left out.
+pub async fn ros2_graphs(
+    node: &rosy::Node,
+    timeout: std::time::Duration,
+) -> Vec<(String, Ros2Graph)> {
+    let topology = node.topology();
+    let mut found = Vec::new();
+    for info in topology.nodes() {
+        for service in &info.services {
+            if service.name.starts_with(GRAPH_SERVICE_PREFIX) {
+                found.push((info.name.clone(), service.name.clone()));
+            }
+        }
+    }
+    let mut graphs = Vec::new();
+    for (bridge, service) in found {
+        match node
+            .call_timeout::<(), Ros2Graph>(&service, &(), timeout)
+            .await
+        {
+            Ok(graph) => graphs.push((bridge, graph)),
+            Err(e) => tracing::debug!("{service}: no ROS 2 graph: {e}"),
+        }
+    }
+    graphs
+}
+
 impl Ros2Graph {
     /// What `participant` has discovered, leaving out its own endpoints.
-    pub(crate) fn discovered(participant: &rustdds::DomainParticipant) -> Ros2Graph {
+    pub(crate) fn discovered(
+        participant: &rustdds::DomainParticipant,
+        nodes: Vec<String>,
+    ) -> Ros2Graph {
         use rustdds::RTPSEntity;
         let own = participant.guid().prefix;
         let publishers = participant
@@ -61,6 +100,7 @@ impl Ros2Graph {
             })
             .collect();
         Ros2Graph {
+            nodes,
             publishers,
             subscribers,
         }

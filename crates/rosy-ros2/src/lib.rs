@@ -41,7 +41,7 @@ pub mod types;
 pub use bridge::Bridge;
 pub use convert::{known_types, ros2_type_of, to_ros2_serialized};
 pub use error::Ros2Error;
-pub use graph::{Ros2Endpoint, Ros2Graph};
+pub use graph::{GRAPH_SERVICE_PREFIX, Ros2Endpoint, Ros2Graph, ros2_graphs};
 pub use routes::{
     AutoBridge, BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute,
     pattern_matches, ros2_default_qos,

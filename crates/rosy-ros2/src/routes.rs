@@ -10,7 +10,8 @@ use rosy::qos::{Durability, History, Qos, Reliability};
 /// the rosy side; any other crosses as its CDR bytes, unchanged (ROS 2's serialized form,
 /// encapsulation header first), announced as the ROS 2 type, so it can be recorded, replayed
 /// and passed on.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Ros2Type {
     package: String,
     name: String,
@@ -68,6 +69,19 @@ impl Ros2Type {
 
     pub(crate) fn dds_type(&self) -> MessageTypeName {
         MessageTypeName::new(&self.package, &self.name)
+    }
+}
+
+impl From<Ros2Type> for String {
+    fn from(t: Ros2Type) -> String {
+        t.name()
+    }
+}
+
+impl TryFrom<String> for Ros2Type {
+    type Error = Ros2Error;
+    fn try_from(name: String) -> Result<Ros2Type, Ros2Error> {
+        Ros2Type::parse(&name)
     }
 }
 

@@ -12,6 +12,8 @@
                                         the payload's end), then "TEXT N", N counting up
     peer.py talk_temperature TOPIC      publish sensor_msgs/Temperature 21.5 (variance 0.25)
     peer.py listen_temperature TOPIC    print "temperature: T variance V frame F"
+    peer.py graph TOPIC                 print "graph: TOPIC TYPES" once get_topic_names_and_types
+                                        lists TOPIC
     peer.py talk_imu TOPIC              publish a sensor_msgs/Imu with distinct values
     peer.py listen_twist TOPIC          print "twist: lx ly lz ax ay az"
 
@@ -154,6 +156,13 @@ def main():
         )
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "graph":
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+            for name, types in node.get_topic_names_and_types():
+                if name == topic:
+                    print(f"graph: {name} {','.join(types)}", flush=True)
+                    deadline = 0
     elif mode == "talk_imu":
         pub = node.create_publisher(Imu, topic, 10)
         msg = Imu()

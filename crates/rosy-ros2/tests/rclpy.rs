@@ -532,3 +532,47 @@ async fn known_types_are_bridged_on_demand_both_ways() {
     }
     listener.expect_line(line, Duration::from_secs(1));
 }
+
+/// ROS 2's own graph shows a bridged rosy topic with its ROS 2 type, and the bridge's graph
+/// shows the ROS 2 node and its publisher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_side_sees_the_other_sides_graph() {
+    only_loopback();
+    let ros_domain = 77;
+    let (bridge_node, _app) = nodes("ros2-graph").await;
+    let route = TopicRoute::new("/robot_status", Ros2Type::string(), Direction::ToRos2);
+    let bridge = Bridge::start(&bridge_node, config(ros_domain, route))
+        .await
+        .unwrap();
+    let _talker = rclpy_peer(ros_domain, &["talk_string", "/chatter", "x"]);
+    let looker = rclpy_peer(ros_domain, &["graph", "/robot_status"]);
+    looker.expect_line("graph: /robot_status std_msgs/msg/String", T);
+    let start = Instant::now();
+    let seen = loop {
+        let graph = bridge.ros2_graph();
+        let talker = graph
+            .publishers
+            .iter()
+            .any(|p| p.topic == "/chatter" && p.ros2_type == Ros2Type::string());
+        if (talker && graph.nodes.iter().any(|n| n == "/rclpy_peer")) || start.elapsed() > T {
+            break graph;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        seen.nodes.iter().any(|n| n == "/rclpy_peer"),
+        "the rclpy node is seen: {seen:?}"
+    );
+    assert!(
+        seen.publishers.iter().any(|p| p.topic == "/chatter"),
+        "its publisher is seen: {seen:?}"
+    );
+    assert!(
+        !seen
+            .subscribers
+            .iter()
+            .chain(&seen.publishers)
+            .any(|e| e.topic == "/robot_status"),
+        "the bridge's own endpoints are left out: {seen:?}"
+    );
+}

@@ -52,6 +52,12 @@ pub async fn run(
                 println!("{}", serde_json::to_string(&listed).unwrap_or_default());
             } else {
                 print!("{}", render(&listed, verbose));
+                // The ROS 2 nodes each bridge in the mesh sees, marked as such.
+                for (bridge, graph) in rosy_ros2::ros2_graphs(&node, Duration::from_secs(2)).await {
+                    for name in &graph.nodes {
+                        println!("{name}  (ROS 2, seen by {bridge})");
+                    }
+                }
             }
             node.close().await;
             Ok(())

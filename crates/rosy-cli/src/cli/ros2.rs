@@ -4,7 +4,6 @@
 //! a topic it was not given.
 
 use super::error::CliError;
-use super::tool_node;
 use super::units::parse_seconds;
 use rosy::qos::{Durability, History, Qos, Reliability};
 use rosy_ros2::{
@@ -342,7 +341,11 @@ pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
         }
     };
     let config = configure(&args)?;
-    let node = tool_node::join(domain, "ros2-bridge").await?;
+    // A node like any other, not a tool: the topics it bridges are listed as its own.
+    let node = rosy::Node::builder("ros2-bridge")
+        .domain_id(domain)
+        .build()
+        .await?;
     let mut summary: Vec<String> = config
         .topics
         .iter()

@@ -13,8 +13,10 @@ pub(crate) use topics::RosEnd;
 use crate::error::Ros2Error;
 use crate::graph::Ros2Graph;
 use crate::routes::{BridgeConfig, ServiceRoute, TopicRoute};
-use futures::FutureExt;
-use ros2_client::{Context, ContextOptions, Name, NodeName, NodeOptions};
+use futures::{FutureExt, StreamExt};
+use ros2_client::{Context, ContextOptions, Gid, Name, NodeEvent, NodeName, NodeOptions};
+use rustdds::RTPSEntity;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -120,6 +122,8 @@ pub(crate) fn run_dds(start: DdsStart) {
         node: &node,
         participant: context.domain_participant(),
     };
+    let node_names = Arc::new(Mutex::new(HashMap::new()));
+    watch_node_names(&spawner, node_names.clone());
     for entity in service_entities {
         services::spawn_service(&spawner, entity);
     }
@@ -129,39 +133,96 @@ pub(crate) fn run_dds(start: DdsStart) {
     let failed = started.is_err();
     let _ = ready.send(started);
     if !failed {
-        smol::block_on(executor.run(serve(&spawner, &mut commands, &graph, stopped)));
+        let noted = Noted {
+            graph: &graph,
+            node_names: &node_names,
+        };
+        smol::block_on(executor.run(serve(&spawner, &mut commands, noted, stopped)));
     }
     // The tasks (and their readers and writers) go before the node and the participant.
     drop(spawner);
     drop(executor);
 }
 
+/// The ROS 2 node names each participant announces (by its GID), from `ros_discovery_info`.
+type NodeNames = Arc<Mutex<HashMap<Gid, Vec<String>>>>;
+
+/// Keeps `names` up to date from the node's discovery events, the bridge's own participant
+/// left out.
+fn watch_node_names(spawner: &Spawner<'_, '_>, names: NodeNames) {
+    let Some(events) = spawner.node.status_receiver() else {
+        return;
+    };
+    let own = Gid::from(spawner.participant.guid());
+    spawner
+        .executor
+        .spawn(async move {
+            let mut events = std::pin::pin!(events);
+            while let Some(event) = events.next().await {
+                if let NodeEvent::ParticipantEntities(info) = event {
+                    if info.gid() == own {
+                        continue;
+                    }
+                    let nodes = info
+                        .nodes()
+                        .iter()
+                        .map(|n| n.fully_qualified_name())
+                        .collect();
+                    lock(&names).insert(info.gid(), nodes);
+                }
+            }
+        })
+        .detach();
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the DDS thread notes what it discovered.
+struct Noted<'n> {
+    graph: &'n Mutex<Ros2Graph>,
+    node_names: &'n NodeNames,
+}
+
 /// Takes the bridge's commands and notes the graph, until `stopped`.
 async fn serve(
     spawner: &Spawner<'_, '_>,
     commands: &mut mpsc::Receiver<DdsCommand>,
-    graph: &Mutex<Ros2Graph>,
+    noted: Noted<'_>,
     stopped: futures::channel::oneshot::Receiver<()>,
 ) {
     let mut stopped = stopped.fuse();
+    let mut open = true;
     loop {
-        let seen = Ros2Graph::discovered(&spawner.participant);
-        *graph.lock().unwrap_or_else(|e| e.into_inner()) = seen;
-        let mut tick = smol::Timer::after(GRAPH_REFRESH).fuse();
-        let mut command = std::pin::pin!(commands.recv().fuse());
-        futures::select! {
+        let mut names: Vec<String> = lock(noted.node_names).values().flatten().cloned().collect();
+        names.sort();
+        names.dedup();
+        let seen = Ros2Graph::discovered(&spawner.participant, names);
+        *lock(noted.graph) = seen;
+        let mut tick = FutureExt::fuse(smol::Timer::after(GRAPH_REFRESH));
+        // Once the bridge has no more routes to add (no on-demand routes), only the graph.
+        let listening = open;
+        let commands = &mut *commands;
+        let next = async move {
+            if listening {
+                commands.recv().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let mut command = std::pin::pin!(next.fuse());
+        let command = futures::select! {
             _ = stopped => return,
-            _ = tick => {}
-            command = command => match command {
-                Some(DdsCommand::Topic(route, end, done)) => {
-                    let _ = done.send(topics::start_topic(spawner, &route, end));
-                }
-                None => {
-                    // The bridge dropped its sender: no more commands, wait to be stopped.
-                    let _ = stopped.await;
-                    return;
-                }
-            },
+            _ = tick => None,
+            command = command => Some(command),
+        };
+        match command {
+            Some(Some(DdsCommand::Topic(route, end, done))) => {
+                let _ = done.send(topics::start_topic(spawner, &route, end));
+            }
+            Some(None) => open = false,
+            None => {}
         }
     }
 }
