@@ -31,6 +31,7 @@ mod cdr;
 mod convert;
 mod crossing;
 mod dds;
+mod definitions;
 mod error;
 mod rosy_side;
 mod routes;
@@ -38,6 +39,7 @@ pub mod types;
 
 pub use bridge::Bridge;
 pub use convert::{known_types, ros2_type_of, to_ros2_serialized};
+pub use definitions::ros2_definition;
 pub use error::Ros2Error;
 pub use routes::{
     BridgeConfig, Direction, Ros2Service, Ros2Type, ServiceRoute, TopicRoute, ros2_default_qos,
