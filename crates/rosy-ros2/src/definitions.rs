@@ -1881,7 +1881,8 @@ pub fn ros2_definition(ros2_type: &str) -> Option<&'static str> {
 }
 
 /// The ROS 2 types with a definition, sorted.
-pub fn defined_types() -> impl Iterator<Item = &'static str> {
+#[cfg(test)]
+fn defined_types() -> impl Iterator<Item = &'static str> {
     MSGS.iter().map(|m| m.name)
 }
 
@@ -1951,7 +1952,7 @@ mod tests {
             );
             for (section, text) in &sections {
                 assert_eq!(
-                    Some(*text).map(str::trim_end),
+                    Some(text.trim_end()),
                     msg(section).map(|m| m.text.trim_end())
                 );
                 let package = section.split('/').next().unwrap();

@@ -91,7 +91,7 @@ mod tests {
             let unique: BTreeSet<&str> = names.iter().copied().collect();
             assert_eq!(unique.len(), names.len(), "{name}: a section twice: {names:?}");
             for (section, text) in &sections {
-                assert_eq!(Some(*text).map(str::trim_end), msg(section).map(|m| m.text.trim_end()));
+                assert_eq!(Some(text.trim_end()), msg(section).map(|m| m.text.trim_end()));
                 let package = section.split('/').next().unwrap();
                 for dep in referenced(package, text) {
                     assert!(unique.contains(dep.as_str()), "{name}: {section} uses {dep}, not in {names:?}");
@@ -243,7 +243,8 @@ pub fn ros2_definition(ros2_type: &str) -> Option<&'static str> {
 }
 
 /// The ROS 2 types with a definition, sorted.
-pub fn defined_types() -> impl Iterator<Item = &'static str> {
+#[cfg(test)]
+fn defined_types() -> impl Iterator<Item = &'static str> {
     MSGS.iter().map(|m| m.name)
 }
 """
