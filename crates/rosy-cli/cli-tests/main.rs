@@ -12,6 +12,7 @@ mod misleading_errors;
 mod observers;
 mod qos;
 mod ros2;
+mod ros2_bag;
 mod speedtest;
 use rosy_test_support as support;
 mod transport_info;

@@ -32,6 +32,7 @@ mod cdr;
 mod convert;
 mod crossing;
 mod dds;
+mod definitions;
 mod error;
 mod graph;
 mod rosy_side;
@@ -40,6 +41,7 @@ pub mod types;
 
 pub use bridge::Bridge;
 pub use convert::{known_types, ros2_type_of, to_ros2_serialized};
+pub use definitions::ros2_definition;
 pub use error::Ros2Error;
 pub use graph::{GRAPH_SERVICE_PREFIX, Ros2Endpoint, Ros2Graph, ros2_graphs};
 pub use routes::{

@@ -4,7 +4,9 @@
 //! re-encoded), one MCAP channel per topic and codec: `message_encoding` is the codec's name
 //! (`msgpack`, `json`, `raw`, `rkyv` or a custom codec's name) and the channel's schema is named
 //! after the Rust type when the publisher announced it; or, for Foxglove, as JSON with a JSON
-//! schema ([`BagWriter::json_channel`], fed by `rosy::msgs::JsonForm`). Chunks are
+//! schema ([`BagWriter::json_channel`], fed by `rosy::msgs::JsonForm`); or, for ROS 2 tools,
+//! in ROS 2's serialized form with a `ros2msg` schema ([`BagWriter::cdr_channel`],
+//! `message_encoding` [`CDR_ENCODING`]). Chunks are
 //! uncompressed, zstd or lz4 ([`BagCompression`]) and finished at least every
 //! [`FLUSH_INTERVAL`], so a recorder killed with `kill -9` loses at most that much.
 //!
@@ -23,6 +25,6 @@ mod read;
 mod write;
 
 pub use error::BagError;
-pub use keys::{CODEC_KEY, QOS_KEY, TYPE_KEY};
+pub use keys::{CDR_ENCODING, CODEC_KEY, QOS_KEY, ROS2MSG_ENCODING, TYPE_KEY};
 pub use read::{Bag, BagChannel, BagMessage, BagSummary, TopicSummary};
 pub use write::{BagCompression, BagWriter, FLUSH_INTERVAL};

@@ -772,6 +772,96 @@ mod tests {
     }
 
     #[test]
+    fn a_cdr_channel_is_written_in_ros2s_form_and_reads_back_as_its_ros2_type() {
+        let dir = temp("cdr");
+        let path = dir.join("ros2.mcap");
+        let mut w = BagWriter::create(&path).unwrap();
+        let definition = "float64 temperature\nfloat64 variance\n";
+        let t = w
+            .cdr_channel("temp", "sensor_msgs/msg/Temperature", Some(definition))
+            .unwrap();
+        assert_eq!(
+            w.cdr_channel("temp", "sensor_msgs/msg/Temperature", Some(definition))
+                .unwrap(),
+            t
+        );
+        let bare = w.cdr_channel("odd", "my_msgs/msg/Odd", None).unwrap();
+        w.write(t, 1, 1, &[0, 1, 0, 0, 7]).unwrap();
+        w.write(bare, 2, 2, &[0, 1, 0, 0]).unwrap();
+        w.finish().unwrap();
+
+        let bytes = std::fs::read(&path).unwrap();
+        let mut schemas = Vec::new();
+        let mut channels = Vec::new();
+        for record in mcap::read::LinearReader::new(&bytes).unwrap() {
+            match record.unwrap() {
+                Record::Schema { header, data } => {
+                    schemas.push((header.name, header.encoding, data.into_owned()))
+                }
+                Record::Channel(c) => channels.push(c),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            schemas,
+            vec![
+                (
+                    "sensor_msgs/msg/Temperature".to_string(),
+                    "ros2msg".to_string(),
+                    definition.as_bytes().to_vec()
+                ),
+                ("my_msgs/msg/Odd".to_string(), "ros2msg".to_string(), vec![]),
+            ]
+        );
+        assert!(channels.iter().all(|c| c.message_encoding == "cdr"));
+        assert_eq!(channels[0].metadata[CODEC_KEY], "raw");
+        assert_eq!(
+            channels[0].metadata[TYPE_KEY],
+            "sensor_msgs/msg/Temperature"
+        );
+
+        let bag = Bag::open(&path).unwrap();
+        let m = bag.message(0).unwrap();
+        assert_eq!(m.data, &[0, 1, 0, 0, 7]);
+        assert_eq!(m.channel.encoding, "cdr");
+        assert_eq!(m.channel.type_name, "sensor_msgs/msg/Temperature");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_ros2_recorders_channel_reads_as_its_schemas_type() {
+        // As rosbag2 writes it: no rosy metadata, the type only in the schema's name.
+        let mut out = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = mcap::Writer::new(&mut out).unwrap();
+            let schema = w
+                .add_schema(
+                    "sensor_msgs/msg/Temperature",
+                    "ros2msg",
+                    b"float64 temperature",
+                )
+                .unwrap();
+            let metadata = BTreeMap::from([("offered_qos_profiles".to_string(), String::new())]);
+            let c = w.add_channel(schema, "/temp", "cdr", &metadata).unwrap();
+            let header = mcap::records::MessageHeader {
+                channel_id: c,
+                sequence: 1,
+                log_time: 5,
+                publish_time: 5,
+            };
+            w.write_to_known_channel(&header, &[0, 1, 0, 0, 1]).unwrap();
+            w.finish().unwrap();
+        }
+        let bag = Bag::from_vec(Path::new("ros2.mcap"), out.into_inner()).unwrap();
+        let c = bag.channels().next().unwrap();
+        assert_eq!(
+            (c.topic.as_str(), c.encoding.as_str(), c.type_name.as_str()),
+            ("/temp", "cdr", "sensor_msgs/msg/Temperature")
+        );
+        assert_eq!(c.qos, None);
+    }
+
+    #[test]
     fn a_written_bag_reads_back_with_its_summary() {
         let dir = temp("roundtrip");
         let path = dir.join("a.mcap");

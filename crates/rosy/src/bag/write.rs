@@ -3,11 +3,11 @@
 //! [`FLUSH_INTERVAL`] so a killed recorder loses little.
 //!
 //! It writes the payloads it is given and never overwrites an existing file; turning messages
-//! into JSON for Foxglove is the caller's choice ([`BagWriter::json_channel`] only declares
-//! such a channel).
+//! into JSON for Foxglove, or into ROS 2's serialized form, is the caller's choice
+//! ([`BagWriter::json_channel`] and [`BagWriter::cdr_channel`] only declare such channels).
 
 use super::error::{BagError, show};
-use super::keys::{CODEC_KEY, QOS_KEY, TYPE_KEY};
+use super::keys::{CDR_ENCODING, CODEC_KEY, QOS_KEY, ROS2MSG_ENCODING, TYPE_KEY};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
@@ -220,6 +220,44 @@ impl BagWriter {
         let id = self
             .out
             .add_channel(schema_id, topic, "json", &metadata)
+            .map_err(|e| self.error(e))?;
+        self.channels.insert(key, id);
+        Ok(id)
+    }
+
+    /// The channel for messages on `topic` in ROS 2's serialized form (the 4-byte CDR
+    /// encapsulation header, then CDR) of the ROS 2 type `ros2_type` (`sensor_msgs/msg/Imu`),
+    /// as ROS 2's own recorder writes them: `message_encoding` [`CDR_ENCODING`], and a schema
+    /// named `ros2_type` of encoding [`ROS2MSG_ENCODING`] holding `definition`, the type's
+    /// complete `ros2msg` text (`rosy_ros2::ros2_definition`). Foxglove and ROS 2 tools decode
+    /// such a channel. Without a definition the schema is empty: tools that need one cannot
+    /// decode the messages, so the caller should warn. Adds it on first use.
+    ///
+    /// The channel's rosy metadata says the messages travel in rosy with the `raw` codec,
+    /// announced as `ros2_type`, which is how `rosy bag play` republishes them (and how the
+    /// ROS 2 bridge carries a type it has no rosy form of).
+    pub fn cdr_channel(
+        &mut self,
+        topic: &str,
+        ros2_type: &str,
+        definition: Option<&str>,
+    ) -> Result<u16, BagError> {
+        let key = (topic.to_string(), CDR_ENCODING.to_string());
+        if let Some(&id) = self.channels.get(&key) {
+            return Ok(id);
+        }
+        let schema = self
+            .out
+            .add_schema(
+                ros2_type,
+                ROS2MSG_ENCODING,
+                definition.unwrap_or_default().as_bytes(),
+            )
+            .map_err(|e| self.error(e))?;
+        let metadata = self.metadata(topic, "raw", ros2_type);
+        let id = self
+            .out
+            .add_channel(schema, topic, CDR_ENCODING, &metadata)
             .map_err(|e| self.error(e))?;
         self.channels.insert(key, id);
         Ok(id)

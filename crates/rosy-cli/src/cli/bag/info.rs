@@ -99,6 +99,13 @@ mod tests {
                     type_name: "cam::Frame".into(),
                 },
                 TopicSummary {
+                    topic: "temp".into(),
+                    messages: 1,
+                    share: 25.0,
+                    codec: "cdr".into(),
+                    type_name: "sensor_msgs/msg/Temperature".into(),
+                },
+                TopicSummary {
                     topic: "gps".into(),
                     messages: 1,
                     share: 25.0,
@@ -117,6 +124,10 @@ mod tests {
         );
         assert!(
             text.contains("  camera  3 msgs ( 75.0%)  [rkyv]  cam::Frame\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  temp    1 msgs ( 25.0%)  [cdr]  sensor_msgs/msg/Temperature\n"),
             "{text}"
         );
         assert!(

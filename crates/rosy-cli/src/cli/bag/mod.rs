@@ -4,7 +4,7 @@
 //! files are read and written only through `rosy::bag`, the mesh only through `rosy::Node`.
 //!
 //! Nothing here may overwrite an existing file, or re-encode a recorded message unless asked to
-//! (`record --foxglove`, `convert`).
+//! (`record --foxglove`, `record --ros2`, `convert`).
 
 mod clock;
 mod convert;
@@ -26,9 +26,17 @@ pub enum BagCommand {
     /// Messages keep the bytes they travelled with; each topic becomes an MCAP channel whose
     /// message encoding is the codec (msgpack, json, raw, rkyv...) and whose schema is named
     /// after the Rust type when the publisher announced it, so MCAP tools (Foxglove, `mcap`)
-    /// open the file. With --foxglove, messages are written as JSON Foxglove decodes. Data reaches the disk at least every 0.5 s: a recorder killed with
-    /// `kill -9` leaves a bag `rosy bag info` and `rosy bag play` still read. A recording that
-    /// got no message leaves no file.
+    /// open the file. With --foxglove, messages are written as JSON Foxglove decodes.
+    ///
+    /// A topic bridged from ROS 2 (`rosy ros2 bridge`) of a type rosy has no form of (raw bytes
+    /// announced as `pkg/msg/Type`) is written as ROS 2's recorder writes it: message encoding
+    /// `cdr`, a `ros2msg` schema with the type's definition, the bytes as they travelled; with
+    /// --ros2, so are the topics of types with a ROS 2 form (converted), so the whole bag opens
+    /// in ROS 2 tools.
+    ///
+    /// Data reaches the disk at least every 0.5 s: a recorder killed with `kill -9` leaves a bag
+    /// `rosy bag info` and `rosy bag play` still read. A recording that got no message leaves
+    /// no file.
     Record {
         /// The topics to record.
         #[arg(required = true)]
@@ -50,8 +58,17 @@ pub enum BagCommand {
         /// types (images, point clouds, transforms, logs) with Foxglove's schemas
         /// (`foxglove.RawImage`...), whatever codec they travelled in. Raw bytes and unknown
         /// rkyv types keep their bytes.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "ros2")]
         foxglove: bool,
+        /// Write a bag in ROS 2's MCAP form (what `ros2 bag record -s mcap` writes; Foxglove
+        /// and ROS 2 tools read it): messages of the rosy types that have a ROS 2 form
+        /// (`rosy ros2 types`: rosy::msgs::Imu as sensor_msgs/msg/Imu, String as
+        /// std_msgs/msg/String...) are converted to ROS 2's serialized form, message encoding
+        /// `cdr` with a `ros2msg` schema; topics bridged from ROS 2 are always written so.
+        /// Other topics keep their bytes and codec; a message that does not convert is kept
+        /// with its bytes and counted.
+        #[arg(long)]
+        ros2: bool,
         /// The recorder's QoS: `--qos-reliability reliable` makes publishers wait for it
         /// rather than drop (it records everything, or fails their sends and says so).
         #[command(flatten)]
@@ -112,6 +129,7 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
             count,
             compression,
             foxglove,
+            ros2,
             qos,
         } => {
             let path = output.unwrap_or_else(|| PathBuf::from(default_name(SystemTime::now())));
@@ -125,6 +143,7 @@ pub async fn run(command: BagCommand, domain: &str, json: bool) -> Result<(), Cl
                 count,
                 compression: compression.parse().map_err(CliError::Usage)?,
                 foxglove,
+                ros2,
                 qos: qos.qos(false),
             };
             record::run(domain, topics, path, options, json).await

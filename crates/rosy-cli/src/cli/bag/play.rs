@@ -5,13 +5,19 @@
 //! until just before each deadline, then spins the last fraction of a millisecond, so errors
 //! do not add up and each message leaves within a millisecond of its time. It never re-encodes
 //! a message and never writes the bag.
+//!
+//! A channel in ROS 2's form (`message_encoding` `cdr`: `rosy bag record` of a ROS 2 type, or a
+//! bag ROS 2 recorded) is sent as it is with the `raw` codec, its topic announced as the ROS 2
+//! type (`sensor_msgs/msg/Temperature`), as the ROS 2 bridge announces such a topic: `rosy ros2
+//! bridge --to-ros2 TOPIC=TYPE` carries it to ROS 2 unchanged.
 
 use super::files::failed;
 use crate::cli::error::CliError;
 use crate::cli::progress::Spinner;
 use crate::cli::tool_node;
 use bytes::Bytes;
-use rosy::bag::Bag;
+use rosy::bag::{Bag, BagChannel, CDR_ENCODING};
+use rosy::codec::BuiltinCodec;
 use rosy::codec::CodecId;
 use rosy::node::shutdown_signal as interrupted;
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,8 +73,7 @@ fn schedule(bag: &Bag, only: &[String]) -> Result<Schedule, CliError> {
                 topics.len() - 1
             }
         };
-        let codec = CodecId::from_name(&c.encoding).unwrap_or(CodecId::Custom);
-        index.insert(c.id, (t, codec));
+        index.insert(c.id, (t, channel_codec(c)));
     }
     let mut entries: Vec<(u64, usize, CodecId, usize)> = bag
         .messages()
@@ -87,6 +92,16 @@ fn schedule(bag: &Bag, only: &[String]) -> Result<Schedule, CliError> {
     Ok(Schedule { entries, topics })
 }
 
+/// The codec a channel's messages are sent with: its encoding's, `raw` for ROS 2's serialized
+/// form (`cdr`), a custom codec's otherwise.
+fn channel_codec(c: &BagChannel) -> CodecId {
+    if c.encoding == CDR_ENCODING {
+        CodecId::Raw
+    } else {
+        CodecId::from_name(&c.encoding).unwrap_or(CodecId::Custom)
+    }
+}
+
 pub async fn run(domain: &str, path: &Path, options: Options, json: bool) -> Result<(), CliError> {
     let bag = Bag::open(path).map_err(failed)?;
     if let Some(why) = bag.unfinished() {
@@ -102,8 +117,25 @@ pub async fn run(domain: &str, path: &Path, options: Options, json: bool) -> Res
     let node = tool_node::join(domain, "bag-play").await?;
     // Republished with the QoS recorded for each topic (a latched topic stays latched).
     let mut declared = Vec::new();
+    // ROS 2 types, announced as such (their payloads are raw bytes).
+    let mut announced = Vec::new();
     for c in bag.channels().filter(|c| plan.topics.contains(&c.topic)) {
-        let codec = CodecId::from_name(&c.encoding).and_then(rosy::codec::BuiltinCodec::from_id);
+        if c.encoding == CDR_ENCODING {
+            if c.type_name.is_empty() {
+                eprintln!(
+                    "warning: {} has no type in {}: it is sent as raw bytes of no type",
+                    c.topic,
+                    path.display()
+                );
+            }
+            let qos = c.qos.unwrap_or_default();
+            announced.push(
+                node.encoded_publisher(&c.topic, BuiltinCodec::Raw, &c.type_name, qos)
+                    .await?,
+            );
+            continue;
+        }
+        let codec = CodecId::from_name(&c.encoding).and_then(BuiltinCodec::from_id);
         if let (Some(qos), Some(codec)) = (c.qos, codec) {
             declared.push(
                 node.publisher_with_codec_qos::<serde_json::Value, _>(&c.topic, codec, qos)
@@ -158,7 +190,7 @@ pub async fn run(domain: &str, path: &Path, options: Options, json: bool) -> Res
     };
     let result = sending.await;
     signals.abort();
-    drop(declared);
+    drop((declared, announced));
     node.close().await;
     let (sent, elapsed) = result
         .map_err(|e| CliError::Failed(format!("playing stopped: {e}")))?

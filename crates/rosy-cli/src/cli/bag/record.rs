@@ -1,9 +1,13 @@
 //! `rosy bag record`: subscribes to topics as a tool node and writes what arrives to an MCAP
 //! file, from a dedicated writer thread so the subscriptions are drained as fast as they fill.
 //!
-//! Without `--foxglove` it never decodes or re-encodes a message; with it, messages become JSON
-//! through `rosy::msgs::JsonForm` (one conversion per message, on the writer thread). It never
-//! overwrites a file, and leaves no file when nothing arrived.
+//! Without `--foxglove` or `--ros2` it never decodes or re-encodes a message; with
+//! `--foxglove`, messages become JSON through `rosy::msgs::JsonForm`, with `--ros2` messages of
+//! a type with a ROS 2 form become ROS 2's serialized form through
+//! `rosy_ros2::to_ros2_serialized` (one conversion per message, on the writer thread). A topic
+//! bridged from ROS 2 (raw bytes announced as `pkg/msg/Type`) is always recorded in ROS 2's
+//! MCAP form (`cdr` with a `ros2msg` schema), its bytes as they travelled. It never overwrites
+//! a file, and leaves no file when nothing arrived.
 
 use super::clock::now_ns;
 use super::files::failed;
@@ -16,7 +20,7 @@ use rosy::codec::CodecId;
 use rosy::msgs::JsonForm;
 use rosy::node::shutdown_signal as interrupted;
 use rosy::topology::TopicRole;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +48,8 @@ pub struct Options {
     pub compression: BagCompression,
     /// Convert messages to JSON with Foxglove schemas.
     pub foxglove: bool,
+    /// Convert messages of types with a ROS 2 form to ROS 2's serialized form.
+    pub ros2: bool,
     /// The recorder's subscriptions' QoS (reliable: the publishers wait for it).
     pub qos: rosy::qos::Qos,
 }
@@ -60,6 +66,7 @@ pub async fn run(
         count,
         compression,
         foxglove,
+        ros2,
         qos,
     } = options;
     let mut writer = BagWriter::create_compressed(&path, compression).map_err(failed)?;
@@ -125,8 +132,10 @@ pub async fn run(
                 node: &node,
                 topics: &topics,
                 foxglove,
+                ros2,
                 channels: HashMap::new(),
                 unconverted: 0,
+                failing: HashSet::new(),
             };
             sink.write_loop(rx, &counters, limit, &done)
                 .map(|unconverted| (writer, unconverted))
@@ -186,8 +195,8 @@ pub async fn run(
         .map_err(failed)?;
     if unconverted > 0 {
         eprintln!(
-            "warning: {unconverted} messages did not decode as their announced type and were \
-             recorded with their original bytes"
+            "warning: {unconverted} messages did not convert from their announced type and \
+             were recorded with their original bytes, on a channel of their codec"
         );
     }
     let messages = writer.messages();
@@ -232,21 +241,35 @@ pub async fn run(
     Ok(())
 }
 
+/// What the messages of one channel become before they are written.
+#[derive(Clone)]
+enum Conversion {
+    /// Nothing: written as they travelled.
+    None,
+    /// JSON for Foxglove (`--foxglove`).
+    Json(JsonForm),
+    /// ROS 2's serialized form of this ROS 2 type (`--ros2`).
+    Ros2(&'static str),
+}
+
 /// The writer thread's state: the bag, and each (topic, codec)'s channel.
 struct Sink<'a> {
     writer: &'a mut BagWriter,
     node: &'a rosy::Node,
     topics: &'a [String],
     foxglove: bool,
-    /// The channel of each (topic, codec), and the JSON form its messages are converted to.
-    channels: HashMap<(usize, CodecId), (u16, Option<JsonForm>)>,
-    /// Messages that did not convert to JSON (written with their own bytes instead).
+    ros2: bool,
+    /// The channel of each (topic, codec), and what its messages are converted to.
+    channels: HashMap<(usize, CodecId), (u16, Conversion)>,
+    /// Messages that did not convert (written with their own bytes instead).
     unconverted: u64,
+    /// The topics a message failed to convert on, each logged once.
+    failing: HashSet<usize>,
 }
 
 impl Sink<'_> {
     /// Writes what arrives until every reader is gone or `limit` messages are written. Returns
-    /// how many messages could not be converted to JSON.
+    /// how many messages could not be converted (to JSON or to ROS 2's form).
     fn write_loop(
         &mut self,
         rx: std::sync::mpsc::Receiver<Incoming>,
@@ -284,36 +307,86 @@ impl Sink<'_> {
             if let Some(qos) = publisher_qos(self.node, topic) {
                 self.writer.set_qos(topic, qos);
             }
-            let form = self
-                .foxglove
-                .then(|| JsonForm::new(m.codec, &type_name))
-                .flatten();
-            let channel = match &form {
-                Some(form) => {
-                    self.writer
-                        .json_channel(topic, form.schema().as_ref(), &type_name)?
-                }
-                None => self.writer.channel(topic, &codec, &type_name)?,
+            let ros2_type = if m.codec == CodecId::Raw && is_ros2_type_name(&type_name) {
+                // Bridged from ROS 2: already ROS 2's serialized form.
+                Some((type_name.clone(), Conversion::None))
+            } else if self.ros2 {
+                rosy_ros2::ros2_type_of(&type_name).map(|t| (t.to_string(), Conversion::Ros2(t)))
+            } else {
+                None
             };
-            self.channels.insert(key, (channel, form));
-        }
-        let (channel, form) = &self.channels[&key];
-        let (channel, form) = (*channel, form.clone());
-        if let Some(form) = form {
-            match form.convert(m.codec, &m.payload) {
-                Ok(json) => return self.writer.write(channel, m.at, m.at, &json),
-                Err(e) => {
-                    self.unconverted += 1;
-                    tracing::debug!("{e}");
-                    let topic = &self.topics[m.topic];
-                    let (codec, type_name) = describe(self.node, topic, m.codec);
-                    let original = self.writer.channel(topic, &codec, &type_name)?;
-                    return self.writer.write(original, m.at, m.at, &m.payload);
+            let (channel, conversion) = if let Some((ros2_type, conversion)) = ros2_type {
+                let definition = rosy_ros2::ros2_definition(&ros2_type);
+                if definition.is_none() {
+                    eprintln!(
+                        "warning: rosy has no message definition of {ros2_type}: topic {topic} \
+                         is recorded as cdr with an empty ros2msg schema, which Foxglove and \
+                         ROS 2 tools cannot decode"
+                    );
                 }
+                let channel = self.writer.cdr_channel(topic, &ros2_type, definition)?;
+                (channel, conversion)
+            } else {
+                match self
+                    .foxglove
+                    .then(|| JsonForm::new(m.codec, &type_name))
+                    .flatten()
+                {
+                    Some(form) => (
+                        self.writer
+                            .json_channel(topic, form.schema().as_ref(), &type_name)?,
+                        Conversion::Json(form),
+                    ),
+                    None => (
+                        self.writer.channel(topic, &codec, &type_name)?,
+                        Conversion::None,
+                    ),
+                }
+            };
+            self.channels.insert(key, (channel, conversion));
+        }
+        let (channel, conversion) = &self.channels[&key];
+        let (channel, conversion) = (*channel, conversion.clone());
+        let converted = match conversion {
+            Conversion::None => return self.writer.write(channel, m.at, m.at, &m.payload),
+            Conversion::Json(form) => form.convert(m.codec, &m.payload).map_err(|e| e.to_string()),
+            Conversion::Ros2(ros2_type) => {
+                let received = rosy::node::Received {
+                    codec: m.codec,
+                    payload: m.payload.clone(),
+                };
+                rosy_ros2::to_ros2_serialized(ros2_type, &received).map_err(|e| e.to_string())
+            }
+        };
+        match converted {
+            Ok(bytes) => self.writer.write(channel, m.at, m.at, &bytes),
+            Err(e) => {
+                self.unconverted += 1;
+                let topic = &self.topics[m.topic];
+                if self.failing.insert(m.topic) {
+                    eprintln!(
+                        "warning: a message on {topic} did not convert ({e}); it and any other \
+                         that does not are recorded with their original bytes"
+                    );
+                } else {
+                    tracing::debug!("{topic}: {e}");
+                }
+                let (codec, type_name) = describe(self.node, topic, m.codec);
+                let original = self.writer.channel(topic, &codec, &type_name)?;
+                self.writer.write(original, m.at, m.at, &m.payload)
             }
         }
-        self.writer.write(channel, m.at, m.at, &m.payload)
     }
+}
+
+/// Whether `name` is a ROS 2 message type name (`sensor_msgs/msg/Temperature`), as the ROS 2
+/// bridge announces a topic whose type it carries as ROS 2's serialized bytes.
+fn is_ros2_type_name(name: &str) -> bool {
+    let word = |w: &str| {
+        w.starts_with(|c: char| c.is_ascii_alphabetic())
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    matches!(name.split('/').collect::<Vec<_>>()[..], [pkg, "msg", ty] if word(pkg) && word(ty))
 }
 
 /// The quality of service a publisher of `topic` announced (the first one's).
@@ -338,5 +411,29 @@ fn describe(node: &rosy::Node, topic: &str, codec: CodecId) -> (String, String) 
         Some(t) if t.role == TopicRole::Publish => (t.codec_name.clone(), t.type_name.clone()),
         Some(t) if codec == CodecId::Custom => (t.codec_name.clone(), String::new()),
         _ => (codec.name().to_string(), String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ros2_type_names_are_told_from_rust_ones() {
+        assert!(is_ros2_type_name("sensor_msgs/msg/Temperature"));
+        assert!(is_ros2_type_name("my_pkg2/msg/Odd_Type3"));
+        for name in [
+            "",
+            "rosy::msgs::Imu",
+            "sensor_msgs/Temperature",
+            "sensor_msgs/srv/SetBool",
+            "a/msg/b/c",
+            "/msg/T",
+            "pkg/msg/",
+            "2pkg/msg/T",
+            "pkg/msg/Vec<u8>",
+        ] {
+            assert!(!is_ros2_type_name(name), "{name:?}");
+        }
     }
 }
