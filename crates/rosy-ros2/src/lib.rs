@@ -3,27 +3,37 @@
 //! Cyclone DDS do (`rt/` topic names, `pkg::msg::dds_::Type_` type names, CDR payloads), and a
 //! rosy node's publishers and subscribers on the other side.
 //!
-//! What crosses today: topics of `std_msgs/msg/String` and `sensor_msgs/msg/Image`, each way,
-//! with ROS 2's default QoS (reliable, volatile, keep last 10), and calls of
-//! `std_srvs/srv/SetBool` and `std_srvs/srv/Trigger` services, each way. Images land in rosy as
-//! [`rosy::msgs::RawImage`] archives, which same-host rosy readers read in place.
+//! Any ROS 2 type crosses: the standard ones (`std_msgs`, `geometry_msgs`, `sensor_msgs` Image,
+//! CompressedImage, PointCloud2, Imu, CameraInfo, `rcl_interfaces/msg/Log`; [`known_types`])
+//! as their `rosy::msgs` or plain Rust form (frames as rkyv archives same-host readers read in
+//! place), any other as its CDR bytes, unchanged, announced as the ROS 2 type. Routes are fixed
+//! ([`TopicRoute`], with QoS mapped both ways, latched included) or made on demand by name
+//! pattern ([`AutoBridge`]); `std_srvs/srv/SetBool` and `Trigger` calls cross each way. Each
+//! bridge tells tools what it sees of the ROS 2 graph ([`ros2_graphs`]).
+//!
+//! How the files divide the work: `routes` (what is asked), `dds` (the DDS thread: readers,
+//! writers, servers, clients and the graph it discovers, `graph`), `rosy_side` (the node's
+//! publishers and subscribers), `convert` (the table of types with a rosy form), `cdr` (samples
+//! as bytes), `auto` (on-demand routes), `bridge` (wiring), `types` (ROS 2 messages as serde
+//! values), `definitions` (their `.msg` text, for bags).
 //!
 //! Its own crate, so that a robot that does not talk to ROS 2 never builds a DDS stack.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
+//! use rosy_ros2::{AutoBridge, Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
 //! let node = rosy::build_node("ros2-bridge").await?;
 //! let mut config = BridgeConfig::from_env()?; // ROS_DOMAIN_ID
 //! config.topics.push(TopicRoute::new("/camera/image_raw", Ros2Type::image(), Direction::FromRos2));
 //! config.topics.push(TopicRoute::new("/status", Ros2Type::string(), Direction::ToRos2));
+//! config.auto = AutoBridge::everything_known(); // the rest on demand
 //! let bridge = Bridge::start(&node, config).await?;
 //! node.forever().await;
 //! # drop(bridge); Ok(()) }
 //! ```
 //!
 //! Secure mode: not yet. A bridge joins the ROS 2 graph without SROS2 and the rosy mesh as a
-//! plain node.
+//! plain node (issue 21 will give it an identity of its own on the rosy side).
 
 mod auto;
 mod bad;
