@@ -141,6 +141,49 @@ impl SerializerAdapter<Cdr> for CdrBytes {
     }
 }
 
+/// The CDR body of a service request or response whose type rosy has no form for, carried as
+/// it is through ros2-client's typed servers and clients: written as its bytes one by one (a
+/// CDR tuple of octets has no length and no padding), read as every byte left.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RawBody(pub Vec<u8>);
+
+impl serde::Serialize for RawBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for byte in &self.0 {
+            tuple.serialize_element(byte)?;
+        }
+        tuple.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawBody, D::Error> {
+        struct Rest;
+        impl<'de> serde::de::Visitor<'de> for Rest {
+            type Value = RawBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the bytes of a CDR body")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawBody, A::Error> {
+                let mut bytes = Vec::new();
+                // The CDR reader has no "rest of the input": read octets until it runs out.
+                while let Ok(Some(byte)) = seq.next_element::<u8>() {
+                    bytes.push(byte);
+                }
+                Ok(RawBody(bytes))
+            }
+        }
+        deserializer.deserialize_tuple(usize::MAX, Rest)
+    }
+}
+
+impl ros2_client::Message for RawBody {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +201,17 @@ mod tests {
         // XCDR2 little-endian (0x0007): not plain CDR.
         assert_eq!(Cdr::from_serialized(&[0, 7, 0, 0, 1, 2]), None);
         assert_eq!(Cdr::from_serialized(&[0, 1]), None);
+    }
+
+    #[test]
+    fn a_raw_body_crosses_cdr_unchanged() {
+        // A body with padding inside (u8, then a u32 aligned to 4): the bytes as they are.
+        let body = Cdr::encode(&(7u8, 0x0102_0304u32, "x".to_string())).unwrap();
+        let raw: RawBody = body.decode().unwrap();
+        assert_eq!(raw.0, body.bytes.as_ref());
+        assert_eq!(Cdr::encode(&raw).unwrap().bytes, body.bytes);
+        let empty: RawBody = Cdr::encode(&()).unwrap().decode().unwrap();
+        assert!(empty.0.is_empty());
     }
 
     #[test]

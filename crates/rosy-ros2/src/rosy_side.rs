@@ -3,7 +3,7 @@
 //! DDS.
 
 use crate::bad::{BadMessages, BadSamples};
-use crate::cdr::Cdr;
+use crate::cdr::{Cdr, RawBody};
 use crate::crossing::{Answer, Call};
 use crate::error::Ros2Error;
 use crate::routes::{Ros2Service, ServiceRoute, TopicRoute};
@@ -270,13 +270,45 @@ pub(crate) async fn call_rosy(
 ) {
     let service = route.rosy_service;
     while let Some(call) = from_ros.recv().await {
-        let (result, answer) = match call {
+        match call {
             Call::SetBool(data, answer) => {
-                (node.call::<bool, Outcome>(&service, &data).await, answer)
+                let result = node.call::<bool, Outcome>(&service, &data).await;
+                let _ = answer.send(result.map_err(|e| e.to_string()));
             }
-            Call::Trigger(answer) => (node.call::<(), Outcome>(&service, &()).await, answer),
-        };
-        let _ = answer.send(result.map_err(|e| e.to_string()));
+            Call::Trigger(answer) => {
+                let result = node.call::<(), Outcome>(&service, &()).await;
+                let _ = answer.send(result.map_err(|e| e.to_string()));
+            }
+            Call::Opaque(request, answer) => {
+                let _ = answer.send(call_opaque(&node, &service, request).await);
+            }
+        }
+    }
+}
+
+/// Calls the rosy service of a type rosy has no form for: the request in ROS 2's serialized
+/// form, codec raw; the response must be ROS 2's serialized form too.
+async fn call_opaque(
+    node: &rosy::Node,
+    service: &str,
+    request: RawBody,
+) -> Result<RawBody, String> {
+    let serialized = Cdr {
+        big_endian: false,
+        bytes: Bytes::from(request.0),
+    }
+    .to_serialized();
+    let timeout = crate::crossing::ROS2_CALL_BOUND;
+    let answer = node
+        .call_encoded(service, CodecId::Raw, Bytes::from(serialized), timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    match Cdr::from_serialized(&answer.payload) {
+        Some(cdr) if !cdr.big_endian => Ok(RawBody(cdr.bytes.to_vec())),
+        _ => Err(format!(
+            "rosy service {service} answered {} bytes that are not a ROS 2 serialized message",
+            answer.payload.len()
+        )),
     }
 }
 
@@ -302,7 +334,7 @@ pub(crate) async fn provide_on_rosy(
             Err(_) => Err(rosy::ServiceError::msg("the ROS 2 bridge stopped")),
         }
     }
-    match route.ros2_type {
+    match &route.ros2_type {
         Ros2Service::SetBool => {
             node.add_service(&route.rosy_service, move |data: bool| {
                 relay(to_ros.clone(), move |answer| Call::SetBool(data, answer))
@@ -312,6 +344,50 @@ pub(crate) async fn provide_on_rosy(
         Ros2Service::Trigger => {
             node.add_service(&route.rosy_service, move |(): ()| {
                 relay(to_ros.clone(), Call::Trigger)
+            })
+            .await?
+        }
+        kind @ Ros2Service::Opaque { .. } => {
+            let type_name = kind.name();
+            let info = rosy::topology::ServiceInfo {
+                name: route.rosy_service.clone(),
+                codec: CodecId::Raw,
+                codec_name: "raw".into(),
+                request_type: format!("{type_name} request (ROS 2 serialized)"),
+                response_type: format!("{type_name} response (ROS 2 serialized)"),
+            };
+            node.add_service_encoded(info, move |request: Received| {
+                let to_ros = to_ros.clone();
+                async move {
+                    let body = match Cdr::from_serialized(&request.payload) {
+                        Some(cdr) if !cdr.big_endian => RawBody(cdr.bytes.to_vec()),
+                        _ => {
+                            return Err(rosy::ServiceError::msg(
+                                "the request is not a ROS 2 serialized message (little-endian \
+                                 CDR, encapsulation header first)",
+                            ));
+                        }
+                    };
+                    let (answer, answered) = futures::channel::oneshot::channel();
+                    to_ros
+                        .send(Call::Opaque(body, answer))
+                        .await
+                        .map_err(|_| rosy::ServiceError::msg("the ROS 2 bridge stopped"))?;
+                    let response = match answered.await {
+                        Ok(Ok(response)) => response,
+                        Ok(Err(why)) => return Err(rosy::ServiceError::msg(why)),
+                        Err(_) => return Err(rosy::ServiceError::msg("the ROS 2 bridge stopped")),
+                    };
+                    let serialized = Cdr {
+                        big_endian: false,
+                        bytes: Bytes::from(response.0),
+                    }
+                    .to_serialized();
+                    Ok(Received {
+                        codec: CodecId::Raw,
+                        payload: Bytes::from(serialized),
+                    })
+                }
             })
             .await?
         }

@@ -146,7 +146,7 @@ pub fn ros2_default_qos() -> Qos {
 }
 
 /// The ROS 2 service types a route can carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Ros2Service {
     /// `std_srvs/srv/SetBool`; on rosy, a service taking a `bool` and answering an
@@ -155,30 +155,61 @@ pub enum Ros2Service {
     /// `std_srvs/srv/Trigger`; on rosy, a service taking `()` and answering an
     /// [`Outcome`](crate::types::Outcome).
     Trigger,
+    /// Any other service type (`pkg/srv/Type`): on rosy, a service in codec raw whose request
+    /// and response are ROS 2's serialized form (the encapsulation header, then CDR), passed
+    /// through unchanged.
+    Opaque {
+        /// The package (`nav2_msgs`).
+        package: String,
+        /// The type (`ClearEntireCostmap`).
+        name: String,
+    },
 }
 
 impl Ros2Service {
     /// The ROS 2 name of the type (`std_srvs/srv/SetBool`).
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            Ros2Service::SetBool => "std_srvs/srv/SetBool",
-            Ros2Service::Trigger => "std_srvs/srv/Trigger",
+            Ros2Service::SetBool => "std_srvs/srv/SetBool".into(),
+            Ros2Service::Trigger => "std_srvs/srv/Trigger".into(),
+            Ros2Service::Opaque { package, name } => format!("{package}/srv/{name}"),
         }
     }
 
-    /// The type for its ROS 2 name (`std_srvs/srv/SetBool`, or the short `std_srvs/SetBool`).
-    pub fn from_name(name: &str) -> Option<Ros2Service> {
-        match name {
-            "std_srvs/srv/SetBool" | "std_srvs/SetBool" => Some(Ros2Service::SetBool),
-            "std_srvs/srv/Trigger" | "std_srvs/Trigger" => Some(Ros2Service::Trigger),
-            _ => None,
+    /// The type named `pkg/srv/Type` (or the short `pkg/Type`).
+    pub fn parse(full: &str) -> Result<Ros2Service, Ros2Error> {
+        let parts: Vec<&str> = full.split('/').collect();
+        let (package, name) = match parts.as_slice() {
+            [package, "srv", name] | [package, name] => (*package, *name),
+            _ => {
+                return Err(Ros2Error::Config(format!(
+                    "{full:?} is not a ROS 2 service type (expected pkg/srv/Type, e.g. \
+                     std_srvs/srv/SetBool)"
+                )));
+            }
+        };
+        let word =
+            |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !word(package) || !word(name) {
+            return Err(Ros2Error::Config(format!(
+                "{full:?} is not a ROS 2 service type (package and type are letters, digits and _)"
+            )));
         }
+        Ok(match (package, name) {
+            ("std_srvs", "SetBool") => Ros2Service::SetBool,
+            ("std_srvs", "Trigger") => Ros2Service::Trigger,
+            _ => Ros2Service::Opaque {
+                package: package.into(),
+                name: name.into(),
+            },
+        })
     }
 
-    pub(crate) fn dds_type(self) -> ServiceTypeName {
+    pub(crate) fn dds_type(&self) -> ServiceTypeName {
         match self {
             Ros2Service::SetBool => ServiceTypeName::new("std_srvs", "SetBool"),
             Ros2Service::Trigger => ServiceTypeName::new("std_srvs", "Trigger"),
+            Ros2Service::Opaque { package, name } => ServiceTypeName::new(package, name),
         }
     }
 }

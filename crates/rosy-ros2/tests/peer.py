@@ -14,6 +14,7 @@
     peer.py listen_temperature TOPIC    print "temperature: T variance V frame F"
     peer.py graph TOPIC                 print "graph: TOPIC TYPES" once get_topic_names_and_types
                                         lists TOPIC
+    peer.py call_empty SERVICE          call std_srvs/Empty once it is there, print "empty answered"
     peer.py talk_imu TOPIC              publish a sensor_msgs/Imu with distinct values
     peer.py listen_twist TOPIC          print "twist: lx ly lz ax ay az"
 
@@ -28,7 +29,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image, Imu, Temperature
 from std_msgs.msg import String
-from std_srvs.srv import SetBool, Trigger
+from std_srvs.srv import Empty, SetBool, Trigger
 
 
 def pixels(width, height):
@@ -154,6 +155,18 @@ def main():
             ),
             10,
         )
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    elif mode == "call_empty":
+        client = node.create_client(Empty, topic)
+        while not client.wait_for_service(timeout_sec=0.5):
+            if time.monotonic() > deadline:
+                sys.exit("no Empty service appeared")
+        future = client.call_async(Empty.Request())
+        rclpy.spin_until_future_complete(node, future, timeout_sec=60)
+        if future.result() is None:
+            sys.exit("the Empty call got no answer within 60 s")
+        print("empty answered", flush=True)
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
     elif mode == "graph":

@@ -576,3 +576,79 @@ async fn each_side_sees_the_other_sides_graph() {
         "the bridge's own endpoints are left out: {seen:?}"
     );
 }
+
+/// A service type rosy has no form for crosses as ROS 2's serialized form: a rosy caller
+/// reaches the `rcl_interfaces/srv/GetParameters` service every rclpy node serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rosy_caller_reaches_an_rclpy_service_of_any_type() {
+    only_loopback();
+    let ros_domain = 78;
+    let (bridge_node, app) = nodes("ros2-opaque-call").await;
+    let kind = Ros2Service::parse("rcl_interfaces/srv/GetParameters").unwrap();
+    let mut route = ServiceRoute::new("/rclpy_peer/get_parameters", kind, Direction::ToRos2);
+    route.rosy_service = "peer_parameters".into();
+    let _bridge = Bridge::start(&bridge_node, service_config(ros_domain, route))
+        .await
+        .unwrap();
+    let _peer = rclpy_peer(ros_domain, &["listen_string", "/nothing"]);
+    app.wait_for_service_provider("peer_parameters", T)
+        .await
+        .unwrap();
+    // CDR_LE header; names: a sequence of 1 string, "use_sim_time" and its NUL.
+    let mut request = vec![0, 1, 0, 0, 1, 0, 0, 0, 13, 0, 0, 0];
+    request.extend_from_slice(b"use_sim_time\0");
+    let answer = app
+        .call_encoded(
+            "peer_parameters",
+            rosy::codec::CodecId::Raw,
+            request.into(),
+            T,
+        )
+        .await
+        .expect("an answer from rclpy");
+    assert_eq!(answer.codec, rosy::codec::CodecId::Raw);
+    // CDR_LE header; values: a sequence of 1 ParameterValue whose type is 1, PARAMETER_BOOL.
+    assert_eq!(&answer.payload[..9], &[0, 1, 0, 0, 1, 0, 0, 0, 1]);
+}
+
+/// An rclpy client of a service type rosy has no form for (`std_srvs/srv/Empty`) reaches a
+/// rosy service that answers ROS 2's serialized form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rclpy_caller_reaches_a_rosy_service_of_any_type() {
+    only_loopback();
+    let ros_domain = 79;
+    let (bridge_node, app) = nodes("ros2-opaque-serve").await;
+    let info = rosy::topology::ServiceInfo {
+        name: "reset".into(),
+        codec: rosy::codec::CodecId::Raw,
+        codec_name: "raw".into(),
+        request_type: "std_srvs/srv/Empty request".into(),
+        response_type: "std_srvs/srv/Empty response".into(),
+    };
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    app.add_service_encoded(info, move |request: rosy::node::Received| {
+        let counted = counted.clone();
+        async move {
+            // An empty message is one octet in rosidl's CDR, after the header; Fast DDS pads
+            // the payload to 4 bytes.
+            if request.payload.starts_with(&[0, 1, 0, 0, 0]) && request.payload.len() <= 8 {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(rosy::node::Received {
+                codec: rosy::codec::CodecId::Raw,
+                payload: vec![0, 1, 0, 0, 0].into(),
+            })
+        }
+    })
+    .await
+    .unwrap();
+    let kind = Ros2Service::parse("std_srvs/srv/Empty").unwrap();
+    let route = ServiceRoute::new("/reset", kind, Direction::FromRos2);
+    let _bridge = Bridge::start(&bridge_node, service_config(ros_domain, route))
+        .await
+        .unwrap();
+    let caller = rclpy_peer(ros_domain, &["call_empty", "/reset"]);
+    caller.expect_line("empty answered", T);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -29,7 +29,8 @@ PointCloud2, rcl_interfaces/msg/Log...; `rosy ros2 types` lists them); any other
 CDR bytes, unchanged (ROS 2's serialized form), announced as the ROS 2 type. QoS: ROS 2's \
 default (reliable, volatile, keep last 10) unless the file says otherwise. Services: \
 std_srvs/srv/SetBool (a rosy service taking a bool) and std_srvs/srv/Trigger (taking ()), both \
-answering {success, message}.
+answering {success, message}; any other service type crosses as ROS 2's serialized form (codec \
+raw), request and response unchanged.
 
 With no topic, service or pattern given, every topic whose type both sides know is bridged on \
 demand: once it has a publisher on one side and a subscriber on the other (neither being the \
@@ -187,15 +188,8 @@ enum FileDirection {
     ToRos2,
 }
 
-/// The service types a route may name, for error messages.
-const SERVICE_TYPES: &str = "std_srvs/srv/SetBool, std_srvs/srv/Trigger";
-
 fn ros2_service(name: &str, context: &str) -> Result<Ros2Service, CliError> {
-    Ros2Service::from_name(name).ok_or_else(|| {
-        CliError::Usage(format!(
-            "{context}: service type {name:?} does not cross yet (types that do: {SERVICE_TYPES})"
-        ))
-    })
+    Ros2Service::parse(name).map_err(|e| CliError::Usage(format!("{context}: {e}")))
 }
 
 /// A `--from-ros2-service`/`--to-ros2-service` value, `SERVICE=TYPE`.
@@ -440,9 +434,13 @@ mod tests {
         let everything = configure(&none).unwrap();
         assert_eq!(everything.auto, AutoBridge::everything_known());
         let mut bad = args(None, &[], &[]);
-        bad.to_ros2_services = vec!["/x=std_srvs/srv/Empty".into()];
+        bad.to_ros2_services = vec!["/x=std srvs/srv/Empty".into()];
         let err = configure(&bad).unwrap_err();
-        assert!(err.to_string().contains("std_srvs/srv/Empty"), "{err}");
+        assert!(err.to_string().contains("std srvs/srv/Empty"), "{err}");
+        let mut opaque = args(None, &[], &[]);
+        opaque.to_ros2_services = vec!["/x=std_srvs/srv/Empty".into()];
+        let config = configure(&opaque).unwrap();
+        assert_eq!(config.services[0].ros2_type.name(), "std_srvs/srv/Empty");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::{Spawner, dds, ros2_name};
 use crate::bad::BadSamples;
+use crate::cdr::RawBody;
 use crate::crossing::{Answer, Call, ROS2_CALL_BOUND};
 use crate::error::Ros2Error;
 use crate::routes::{Ros2Service, ServiceRoute};
@@ -54,6 +55,16 @@ pub(super) enum ServiceEntity {
         mpsc::Receiver<Call>,
         String,
     ),
+    OpaqueServer(
+        ros2_client::Server<RawBody, RawBody>,
+        mpsc::Sender<Call>,
+        String,
+    ),
+    OpaqueClient(
+        ros2_client::Client<RawBody, RawBody>,
+        mpsc::Receiver<Call>,
+        String,
+    ),
 }
 
 /// Makes the server or client of `route` (before any task runs: it needs the node mutably).
@@ -70,7 +81,7 @@ pub(super) fn make_service(
     // Enhanced: the request id travels in the sample's identity, as Fast DDS and Cyclone DDS
     // expect of ROS 2 Jazzy.
     let mapping = ServiceMapping::Enhanced;
-    Ok(match (end, route.ros2_type) {
+    Ok(match (end, &route.ros2_type) {
         (RosService::Server(tx), Ros2Service::SetBool) => ServiceEntity::SetBoolServer(
             node.create_server(mapping, &service, &kind, qos.clone(), qos)
                 .map_err(dds(what))?,
@@ -95,47 +106,91 @@ pub(super) fn make_service(
             rx,
             name,
         ),
+        (RosService::Server(tx), Ros2Service::Opaque { .. }) => ServiceEntity::OpaqueServer(
+            node.create_server(mapping, &service, &kind, qos.clone(), qos)
+                .map_err(dds(what))?,
+            tx,
+            name,
+        ),
+        (RosService::Client(rx), Ros2Service::Opaque { .. }) => ServiceEntity::OpaqueClient(
+            node.create_client(mapping, &service, &kind, qos.clone(), qos)
+                .map_err(dds(what))?,
+            rx,
+            name,
+        ),
     })
 }
 
 /// Starts the task of a server or client.
 pub(super) fn spawn_service(spawner: &Spawner<'_, '_>, entity: ServiceEntity) {
     match entity {
-        ServiceEntity::SetBoolServer(server, tx, name) => {
-            spawn_server(spawner, server, tx, name, |req: SetBoolRequest, answer| {
-                Call::SetBool(req.data, answer)
-            })
-        }
-        ServiceEntity::TriggerServer(server, tx, name) => {
-            spawn_server(spawner, server, tx, name, |_: TriggerRequest, answer| {
-                Call::Trigger(answer)
+        ServiceEntity::SetBoolServer(server, tx, name) => spawn_server(
+            spawner,
+            server,
+            tx,
+            name,
+            |req: SetBoolRequest, answer| Call::SetBool(req.data, answer),
+            failed_outcome,
+        ),
+        ServiceEntity::TriggerServer(server, tx, name) => spawn_server(
+            spawner,
+            server,
+            tx,
+            name,
+            |_: TriggerRequest, answer| Call::Trigger(answer),
+            failed_outcome,
+        ),
+        ServiceEntity::OpaqueServer(server, tx, name) => spawn_server(
+            spawner,
+            server,
+            tx,
+            name,
+            Call::Opaque,
+            // A response of a type rosy does not know cannot say it failed: the ROS 2 caller
+            // gets none (its own timeout tells it), and the bridge logs why.
+            |_| None,
+        ),
+        ServiceEntity::OpaqueClient(client, rx, name) => {
+            spawn_client(spawner, client, rx, name, |call| match call {
+                Call::Opaque(body, answer) => Some((body, answer)),
+                _ => None,
             })
         }
         ServiceEntity::SetBoolClient(client, rx, name) => {
             spawn_client(spawner, client, rx, name, |call| match call {
                 Call::SetBool(data, answer) => Some((SetBoolRequest { data }, answer)),
-                Call::Trigger(_) => None,
+                _ => None,
             })
         }
         ServiceEntity::TriggerClient(client, rx, name) => {
             spawn_client(spawner, client, rx, name, |call| match call {
                 Call::Trigger(answer) => Some((TriggerRequest::default(), answer)),
-                Call::SetBool(..) => None,
+                _ => None,
             })
         }
     }
 }
 
+/// A failed call of a service answering an [`Outcome`]: `success: false` and why.
+fn failed_outcome(why: String) -> Option<Outcome> {
+    Some(Outcome {
+        success: false,
+        message: why,
+    })
+}
+
 /// Serves a ROS 2 service on the DDS thread: each request, made a [`Call`] by `call`, goes to
 /// the rosy side, and its answer (or why there is none) back to the ROS 2 caller.
-fn spawn_server<Req>(
+fn spawn_server<Req, Resp>(
     spawner: &Spawner<'_, '_>,
-    server: ros2_client::Server<Req, Outcome>,
+    server: ros2_client::Server<Req, Resp>,
     to_rosy: mpsc::Sender<Call>,
     service: String,
-    call: fn(Req, Answer) -> Call,
+    call: fn(Req, Answer<Resp>) -> Call,
+    failed: fn(String) -> Option<Resp>,
 ) where
     Req: ros2_client::Message + 'static,
+    Resp: ros2_client::Message + 'static,
 {
     spawner
         .executor
@@ -154,15 +209,18 @@ fn spawn_server<Req>(
                 if to_rosy.send(call(request, answer)).await.is_err() {
                     break;
                 }
-                let outcome = match answered.await {
-                    Ok(Ok(outcome)) => outcome,
-                    Ok(Err(why)) => Outcome {
-                        success: false,
-                        message: why,
+                let response = match answered.await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(why)) => match failed(why.clone()) {
+                        Some(response) => response,
+                        None => {
+                            tracing::warn!("ROS 2 service {service}: no response: {why}");
+                            continue;
+                        }
                     },
                     Err(_) => break,
                 };
-                if let Err(e) = server.async_send_response(id, outcome).await {
+                if let Err(e) = server.async_send_response(id, response).await {
                     tracing::warn!("ROS 2 service {service}: response not sent: {e}");
                 }
             }
@@ -173,14 +231,15 @@ fn spawn_server<Req>(
 /// Calls a ROS 2 service on the DDS thread for each call the rosy side passes, once the
 /// service is there (a call waits for it rather than being sent to nobody), each bounded by
 /// [`ROS2_CALL_BOUND`]; never sent twice.
-fn spawn_client<Req>(
+fn spawn_client<Req, Resp>(
     spawner: &Spawner<'_, '_>,
-    client: ros2_client::Client<Req, Outcome>,
+    client: ros2_client::Client<Req, Resp>,
     mut from_rosy: mpsc::Receiver<Call>,
     service: String,
-    request: fn(Call) -> Option<(Req, Answer)>,
+    request: fn(Call) -> Option<(Req, Answer<Resp>)>,
 ) where
-    Req: ros2_client::Message + 'static,
+    Req: ros2_client::Message + Clone + 'static,
+    Resp: ros2_client::Message + 'static,
 {
     let node = spawner.node;
     spawner
