@@ -143,7 +143,8 @@ def image_sub(node, topic, frames, ack_topic):
     received = len(state["seen"])
     result = {"scenario": "image-sub", "side": "rclpy subscriber", "expected": frames,
               "received": received, "lost": frames - received, "duplicates": state["dup"],
-              "wrong_size": state["wrong_size"], "warmup": state["warmup"]}
+              "wrong_size": state["wrong_size"], "warmup": state["warmup"],
+              "first_missing": [i for i in range(frames) if i not in state["seen"]][:10]}
     result.update(percentiles(state["lat"]))
     say("RESULT " + json.dumps(result))
 

@@ -197,6 +197,16 @@ impl Seen {
             }
         }
     }
+
+    /// The first ten sequence numbers that did not arrive, as a JSON list.
+    fn missing(&self) -> String {
+        let first: Vec<String> = (self.bits.iter().enumerate())
+            .filter(|(_, seen)| !**seen)
+            .take(10)
+            .map(|(seq, _)| seq.to_string())
+            .collect();
+        format!("[{}]", first.join(", "))
+    }
 }
 
 async fn image_in(args: &Args) -> Result<(), Failure> {
@@ -238,13 +248,15 @@ async fn image_in(args: &Args) -> Result<(), Failure> {
     say(&format!(
         "RESULT {{\"scenario\": \"image-in\", \"side\": \"rosy via bridge\", \"expected\": {}, \
          \"received\": {}, \"lost\": {}, \"duplicates\": {}, \"out_of_range\": {}, \
-         \"wrong_size\": {wrong_size}, \"warmup\": {warmup}, \"subscriber_dropped\": {}, {}}}",
+         \"wrong_size\": {wrong_size}, \"warmup\": {warmup}, \"subscriber_dropped\": {}, \
+         \"first_missing\": {}, {}}}",
         args.frames,
         seen.distinct,
         args.frames - seen.distinct,
         seen.duplicates,
         seen.out_of_range,
         frames.lost(),
+        seen.missing(),
         latency.json()
     ));
     bridge.stop();
