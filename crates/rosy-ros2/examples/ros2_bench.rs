@@ -30,7 +30,7 @@
 //! `--rosy-domain` (default: one of its own).
 
 use rosy::msgs::{ArchivedRawImage, Blob, RawImage, Timestamp};
-use rosy_ros2::{Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
+use rosy_ros2::{AutoBridge, Bridge, BridgeConfig, Direction, Ros2Type, TopicRoute};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -109,6 +109,7 @@ fn bridge_config(args: &Args, topics: Vec<TopicRoute>) -> BridgeConfig {
         node_name: "rosy_bench_bridge".into(),
         topics,
         services: Vec::new(),
+        auto: AutoBridge::default(),
     }
 }
 
