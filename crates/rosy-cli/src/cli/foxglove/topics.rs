@@ -10,8 +10,8 @@
 //!
 //! A slow client never slows the mesh: the bridge's subscription drops its oldest messages when
 //! conversion falls behind (counted in [`Stats::lost`]), and the SDK drops a client's oldest
-//! queued messages when its socket falls behind. Topics whose messages cannot become JSON (raw
-//! bytes, custom codecs, rkyv of an unknown type) are not advertised.
+//! queued messages when its socket falls behind. Topics whose messages the bridge cannot read
+//! (raw bytes, custom codecs, rkyv of an unknown type) are not advertised.
 
 use super::protobuf::{self, FromRosy};
 use foxglove::messages as fg;
