@@ -2,7 +2,8 @@
 //! by Node.js (cli-tests/foxglove-client/check_bridge.js). It sees `some-topic` advertised as
 //! JSON once a Rust node listens, receives `["hello","world"]` from the `topic_sender` example,
 //! calls `multiply` with `[2, 2]` and gets 4, publishes to a topic a Rust listener receives,
-//! sees a `foxglove.RawImage` channel and an image on it, and the connection graph.
+//! sees a `foxglove.RawImage` channel in protobuf and an image on it (decoded from the protobuf
+//! wire format: pixels as bytes, no base64), and the connection graph.
 //!
 //! Needs Node.js and `npm ci --prefix cli-tests/foxglove-client` (see `.ci/run`); fails saying
 //! so when they are missing.
@@ -123,8 +124,7 @@ async fn a_real_foxglove_client_sees_topics_services_images_and_publishes() {
         "advertised some-topic json",
         "received some-topic [\"hello\",\"world\"]",
         "multiply [2, 2] = 4",
-        "image channel camera/image foxglove.RawImage jsonschema",
-        "image 32x24 mono8 768 bytes",
+        "image channel camera/image foxglove.RawImage protobuf protobuf",
         "graph publishes camera/image, provides multiply",
         "published 20 messages on from-foxglove",
         "done",
@@ -134,6 +134,17 @@ async fn a_real_foxglove_client_sees_topics_services_images_and_publishes() {
     assert!(
         out[0].contains("clientPublish") && out[0].contains("services"),
         "{out:?}"
+    );
+    // The image came as the SDK's protobuf RawImage: 768 bytes of pixels as bytes in a message
+    // of about that size, where JSON's base64 would have made them 1024 bytes.
+    let image = "image 32x24 mono8 768 bytes in protobuf (";
+    let message_len: usize = out
+        .iter()
+        .find_map(|l| l.strip_prefix(image)?.strip_suffix(" bytes)")?.parse().ok())
+        .unwrap_or_else(|| panic!("no {image:?} line in {out:?}"));
+    assert!(
+        (768..768 + 64).contains(&message_len),
+        "a {message_len}-byte message for 768 bytes of pixels"
     );
 
     // What the client published reached the Rust listener, decoded as its type.

@@ -9,6 +9,7 @@
 
 mod graph;
 mod listener;
+mod protobuf;
 mod services;
 mod topics;
 

@@ -1,16 +1,24 @@
-//! Mesh topics as Foxglove channels: every topic of the mesh (or those named) is advertised as
-//! a JSON channel while some node publishes or listens to it, re-advertised when its codec or
-//! type changes, withdrawn when it goes; the bridge subscribes to a topic only while a client
-//! watches it, and converts each message to JSON (`rosy::msgs::JsonForm`) on its way out.
+//! Mesh topics as Foxglove channels: every topic of the mesh (or those named) is advertised
+//! while some node publishes or listens to it, re-advertised when its codec or type changes,
+//! withdrawn when it goes; the bridge subscribes to a topic only while a client watches it.
+//!
+//! A topic of a `rosy::msgs` type with a Foxglove schema (RawImage, CompressedImage,
+//! PointCloud, FrameTransform, Log) gets a protobuf channel of the SDK's own message type:
+//! each message is converted (`protobuf.rs`, pixels as bytes) and encoded once by the SDK for
+//! every client. Any other topic (Scalar, other serde values) is a JSON channel, each message
+//! converted to JSON (`rosy::msgs::JsonForm`).
 //!
 //! A slow client never slows the mesh: the bridge's subscription drops its oldest messages when
 //! conversion falls behind (counted in [`Stats::lost`]), and the SDK drops a client's oldest
-//! queued messages when its socket falls behind. Topics whose messages cannot become JSON (raw
-//! bytes, custom codecs, rkyv of an unknown type) are not advertised.
+//! queued messages when its socket falls behind. Topics whose messages the bridge cannot read
+//! (raw bytes, custom codecs, rkyv of an unknown type) are not advertised.
 
-use foxglove::{Context, PartialMetadata, RawChannel, Schema};
+use super::protobuf::{self, FromRosy};
+use foxglove::messages as fg;
+use foxglove::{Channel, Context, PartialMetadata, RawChannel, Schema};
 use rosy::codec::CodecId;
-use rosy::msgs::JsonForm;
+use rosy::msgs::{JsonForm, KnownType, MsgError};
+use rosy::node::Received;
 use rosy::topology::{TopicRole, Topology};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -31,10 +39,114 @@ pub struct Stats {
 
 /// One advertised channel and what its messages are.
 struct Advertised {
-    channel: Arc<RawChannel>,
+    outlet: Outlet,
     codec: CodecId,
     type_name: String,
-    form: JsonForm,
+}
+
+/// A topic's Foxglove channel, and how its messages become what the channel carries.
+#[derive(Clone)]
+enum Outlet {
+    /// JSON, converted by rosy.
+    Json {
+        channel: Arc<RawChannel>,
+        form: JsonForm,
+    },
+    RawImage(Arc<Channel<fg::RawImage>>),
+    CompressedImage(Arc<Channel<fg::CompressedImage>>),
+    PointCloud(Arc<Channel<fg::PointCloud>>),
+    FrameTransform(Arc<Channel<fg::FrameTransform>>),
+    Log(Arc<Channel<fg::Log>>),
+}
+
+/// Converts one message to `T` and logs it on `channel` (the SDK encodes it once).
+fn log_protobuf<T: FromRosy>(
+    channel: &Channel<T>,
+    message: &Received,
+    at: u64,
+) -> Result<(), MsgError> {
+    let value = protobuf::convert::<T>(message.codec, &message.payload)?;
+    channel.log_with_meta(&value, PartialMetadata::with_log_time(at));
+    Ok(())
+}
+
+impl Outlet {
+    /// The channel for `name`, whose messages are announced in `codec` as `type_name`: a
+    /// protobuf channel of the SDK's type for a known type with a Foxglove schema, JSON for
+    /// others; `Ok(None)` when its messages cannot be shown (raw bytes, custom codecs, rkyv of
+    /// an unknown type).
+    fn open(
+        context: &Arc<Context>,
+        name: &str,
+        codec: CodecId,
+        type_name: &str,
+    ) -> Result<Option<Outlet>, foxglove::FoxgloveError> {
+        let builder = || context.channel_builder(name.to_string());
+        let decodable = matches!(codec, CodecId::MsgPack | CodecId::Json | CodecId::Rkyv);
+        let known = KnownType::from_type_name(type_name).filter(|_| decodable);
+        let outlet = match known {
+            Some(KnownType::RawImage) => Outlet::RawImage(Arc::new(builder().build())),
+            Some(KnownType::CompressedImage) => {
+                Outlet::CompressedImage(Arc::new(builder().build()))
+            }
+            Some(KnownType::PointCloud) => Outlet::PointCloud(Arc::new(builder().build())),
+            Some(KnownType::FrameTransform) => Outlet::FrameTransform(Arc::new(builder().build())),
+            Some(KnownType::Log) => Outlet::Log(Arc::new(builder().build())),
+            // Scalar (no Foxglove schema) and other types: JSON.
+            _ => {
+                let Some(form) = JsonForm::new(codec, type_name) else {
+                    return Ok(None);
+                };
+                let schema = form
+                    .schema()
+                    .map(|s| Schema::new(s.name, s.encoding, s.data));
+                let channel = builder()
+                    .message_encoding("json")
+                    .schema(schema)
+                    .build_raw()?;
+                Outlet::Json { channel, form }
+            }
+        };
+        Ok(Some(outlet))
+    }
+
+    fn topic(&self) -> &str {
+        match self {
+            Outlet::Json { channel, .. } => channel.topic(),
+            Outlet::RawImage(c) => c.topic(),
+            Outlet::CompressedImage(c) => c.topic(),
+            Outlet::PointCloud(c) => c.topic(),
+            Outlet::FrameTransform(c) => c.topic(),
+            Outlet::Log(c) => c.topic(),
+        }
+    }
+
+    fn close(&self) {
+        match self {
+            Outlet::Json { channel, .. } => channel.close(),
+            Outlet::RawImage(c) => c.close(),
+            Outlet::CompressedImage(c) => c.close(),
+            Outlet::PointCloud(c) => c.close(),
+            Outlet::FrameTransform(c) => c.close(),
+            Outlet::Log(c) => c.close(),
+        }
+    }
+
+    /// Converts `message` and logs it, stamped `at` (ns since the epoch).
+    fn send(&self, message: &Received, at: u64) -> Result<(), MsgError> {
+        match self {
+            Outlet::Json { channel, form } => {
+                let json = form.convert(message.codec, &message.payload)?;
+                channel.log_with_meta(&json, PartialMetadata::with_log_time(at));
+                Ok(())
+            }
+            Outlet::RawImage(c) => log_protobuf(c, message, at),
+            Outlet::CompressedImage(c) => log_protobuf(c, message, at),
+            Outlet::PointCloud(c) => log_protobuf(c, message, at),
+            Outlet::FrameTransform(c) => log_protobuf(c, message, at),
+            Outlet::Log(c) => log_protobuf(c, message, at),
+        }
+    }
 }
 
 /// A running subscription feeding one channel.
@@ -119,37 +231,26 @@ impl Topics {
             if self.advertised.contains_key(&name) {
                 continue;
             }
-            let Some(form) = JsonForm::new(codec, &type_name) else {
-                if self.skipped.insert(name.clone()) {
-                    tracing::info!(
-                        "not advertising {name:?}: its {codec} messages ({type_name}) cannot \
-                         be shown as JSON"
-                    );
-                }
-                continue;
-            };
-            let schema = form
-                .schema()
-                .map(|s| Schema::new(s.name, s.encoding, s.data));
-            let built = self
-                .context
-                .channel_builder(name.clone())
-                .message_encoding("json")
-                .schema(schema)
-                .build_raw();
-            match built {
-                Ok(channel) => {
+            match Outlet::open(&self.context, &name, codec, &type_name) {
+                Ok(Some(outlet)) => {
                     tracing::debug!("advertising {name:?} ({codec}, {type_name})");
                     self.skipped.remove(&name);
                     self.advertised.insert(
                         name,
                         Advertised {
-                            channel,
+                            outlet,
                             codec,
                             type_name,
-                            form,
                         },
                     );
+                }
+                Ok(None) => {
+                    if self.skipped.insert(name.clone()) {
+                        tracing::info!(
+                            "not advertising {name:?}: its {codec} messages ({type_name}) \
+                             cannot be shown in Foxglove"
+                        );
+                    }
                 }
                 Err(e) => tracing::warn!("cannot advertise {name:?} to Foxglove: {e}"),
             }
@@ -161,7 +262,7 @@ impl Topics {
         self.watchers.remove(name);
         if let Some(a) = self.advertised.remove(name) {
             tracing::debug!("withdrawing {name:?}");
-            a.channel.close();
+            a.outlet.close();
         }
     }
 
@@ -185,8 +286,7 @@ impl Topics {
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(forward(
             subscriber,
-            a.channel.clone(),
-            a.form.clone(),
+            a.outlet.clone(),
             self.stats.clone(),
             stopped,
         ));
@@ -234,11 +334,10 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Feeds `channel` with the messages of `subscriber`, as JSON, until stopped.
+/// Feeds `outlet` with the messages of `subscriber` until stopped.
 async fn forward(
     mut subscriber: rosy::Subscriber<serde_json::Value>,
-    channel: Arc<RawChannel>,
-    form: JsonForm,
+    outlet: Outlet,
     stats: Arc<Stats>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -251,20 +350,17 @@ async fn forward(
         };
         let Some(message) = message else { break };
         let at = now_ns();
-        // A 6 MB image takes milliseconds to convert: off the async workers' hands.
-        let json = tokio::task::block_in_place(|| form.convert(message.codec, &message.payload));
-        match json {
-            Ok(json) => {
-                channel.log_with_meta(&json, PartialMetadata::with_log_time(at));
+        // A 6 MB image takes a millisecond or more to convert and encode: off the async
+        // workers' hands.
+        let sent = tokio::task::block_in_place(|| outlet.send(&message, at));
+        match sent {
+            Ok(()) => {
                 stats.forwarded.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
                 stats.undecodable.fetch_add(1, Ordering::Relaxed);
                 if !std::mem::replace(&mut warned, true) {
-                    tracing::warn!(
-                        "{}: {e} (further ones counted, not logged)",
-                        channel.topic()
-                    );
+                    tracing::warn!("{}: {e} (further ones counted, not logged)", outlet.topic());
                 }
             }
         }
@@ -347,15 +443,25 @@ mod tests {
         );
         assert!(context.get_channel_by_topic("tools-only").is_none());
         assert!(context.get_channel_by_topic("bytes").is_none());
-        // A publisher of RawImage appears: re-advertised with Foxglove's schema.
+        // A publisher of RawImage appears: re-advertised as the SDK's protobuf RawImage.
+        // Scalar has no Foxglove schema: JSON with rosy's.
+        let scalar = KnownType::Scalar.rust_type_name();
         topics.sync(&topology(vec![
             node("viewer", false, &[("camera", Listen, MsgPack, "()")]),
             node("camera", false, &[("camera", Publish, Rkyv, image)]),
+            node("meter", false, &[("level", Publish, MsgPack, scalar)]),
         ]));
+        let camera = context.get_channel_by_topic("camera").unwrap();
+        assert_eq!(camera.message_encoding(), "protobuf");
+        let schema = camera.schema().unwrap();
         assert_eq!(
-            schema_of(&context, "camera").as_deref(),
-            Some("foxglove.RawImage")
+            (schema.name.as_str(), schema.encoding.as_str()),
+            ("foxglove.RawImage", "protobuf")
         );
+        assert!(!schema.data.is_empty());
+        let level = context.get_channel_by_topic("level").unwrap();
+        assert_eq!(level.message_encoding(), "json");
+        assert_eq!(schema_of(&context, "level").as_deref(), Some("rosy.Scalar"));
         // Everyone gone: withdrawn.
         topics.sync(&topology(vec![]));
         assert!(context.get_channel_by_topic("camera").is_none());
