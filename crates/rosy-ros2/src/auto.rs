@@ -144,14 +144,14 @@ async fn start(
     route: &TopicRoute,
     commands: &mpsc::Sender<DdsCommand>,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> Result<(), crate::Ros2Error> {
+) -> Result<(), crate::error::Ros2Error> {
     let (tx, rx) = mpsc::channel::<Cdr>(ROUTE_ROOM);
     let (rosy_side, end) = match route.direction {
         Direction::FromRos2 => (start_from_ros2(node, route, rx).await?, RosEnd::Reader(tx)),
         Direction::ToRos2 => (start_to_ros2(node, route, tx).await?, RosEnd::Writer(rx)),
     };
     let (done, made) = futures::channel::oneshot::channel();
-    let stopped = || crate::Ros2Error::Config("the bridge is stopping".into());
+    let stopped = || crate::error::Ros2Error::Config("the bridge is stopping".into());
     commands
         .send(DdsCommand::Topic(route.clone(), end, done))
         .await

@@ -5,7 +5,7 @@
 use crate::cdr::Cdr;
 use crate::error::Ros2Error;
 use crate::rosy_side::{self, Starting};
-use crate::routes::TopicRoute;
+use crate::routes::{Ros2Type, TopicRoute};
 use crate::types;
 use rosy::msgs;
 use rosy::node::Received;
@@ -130,6 +130,14 @@ pub(crate) fn find(ros2_name: &str) -> Option<&'static Conversion> {
     CONVERSIONS.iter().find(|c| c.ros2_name == ros2_name)
 }
 
+impl Ros2Type {
+    /// Whether rosy converts this type to a rosy form (else it crosses as CDR bytes). Defined
+    /// here, beside the table, so that the routes (data) never look the table up themselves.
+    pub fn has_rosy_form(&self) -> bool {
+        find(&self.name()).is_some()
+    }
+}
+
 /// The full names of the types with a rosy form, for help and error messages.
 pub fn known_types() -> Vec<&'static str> {
     CONVERSIONS.iter().map(|c| c.ros2_name).collect()
@@ -198,7 +206,7 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "a type listed twice");
         for name in names {
-            let parsed = crate::Ros2Type::parse(name).unwrap();
+            let parsed = Ros2Type::parse(name).unwrap();
             assert_eq!(parsed.name(), name);
             assert!(parsed.has_rosy_form());
         }

@@ -62,11 +62,6 @@ impl Ros2Type {
         format!("{}/msg/{}", self.package, self.name)
     }
 
-    /// Whether rosy converts this type to a rosy form (else it crosses as CDR bytes).
-    pub fn has_rosy_form(&self) -> bool {
-        crate::convert::find(&self.name()).is_some()
-    }
-
     pub(crate) fn dds_type(&self) -> MessageTypeName {
         MessageTypeName::new(&self.package, &self.name)
     }
