@@ -1,7 +1,8 @@
 //! On-demand routes ([`AutoBridge`]): which topics should cross now, from what each side has
 //! (the ROS 2 graph the DDS thread noted, the rosy mesh's topology), and the task that starts
 //! them. A topic crosses once it has a publisher on one side and a subscriber on the other,
-//! neither being the bridge; once started, a route stays until the bridge stops.
+//! neither being the bridge; it stops once that has not been so for [`GRACE`] (its reader or
+//! writer and its rosy publisher or subscriber then go).
 
 use crate::cdr::Cdr;
 use crate::convert::{ros2_type_of, start_from_ros2, start_to_ros2};
@@ -20,6 +21,10 @@ use tokio::sync::mpsc;
 /// How often the routes are looked at again when nothing on the rosy side changed (the ROS 2
 /// graph changes are only polled).
 const RECHECK: Duration = Duration::from_secs(1);
+
+/// How long an on-demand route outlives its demand: a subscriber restarting, or a publisher
+/// between two runs, does not tear it down.
+pub(crate) const GRACE: Duration = Duration::from_secs(3);
 
 /// The deepest history an on-demand route keeps on the ROS 2 side (a rosy publisher's default
 /// depth, 1024 frames of a camera, is not a DDS writer's cache to keep).
@@ -77,6 +82,27 @@ pub(crate) fn wanted(
     routes
 }
 
+/// Whether an on-demand route still has a publisher on its source side and a subscriber on its
+/// far side (the bridge's own endpoints are not in `graph` or `rosy_topics`).
+pub(crate) fn still_wanted(
+    route: &TopicRoute,
+    graph: &Ros2Graph,
+    rosy_topics: &[TopicInfo],
+) -> bool {
+    let rosy_has = |role: TopicRole| {
+        rosy_topics
+            .iter()
+            .any(|t| t.role == role && t.name == route.rosy_topic)
+    };
+    let ros2_has = |endpoints: &[crate::graph::Ros2Endpoint]| {
+        endpoints.iter().any(|e| e.topic == route.ros2_topic)
+    };
+    match route.direction {
+        Direction::FromRos2 => ros2_has(&graph.publishers) && rosy_has(TopicRole::Listen),
+        Direction::ToRos2 => rosy_has(TopicRole::Publish) && ros2_has(&graph.subscribers),
+    }
+}
+
 /// The ROS 2 type a rosy topic crosses as: its rosy type's ROS 2 counterpart, or (with
 /// `unknown_types`) the ROS 2 type a raw topic is announced as.
 fn ros2_form(auto: &AutoBridge, topic: &TopicInfo) -> Option<Ros2Type> {
@@ -108,6 +134,7 @@ pub(crate) async fn run_auto(
 ) {
     let own = node.id();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut active: Vec<Active> = Vec::new();
     loop {
         let seen = graph.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let rosy_topics: Vec<TopicInfo> = node
@@ -116,18 +143,46 @@ pub(crate) async fn run_auto(
             .filter(|n| n.id != own)
             .flat_map(|n| n.topics.iter().cloned())
             .collect();
+        // Routes whose demand has gone for GRACE stop, and may start again later.
+        let now = std::time::Instant::now();
+        let mut kept = Vec::new();
+        for mut route in active.drain(..) {
+            if still_wanted(&route.route, &seen, &rosy_topics) {
+                route.unwanted_since = None;
+            } else if now.duration_since(*route.unwanted_since.get_or_insert(now)) >= GRACE {
+                route.rosy_side.abort();
+                let _ = commands
+                    .send(DdsCommand::Drop(route.route.ros2_topic.clone()))
+                    .await;
+                routed.remove(&route.route.ros2_topic);
+                tracing::info!(
+                    "no longer bridging {}: nobody wants it",
+                    route.route.ros2_topic
+                );
+                continue;
+            }
+            kept.push(route);
+        }
+        active = kept;
         for route in wanted(&auto, &seen, &rosy_topics, &routed) {
             routed.insert(route.ros2_topic.clone());
             match start(&node, &route, &commands, &mut tasks).await {
-                Ok(()) => tracing::info!(
-                    "bridging {} ({}) {}",
-                    route.ros2_topic,
-                    route.ros2_type,
-                    match route.direction {
-                        Direction::FromRos2 => "from ROS 2",
-                        Direction::ToRos2 => "to ROS 2",
-                    }
-                ),
+                Ok(rosy_side) => {
+                    active.push(Active {
+                        route: route.clone(),
+                        rosy_side,
+                        unwanted_since: None,
+                    });
+                    tracing::info!(
+                        "bridging {} ({}) {}",
+                        route.ros2_topic,
+                        route.ros2_type,
+                        match route.direction {
+                            Direction::FromRos2 => "from ROS 2",
+                            Direction::ToRos2 => "to ROS 2",
+                        }
+                    )
+                }
                 Err(e) => tracing::warn!("{} not bridged: {e}", route.ros2_topic),
             }
         }
@@ -138,13 +193,20 @@ pub(crate) async fn run_auto(
     }
 }
 
+/// An on-demand route that runs: its rosy side's task, and since when nobody wants it.
+struct Active {
+    route: TopicRoute,
+    rosy_side: tokio::task::AbortHandle,
+    unwanted_since: Option<std::time::Instant>,
+}
+
 /// Starts one route: its rosy side here, its DDS side on the DDS thread.
 async fn start(
     node: &rosy::Node,
     route: &TopicRoute,
     commands: &mpsc::Sender<DdsCommand>,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> Result<(), crate::error::Ros2Error> {
+) -> Result<tokio::task::AbortHandle, crate::error::Ros2Error> {
     let (tx, rx) = mpsc::channel::<Cdr>(ROUTE_ROOM);
     let (rosy_side, end) = match route.direction {
         Direction::FromRos2 => (start_from_ros2(node, route, rx).await?, RosEnd::Reader(tx)),
@@ -157,8 +219,7 @@ async fn start(
         .await
         .map_err(|_| stopped())?;
     made.await.map_err(|_| stopped())??;
-    tasks.spawn(rosy_side);
-    Ok(())
+    Ok(tasks.spawn(rosy_side))
 }
 
 #[cfg(test)]
@@ -232,6 +293,40 @@ mod tests {
         let routes = wanted(&auto, &graph, &rosy_topics, &routed);
         let got: Vec<&str> = routes.iter().map(|r| r.ros2_topic.as_str()).collect();
         assert_eq!(got, ["/temp"], "routed ones and to_ros2 left out");
+    }
+
+    #[test]
+    fn a_route_is_wanted_while_both_ends_are_there() {
+        let chatter = TopicRoute::new("/chatter", Ros2Type::string(), Direction::FromRos2);
+        let graph = Ros2Graph {
+            nodes: Vec::new(),
+            publishers: vec![endpoint("/chatter", "std_msgs/msg/String")],
+            subscribers: Vec::new(),
+        };
+        let listener = rosy("chatter", TopicRole::Listen, "", CodecId::MsgPack);
+        assert!(still_wanted(
+            &chatter,
+            &graph,
+            std::slice::from_ref(&listener)
+        ));
+        assert!(!still_wanted(&chatter, &graph, &[]), "no rosy listener");
+        assert!(
+            !still_wanted(&chatter, &Ros2Graph::default(), &[listener]),
+            "no ROS 2 publisher"
+        );
+        let status = TopicRoute::new("/status", Ros2Type::string(), Direction::ToRos2);
+        let publisher = rosy("status", TopicRole::Publish, "", CodecId::MsgPack);
+        let subscribed = Ros2Graph {
+            nodes: Vec::new(),
+            publishers: Vec::new(),
+            subscribers: vec![endpoint("/status", "std_msgs/msg/String")],
+        };
+        assert!(still_wanted(
+            &status,
+            &subscribed,
+            std::slice::from_ref(&publisher)
+        ));
+        assert!(!still_wanted(&status, &Ros2Graph::default(), &[publisher]));
     }
 
     #[test]

@@ -254,7 +254,8 @@ pub struct BridgeConfig {
 /// Topics bridged on demand: a topic whose name matches a pattern crosses once it has a
 /// publisher on one side (not the bridge) and a subscriber on the other, of a type both sides
 /// know (or any type, with `unknown_types`), with the publisher's reliability and durability.
-/// Demand-driven, so that a camera nobody on the far side watches costs nothing. A topic with
+/// Demand-driven, so that a camera nobody on the far side watches costs nothing; a route stops
+/// once its demand has been gone for 3 s, and starts again when wanted. A topic with
 /// publishers on both sides crosses one way only (the first seen), so nothing echoes back.
 ///
 /// Patterns are ROS 2 names (`/camera/*`) where `*` matches any run of characters, `/`

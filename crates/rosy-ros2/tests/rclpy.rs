@@ -498,7 +498,7 @@ async fn known_types_are_bridged_on_demand_both_ways() {
     let bridge = Bridge::start(&bridge_node, config).await.unwrap();
     let _talker = rclpy_peer(ros_domain, &["talk_string", "/chatter", "auto hello"]);
     let _thermometer = rclpy_peer(ros_domain, &["talk_temperature", "/engine_temp"]);
-    let listener = rclpy_peer(ros_domain, &["listen_twist", "/cmd_vel"]);
+    let mut listener = rclpy_peer(ros_domain, &["listen_twist", "/cmd_vel"]);
     let mut chatter = app.subscriber::<String>("chatter").await.unwrap();
     let mut temperature = app.subscriber::<()>("engine_temp").await.unwrap();
     for _ in 0..10 {
@@ -531,6 +531,37 @@ async fn known_types_are_bridged_on_demand_both_ways() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     listener.expect_line(line, Duration::from_secs(1));
+
+    // Demand gone (the rosy subscriber dropped, the rclpy subscriber killed): each route stops
+    // after its grace, and the bridge's rosy publisher and subscriber go with it.
+    drop(chatter);
+    listener.kill();
+    let bridged = |role: rosy::topology::TopicRole, name: &str| {
+        bridge_node
+            .info()
+            .topics
+            .iter()
+            .any(|t| t.role == role && t.name == name)
+    };
+    let start = Instant::now();
+    while (bridged(rosy::topology::TopicRole::Publish, "chatter")
+        || bridged(rosy::topology::TopicRole::Listen, "cmd_vel"))
+        && start.elapsed() < T
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !bridged(rosy::topology::TopicRole::Publish, "chatter"),
+        "the route from ROS 2 stopped once nobody in rosy listened"
+    );
+    assert!(
+        !bridged(rosy::topology::TopicRole::Listen, "cmd_vel"),
+        "the route to ROS 2 stopped once no ROS 2 subscriber was left"
+    );
+    // And starts again when wanted again.
+    let mut chatter = app.subscriber::<String>("chatter").await.unwrap();
+    let got = tokio::time::timeout(T, chatter.recv()).await.ok().flatten();
+    assert_eq!(got.as_deref(), Some("auto hello"));
 }
 
 /// ROS 2's own graph shows a bridged rosy topic with its ROS 2 type, and the bridge's graph

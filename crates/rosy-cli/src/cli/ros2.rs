@@ -34,8 +34,8 @@ raw), request and response unchanged.
 
 With no topic, service or pattern given, every topic whose type both sides know is bridged on \
 demand: once it has a publisher on one side and a subscriber on the other (neither being the \
-bridge), with the publisher's reliability and durability; a topic with publishers on both sides \
-crosses one way only. A PATTERN (`*` matches any run of characters, `/` included) limits that \
+bridge), with the publisher's reliability and durability, until that has not been so for 3 s; \
+a topic with publishers on both sides crosses one way only. A PATTERN (`*` matches any run of characters, `/` included) limits that \
 to the names it matches.
 
 CONFIG is YAML:

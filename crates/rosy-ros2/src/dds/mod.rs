@@ -32,6 +32,8 @@ pub(crate) enum DdsCommand {
         RosEnd,
         futures::channel::oneshot::Sender<Result<(), Ros2Error>>,
     ),
+    /// Drop the reader or writer of the route added for this ROS 2 topic.
+    Drop(String),
 }
 
 /// What the tasks of one DDS thread are started with.
@@ -127,9 +129,10 @@ pub(crate) fn run_dds(start: DdsStart) {
     for entity in service_entities {
         services::spawn_service(&spawner, entity);
     }
-    let started = routes
-        .into_iter()
-        .try_for_each(|(route, end)| topics::start_topic(&spawner, &route, end));
+    // Fixed routes live as long as the bridge.
+    let started = routes.into_iter().try_for_each(|(route, end)| {
+        topics::start_topic(&spawner, &route, end).map(smol::Task::detach)
+    });
     let failed = started.is_err();
     let _ = ready.send(started);
     if !failed {
@@ -194,6 +197,9 @@ async fn serve(
 ) {
     let mut stopped = stopped.fuse();
     let mut open = true;
+    // The routes added while running, by ROS 2 topic: dropping one's task drops its reader or
+    // writer.
+    let mut added: HashMap<String, smol::Task<()>> = HashMap::new();
     loop {
         let mut names: Vec<String> = lock(noted.node_names).values().flatten().cloned().collect();
         names.sort();
@@ -219,8 +225,11 @@ async fn serve(
         };
         match command {
             Some(Some(DdsCommand::Topic(route, end, done))) => {
-                let _ = done.send(topics::start_topic(spawner, &route, end));
+                let started = topics::start_topic(spawner, &route, end)
+                    .map(|task| drop(added.insert(route.ros2_topic.clone(), task)));
+                let _ = done.send(started);
             }
+            Some(Some(DdsCommand::Drop(topic))) => drop(added.remove(&topic)),
             Some(None) => open = false,
             None => {}
         }

@@ -43,12 +43,13 @@ fn topic_qos(qos: &rosy::qos::Qos) -> QosProfile {
     }
 }
 
-/// Makes the reader or writer of `route` and starts its task.
+/// Makes the reader or writer of `route` and starts its task; dropping the task drops the
+/// reader or writer, which leaves the ROS 2 graph.
 pub(super) fn start_topic(
     spawner: &Spawner<'_, '_>,
     route: &TopicRoute,
     end: RosEnd,
-) -> Result<(), Ros2Error> {
+) -> Result<smol::Task<()>, Ros2Error> {
     // A writer offers reliable whatever the route asks: it then matches every ROS 2 reader,
     // reliable or best effort (a best-effort writer and rclpy's default reliable reader do not
     // match). A reader asks for what the route says.
@@ -76,7 +77,7 @@ pub(super) fn start_topic(
                 .create_simple_datareader_no_key::<Cdr, CdrBytes>(&topic, Some(dds_qos))
                 .map_err(dds(what))?;
             let bad = BadSamples::new(&route.ros2_topic, &route.ros2_type);
-            spawn_reader(spawner, reader, tx, bad, participant.guid());
+            Ok(spawn_reader(spawner, reader, tx, bad, participant.guid()))
         }
         RosEnd::Writer(rx) => {
             let writer = participant
@@ -84,10 +85,9 @@ pub(super) fn start_topic(
                 .map_err(dds(what.clone()))?
                 .create_datawriter_no_key::<Cdr, CdrBytes>(&topic, Some(dds_qos))
                 .map_err(dds(what))?;
-            spawn_writer(spawner, writer, rx, route.ros2_topic.clone());
+            Ok(spawn_writer(spawner, writer, rx, route.ros2_topic.clone()))
         }
     }
-    Ok(())
 }
 
 /// Reads a ROS 2 topic on the DDS thread and hands each sample's bytes to the rosy side (which
@@ -98,26 +98,23 @@ fn spawn_reader(
     to_rosy: mpsc::Sender<Cdr>,
     mut bad: BadSamples,
     own: GUID,
-) {
-    spawner
-        .executor
-        .spawn(async move {
-            let mut stream = std::pin::pin!(reader.as_async_stream());
-            while let Some(next) = stream.next().await {
-                match next {
-                    // The bridge's own writer of the same topic (a route each way): not passed
-                    // back.
-                    Ok(sample) if sample.writer_guid.prefix == own.prefix => {}
-                    Ok(sample) => {
-                        if to_rosy.send(sample.into_value()).await.is_err() {
-                            break;
-                        }
+) -> smol::Task<()> {
+    spawner.executor.spawn(async move {
+        let mut stream = std::pin::pin!(reader.as_async_stream());
+        while let Some(next) = stream.next().await {
+            match next {
+                // The bridge's own writer of the same topic (a route each way): not passed
+                // back.
+                Ok(sample) if sample.writer_guid.prefix == own.prefix => {}
+                Ok(sample) => {
+                    if to_rosy.send(sample.into_value()).await.is_err() {
+                        break;
                     }
-                    Err(e) => bad.skip(&e),
                 }
+                Err(e) => bad.skip(&e),
             }
-        })
-        .detach();
+        }
+    })
 }
 
 /// Writes to a ROS 2 topic, on the DDS thread, the samples the rosy side encoded (once,
@@ -127,15 +124,12 @@ fn spawn_writer(
     writer: DataWriter<Cdr, CdrBytes>,
     mut from_rosy: mpsc::Receiver<Cdr>,
     topic: String,
-) {
-    spawner
-        .executor
-        .spawn(async move {
-            while let Some(sample) = from_rosy.recv().await {
-                if let Err(e) = writer.async_write(sample, None).await {
-                    tracing::warn!("ROS 2 {topic}: not written: {e}");
-                }
+) -> smol::Task<()> {
+    spawner.executor.spawn(async move {
+        while let Some(sample) = from_rosy.recv().await {
+            if let Err(e) = writer.async_write(sample, None).await {
+                tracing::warn!("ROS 2 {topic}: not written: {e}");
             }
-        })
-        .detach();
+        }
+    })
 }
