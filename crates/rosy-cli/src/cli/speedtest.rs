@@ -222,6 +222,27 @@ pub struct Report {
     /// Resident memory of this receiver, shared mappings of the sender's segments included.
     pub rss_bytes: u64,
     pub threads: u32,
+    /// Times this receiver's threads went to sleep and were woken (voluntary context switches
+    /// summed over its tasks, from /proc) between its first message and the last, per message:
+    /// the wake-ups a message costs. A count, stable where times are not.
+    pub wakeups_per_message: f64,
+}
+
+/// Voluntary context switches of every thread of this process, summed (/proc/self/task/*/status).
+fn voluntary_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
 }
 
 /// What a speedtest process holds, read at the end of its run.
@@ -357,6 +378,8 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let (mut min_seq, mut max_seq) = (u64::MAX, 0u64);
     let mut sent_total = None;
     let mut saw_shm = false;
+    // Voluntary switches at the first message and at the last.
+    let (mut switches_first, mut switches_last) = (0u64, 0u64);
     // Bounded: the run plus time to find each other, until the first message; then a silence
     // ends a lost sender (a slow receiver may take longer than the run to read what was sent).
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
@@ -405,9 +428,15 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
             // Sampled while the sender runs: once it closes, its segment is gone.
             saw_shm |= topics.iter().any(|t| reads_shm(&node, t));
         }
+        if first.is_none() {
+            switches_first = voluntary_switches();
+        }
         first.get_or_insert(at);
         last = at;
         received += 1;
+        if received % 64 == 0 || sent_total.is_some() {
+            switches_last = voluntary_switches();
+        }
         bytes += (p.len() - STAMP) as u64;
         min_seq = min_seq.min(seq);
         max_seq = max_seq.max(seq);
@@ -460,6 +489,12 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         shm_bytes: usage.shm_bytes,
         rss_bytes: usage.rss_bytes,
         threads: usage.threads,
+        wakeups_per_message: if received > 64 {
+            switches_last.saturating_sub(switches_first) as f64
+                / (received - received % 64 - 1) as f64
+        } else {
+            0.0
+        },
     };
     if received == 0 {
         return Err(CliError::Failed(format!(
