@@ -107,18 +107,20 @@ fn archived_quaternion(q: &msgs::ArchivedQuaternion) -> Option<fg::Quaternion> {
     })
 }
 
-/// The discriminant of an archived fieldless enum (`LogLevel`, `NumericType`), which rosy
-/// declares `#[repr(u8)]` with the same values as Foxglove's enums and rkyv archives as a
-/// `#[repr(u8)]` enum of the same variants (its type is not nameable outside rosy).
-fn archived_tag<E>(value: &E) -> i32 {
-    assert_eq!(
-        std::mem::size_of::<E>(),
-        1,
-        "an archived fieldless enum is one byte"
-    );
-    // SAFETY: E is one byte (checked above), a `#[repr(u8)]` fieldless enum archived by rkyv,
-    // already validated by `Archive::access`: its only byte is its discriminant.
-    i32::from(unsafe { *(value as *const E).cast::<u8>() })
+/// A log level from its archive, as its discriminant (rosy declares `LogLevel` with the values
+/// of Foxglove's enum). Deserializing a fieldless enum copies one validated byte.
+fn archived_level(level: &<msgs::LogLevel as rkyv::Archive>::Archived) -> i32 {
+    rkyv::deserialize::<msgs::LogLevel, rkyv::rancor::Error>(level)
+        .map(|l| l as i32)
+        .unwrap_or_default()
+}
+
+/// A point field's numeric type from its archive, as its discriminant (rosy declares
+/// `NumericType` with the values of Foxglove's enum).
+fn archived_numeric_type(numeric: &<msgs::NumericType as rkyv::Archive>::Archived) -> i32 {
+    rkyv::deserialize::<msgs::NumericType, rkyv::rancor::Error>(numeric)
+        .map(|t| t as i32)
+        .unwrap_or_default()
 }
 
 impl FromRosy for fg::RawImage {
@@ -217,7 +219,7 @@ impl FromRosy for fg::PointCloud {
                 .map(|f| fg::PackedElementField {
                     name: f.name.as_str().to_owned(),
                     offset: f.offset.to_native(),
-                    r#type: archived_tag(&f.numeric_type),
+                    r#type: archived_numeric_type(&f.numeric_type),
                 })
                 .collect(),
             data: shared(payload, a.data.as_slice()),
@@ -270,7 +272,7 @@ impl FromRosy for fg::Log {
         let a = archive.access::<msgs::ArchivedLog>()?;
         Ok(fg::Log {
             timestamp: archived_timestamp(&a.timestamp),
-            level: archived_tag(&a.level),
+            level: archived_level(&a.level),
             message: a.message.as_str().to_owned(),
             name: a.name.as_str().to_owned(),
             file: a.file.as_str().to_owned(),
