@@ -14,7 +14,8 @@ use crate::error::Ros2Error;
 use crate::graph::Ros2Graph;
 use crate::routes::{BridgeConfig, ServiceRoute, TopicRoute};
 use futures::{FutureExt, StreamExt};
-use ros2_client::{Context, ContextOptions, Gid, Name, NodeEvent, NodeName, NodeOptions};
+use ros2_client::entities_info::ParticipantEntitiesInfo;
+use ros2_client::{Context, ContextOptions, Gid, Name, NodeName, NodeOptions};
 use rustdds::RTPSEntity;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -125,7 +126,10 @@ pub(crate) fn run_dds(start: DdsStart) {
         participant: context.domain_participant(),
     };
     let node_names = Arc::new(Mutex::new(HashMap::new()));
-    watch_node_names(&spawner, node_names.clone());
+    if let Err(e) = watch_node_names(&spawner, node_names.clone()) {
+        // The graph's node names are for tools; the routes work without them.
+        tracing::warn!("ROS 2 node names will not be listed: {e}");
+    }
     for entity in service_entities {
         services::spawn_service(&spawner, entity);
     }
@@ -150,32 +154,55 @@ pub(crate) fn run_dds(start: DdsStart) {
 /// The ROS 2 node names each participant announces (by its GID), from `ros_discovery_info`.
 type NodeNames = Arc<Mutex<HashMap<Gid, Vec<String>>>>;
 
-/// Keeps `names` up to date from the node's discovery events, the bridge's own participant
-/// left out.
-fn watch_node_names(spawner: &Spawner<'_, '_>, names: NodeNames) {
-    let Some(events) = spawner.node.status_receiver() else {
-        return;
-    };
-    let own = Gid::from(spawner.participant.guid());
+/// Keeps `names` up to date from `ros_discovery_info`, where each ROS 2 participant announces
+/// its nodes (the bridge's own left out), with a reader of its own: transient local, so the
+/// participants that announced before the bridge came are heard too (ros2-client's status
+/// events are not used: they are dropped when their small channel is full).
+fn watch_node_names(spawner: &Spawner<'_, '_>, names: NodeNames) -> Result<(), Ros2Error> {
+    use rustdds::policy::{Durability, History};
+    let qos = rustdds::QosPolicyBuilder::new()
+        .durability(Durability::TransientLocal)
+        .reliable(rustdds::Duration::ZERO)
+        .history(History::KeepLast { depth: 64 })
+        .build();
+    let participant = &spawner.participant;
+    let topic = participant
+        .create_topic(
+            "ros_discovery_info".into(),
+            "rmw_dds_common::msg::dds_::ParticipantEntitiesInfo_".into(),
+            &qos,
+            rustdds::TopicKind::NoKey,
+        )
+        .map_err(dds("the ros_discovery_info topic"))?;
+    let reader = participant
+        .create_subscriber(&qos)
+        .map_err(dds("the ros_discovery_info reader"))?
+        .create_simple_datareader_no_key::<
+            ParticipantEntitiesInfo,
+            rustdds::CDRDeserializerAdapter<ParticipantEntitiesInfo>,
+        >(&topic, Some(qos))
+        .map_err(dds("the ros_discovery_info reader"))?;
+    let own = Gid::from(participant.guid());
     spawner
         .executor
         .spawn(async move {
-            let mut events = std::pin::pin!(events);
-            while let Some(event) = events.next().await {
-                if let NodeEvent::ParticipantEntities(info) = event {
-                    if info.gid() == own {
-                        continue;
-                    }
-                    let nodes = info
-                        .nodes()
-                        .iter()
-                        .map(|n| n.fully_qualified_name())
-                        .collect();
-                    lock(&names).insert(info.gid(), nodes);
+            let mut samples = std::pin::pin!(reader.as_async_stream());
+            while let Some(sample) = samples.next().await {
+                let Ok(sample) = sample else { continue };
+                let info = sample.into_value();
+                if info.gid() == own {
+                    continue;
                 }
+                let nodes = info
+                    .nodes()
+                    .iter()
+                    .map(|n| n.fully_qualified_name())
+                    .collect();
+                lock(&names).insert(info.gid(), nodes);
             }
         })
         .detach();
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
