@@ -378,8 +378,9 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let (mut min_seq, mut max_seq) = (u64::MAX, 0u64);
     let mut sent_total = None;
     let mut saw_shm = false;
-    // Voluntary switches at the first message and at the last.
-    let (mut switches_first, mut switches_last) = (0u64, 0u64);
+    // Voluntary switches at the first message and at the sender's end (read twice only: /proc
+    // is not read on the receiving path).
+    let (mut switches_first, mut switches_last) = (0u64, None::<u64>);
     // Bounded: the run plus time to find each other, until the first message; then a silence
     // ends a lost sender (a slow receiver may take longer than the run to read what was sent).
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
@@ -416,6 +417,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         let stamp = u64::from_le_bytes(p[8..16].try_into().expect("8 bytes"));
         if seq == END {
             sent_total = Some(stamp);
+            switches_last.get_or_insert_with(voluntary_switches);
             usage.get_or_insert_with(|| Usage::of(&node));
             ends_left -= 1;
             if ends_left == 0 {
@@ -434,9 +436,6 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         first.get_or_insert(at);
         last = at;
         received += 1;
-        if received % 64 == 0 || sent_total.is_some() {
-            switches_last = voluntary_switches();
-        }
         bytes += (p.len() - STAMP) as u64;
         min_seq = min_seq.min(seq);
         max_seq = max_seq.max(seq);
@@ -450,6 +449,7 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
     let dropped_here = subscriber.lost();
     let used = if saw_shm { "shm" } else { "tcp" };
     let usage = usage.unwrap_or_else(|| Usage::of(&node));
+    let switches_last = switches_last.unwrap_or_else(voluntary_switches);
     drop(subscriber);
     node.close().await;
     let span = first
@@ -489,9 +489,8 @@ async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
         shm_bytes: usage.shm_bytes,
         rss_bytes: usage.rss_bytes,
         threads: usage.threads,
-        wakeups_per_message: if received > 64 {
-            switches_last.saturating_sub(switches_first) as f64
-                / (received - received % 64 - 1) as f64
+        wakeups_per_message: if received > 1 {
+            switches_last.saturating_sub(switches_first) as f64 / (received - 1) as f64
         } else {
             0.0
         },
