@@ -31,26 +31,7 @@ impl Ros2Type {
 
     /// The type named `pkg/msg/Type` (or the short `pkg/Type`).
     pub fn parse(full: &str) -> Result<Ros2Type, Ros2Error> {
-        let parts: Vec<&str> = full.split('/').collect();
-        let (package, name) = match parts.as_slice() {
-            [package, "msg", name] | [package, name] => (*package, *name),
-            _ => {
-                return Err(Ros2Error::Config(format!(
-                    "{full:?} is not a ROS 2 message type (expected pkg/msg/Type, e.g. \
-                     sensor_msgs/msg/Image)"
-                )));
-            }
-        };
-        let word = |w: &str| {
-            !w.is_empty()
-                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !w.starts_with(|c: char| c.is_ascii_digit())
-        };
-        if !word(package) || !word(name) {
-            return Err(Ros2Error::Config(format!(
-                "{full:?} is not a ROS 2 message type (package and type are letters, digits and _)"
-            )));
-        }
+        let (package, name) = split_type_name(full, "msg", "sensor_msgs/msg/Image")?;
         Ok(Ros2Type {
             package: package.to_string(),
             name: name.to_string(),
@@ -84,6 +65,37 @@ impl std::fmt::Display for Ros2Type {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/msg/{}", self.package, self.name)
     }
+}
+
+/// The package and type of a ROS 2 interface name, `pkg/KIND/Type` or the short `pkg/Type`
+/// (`KIND` is `msg` or `srv`); an error naming the name and showing `example` otherwise.
+fn split_type_name<'a>(
+    full: &'a str,
+    kind: &str,
+    example: &str,
+) -> Result<(&'a str, &'a str), Ros2Error> {
+    let what = if kind == "msg" { "message" } else { "service" };
+    let parts: Vec<&str> = full.split('/').collect();
+    let (package, name) = match parts.as_slice() {
+        [package, k, name] if *k == kind => (*package, *name),
+        [package, name] => (*package, *name),
+        _ => {
+            return Err(Ros2Error::Config(format!(
+                "{full:?} is not a ROS 2 {what} type (expected pkg/{kind}/Type, e.g. {example})"
+            )));
+        }
+    };
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !w.starts_with(|c: char| c.is_ascii_digit())
+    };
+    if !word(package) || !word(name) {
+        return Err(Ros2Error::Config(format!(
+            "{full:?} is not a ROS 2 {what} type (package and type are letters, digits and _)"
+        )));
+    }
+    Ok((package, name))
 }
 
 /// Which way a route's messages cross.
@@ -173,23 +185,7 @@ impl Ros2Service {
 
     /// The type named `pkg/srv/Type` (or the short `pkg/Type`).
     pub fn parse(full: &str) -> Result<Ros2Service, Ros2Error> {
-        let parts: Vec<&str> = full.split('/').collect();
-        let (package, name) = match parts.as_slice() {
-            [package, "srv", name] | [package, name] => (*package, *name),
-            _ => {
-                return Err(Ros2Error::Config(format!(
-                    "{full:?} is not a ROS 2 service type (expected pkg/srv/Type, e.g. \
-                     std_srvs/srv/SetBool)"
-                )));
-            }
-        };
-        let word =
-            |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !word(package) || !word(name) {
-            return Err(Ros2Error::Config(format!(
-                "{full:?} is not a ROS 2 service type (package and type are letters, digits and _)"
-            )));
-        }
+        let (package, name) = split_type_name(full, "srv", "std_srvs/srv/SetBool")?;
         Ok(match (package, name) {
             ("std_srvs", "SetBool") => Ros2Service::SetBool,
             ("std_srvs", "Trigger") => Ros2Service::Trigger,
