@@ -10,7 +10,7 @@ use crate::routes::{Ros2Service, ServiceRoute, TopicRoute};
 use crate::types::Outcome;
 use bytes::Bytes;
 use rosy::codec::{BuiltinCodec, Codec, CodecId};
-use rosy::node::{Archive, Received};
+use rosy::node::{Archivable, Archive, Received};
 use serde::{Serialize, de::DeserializeOwned};
 use std::future::Future;
 use std::pin::Pin;
@@ -20,41 +20,6 @@ use tokio::sync::mpsc;
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A route's rosy side, starting (its publisher or subscriber made first).
 pub(crate) type Starting = Pin<Box<dyn Future<Output = Result<Task, Ros2Error>> + Send>>;
-
-/// The rkyv serializer bounds a type written straight into shared memory needs.
-pub(crate) trait Archivable:
-    for<'a, 'b> rkyv::Serialize<
-        rkyv::api::high::HighSerializer<
-            rkyv::ser::writer::Buffer<'b>,
-            rkyv::ser::allocator::ArenaHandle<'a>,
-            rkyv::rancor::Error,
-        >,
-    > + for<'a> rkyv::Serialize<
-        rkyv::api::high::HighSerializer<
-            rkyv::util::AlignedVec,
-            rkyv::ser::allocator::ArenaHandle<'a>,
-            rkyv::rancor::Error,
-        >,
-    >
-{
-}
-
-impl<T> Archivable for T where
-    T: for<'a, 'b> rkyv::Serialize<
-            rkyv::api::high::HighSerializer<
-                rkyv::ser::writer::Buffer<'b>,
-                rkyv::ser::allocator::ArenaHandle<'a>,
-                rkyv::rancor::Error,
-            >,
-        > + for<'a> rkyv::Serialize<
-            rkyv::api::high::HighSerializer<
-                rkyv::util::AlignedVec,
-                rkyv::ser::allocator::ArenaHandle<'a>,
-                rkyv::rancor::Error,
-            >,
-        >
-{
-}
 
 /// Room for the rkyv archive of a message that came as `cdr_len` bytes of CDR: strings and
 /// byte arrays are inline in both, so the archive is about as long, plus its layout's padding.

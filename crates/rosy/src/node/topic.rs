@@ -144,8 +144,27 @@ impl<T: Serialize + ?Sized, C: Codec> Publisher<T, C> {
     }
 }
 
-impl<T, C: Codec> Publisher<T, C>
-where
+/// A value that can be written as an rkyv archive straight into a buffer (shared memory) or a
+/// vector: what [`Publisher::send_archived`] needs of its type. Implemented for every type rkyv
+/// serializes; named so that code generic over archived messages (bridges) can ask for it.
+pub trait Archivable:
+    for<'a, 'b> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            rkyv::ser::writer::Buffer<'b>,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    > + for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            rkyv::util::AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    >
+{
+}
+
+impl<T> Archivable for T where
     T: for<'a, 'b> rkyv::Serialize<
             rkyv::api::high::HighSerializer<
                 rkyv::ser::writer::Buffer<'b>,
@@ -158,8 +177,11 @@ where
                 rkyv::ser::allocator::ArenaHandle<'a>,
                 rkyv::rancor::Error,
             >,
-        >,
+        >
 {
+}
+
+impl<T: Archivable, C: Codec> Publisher<T, C> {
     /// Sends `value` as an rkyv archive, serialized straight into shared memory when same-host
     /// nodes listen (`max_len` bounds its size). Receivers read it in place with
     /// [`Subscriber::recv_archived`].
