@@ -40,6 +40,7 @@ pub mod msgs;
 pub mod names;
 pub mod node;
 pub mod qos;
+pub mod security;
 pub mod topology;
 pub mod transport;
 pub mod units;

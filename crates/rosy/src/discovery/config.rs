@@ -13,4 +13,17 @@ pub struct DiscoveryConfig {
     pub mdns: bool,
     /// Whether to use the host-local registry (peers on this host).
     pub registry: bool,
+    /// Secure mode's discovery (see [`SecureDiscovery`]); `None` for a plain node.
+    pub secure: Option<SecureDiscovery>,
+}
+
+/// How a secure node announces itself and whom it hears.
+#[derive(Clone, Debug)]
+pub struct SecureDiscovery {
+    /// Announced over mDNS instead of the domain id, node name and pid: only holders of the
+    /// domain's credentials can compute it (`LinkSecurity::discovery_tag`).
+    pub tag: String,
+    /// Whether plain nodes of the domain are dialed too (permissive mode); else they are
+    /// reported once and left alone.
+    pub accept_plain: bool,
 }

@@ -19,4 +19,16 @@ pub enum DiscoveryError {
     /// node goes on without mDNS, finding only same-host peers.
     #[error("mDNS: {0}")]
     Mdns(String),
+    /// A secure node's registry directory is not private to this user: another user made it
+    /// or may write to it.
+    #[error(
+        "the registry directory {path} {problem}: another user could watch or mislead this \
+         domain's nodes; remove it (as its owner) or choose another domain id"
+    )]
+    RegistryNotPrivate {
+        /// The domain's registry directory.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }

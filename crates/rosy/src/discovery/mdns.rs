@@ -1,7 +1,8 @@
 //! Zeroconf discovery with `mdns-sd`, service type [`SERVICE_TYPE`].
 //!
 //! A node registers one service instance named by its id, with its port and a TXT record of
-//! small fields (id, domain, host id, pid, topology version, name truncated to fit); the daemon
+//! small fields (id, domain, host id, pid, topology version, name truncated to fit; a secure
+//! node puts a keyed tag `dt` in place of domain, name and pid); the daemon
 //! publishes the addresses of the interfaces it may use (`ROSY_INTERFACES`), so no OS responder
 //! (avahi) is needed. Browsing turns resolved instances of this node's domain into
 //! [`DiscoveryEvent::Seen`] and goodbyes into [`DiscoveryEvent::Gone`].
@@ -51,19 +52,26 @@ impl MdnsAnnouncer {
         while name.len() > 200 {
             name.pop();
         }
-        let properties: HashMap<String, String> = [
+        let mut fields = vec![
             ("id", own.id.clone()),
-            ("n", name),
-            ("d", own.domain.clone()),
             ("h", own.host_id.clone()),
-            ("p", own.pid.to_string()),
             ("v", own.version.to_string()),
             ("t", u8::from(own.tool).to_string()),
             ("o", u8::from(own.dial_only).to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ];
+        match &config.secure {
+            // The tag, not the domain, name and pid: peers learn those inside TLS.
+            Some(secure) => fields.push(("dt", secure.tag.clone())),
+            None => fields.extend([
+                ("n", name),
+                ("d", own.domain.clone()),
+                ("p", own.pid.to_string()),
+            ]),
+        }
+        let properties: HashMap<String, String> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         let info = ServiceInfo::new(
             SERVICE_TYPE,
             &own.id,
@@ -79,6 +87,8 @@ impl MdnsAnnouncer {
         let browse = daemon.browse(SERVICE_TYPE).map_err(err)?;
         let domain = own.domain.clone();
         let own_id = own.id.clone();
+        let secure = config.secure.clone();
+        let mut plain_told = std::collections::HashSet::new();
         std::thread::Builder::new()
             .name("rosy-mdns".into())
             .spawn(move || {
@@ -89,7 +99,28 @@ impl MdnsAnnouncer {
                             let addresses = service.get_addresses_v4();
                             let txt = |k: &str| service.get_property_val_str(k).map(str::to_string);
                             let Some(id) = txt("id") else { continue };
-                            if id == own_id || txt("d").as_deref() != Some(domain.as_str()) {
+                            if id == own_id {
+                                continue;
+                            }
+                            let ours = txt("d").as_deref() == Some(domain.as_str());
+                            let heard = match &secure {
+                                None => ours,
+                                Some(s) if txt("dt").as_deref() == Some(s.tag.as_str()) => true,
+                                Some(s) if ours && s.accept_plain => true,
+                                Some(_) => {
+                                    if ours && plain_told.insert(id.clone()) {
+                                        tracing::warn!(
+                                            "a plain node of this domain ({}) is on the network \
+                                             at {:?}; not connecting to it (this node enforces \
+                                             security)",
+                                            txt("n").unwrap_or_default(),
+                                            service.get_addresses_v4()
+                                        );
+                                    }
+                                    false
+                                }
+                            };
+                            if !heard {
                                 continue;
                             }
                             let mut endpoints: Vec<SocketAddr> = addresses

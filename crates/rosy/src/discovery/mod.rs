@@ -11,6 +11,11 @@
 //! topology version). The full node info (topics, services) travels over the connection itself,
 //! so a node with 500 topics is known whole without stuffing mDNS TXT records.
 //!
+//! A secure node (see [`SecureDiscovery`]) announces a keyed tag over mDNS instead of its domain
+//! id, name and pid, and keeps its registry directory 0700 with entries 0600, refusing a
+//! directory another user owns. Either way, what discovery reports is a hint: the connection
+//! authenticates.
+//!
 //! Discovery never routes messages and never opens connections: it only reports.
 
 mod announcement;
@@ -22,7 +27,7 @@ pub mod mdns;
 pub mod registry;
 
 pub use announcement::Announcement;
-pub use config::DiscoveryConfig;
+pub use config::{DiscoveryConfig, SecureDiscovery};
 pub use error::DiscoveryError;
 pub use event::DiscoveryEvent;
 
@@ -42,7 +47,12 @@ impl Discovery {
     ) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), DiscoveryError> {
         let (events, receiver) = mpsc::unbounded_channel();
         let registry = if config.registry {
-            Some(registry::RegistryEntry::start(own, events.clone())?)
+            let private = config.secure.is_some();
+            Some(registry::RegistryEntry::start(
+                own,
+                events.clone(),
+                private,
+            )?)
         } else {
             None
         };

@@ -53,11 +53,17 @@ pub struct RegistryEntry {
 
 impl RegistryEntry {
     /// Writes `own` to the registry and starts the thread that refreshes it and watches for peers.
+    /// A `private` registry (secure mode) is a 0700 directory of this user's, with 0600
+    /// entries.
     pub fn start(
         own: &Announcement,
         events: UnboundedSender<DiscoveryEvent>,
+        private: bool,
     ) -> Result<Self, DiscoveryError> {
-        Self::start_scanning_every(own, events, SCAN_EVERY)
+        if private {
+            make_private_dir(&domain_dir(&own.domain))?;
+        }
+        Self::start_scanning_every(own, events, SCAN_EVERY, private)
     }
 
     /// As [`RegistryEntry::start`], with full scans (and refreshes) every `scan_every`.
@@ -65,6 +71,7 @@ impl RegistryEntry {
         own: &Announcement,
         events: UnboundedSender<DiscoveryEvent>,
         scan_every: Duration,
+        private: bool,
     ) -> Result<Self, DiscoveryError> {
         let dir = domain_dir(&own.domain);
         let shown = dir.display().to_string();
@@ -74,7 +81,7 @@ impl RegistryEntry {
         };
         std::fs::create_dir_all(&dir).map_err(fail)?;
         let path = dir.join(format!("{}.json", own.id));
-        write_entry(&path, own).map_err(fail)?;
+        write_entry(&path, own, private).map_err(fail)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
@@ -154,17 +161,63 @@ fn pid_is_dead(pid: u32) -> bool {
     rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
 }
 
-fn write_entry(path: &Path, own: &Announcement) -> std::io::Result<()> {
+fn write_entry(path: &Path, own: &Announcement, private: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let file = EntryFile {
         announcement: own,
         pid_ns: own_pid_ns(),
     };
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec(&file).map_err(std::io::Error::other)?,
-    )?;
+    let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+    let mode = if private { 0o600 } else { 0o666 };
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)?
+        .write_all(&bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+/// Makes a secure domain's registry directory 0700, or checks the one there: it must be a
+/// directory (not a link) of this user's that nobody else may write to; one of this user's
+/// made open by a plain node earlier is closed to 0700.
+pub fn make_private_dir(dir: &Path) -> Result<(), DiscoveryError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let shown = dir.display().to_string();
+    let io = |source| DiscoveryError::Registry {
+        path: shown.clone(),
+        source,
+    };
+    let not_private = |problem: String| DiscoveryError::RegistryNotPrivate {
+        path: shown.clone(),
+        problem,
+    };
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(e)),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(io)?;
+    if !meta.file_type().is_dir() {
+        return Err(not_private("is not a directory".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(not_private(format!(
+            "is owned by uid {}, not this node's {me}",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    Ok(())
 }
 
 struct Known {
@@ -484,13 +537,46 @@ mod tests {
         let (a, b) = (announcement(&domain), announcement(&domain));
         let (tx_a, mut rx_a) = tokio::sync::mpsc::unbounded_channel();
         let (tx_b, _rx_b) = tokio::sync::mpsc::unbounded_channel();
-        let entry_a = RegistryEntry::start(&a, tx_a).unwrap();
-        let entry_b = RegistryEntry::start(&b, tx_b).unwrap();
+        let entry_a = RegistryEntry::start(&a, tx_a, false).unwrap();
+        let entry_b = RegistryEntry::start(&b, tx_b, false).unwrap();
         assert_eq!(next(&mut rx_a), DiscoveryEvent::Seen(b.clone()));
         entry_b.close();
         assert_eq!(next(&mut rx_a), DiscoveryEvent::Gone(b.id.clone()));
         entry_a.close();
         let _ = std::fs::remove_dir(domain_dir(&domain));
+    }
+
+    /// Secure mode: the directory is made 0700 (an open one of this user's is closed), the
+    /// entries 0600, and entries still find each other; a directory another user owns is
+    /// refused, naming the owner (that part needs root, to make such a directory).
+    #[test]
+    fn a_private_registry_is_closed_to_other_users() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let domain = format!("test-registry-{}", random_id());
+        let dir = domain_dir(&domain);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (a, b) = (announcement(&domain), announcement(&domain));
+        let (tx_a, mut rx_a) = tokio::sync::mpsc::unbounded_channel();
+        let (tx_b, _rx_b) = tokio::sync::mpsc::unbounded_channel();
+        let entry_a = RegistryEntry::start(&a, tx_a, true).unwrap();
+        let entry_b = RegistryEntry::start(&b, tx_b, true).unwrap();
+        assert_eq!(next(&mut rx_a), DiscoveryEvent::Seen(b.clone()));
+        assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+        let entry = std::fs::metadata(dir.join(format!("{}.json", a.id))).unwrap();
+        assert_eq!(entry.mode() & 0o777, 0o600);
+        entry_b.close();
+        entry_a.close();
+        let _ = std::fs::remove_dir(&dir);
+
+        if rustix::process::geteuid().is_root() {
+            let squatted = domain_dir(&format!("test-registry-{}", random_id()));
+            std::fs::create_dir_all(&squatted).unwrap();
+            std::os::unix::fs::chown(&squatted, Some(54_321), None).unwrap();
+            let e = make_private_dir(&squatted).unwrap_err().to_string();
+            assert!(e.contains("owned by uid 54321"), "{e}");
+            let _ = std::fs::remove_dir(&squatted);
+        }
     }
 
     #[test]
@@ -544,7 +630,8 @@ mod tests {
         let domain = format!("test-registry-{}", random_id());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let watcher =
-            RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN).unwrap();
+            RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN, false)
+                .unwrap();
         // The first peer may be found by a scan. Each next one is written right after the previous
         // one was reported, a scan at most: a periodic scan would find it only SCAN_EVERY later.
         let mut peers = Vec::new();
@@ -552,7 +639,10 @@ mod tests {
             let peer = announcement(&domain);
             let (peer_tx, _peer_rx) = tokio::sync::mpsc::unbounded_channel();
             let written = Instant::now();
-            peers.push((RegistryEntry::start(&peer, peer_tx).unwrap(), _peer_rx));
+            peers.push((
+                RegistryEntry::start(&peer, peer_tx, false).unwrap(),
+                _peer_rx,
+            ));
             assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer));
             let took = written.elapsed();
             if i > 0 {
@@ -584,10 +674,11 @@ mod tests {
         };
         let peer_path = dir.join(format!("{}.json", peer.id));
         // Written like a node does, with this pid namespace; never refreshed afterwards.
-        write_entry(&peer_path, &peer).unwrap();
+        write_entry(&peer_path, &peer, false).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let watcher =
-            RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN).unwrap();
+            RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN, false)
+                .unwrap();
         assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer.clone()));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -610,7 +701,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let peer = announcement(&domain);
         let peer_path = dir.join(format!("{}.json", peer.id));
-        write_entry(&peer_path, &peer).unwrap();
+        write_entry(&peer_path, &peer, false).unwrap();
         let old = SystemTime::now() - STALE_AFTER;
         std::fs::File::options()
             .write(true)
@@ -632,7 +723,7 @@ mod tests {
             "a heartbeat wakes nobody"
         );
         let other = announcement(&domain);
-        write_entry(&dir.join(format!("{}.json", other.id)), &other).unwrap();
+        write_entry(&dir.join(format!("{}.json", other.id)), &other, false).unwrap();
         assert_eq!(wakes.recv_timeout(Duration::from_secs(5)), Ok(()));
         stop.store(true, Ordering::Relaxed);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -10,6 +10,7 @@
 //! | handshake bound | `handshake_timeout` | `ROSY_HANDSHAKE_TIMEOUT_MS` | 5 s |
 //! | stalled-frame bound | `frame_stall_timeout` | `ROSY_FRAME_STALL_TIMEOUT_MS` | 10 s |
 //! | connections in handshake | `max_handshakes` | `ROSY_MAX_HANDSHAKES` | 64 |
+//! | security | `security` | `ROSY_SECURITY` (`off`, `permissive`, `enforce`) and `ROSY_SECURITY_DIR` | off |
 //!
 //! The last three bound what a peer that is not (yet) known can hold (see `mesh::admission` and
 //! `transport::tcp::link`); tests shorten them. A node also raises its soft descriptor limit to
@@ -56,6 +57,7 @@ pub struct NodeBuilder {
     queue_capacity: usize,
     tool: bool,
     dial_only: bool,
+    guard: Option<crate::security::Guard>,
     shm: crate::transport::shm::ShmConfig,
     shm_topics: std::collections::HashMap<String, crate::transport::shm::ShmConfig>,
     max_message: Option<usize>,
@@ -87,6 +89,7 @@ impl NodeBuilder {
             queue_capacity: 1024,
             tool: false,
             dial_only: false,
+            guard: None,
             shm: crate::transport::shm::ShmConfig::default(),
             shm_topics: Default::default(),
             max_message: None,
@@ -245,6 +248,13 @@ impl NodeBuilder {
         self
     }
 
+    /// Secures this node's links as `guard` says (see [`crate::security`]). Unset,
+    /// `ROSY_SECURITY` and `ROSY_SECURITY_DIR` decide, through the installed provider.
+    pub fn security(mut self, guard: crate::security::Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
     /// Starts the node: opens its listener, announces it and begins discovering peers.
     pub async fn build(self) -> Result<Node> {
         let invalid = |what, reason| Error::Invalid { what, reason };
@@ -327,6 +337,29 @@ impl NodeBuilder {
             .mdns
             .unwrap_or_else(|| std::env::var("ROSY_MDNS").map(|v| v != "0").unwrap_or(true));
 
+        let guard = match self.guard {
+            Some(g) => g,
+            None => crate::security::guard_from_env(&domain).map_err(|(w, r)| invalid(w, r))?,
+        };
+        if guard.mode != crate::security::SecurityMode::Off && guard.provider.is_none() {
+            return Err(invalid(
+                "security",
+                format!("mode {} needs a provider (see rosy-security)", guard.mode),
+            ));
+        }
+        if let Some(provider) = guard.sealing() {
+            let granted = provider.own_name();
+            if !crate::security::glob_match(&granted, &self.name) {
+                return Err(invalid(
+                    "node name",
+                    format!(
+                        "this node is named {:?} but its certificate grants the name {granted:?} \
+                         (issue one with `rosy security issue DOMAIN --name {}`)",
+                        self.name, self.name
+                    ),
+                ));
+            }
+        }
         let (listeners, endpoints) = bind(interfaces.as_deref()).await?;
         if transport != TransportPreference::Tcp {
             // Every domain's: a dead process's segment is only memory held for nobody.
@@ -343,8 +376,21 @@ impl NodeBuilder {
         if transport != TransportPreference::Tcp {
             transports.push("shm".to_string());
         }
+        // A secure node's id begins with its key's id, which peers check against its
+        // certificate: no node can take over the id of a node holding another key.
+        let id = match guard.sealing() {
+            Some(provider) => {
+                let prefix = provider.id_prefix();
+                let random = host::random_id();
+                format!(
+                    "{prefix}{}",
+                    &random[..random.len().saturating_sub(prefix.len())]
+                )
+            }
+            None => host::random_id(),
+        };
         let own = NodeInfo {
-            id: host::random_id(),
+            id,
             name: self.name.clone(),
             domain: domain.clone(),
             host_id,
@@ -384,17 +430,28 @@ impl NodeBuilder {
                 link_timeouts,
                 max_handshakes,
                 dial_only: self.dial_only,
+                guard,
             },
         );
         for listener in listeners {
             tokio::spawn(mesh.clone().run_listener(listener));
         }
+        let secure =
+            mesh.config
+                .guard
+                .sealing()
+                .map(|provider| crate::discovery::SecureDiscovery {
+                    tag: provider.discovery_tag(&domain),
+                    accept_plain: mesh.config.guard.mode
+                        == crate::security::SecurityMode::Permissive,
+                });
         let (discovery, events) = Discovery::start(
             &DiscoveryConfig {
                 domain,
                 interfaces,
                 mdns,
                 registry: true,
+                secure,
             },
             &announcement,
         )?;

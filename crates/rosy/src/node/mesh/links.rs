@@ -132,13 +132,31 @@ impl Mesh {
             };
             let own_host = lock(&self.own).host_id.clone();
             for addr in dial_order(&announcement, &own_host) {
-                match link::dial(addr, &self.hello, &self.config.link_timeouts).await {
+                match link::dial(
+                    addr,
+                    &self.hello,
+                    &self.config.link_timeouts,
+                    &self.config.guard,
+                )
+                .await
+                {
                     Ok(conn) if conn.peer.node_id == peer => {
                         self.register(conn);
                         return;
                     }
                     Ok(conn) => {
                         tracing::debug!("{addr} is now node {}, not {peer}", conn.peer.node_id);
+                    }
+                    Err(e) if e.is_security() => {
+                        // A mismatch of security or credentials stays until someone acts: say it
+                        // once per peer and reason, not on every redial.
+                        let said = format!("{peer} {e}");
+                        if lock(&self.peers.security_said).insert(said) {
+                            tracing::warn!(
+                                "cannot connect to {} at {addr}: {e}",
+                                announcement.name
+                            );
+                        }
                     }
                     Err(e) => tracing::debug!("dialing {} at {addr}: {e}", announcement.name),
                 }
@@ -211,9 +229,14 @@ impl Mesh {
                     }
                     let mesh = self.clone();
                     tokio::spawn(async move {
-                        let result =
-                            link::accept(stream, remote, &mesh.hello, &mesh.config.link_timeouts)
-                                .await;
+                        let result = link::accept(
+                            stream,
+                            remote,
+                            &mesh.hello,
+                            &mesh.config.link_timeouts,
+                            &mesh.config.guard,
+                        )
+                        .await;
                         drop(permit);
                         match result {
                             Ok(conn) => mesh.register(conn),
@@ -269,11 +292,20 @@ impl Mesh {
             old.close();
             self.invalidate_routes();
         }
-        tracing::debug!(
-            "connected to {} ({peer}) at {}",
-            link.peer.node_name,
-            link.remote
-        );
+        match &link.identity {
+            Some(id) => tracing::debug!(
+                "connected to {} ({peer}) at {}, sealed, certificate {:?} serial {}",
+                link.peer.node_name,
+                link.remote,
+                id.name,
+                id.serial
+            ),
+            None => tracing::debug!(
+                "connected to {} ({peer}) at {}",
+                link.peer.node_name,
+                link.remote
+            ),
+        }
         let frame = node_info_frame(&lock(&self.own));
         let _ = link.send_now(frame);
     }
@@ -287,7 +319,14 @@ impl Mesh {
         };
         let own_host = lock(&self.own).host_id.clone();
         for addr in dial_order(&announcement, &own_host) {
-            if let Ok(conn) = link::dial(addr, &self.hello, &self.config.link_timeouts).await {
+            if let Ok(conn) = link::dial(
+                addr,
+                &self.hello,
+                &self.config.link_timeouts,
+                &self.config.guard,
+            )
+            .await
+            {
                 self.register(conn);
                 return true;
             }

@@ -73,6 +73,8 @@ pub(crate) struct MeshConfig {
     pub max_handshakes: usize,
     /// This node dials its peers and is dialed by none (see `NodeBuilder::dial_only`).
     pub dial_only: bool,
+    /// Whether and how links are secured.
+    pub guard: crate::transport::tcp::secure::Guard,
 }
 
 impl MeshConfig {

@@ -17,6 +17,8 @@ pub(super) struct Peers {
     pub(super) dialing: Mutex<HashSet<NodeId>>,
     /// Paces the warnings about refused connections and failed accepts.
     pub(super) refusals: RateLimit,
+    /// Security failures of dials already told (peer and reason), each told once.
+    pub(super) security_said: Mutex<HashSet<String>>,
 }
 
 impl Default for Peers {
@@ -26,6 +28,7 @@ impl Default for Peers {
             known: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashSet::new()),
             refusals: RateLimit::new(5, std::time::Duration::from_secs(1)),
+            security_said: Mutex::default(),
         }
     }
 }

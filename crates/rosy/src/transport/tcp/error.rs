@@ -49,7 +49,31 @@ pub enum LinkError {
     /// The peer closed the connection partway through a frame.
     #[error("the peer closed the connection in the middle of a frame ({0} bytes pending)")]
     Truncated(usize),
+    /// The secure handshake failed: the peer is plain, or one side refused the other's
+    /// credentials (the reason says which).
+    #[error("secure handshake: {0}")]
+    Security(#[from] super::secure::SecurityError),
+    /// A secure node dialed this plain one.
+    #[error(
+        "the peer is secure and this node is not (start it with ROSY_SECURITY=enforce and \
+         credentials of the domain, see `rosy security`)"
+    )]
+    PeerSecure,
+    /// The peer's hello claims a name or node id its certificate does not grant.
+    #[error("the peer's identity does not match its certificate: {0}")]
+    Identity(String),
     /// The peer read too slowly: the link's outbox stayed full for the send timeout.
     #[error("the peer did not take the message within {0:?} (its outbox stayed full)")]
     Full(Duration),
+}
+
+impl LinkError {
+    /// Whether this is a security mismatch or refusal: worth telling the user once, where other
+    /// dial failures are routine.
+    pub fn is_security(&self) -> bool {
+        matches!(
+            self,
+            LinkError::Security(_) | LinkError::PeerSecure | LinkError::Identity(_)
+        ) || matches!(self, LinkError::Rejected(r) if r.contains("security") || r.contains("certificate"))
+    }
 }

@@ -1,20 +1,25 @@
-//! The handshake that opens every connection: each side sends the preamble (magic, version) and
-//! a [`Hello`] frame (domain, node id, name); the acceptor checks the dialer's preamble before
-//! reading anything else and refuses a wrong domain with a `Reject` frame. Both sides bound the
-//! handshake with [`LinkTimeouts::handshake`] (5 s), and the hello to [`frame::MAX_HELLO_LEN`]
-//! (4 KiB). Also the socket options every connection gets (keepalive, user timeout, no delay).
+//! The handshake that opens every connection: in secure mode first the provider's (TLS 1.3, see
+//! [`super::secure`]), then each side sends the preamble (magic, version) and a [`Hello`] frame
+//! (domain, node id, name); the acceptor checks the dialer's preamble before reading anything
+//! else and refuses a wrong domain, or a hello its certificate does not grant, with a `Reject`
+//! frame. A dialer whose security differs from the acceptor's is told so, not left waiting.
+//! Both sides bound the handshake with [`LinkTimeouts::handshake`] (5 s), and the hello to
+//! [`frame::MAX_HELLO_LEN`] (4 KiB). Also the socket options every connection gets (keepalive, user timeout, no delay).
 //!
 //! What a connection does once the handshake is done lives in [`super::link`]; nothing here reads
 //! or writes a frame after the hellos.
 
 use super::error::LinkError;
 use super::frame::{self, Frame, FrameKind, PREAMBLE_LEN};
+use super::secure::{Guard, LinkSecurity, PeerIdentity, SecurityError, SecurityMode, Side};
+use super::wire::{self, WireRead, WireWrite};
 use crate::codec_id::CodecId;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Longest a handshake may take, by default.
@@ -85,7 +90,7 @@ fn hello_frame(hello: &Hello) -> Frame {
 
 /// Reads the hello frame (at most [`frame::MAX_HELLO_LEN`] bytes; `buf` never grows past a
 /// few KiB here).
-async fn read_hello_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Frame, LinkError> {
+async fn read_hello_frame(wire: &mut WireRead, buf: &mut BytesMut) -> Result<Frame, LinkError> {
     loop {
         if let Some(frame) = frame::decode_hello(buf)? {
             return Ok(frame);
@@ -93,21 +98,21 @@ async fn read_hello_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<
         if buf.capacity() == buf.len() {
             buf.reserve(frame::MAX_HELLO_LEN);
         }
-        if stream.read_buf(buf).await? == 0 {
+        if wire.read_buf(buf).await? == 0 {
             return Err(LinkError::Closed);
         }
     }
 }
 
 async fn read_hello(
-    stream: &mut TcpStream,
+    wire: &mut WireRead,
     buf: &mut BytesMut,
     ours: &Hello,
 ) -> Result<Hello, LinkError> {
     let mut preamble = [0u8; PREAMBLE_LEN];
-    stream.read_exact(&mut preamble).await?;
+    wire.read_exact(&mut preamble, buf).await?;
     frame::check_preamble(&preamble)?;
-    let frame = read_hello_frame(stream, buf).await?;
+    let frame = read_hello_frame(wire, buf).await?;
     match frame.kind {
         FrameKind::Hello => {}
         FrameKind::Reject => {
@@ -136,13 +141,37 @@ async fn read_hello(
     Ok(hello)
 }
 
+/// Checks that a peer's hello says only what its certificate grants: its name, and a node id
+/// beginning with its key's id (so no node takes over another's id).
+fn check_identity(hello: &Hello, identity: Option<&PeerIdentity>) -> Result<(), LinkError> {
+    let Some(identity) = identity else {
+        return Ok(());
+    };
+    if !identity.grants(&hello.node_name) {
+        return Err(LinkError::Identity(format!(
+            "the peer calls itself {:?} but its certificate grants the name {:?}",
+            hello.node_name, identity.name
+        )));
+    }
+    if !hello.node_id.starts_with(&identity.key_id) {
+        return Err(LinkError::Identity(format!(
+            "the peer's node id {:?} is not one of its key's (they begin with {:?})",
+            hello.node_id, identity.key_id
+        )));
+    }
+    Ok(())
+}
+
 /// A connection whose handshake is done, ready for [`super::link::start`].
 pub struct Handshaken {
-    pub(super) stream: TcpStream,
+    pub(super) read: WireRead,
+    pub(super) write: WireWrite,
     /// Bytes read past the peer's hello: the start of its first frames.
     pub(super) buf: BytesMut,
     /// Who the peer said it is.
     pub peer: Hello,
+    /// Who the peer proved to be (secure links only).
+    pub identity: Option<PeerIdentity>,
     /// The peer's address.
     pub remote: SocketAddr,
     /// Whether this side dialed (else it accepted).
@@ -150,65 +179,148 @@ pub struct Handshaken {
     pub(super) stall: Duration,
 }
 
-/// Dials `addr` and performs the handshake.
+/// The first byte of a TLS handshake record: what a secure dialer sends first.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Dials `addr` and performs the handshake: sealed first when `guard` secures links. In
+/// permissive mode a peer that turns out to be plain is dialed again, plainly.
 pub async fn dial(
     addr: SocketAddr,
     ours: &Hello,
     timeouts: &LinkTimeouts,
+    guard: &Guard,
 ) -> Result<Handshaken, LinkError> {
     tokio::time::timeout(timeouts.handshake, async {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| LinkError::Connect { addr, source })?;
-        tune(&stream);
-        let mut out = BytesMut::new();
-        out.extend_from_slice(&frame::preamble());
-        hello_frame(ours).encode(&mut out);
-        stream.write_all(&out).await?;
-        let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
-        let peer = read_hello(&mut stream, &mut buf, ours).await?;
-        Ok(Handshaken {
-            stream,
-            buf,
-            peer,
-            remote: addr,
-            dialed: true,
-            stall: timeouts.stall,
-        })
+        match dial_once(addr, ours, timeouts, guard.sealing()).await {
+            Err(LinkError::Security(SecurityError::PeerNotSecure))
+                if guard.mode == SecurityMode::Permissive =>
+            {
+                tracing::warn!(
+                    "{addr} is not secure; connecting plainly (ROSY_SECURITY=permissive)"
+                );
+                dial_once(addr, ours, timeouts, None).await
+            }
+            other => other,
+        }
     })
     .await
     .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
 }
 
-/// Performs the acceptor's side of the handshake on a fresh connection.
+async fn dial_once(
+    addr: SocketAddr,
+    ours: &Hello,
+    timeouts: &LinkTimeouts,
+    sealing: Option<&Arc<dyn LinkSecurity>>,
+) -> Result<Handshaken, LinkError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|source| LinkError::Connect { addr, source })?;
+    tune(&stream);
+    let (session, identity) = match sealing {
+        Some(provider) => {
+            let (session, identity) = provider.handshake(&stream, Side::Dialer).await?;
+            (Some(session), Some(identity))
+        }
+        None => (None, None),
+    };
+    let (mut read, write) = wire::split(stream, session);
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&frame::preamble());
+    hello_frame(ours).encode(&mut out);
+    write
+        .write_all(&mut [out.freeze()], &AtomicU64::new(0))
+        .await?;
+    let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
+    let peer = read_hello(&mut read, &mut buf, ours).await?;
+    check_identity(&peer, identity.as_ref())?;
+    Ok(Handshaken {
+        read,
+        write,
+        buf,
+        peer,
+        identity,
+        remote: addr,
+        dialed: true,
+        stall: timeouts.stall,
+    })
+}
+
+/// Performs the acceptor's side of the handshake on a fresh connection. A dialer that does not
+/// match this node's security is told so (a plain one by a `Reject` frame it can log, a secure
+/// one by a plain preamble its TLS sees is not TLS) and refused, except that a permissive node
+/// accepts plain dialers.
 pub async fn accept(
-    mut stream: TcpStream,
+    stream: TcpStream,
     remote: SocketAddr,
     ours: &Hello,
     timeouts: &LinkTimeouts,
+    guard: &Guard,
 ) -> Result<Handshaken, LinkError> {
     tokio::time::timeout(timeouts.handshake, async {
         tune(&stream);
+        let mut first = [0u8; 1];
+        if stream.peek(&mut first).await? == 0 {
+            return Err(LinkError::Closed);
+        }
+        let dialer_seals = first[0] == TLS_HANDSHAKE_RECORD;
+        let (session, identity) = match (guard.sealing(), dialer_seals) {
+            (Some(provider), true) => {
+                let (session, identity) = provider.handshake(&stream, Side::Acceptor).await?;
+                (Some(session), Some(identity))
+            }
+            (None, true) => {
+                turn_away(&stream, None).await;
+                return Err(LinkError::PeerSecure);
+            }
+            (Some(_), false) if guard.mode == SecurityMode::Enforce => {
+                let reason = format!(
+                    "node {:?} requires security (ROSY_SECURITY=enforce): the dialer is plain",
+                    ours.node_name
+                );
+                turn_away(&stream, Some(reason)).await;
+                return Err(LinkError::Security(SecurityError::PeerNotSecure));
+            }
+            (Some(_), false) => {
+                tracing::warn!(
+                    "a plain node connected from {remote}; accepted (ROSY_SECURITY=permissive)"
+                );
+                (None, None)
+            }
+            (None, false) => (None, None),
+        };
+        let (mut read, write) = wire::split(stream, session);
         let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
         let mut out = BytesMut::new();
         out.extend_from_slice(&frame::preamble());
-        match read_hello(&mut stream, &mut buf, ours).await {
+        let checked = match read_hello(&mut read, &mut buf, ours).await {
+            Ok(peer) => check_identity(&peer, identity.as_ref()).map(|()| peer),
+            Err(e) => Err(e),
+        };
+        match checked {
             Ok(peer) => {
                 hello_frame(ours).encode(&mut out);
-                stream.write_all(&out).await?;
+                write
+                    .write_all(&mut [out.freeze()], &AtomicU64::new(0))
+                    .await?;
                 Ok(Handshaken {
-                    stream,
+                    read,
+                    write,
                     buf,
                     peer,
+                    identity,
                     remote,
                     dialed: false,
                     stall: timeouts.stall,
                 })
             }
-            Err(e @ LinkError::WrongDomain { .. }) => {
+            Err(e @ (LinkError::WrongDomain { .. } | LinkError::Identity(_))) => {
                 let reason = Bytes::from(e.to_string());
                 Frame::new(FrameKind::Reject, CodecId::Raw, 0, "", reason).encode(&mut out);
-                let _ = stream.write_all(&out).await;
+                let _ = write
+                    .write_all(&mut [out.freeze()], &AtomicU64::new(0))
+                    .await;
+                write.shut().await;
                 Err(e)
             }
             Err(e) => Err(e),
@@ -216,4 +328,29 @@ pub async fn accept(
     })
     .await
     .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
+}
+
+/// Answers a dialer whose security does not match this node's with a plain preamble and, for a
+/// plain dialer, a `Reject` frame saying why; reads what it sent first, so that closing does
+/// not reset the connection before the answer is read.
+async fn turn_away(stream: &TcpStream, reason: Option<String>) {
+    let mut sent = [0u8; frame::MAX_HELLO_LEN];
+    let _ = stream.try_read(&mut sent);
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&frame::preamble());
+    if let Some(reason) = reason {
+        Frame::new(FrameKind::Reject, CodecId::Raw, 0, "", Bytes::from(reason)).encode(&mut out);
+    }
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        if stream.writable().await.is_err() {
+            return;
+        }
+        match stream.try_write(rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        }
+    }
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
 }

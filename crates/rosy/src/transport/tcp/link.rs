@@ -19,16 +19,13 @@
 pub use super::error::LinkError;
 use super::frame::{self, Frame, FrameAt, FrameHead, FrameKind};
 pub use super::handshake::{Handshaken, Hello, LinkTimeouts, accept, dial};
-use bytes::{Buf, Bytes, BytesMut};
+use super::wire::{WireRead, WireWrite};
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, watch};
 
 /// Bytes that may wait in one link's outbox.
@@ -37,8 +34,6 @@ pub const OUTBOX_BYTES: usize = 32 << 20;
 const BUSY_GAP_NS: u64 = 50_000;
 /// Payloads at least this large are written from their own buffer, not copied into the batch.
 const DIRECT_WRITE: usize = 32 << 10;
-/// Buffers handed to one vectored write.
-const MAX_IOVECS: usize = 64;
 
 /// Receives what a link reads. Implemented by the node; called from the link's reader task.
 pub trait FrameSink: Send + Sync + 'static {
@@ -102,14 +97,17 @@ pub struct Link {
     /// Unique in this process, to tell a replaced link from its successor.
     pub id: u64,
     pub peer: Hello,
+    /// Who the peer proved to be, on a sealed link.
+    pub identity: Option<super::secure::PeerIdentity>,
     pub remote: SocketAddr,
     outbox: std::sync::Mutex<Outbox>,
     /// Wakes the writer task: something was queued, or the link closes.
     queued: Notify,
     /// Wakes senders waiting for room in the outbox.
     room: Notify,
-    /// The socket's sending half: written by whoever holds `Outbox::writing`.
-    socket: OwnedWriteHalf,
+    /// The socket's sending half (sealed in secure mode): written by whoever holds
+    /// `Outbox::writing`.
+    wire: WireWrite,
     /// When the link was made, and when a frame was last sent on it (ns since then).
     born: std::time::Instant,
     last_send: AtomicU64,
@@ -221,7 +219,7 @@ impl Link {
         let mut encoded = BytesMut::with_capacity(head.wire_len(0));
         head.encode(&mut encoded, payload.len());
         let mut parts = [encoded.freeze(), payload.clone()];
-        let written = write_now(&self.socket, &mut parts, &self.written);
+        let written = self.wire.write_now(&mut parts, &self.written);
         let mut outbox = self.outbox();
         outbox.writing = false;
         match written {
@@ -239,8 +237,9 @@ impl Link {
                 return Err(LinkError::Io(e));
             }
         }
-        // The writer waits while this path writes: wake it for what came meanwhile, or a finish.
-        let wake = !outbox.is_empty() || outbox.finish;
+        // The writer waits while this path writes: wake it for what came meanwhile, a finish,
+        // or sealed bytes the socket did not take yet.
+        let wake = !outbox.is_empty() || outbox.finish || self.wire.pending();
         drop(outbox);
         if wake {
             self.queued.notify_one();
@@ -294,80 +293,30 @@ impl Link {
     }
 }
 
-/// Writes `parts` in order without waiting, as far as the socket takes them: `Ok` when all
-/// went, `WouldBlock` with `parts` advanced past what was written when the socket is full.
-/// Adds what the socket took to `taken`.
-fn write_now(
-    socket: &OwnedWriteHalf,
-    parts: &mut [Bytes],
-    taken: &AtomicU64,
-) -> std::io::Result<()> {
-    let mut first = 0;
-    loop {
-        while first < parts.len() && parts[first].is_empty() {
-            first += 1;
-        }
-        if first == parts.len() {
-            return Ok(());
-        }
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let count = (parts.len() - first).min(MAX_IOVECS);
-        for (slice, part) in slices.iter_mut().zip(&parts[first..first + count]) {
-            *slice = IoSlice::new(part);
-        }
-        let mut written = match socket.try_write_vectored(&slices[..count]) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                taken.fetch_add(n as u64, Ordering::Relaxed);
-                n
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        while written > 0 {
-            let part = &mut parts[first];
-            let n = written.min(part.len());
-            part.advance(n);
-            written -= n;
-            if part.is_empty() {
-                first += 1;
-            }
-        }
-    }
-}
-
-/// Writes all of `parts`, waiting for the socket as needed.
-async fn write_all(
-    socket: &OwnedWriteHalf,
-    parts: &mut [Bytes],
-    taken: &AtomicU64,
-) -> std::io::Result<()> {
-    loop {
-        match write_now(socket, parts, taken) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.writable().await?,
-            other => return other,
-        }
-    }
-}
-
 /// Starts the reader and writer tasks of a handshaken connection.
 pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
-    let (read, write) = conn.stream.into_split();
     let link = Arc::new(Link {
         id: NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed),
         peer: conn.peer,
+        identity: conn.identity,
         remote: conn.remote,
         outbox: std::sync::Mutex::new(Outbox::default()),
         queued: Notify::new(),
         room: Notify::new(),
-        socket: write,
+        wire: conn.write,
         born: std::time::Instant::now(),
         last_send: AtomicU64::new(0),
         written: AtomicU64::new(0),
         shutdown: watch::channel(false).0,
     });
     tokio::spawn(write_loop(link.clone()));
-    tokio::spawn(read_loop(read, conn.buf, conn.stall, link.clone(), sink));
+    tokio::spawn(read_loop(
+        conn.read,
+        conn.buf,
+        conn.stall,
+        link.clone(),
+        sink,
+    ));
     link
 }
 
@@ -381,7 +330,7 @@ async fn write_loop(link: Arc<Link>) {
             if link.is_closed() {
                 break false;
             }
-            if !outbox.writing && !outbox.is_empty() {
+            if !outbox.writing && (!outbox.is_empty() || link.wire.pending()) {
                 outbox.writing = true;
                 let Outbox { parts, tail, .. } = &mut *outbox;
                 batch.extend(parts.drain(..));
@@ -407,7 +356,7 @@ async fn write_loop(link: Arc<Link>) {
         }
         let bytes: usize = batch.iter().map(Bytes::len).sum();
         let result = tokio::select! {
-            r = write_all(&link.socket, &mut batch, &link.written) => r,
+            r = link.wire.write_all(&mut batch, &link.written) => r,
             _ = link.closed() => Ok(()),
         };
         batch.clear();
@@ -422,22 +371,18 @@ async fn write_loop(link: Arc<Link>) {
             break false;
         }
     };
-    shut_sending_side(&link.socket);
-    if !finished {
+    if finished {
+        link.wire.shut().await;
+    } else {
+        link.wire.shut_now();
         link.close();
     }
     // After a finish, the reader goes on until the peer closes too: closing with unread bytes
     // would send a reset, and a reset can make the peer drop what it has not read yet.
 }
 
-/// Half-closes the connection (FIN): the peer reads everything sent, then sees the end.
-fn shut_sending_side(socket: &OwnedWriteHalf) {
-    let stream: &TcpStream = socket.as_ref();
-    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
-}
-
 async fn read_loop(
-    mut stream: OwnedReadHalf,
+    mut wire: WireRead,
     mut buf: BytesMut,
     stall: Duration,
     link: Arc<Link>,
@@ -482,10 +427,15 @@ async fn read_loop(
             }
         };
         tokio::select! {
-            read = stream.read_buf(&mut buf) => match read {
+            read = wire.read_buf(&mut buf) => match read {
                 Ok(0) if buf.is_empty() => break None,
                 Ok(0) => break Some(LinkError::Truncated(buf.len())),
-                Ok(_) => {}
+                Ok(_) => {
+                    if wire.pending_writes() {
+                        // Opening made sealed bytes to send (a key update's answer).
+                        link.queued.notify_one();
+                    }
+                }
                 Err(e) => break Some(e.into()),
             },
             _ = link.closed() => break None,
@@ -499,6 +449,7 @@ async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::tcp::secure::Guard;
     use crate::codec_id::CodecId;
     use std::sync::Mutex;
 
@@ -533,11 +484,11 @@ mod tests {
         let timeouts = LinkTimeouts::default();
         let accepting = tokio::spawn(async move {
             let (stream, remote) = listener.accept().await.unwrap();
-            accept(stream, remote, &hello("b"), &timeouts)
+            accept(stream, remote, &hello("b"), &timeouts, &Guard::off())
                 .await
                 .unwrap()
         });
-        let dialed = dial(addr, &hello("a"), &timeouts).await.unwrap();
+        let dialed = dial(addr, &hello("a"), &timeouts, &Guard::off()).await.unwrap();
         (dialed, accepting.await.unwrap())
     }
 

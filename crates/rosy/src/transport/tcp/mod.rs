@@ -1,5 +1,6 @@
-//! TCP transport: framing ([`frame`]), the handshake that opens a connection (`handshake`) and
-//! connections to peers (`link`).
+//! TCP transport: framing ([`frame`]), the handshake that opens a connection (`handshake`),
+//! connections to peers (`link`), the socket halves they use (`wire`), and what secure mode
+//! asks of a security provider ([`secure`]).
 //!
 //! One connection per peer pair carries topics, service requests and responses, and node info.
 //! By convention the node with the smaller id dials; see `node::mesh` for who connects when.
@@ -8,6 +9,9 @@ mod error;
 pub mod frame;
 pub(crate) mod handshake;
 pub(crate) mod link;
+pub mod secure;
+pub(crate) mod wire;
 
 pub use error::LinkError;
 pub use handshake::Hello;
+pub use wire::NonBlocking;

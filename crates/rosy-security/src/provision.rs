@@ -1,0 +1,187 @@
+//! Making credentials: a domain's CA (`rosy security create-domain`) and node identities signed
+//! by it (`rosy security issue`). Keys are written 0600 in directories made 0700; nothing is
+//! ever overwritten.
+//!
+//! Certificates are valid from 2000 to 9999: a robot whose clock is wrong at boot must still
+//! connect, so expiry is not how an identity ends (revocation is).
+
+use crate::credentials::{CA_FILE, CERT_FILE, KEY_FILE, check_private};
+use crate::identity::URI_SCHEME;
+use crate::tls::SERVER_NAME;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, SerialNumber, date_time_ymd,
+};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The CA's private key in a domain directory.
+pub const CA_KEY_FILE: &str = "ca.key";
+/// What a CA's common name begins with; the domain id follows.
+const CA_NAME_PREFIX: &str = "rosy domain ";
+
+/// Why credentials could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    /// A file to write exists already.
+    #[error("{0} exists already; nothing was overwritten (remove it first to replace it)")]
+    Exists(PathBuf),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A name, a domain or a CA file is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Making a key or certificate failed.
+    #[error("making the certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// The CA's key file is exposed.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ProvisionError + '_ {
+    move |source| ProvisionError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Makes `dir` (and its parents) with mode 0700 where they do not exist.
+fn private_dir(dir: &Path) -> Result<(), ProvisionError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_error(dir))
+}
+
+/// Writes a new file (never an existing one) with `mode`.
+fn write_new(path: &Path, contents: &str, mode: u32) -> Result<(), ProvisionError> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => ProvisionError::Exists(path.to_path_buf()),
+            _ => ProvisionError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+    file.write_all(contents.as_bytes()).map_err(io_error(path))
+}
+
+fn random_serial() -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut bytes)
+        .expect("the OS random source works");
+    bytes[0] &= 0x7f; // a positive INTEGER
+    bytes[0] |= 0x01; // of full length
+    SerialNumber::from_slice(&bytes)
+}
+
+fn lifetime(params: &mut CertificateParams) {
+    params.not_before = date_time_ymd(2000, 1, 1);
+    params.not_after = date_time_ymd(9999, 12, 31);
+}
+
+/// Creates `<parent>/<domain>/` with the domain's CA: `ca.key` (0600) and `ca.pem`.
+pub fn create_domain(parent: &Path, domain: &str) -> Result<PathBuf, ProvisionError> {
+    rosy::DomainId::new(domain).map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+    let dir = parent.join(domain);
+    if dir.join(CA_KEY_FILE).exists() {
+        return Err(ProvisionError::Exists(dir.join(CA_KEY_FILE)));
+    }
+    private_dir(&dir)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{CA_NAME_PREFIX}{domain}"));
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.serial_number = Some(random_serial());
+    lifetime(&mut params);
+    let cert = params.self_signed(&key)?;
+    write_new(&dir.join(CA_KEY_FILE), &key.serialize_pem(), 0o600)?;
+    write_new(&dir.join(CA_FILE), &cert.pem(), 0o644)?;
+    Ok(dir)
+}
+
+/// The domain a CA certificate was made for.
+pub fn ca_domain(ca_pem: &str) -> Result<String, ProvisionError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let der = rustls_pki_types::pem::PemObject::from_pem_slice(ca_pem.as_bytes())
+        .map_err(|_| ProvisionError::Invalid("the CA file holds no PEM certificate".into()))
+        .map(|d: rustls_pki_types::CertificateDer<'static>| d)?;
+    let (_, cert) = X509Certificate::from_der(&der)
+        .map_err(|e| ProvisionError::Invalid(format!("the CA certificate does not parse: {e}")))?;
+    cert.subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .find_map(|cn| cn.strip_prefix(CA_NAME_PREFIX))
+        .map(str::to_string)
+        .ok_or_else(|| ProvisionError::Invalid("the CA certificate is not a rosy domain's".into()))
+}
+
+/// Issues an identity for node name `name` (or a pattern with `*`; `*` alone is the domain's
+/// shared member credential) from the CA in `domain_dir`, into `out`: `node.key` (0600),
+/// `node.pem` and `ca.pem`, what `ROSY_SECURITY_DIR` points a node at.
+pub fn issue(domain_dir: &Path, name: &str, out: &Path) -> Result<(), ProvisionError> {
+    if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_whitespace()) {
+        return Err(ProvisionError::Invalid(format!(
+            "{name:?} is not a node name or pattern (no spaces, 1 to 200 characters)"
+        )));
+    }
+    if !name.contains('*') {
+        rosy::names::check_name("node", name).map_err(ProvisionError::Invalid)?;
+    }
+    let ca_key_path = domain_dir.join(CA_KEY_FILE);
+    check_private(&ca_key_path)?;
+    let ca_key_pem = std::fs::read_to_string(&ca_key_path).map_err(io_error(&ca_key_path))?;
+    let ca_path = domain_dir.join(CA_FILE);
+    let ca_pem = std::fs::read_to_string(&ca_path).map_err(io_error(&ca_path))?;
+    let domain = ca_domain(&ca_pem)?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()])?;
+    params.subject_alt_names.push(SanType::URI(
+        format!("{URI_SCHEME}{domain}/{name}")
+            .try_into()
+            .map_err(|_| ProvisionError::Invalid(format!("{name:?} cannot go in a URI")))?,
+    ));
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.serial_number = Some(random_serial());
+    params.use_authority_key_identifier_extension = true;
+    lifetime(&mut params);
+    let cert = params.signed_by(&key, &issuer)?;
+    private_dir(out)?;
+    for file in [KEY_FILE, CERT_FILE, CA_FILE] {
+        if out.join(file).exists() {
+            return Err(ProvisionError::Exists(out.join(file)));
+        }
+    }
+    write_new(&out.join(KEY_FILE), &key.serialize_pem(), 0o600)?;
+    write_new(&out.join(CERT_FILE), &cert.pem(), 0o644)?;
+    write_new(&out.join(CA_FILE), &ca_pem, 0o644)?;
+    Ok(())
+}

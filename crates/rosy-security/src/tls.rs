@@ -1,0 +1,365 @@
+//! TLS 1.3 for rosy links: the configurations (mutual authentication against the domain CA,
+//! ALPN `rosy/1`, TLS 1.3 only, so AEAD suites only, no session resumption), the handshake on a
+//! fresh socket, and the [`Session`] that seals a link's bytes afterwards.
+//!
+//! The session drives rustls by hand, never waiting: the link's writer and a sender's fast
+//! path seal and write what the socket takes now, and the reader opens what has come. One lock
+//! guards the TLS state; each holds it only while sealing or opening.
+
+use crate::credentials::Credentials;
+use crate::identity::{CertIdentity, identity_of};
+use bytes::BytesMut;
+use rosy::security::{NonBlocking, PeerIdentity, Secured, SecurityError, Session, Side};
+use rustls::client::Resumption;
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig};
+use rustls::{ServerConnection, version::TLS13};
+use rustls_pki_types::ServerName;
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::net::TcpStream;
+
+/// The application protocol both sides must name.
+pub const ALPN: &[u8] = b"rosy/1";
+/// The DNS name every node certificate carries and every dialer expects: who the peer is comes
+/// from its `rosy://` URI, checked after the handshake.
+pub const SERVER_NAME: &str = "node.rosy.invalid";
+/// Sealed bytes one link may hold unsent before sealing more waits for the socket.
+const SEALED_BUFFER: usize = 256 << 10;
+/// Sealed bytes read from the socket at once.
+const STAGING: usize = 256 << 10;
+/// Plain bytes one `open` hands over at most, so the reader goes on to its frames.
+const OPEN_BATCH: usize = 4 << 20;
+
+/// The one crypto provider rosy uses (aws-lc-rs), installed explicitly in each configuration.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Both ends' TLS configurations for one node's credentials.
+pub struct TlsConfigs {
+    pub(crate) client: Arc<ClientConfig>,
+    pub(crate) server: Arc<ServerConfig>,
+}
+
+/// Builds the configurations: this node's certificate and key, the domain CA as the only root,
+/// client certificates required.
+pub fn configs(creds: &Credentials) -> Result<TlsConfigs, String> {
+    let provider = provider();
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(creds.ca.clone())
+        .map_err(|e| format!("the CA certificate is not usable: {e}"))?;
+    let roots = Arc::new(roots);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .map_err(|e| format!("cannot verify client certificates: {e}"))?;
+    let mut server = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&TLS13])
+        .map_err(|e| format!("TLS 1.3: {e}"))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![creds.cert.clone()], creds.key.clone_key())
+        .map_err(|e| format!("the node's certificate or key is not usable: {e}"))?;
+    server.alpn_protocols = vec![ALPN.to_vec()];
+    server.send_tls13_tickets = 0;
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&TLS13])
+        .map_err(|e| format!("TLS 1.3: {e}"))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![creds.cert.clone()], creds.key.clone_key())
+        .map_err(|e| format!("the node's certificate or key is not usable: {e}"))?;
+    client.alpn_protocols = vec![ALPN.to_vec()];
+    client.resumption = Resumption::disabled();
+    Ok(TlsConfigs {
+        client: Arc::new(client),
+        server: Arc::new(server),
+    })
+}
+
+/// Runs a TLS handshake on a fresh socket; `domain` is the node's, which the peer's
+/// certificate must name too.
+pub async fn handshake(
+    configs: &TlsConfigs,
+    stream: &TcpStream,
+    side: Side,
+    domain: &str,
+) -> Result<Secured, SecurityError> {
+    let refused = SecurityError::Refused;
+    let mut conn: Connection = match side {
+        Side::Dialer => {
+            let name = ServerName::try_from(SERVER_NAME).expect("a valid DNS name");
+            ClientConnection::new(configs.client.clone(), name)
+                .map_err(|e| refused(format!("cannot start TLS: {e}")))?
+                .into()
+        }
+        Side::Acceptor => ServerConnection::new(configs.server.clone())
+            .map_err(|e| refused(format!("cannot start TLS: {e}")))?
+            .into(),
+    };
+    let mut heard = false;
+    loop {
+        while conn.wants_write() {
+            match conn.write_tls(&mut NonBlocking(stream)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !conn.is_handshaking() {
+            break;
+        }
+        if !heard {
+            // A plain rosy node answers a TLS hello with its own preamble ("ROSY..."): say
+            // that, not that the bytes are not TLS.
+            let mut first = [0u8; 1];
+            if stream.peek(&mut first).await? == 0 {
+                return Err(refused(
+                    "the peer closed the connection during the TLS handshake".into(),
+                ));
+            }
+            if first[0] == rosy::transport::tcp::frame::MAGIC[0] {
+                return Err(SecurityError::PeerNotSecure);
+            }
+            heard = true;
+        }
+        match conn.read_tls(&mut NonBlocking(stream)) {
+            Ok(0) => {
+                return Err(refused(
+                    "the peer closed the connection during the TLS handshake".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                stream.readable().await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Tell the peer why (rustls queued the alert), then give up.
+            let _ = conn.write_tls(&mut NonBlocking(stream));
+            return Err(refused(explain(&e)));
+        }
+    }
+    if conn.alpn_protocol() != Some(ALPN) {
+        return Err(refused("the peer does not speak rosy/1 (ALPN)".into()));
+    }
+    let der = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| refused("the peer presented no certificate".into()))?;
+    let identity: CertIdentity =
+        identity_of(der).map_err(|r| refused(format!("the peer's certificate: {r}")))?;
+    if identity.domain != domain {
+        return Err(refused(format!(
+            "the peer's certificate is for domain {:?}, this node is in {domain:?}",
+            identity.domain
+        )));
+    }
+    if let Connection::Client(c) = &mut conn {
+        // Fewer, larger records waiting on a full socket.
+        c.set_buffer_limit(Some(SEALED_BUFFER));
+    } else if let Connection::Server(s) = &mut conn {
+        s.set_buffer_limit(Some(SEALED_BUFFER));
+    }
+    let session = TlsSession {
+        conn: Mutex::new(conn),
+        staging: Mutex::new(Staging::default()),
+    };
+    Ok((
+        Arc::new(session),
+        PeerIdentity {
+            name: identity.name,
+            key_id: identity.key_id,
+            serial: identity.serial,
+        },
+    ))
+}
+
+/// A rustls error in words a user can act on.
+fn explain(e: &rustls::Error) -> String {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+            "the peer's certificate is not from this domain's CA".into()
+        }
+        E::InvalidCertificate(C::Revoked) => "the peer's certificate is revoked".into(),
+        E::InvalidCertificate(C::Expired | C::NotValidYet) => {
+            "the peer's certificate is outside its validity period".into()
+        }
+        E::NoCertificatesPresented => "the peer presented no certificate".into(),
+        E::AlertReceived(A::UnknownCA | A::BadCertificate | A::DecryptError) => {
+            format!("the peer refused this node's certificate ({e}): is it from the domain's CA?")
+        }
+        E::AlertReceived(A::CertificateRequired) => {
+            "the peer requires a certificate this node did not present".into()
+        }
+        E::AlertReceived(A::NoApplicationProtocol) => {
+            "the peer does not speak rosy/1 (ALPN)".into()
+        }
+        E::AlertReceived(A::ProtocolVersion) => "the peer does not speak TLS 1.3".into(),
+        other => format!("TLS: {other}"),
+    }
+}
+
+/// Sealed bytes read from the socket and not yet handed to rustls.
+#[derive(Default)]
+struct Staging {
+    bytes: Vec<u8>,
+    at: usize,
+    /// Why the session failed, once it has: said again on every later `open`.
+    failed: Option<String>,
+}
+
+/// Reads what a reader has into a `BytesMut`.
+trait ReadToEndInto {
+    fn read_to_end_into(&mut self, buf: &mut BytesMut) -> io::Result<()>;
+}
+
+impl<R: Read> ReadToEndInto for R {
+    fn read_to_end_into(&mut self, buf: &mut BytesMut) -> io::Result<()> {
+        let mut chunk = [0u8; 16 << 10];
+        loop {
+            match self.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// One link's TLS state after the handshake.
+struct TlsSession {
+    conn: Mutex<Connection>,
+    /// Used by the reader only.
+    staging: Mutex<Staging>,
+}
+
+impl TlsSession {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Writes sealed bytes until none wait (`true`) or the socket is full (`false`).
+fn flush(conn: &mut Connection, out: &mut dyn Write) -> io::Result<bool> {
+    while conn.wants_write() {
+        match conn.write_tls(out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, explain(&e))
+}
+
+impl Session for TlsSession {
+    fn seal(&self, plain: &[io::IoSlice<'_>], out: &mut dyn Write) -> io::Result<usize> {
+        let mut conn = self.conn();
+        if !flush(&mut conn, out)? {
+            return Ok(0);
+        }
+        let mut taken = 0;
+        for slice in plain {
+            let mut rest: &[u8] = slice;
+            while !rest.is_empty() {
+                let n = conn.writer().write(rest)?;
+                taken += n;
+                rest = &rest[n..];
+                if !flush(&mut conn, out)? {
+                    return Ok(taken);
+                }
+                if n == 0 {
+                    // Nothing taken with nothing waiting: the session is closed for sending.
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    fn pending(&self) -> bool {
+        self.conn().wants_write()
+    }
+
+    fn open(&self, input: &mut dyn Read, buf: &mut BytesMut) -> io::Result<usize> {
+        let mut conn = self.conn();
+        let mut staging = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(failure) = &staging.failed {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, failure.clone()));
+        }
+        let mut total = 0;
+        loop {
+            let state = match conn.process_new_packets() {
+                Ok(state) => state,
+                Err(e) => {
+                    // Records before the bad one opened: hand them over now, the error next.
+                    let before = buf.len();
+                    let _ = conn.reader().read_to_end_into(buf);
+                    total += buf.len() - before;
+                    let failure = tls_error(e);
+                    if total == 0 {
+                        return Err(failure);
+                    }
+                    staging.failed = Some(failure.to_string());
+                    return Ok(total);
+                }
+            };
+            let ready = state.plaintext_bytes_to_read();
+            if ready > 0 {
+                let at = buf.len();
+                buf.resize(at + ready, 0);
+                conn.reader().read_exact(&mut buf[at..])?;
+                total += ready;
+            }
+            if state.peer_has_closed() || total >= OPEN_BATCH {
+                // A clean end reads as 0 once what came before it is handed over.
+                return Ok(total);
+            }
+            if staging.at == staging.bytes.len() {
+                staging.bytes.resize(STAGING, 0);
+                match input.read(&mut staging.bytes) {
+                    Ok(0) => {
+                        staging.bytes.clear();
+                        staging.at = 0;
+                        if total > 0 {
+                            return Ok(total);
+                        }
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the connection ended without the peer's TLS close notice (cut or \
+                             truncated on the way)",
+                        ));
+                    }
+                    Ok(n) => {
+                        staging.bytes.truncate(n);
+                        staging.at = 0;
+                    }
+                    Err(e) => {
+                        staging.bytes.clear();
+                        staging.at = 0;
+                        if e.kind() == io::ErrorKind::WouldBlock && total > 0 {
+                            return Ok(total);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            let Staging { bytes, at, .. } = &mut *staging;
+            let n = conn.read_tls(&mut &bytes[*at..])?;
+            *at += n;
+        }
+    }
+
+    fn close(&self) {
+        self.conn().send_close_notify();
+    }
+}

@@ -1,0 +1,96 @@
+//! Helpers of the rosy-security test suites: a domain's CA and identities made in a temporary
+//! directory (removed on drop), and loopback connection pairs.
+
+#![allow(dead_code)]
+
+use rosy::security::{LinkSecurity, Secured, SecurityError, Side};
+use rosy_security::TlsSecurity;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::net::{TcpListener, TcpStream};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A domain with its CA, in a temporary directory removed on drop.
+pub struct TestDomain {
+    pub root: PathBuf,
+    pub domain: String,
+    pub dir: PathBuf,
+}
+
+impl TestDomain {
+    /// A new domain named after `what`, unique to this process and call.
+    pub fn new(what: &str) -> TestDomain {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let domain = format!("sec-{what}-{}-{n}", std::process::id());
+        let root = std::env::temp_dir().join(format!("rosy-security-test-{domain}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = rosy_security::provision::create_domain(&root, &domain).unwrap();
+        TestDomain { root, domain, dir }
+    }
+
+    /// A second domain of the same id with a CA of its own (an impostor's).
+    pub fn impostor_of(other: &TestDomain) -> TestDomain {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let root = other.root.with_extension(format!("impostor{n}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = rosy_security::provision::create_domain(&root, &other.domain).unwrap();
+        TestDomain {
+            root,
+            domain: other.domain.clone(),
+            dir,
+        }
+    }
+
+    /// Issues an identity for `name`; returns its directory.
+    pub fn issue(&self, name: &str) -> PathBuf {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let out = self.root.join(format!("id-{n}"));
+        rosy_security::provision::issue(&self.dir, name, &out).unwrap();
+        out
+    }
+
+    /// A provider for an identity issued for `name`.
+    pub fn security(&self, name: &str) -> Arc<TlsSecurity> {
+        Arc::new(TlsSecurity::from_dir(&self.issue(name), &self.domain).unwrap())
+    }
+}
+
+impl Drop for TestDomain {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Reads a whole file as text.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// A connected loopback pair: (dialer's stream, acceptor's stream).
+pub async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (dialed.unwrap(), accepted.unwrap().0)
+}
+
+pub type Handshake = Result<Secured, SecurityError>;
+
+/// Runs both ends' handshakes on `dialer` and `acceptor`, bounded by 5 s.
+pub async fn handshake_both(
+    dialer_security: &dyn LinkSecurity,
+    dialer: &TcpStream,
+    acceptor_security: &dyn LinkSecurity,
+    acceptor: &TcpStream,
+) -> (Handshake, Handshake) {
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        tokio::join!(
+            dialer_security.handshake(dialer, Side::Dialer),
+            acceptor_security.handshake(acceptor, Side::Acceptor)
+        )
+    })
+    .await
+    .expect("both handshakes end within 5 s")
+}
