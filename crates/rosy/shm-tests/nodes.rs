@@ -44,19 +44,15 @@ async fn a_1mb_rkyv_frame_is_read_in_place_from_shared_memory() {
         .unwrap();
     camera.wait_for_listener("camera/frames", T).await.unwrap();
     // Wait until the viewer reads the camera's segment (the first frames may go by TCP).
-    let deadline = tokio::time::Instant::now() + T;
-    while !viewer
-        .info()
-        .shm_reading
-        .iter()
-        .any(|(_, t)| t == "camera/frames")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "viewer never attached to shared memory"
-        );
-        camera.topology_changed().await;
-    }
+    let viewer_id = viewer.id();
+    let attached = camera
+        .wait_for_topology(T, |topology| {
+            topology.nodes().any(|n| {
+                n.id == viewer_id && n.shm_reading.iter().any(|(_, t)| t == "camera/frames")
+            })
+        })
+        .await;
+    assert!(attached, "viewer never attached to shared memory");
     let mut seq = 0;
     let archive = loop {
         seq += 1;

@@ -165,9 +165,35 @@ impl Node {
     }
 
     /// Resolves when the topology changes next (a peer comes, goes or changes its topics).
+    /// A change between reading [`Node::topology`] and calling this is not seen: to wait for a
+    /// condition, use [`Node::wait_for_topology`].
     pub async fn topology_changed(&self) {
         let mut changes = self.mesh().changes();
         let _ = changes.changed().await;
+    }
+
+    /// Waits up to `timeout` until `ready` holds of the topology, checking it after every
+    /// change (none is missed between a check and the wait); `true` if it came to hold.
+    pub async fn wait_for_topology(
+        &self,
+        timeout: Duration,
+        ready: impl Fn(&Topology) -> bool,
+    ) -> bool {
+        let mut changes = self.mesh().changes();
+        tokio::time::timeout(timeout, async {
+            loop {
+                changes.borrow_and_update();
+                if ready(&self.topology()) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    // The node is gone: nothing will change any more.
+                    std::future::pending::<()>().await;
+                }
+            }
+        })
+        .await
+        .is_ok()
     }
 
     /// Topic messages this node handed to peers so far, as (through shared memory, by TCP):

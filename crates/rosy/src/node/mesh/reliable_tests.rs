@@ -45,9 +45,9 @@ async fn slow_subscriber_gets_everything(transport: TransportPreference) {
         .unwrap();
     // Wait until the publisher sees both listeners, the subscriber's QoS (and, on one host,
     // that they read its segment).
-    tokio::time::timeout(T, async {
-        loop {
-            let nodes: Vec<_> = publisher_node.topology().nodes().cloned().collect();
+    let ready = publisher_node
+        .wait_for_topology(T, |topology| {
+            let nodes: Vec<_> = topology.nodes().collect();
             let listening = nodes.iter().filter(|n| n.listens_to("data")).count();
             let reliable = nodes.iter().any(|n| {
                 n.topics
@@ -66,14 +66,10 @@ async fn slow_subscriber_gets_everything(transport: TransportPreference) {
             } else {
                 2
             };
-            if listening == 2 && reliable && on_shm == shm_wanted {
-                break;
-            }
-            publisher_node.topology_changed().await;
-        }
-    })
-    .await
-    .unwrap();
+            listening == 2 && reliable && on_shm == shm_wanted
+        })
+        .await;
+    assert!(ready, "the publisher never saw both subscribers");
     let slow_count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let reader = {
         let slow_count = slow_count.clone();
@@ -224,17 +220,16 @@ async fn a_keep_last_listener_under_a_flood_has_little_queued_for_it() {
         .await
         .unwrap();
     let staller = publisher_node.publisher::<u8>("stall").await.unwrap();
-    tokio::time::timeout(T, async {
-        while !publisher_node.topology().nodes().any(|n| {
-            let qos = |topic: &str| n.topics.iter().find(|t| t.name == topic).map(|t| t.qos);
-            qos("flood").is_some_and(|q| q.depth() == 1)
-                && qos("stall").is_some_and(|q| q.reliability == Reliability::Reliable)
-        }) {
-            publisher_node.topology_changed().await;
-        }
-    })
-    .await
-    .unwrap();
+    let ready = publisher_node
+        .wait_for_topology(T, |topology| {
+            topology.nodes().any(|n| {
+                let qos = |topic: &str| n.topics.iter().find(|t| t.name == topic).map(|t| t.qos);
+                qos("flood").is_some_and(|q| q.depth() == 1)
+                    && qos("stall").is_some_and(|q| q.reliability == Reliability::Reliable)
+            })
+        })
+        .await;
+    assert!(ready, "the publisher never saw the subscriber's QoS");
     // One message fills the reliable subscription: the subscriber's node stops reading.
     staller.send(&1).await.unwrap();
     tokio::time::timeout(T, async {
