@@ -13,6 +13,7 @@ mod observers;
 mod qos;
 mod ros2;
 mod ros2_bag;
+mod security;
 mod speedtest;
 use rosy_test_support as support;
 mod transport_info;

@@ -12,6 +12,8 @@ async fn main() {
         let _ = cli::Cli::command().print_help();
         return;
     }
+    // Secure mode (ROSY_SECURITY, ROSY_SECURITY_DIR) for every node a command makes.
+    rosy_security::install();
     let cli = cli::Cli::parse();
     if let Err(e) = cli::run(cli).await {
         eprintln!("error: {e}");

@@ -19,8 +19,10 @@
 //!
 //! Modules: [`credentials`] loads and checks a node's files, [`identity`] reads what a
 //! certificate names, [`tls`] is the handshake and the sealed session, [`provision`] makes
-//! CAs and identities. This crate never opens a connection of its own.
+//! CAs and identities, [`check`] proves a node's credentials. This crate opens no connection of
+//! its own, except `check`'s loopback handshake with itself.
 
+pub mod check;
 pub mod credentials;
 pub mod identity;
 pub mod provision;

@@ -11,6 +11,7 @@ pub mod proc_status;
 pub mod progress;
 pub mod qos_args;
 pub mod ros2;
+pub mod security;
 pub mod service;
 pub mod speedtest;
 pub mod tool_node;
@@ -73,6 +74,9 @@ pub enum Command {
     /// ROS 2 interop: bridge topics between this mesh and a ROS 2 graph.
     #[command(subcommand)]
     Ros2(ros2::Ros2Command),
+    /// Secure mode: make a domain's CA, issue node identities, check credentials.
+    #[command(subcommand)]
+    Security(security::SecurityCommand),
     /// Measure messages/s, latency and bandwidth between two processes.
     #[command(subcommand)]
     Speedtest(speedtest::SpeedtestCommand),
@@ -90,6 +94,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Foxglove(args) => foxglove::run(args, &cli.domain_id, cli.json).await,
         Command::Ros2(command) => ros2::run(command, &cli.domain_id).await,
         Command::Graph(args) => graph::run(args, &cli.domain_id).await,
+        Command::Security(c) => security::run(c, cli.json).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }

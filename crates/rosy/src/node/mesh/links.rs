@@ -30,6 +30,8 @@ use tokio::net::TcpListener;
 /// How long the node with the larger id waits for the smaller one to dial before dialing itself.
 pub const FALLBACK_DIAL_AFTER: Duration = Duration::from_millis(1500);
 const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+/// Security refusals remembered (so each is said once) before they are only rate-limited.
+const SECURITY_SAID_MAX: usize = 1024;
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 impl Mesh {
@@ -240,6 +242,7 @@ impl Mesh {
                         drop(permit);
                         match result {
                             Ok(conn) => mesh.register(conn),
+                            Err(e) if e.is_security() => mesh.refused_for_security(remote, &e),
                             Err(e) => {
                                 mesh.refused(|| format!("refused connection from {remote}: {e}"))
                             }
@@ -256,6 +259,28 @@ impl Mesh {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
+        }
+    }
+
+    /// Logs a connection refused for security (a plain dialer, another CA's certificate...)
+    /// once per address and reason: a peer redialing every 2 s, or an intruder trying again,
+    /// makes one line, not one per attempt. Past [`SECURITY_SAID_MAX`] remembered refusals,
+    /// the rate limit of other refusals applies.
+    fn refused_for_security(&self, remote: SocketAddr, e: &LinkError) {
+        let first = {
+            let mut said = lock(&self.peers.security_said);
+            if said.len() >= SECURITY_SAID_MAX {
+                None
+            } else {
+                Some(said.insert(format!("{} {e}", remote.ip())))
+            }
+        };
+        match first {
+            Some(true) => tracing::warn!(
+                "refused connection from {remote}: {e} (said once for this address and reason)"
+            ),
+            Some(false) => tracing::debug!("refused connection from {remote}: {e}"),
+            None => self.refused(|| format!("refused connection from {remote}: {e}")),
         }
     }
 

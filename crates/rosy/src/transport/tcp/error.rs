@@ -71,9 +71,15 @@ impl LinkError {
     /// Whether this is a security mismatch or refusal: worth telling the user once, where other
     /// dial failures are routine.
     pub fn is_security(&self) -> bool {
-        matches!(
-            self,
-            LinkError::Security(_) | LinkError::PeerSecure | LinkError::Identity(_)
-        ) || matches!(self, LinkError::Rejected(r) if r.contains("security") || r.contains("certificate"))
+        use super::secure::SecurityError;
+        match self {
+            // A socket failing mid-handshake is routine, as on any connection.
+            LinkError::Security(SecurityError::Io(_)) => false,
+            LinkError::Security(_) | LinkError::PeerSecure | LinkError::Identity(_) => true,
+            LinkError::Rejected(reason) => {
+                reason.contains("security") || reason.contains("certificate")
+            }
+            _ => false,
+        }
     }
 }

@@ -449,8 +449,8 @@ async fn read_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::tcp::secure::Guard;
     use crate::codec_id::CodecId;
+    use crate::transport::tcp::secure::Guard;
     use std::sync::Mutex;
 
     /// Collects what a link reads.
@@ -488,7 +488,9 @@ mod tests {
                 .await
                 .unwrap()
         });
-        let dialed = dial(addr, &hello("a"), &timeouts, &Guard::off()).await.unwrap();
+        let dialed = dial(addr, &hello("a"), &timeouts, &Guard::off())
+            .await
+            .unwrap();
         (dialed, accepting.await.unwrap())
     }
 

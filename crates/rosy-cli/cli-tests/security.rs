@@ -1,0 +1,259 @@
+//! `rosy security` and secure mode from the command line: credentials made, checked and
+//! refused when exposed; secure tools talk while a plain one is told why it cannot (and the
+//! secure ones say so too, once, not on every redial); `openssl s_client` sees TLS 1.3 only,
+//! ALPN rosy/1, and a client certificate required.
+
+use crate::rosy;
+use crate::support::{Proc, unique_domain, wait_until};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(15);
+
+/// A domain's CA and two identities (a shared member one, and `rosy-*` for the tools) in a
+/// temporary directory, removed on drop.
+struct Credentials {
+    root: PathBuf,
+    domain: String,
+}
+
+impl Credentials {
+    fn new(test: &str) -> Credentials {
+        let domain = unique_domain(test);
+        let root = std::env::temp_dir().join(format!("rosy-cli-{domain}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let creds = Credentials { root, domain };
+        let ca = creds.root.join("ca");
+        let ca = ca.to_str().unwrap();
+        let (ok, out, err) = run(
+            &creds.domain,
+            &["security", "create-domain", &creds.domain, "--dir", ca],
+        );
+        assert!(ok, "{out}\n{err}");
+        for (name, dir) in [("*", "member"), ("rosy-*", "tools")] {
+            let out_dir = creds.root.join(dir);
+            let (ok, out, err) = run(
+                &creds.domain,
+                &[
+                    "security",
+                    "issue",
+                    &creds.domain,
+                    "--name",
+                    name,
+                    "--out",
+                    out_dir.to_str().unwrap(),
+                    "--dir",
+                    ca,
+                ],
+            );
+            assert!(ok, "{out}\n{err}");
+        }
+        creds
+    }
+
+    fn dir(&self, which: &str) -> PathBuf {
+        self.root.join(which)
+    }
+
+    /// `rosy ARGS` in this domain, secure with the tools' identity.
+    fn secure(&self, args: &[&str]) -> Command {
+        let mut command = rosy(&self.domain, args);
+        command
+            .env("ROSY_SECURITY", "enforce")
+            .env("ROSY_SECURITY_DIR", self.dir("tools"));
+        command
+    }
+}
+
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// `rosy ARGS`: (success, stdout, stderr).
+fn run(domain: &str, args: &[&str]) -> (bool, String, String) {
+    let mut proc = Proc::spawn("rosy", rosy(domain, args));
+    let ok = proc.wait_exit(T).success();
+    (ok, proc.stdout().join("\n"), proc.stderr().join("\n"))
+}
+
+#[test]
+fn credentials_are_checked_and_an_exposed_key_is_refused() {
+    let creds = Credentials::new("sec-check");
+    let member = creds.dir("member");
+    let (ok, out, err) = run(
+        &creds.domain,
+        &["security", "check", member.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("good") && out.contains(&creds.domain), "{out}");
+    assert!(out.contains("handshake with itself"), "{out}");
+
+    let key = member.join("node.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (ok, _, err) = run(
+        &creds.domain,
+        &["security", "check", member.to_str().unwrap()],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("mode 640") && err.contains("chmod 600"),
+        "{err}"
+    );
+    // A node refuses to start with it, naming the file.
+    let mut echo = Proc::spawn("echo", {
+        let mut c = rosy(&creds.domain, &["topic", "echo", "chat"]);
+        c.env("ROSY_SECURITY", "enforce")
+            .env("ROSY_SECURITY_DIR", &member);
+        c
+    });
+    assert!(!echo.wait_exit(T).success());
+    let err = echo.stderr().join("\n");
+    assert!(
+        err.contains("node.key") && err.contains("chmod 600"),
+        "{err}"
+    );
+
+    // Issuing never overwrites.
+    let ca = creds.dir("ca");
+    let (ok, _, err) = run(
+        &creds.domain,
+        &[
+            "security",
+            "issue",
+            &creds.domain,
+            "--name",
+            "x",
+            "--out",
+            member.to_str().unwrap(),
+            "--dir",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && err.contains("exists already"), "{err}");
+}
+
+/// Lines of `proc`'s stderr that contain `text`.
+fn lines_with(proc: &Proc, text: &str) -> usize {
+    proc.stderr().iter().filter(|l| l.contains(text)).count()
+}
+
+#[test]
+fn secure_tools_talk_and_a_plain_one_is_told_why_it_cannot() {
+    let creds = Credentials::new("sec-mixed");
+    let secure_echo = Proc::spawn("secure echo", creds.secure(&["topic", "echo", "chat"]));
+    let plain_echo = Proc::spawn(
+        "plain echo",
+        rosy(&creds.domain, &["topic", "echo", "chat"]),
+    );
+    let mut send = Proc::spawn(
+        "secure send",
+        creds.secure(&["topic", "send", "chat", "\"over tls\"", "--wait", "10"]),
+    );
+    assert!(send.wait_exit(T).success(), "{:?}", send.stderr());
+    assert!(
+        wait_until(T, || secure_echo
+            .stdout()
+            .iter()
+            .any(|l| l.ends_with("chat: \"over tls\""))),
+        "{:?}",
+        secure_echo.stderr()
+    );
+    // Each side says which lacks security.
+    secure_echo.expect_stderr("the peer is not secure", T);
+    assert!(
+        wait_until(T, || lines_with(
+            &plain_echo,
+            "the peer is secure and this node is not"
+        ) + lines_with(&plain_echo, "requires security")
+            > 0),
+        "{:?}",
+        plain_echo.stderr()
+    );
+    // The plain one got nothing.
+    assert!(plain_echo.stdout().is_empty(), "{:?}", plain_echo.stdout());
+    // Said once per peer and reason, not once per redial (every 2 s at most): once both have
+    // dialed (the node with the larger id after 1.5 s), the count stays put while the plain
+    // one keeps redialing.
+    std::thread::sleep(Duration::from_secs(3));
+    let said = lines_with(&secure_echo, "not secure") + lines_with(&plain_echo, "secure");
+    std::thread::sleep(Duration::from_secs(6));
+    let later = lines_with(&secure_echo, "not secure") + lines_with(&plain_echo, "secure");
+    assert_eq!(
+        said,
+        later,
+        "{:?}\n{:?}",
+        secure_echo.stderr(),
+        plain_echo.stderr()
+    );
+}
+
+/// The first endpoint in the registry entry of the only node of `domain`.
+fn endpoint_of_only_node(domain: &str) -> String {
+    let dir = Path::new("/dev/shm/rosy-registry").join(domain);
+    let mut endpoint = None;
+    assert!(
+        wait_until(T, || {
+            let entries: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| d.filter_map(|e| e.ok()).collect())
+                .unwrap_or_default();
+            endpoint = entries.iter().find_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+                Some(json["endpoints"][0].as_str()?.to_string())
+            });
+            endpoint.is_some()
+        }),
+        "no registry entry in {}",
+        dir.display()
+    );
+    endpoint.unwrap()
+}
+
+/// `openssl s_client` against `endpoint` with `args`: its stdout and stderr together.
+fn s_client(endpoint: &str, args: &[&str]) -> String {
+    let mut command = Command::new("openssl");
+    command
+        .args([
+            "s_client",
+            "-connect",
+            endpoint,
+            "-servername",
+            "node.rosy.invalid",
+        ])
+        .args(args);
+    let mut proc = Proc::spawn("openssl", command);
+    proc.wait_exit(T);
+    let mut text = proc.stdout();
+    text.extend(proc.stderr());
+    text.join("\n")
+}
+
+#[test]
+fn openssl_sees_tls13_only_and_a_client_certificate_required() {
+    let creds = Credentials::new("sec-openssl");
+    let _echo = Proc::spawn("secure echo", creds.secure(&["topic", "echo", "chat"]));
+    let endpoint = endpoint_of_only_node(&creds.domain);
+    let member = creds.dir("member");
+    let file = |name: &str| member.join(name).to_str().unwrap().to_string();
+    let (cert, key, ca) = (file("node.pem"), file("node.key"), file("ca.pem"));
+    let with_cert = ["-cert", &cert, "-key", &key, "-CAfile", &ca];
+
+    let good = s_client(
+        &endpoint,
+        &[&["-tls1_3", "-alpn", "rosy/1"], &with_cert[..]].concat(),
+    );
+    assert!(good.contains("New, TLSv1.3"), "{good}");
+    assert!(good.contains("ALPN protocol: rosy/1"), "{good}");
+    assert!(good.contains("Verify return code: 0 (ok)"), "{good}");
+
+    let old = s_client(&endpoint, &[&["-tls1_2"], &with_cert[..]].concat());
+    assert!(old.contains("alert protocol version"), "{old}");
+    assert!(!old.contains("New, TLSv1.2"), "{old}");
+
+    let anonymous = s_client(&endpoint, &["-tls1_3", "-alpn", "rosy/1", "-CAfile", &ca]);
+    assert!(anonymous.contains("certificate required"), "{anonymous}");
+}
