@@ -66,6 +66,8 @@ fn owned_bytes(payload: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
 #[pymodule]
 fn _rosy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     rosy::init_logging(0);
+    // Secure mode (ROSY_SECURITY, ROSY_SECURITY_DIR) for every node this module builds.
+    rosy_security::install();
     let py = m.py();
     m.add_class::<node::Node>()?;
     m.add_class::<node::Subscription>()?;

@@ -32,8 +32,11 @@
 //! # drop(bridge); Ok(()) }
 //! ```
 //!
-//! Secure mode: not yet. A bridge joins the ROS 2 graph without SROS2 and the rosy mesh as a
-//! plain node (issue 21 will give it an identity of its own on the rosy side).
+//! Secure mode: the bridge's rosy side is the node it is given, secured as that node is (in a
+//! secure domain, TLS 1.3 links and an identity granting its name; see `rosy-security`). Its
+//! ROS 2 side is plain DDS, without SROS2: as open as the ROS 2 graph it joins, so whoever
+//! reaches that graph reads and writes what the bridge carries. Bridge a secure domain only to a
+//! ROS 2 graph trusted as much.
 
 mod auto;
 mod bad;

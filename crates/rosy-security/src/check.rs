@@ -20,6 +20,8 @@ pub struct Report {
     pub serial: String,
     /// The key id node ids begin with.
     pub key_id: String,
+    /// The signed ACL beside the credentials, if any.
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// Loads the credentials in `dir` and proves them with a loopback handshake with themselves.
@@ -53,5 +55,6 @@ pub async fn check(dir: &Path) -> Result<Report, String> {
         name: creds.identity.name,
         serial: creds.identity.serial,
         key_id: creds.identity.key_id,
+        acl: security.acl().cloned(),
     })
 }

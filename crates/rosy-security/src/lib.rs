@@ -22,6 +22,7 @@
 //! CAs and identities, [`check`] proves a node's credentials. This crate opens no connection of
 //! its own, except `check`'s loopback handshake with itself.
 
+pub mod acl;
 pub mod check;
 pub mod credentials;
 pub mod identity;
@@ -29,7 +30,7 @@ pub mod provision;
 pub mod tls;
 
 use credentials::Credentials;
-use rosy::security::{BoxFuture, Guard, LinkSecurity, SecurityError, SecurityMode};
+use rosy::security::{BoxFuture, Guard, LinkSecurity, Policy, SecurityError, SecurityMode};
 use rosy::security::{Secured, Side};
 use std::path::Path;
 use std::sync::Arc;
@@ -41,18 +42,37 @@ pub struct TlsSecurity {
     identity: identity::CertIdentity,
     /// SHA-256 of the CA certificate: the discovery tag's key.
     ca_digest: Vec<u8>,
+    /// The domain's signed access rules, when the credentials carry them.
+    acl: Option<Arc<acl::Acl>>,
 }
 
 impl TlsSecurity {
-    /// A provider from loaded credentials.
+    /// A provider from loaded credentials, with the signed ACL beside them if there is one
+    /// (refused when its signature does not verify, or when it revokes this very certificate).
     pub fn new(creds: &Credentials) -> Result<Self, String> {
+        let acl = acl::Acl::load(&creds.dir, &creds.ca).map_err(|e| e.to_string())?;
+        if let Some(acl) = &acl {
+            if acl.is_revoked(&creds.identity.serial) {
+                return Err(format!(
+                    "this node's certificate (serial {}) is revoked by the domain's ACL in {}",
+                    creds.identity.serial,
+                    creds.dir.display()
+                ));
+            }
+        }
         Ok(TlsSecurity {
             configs: tls::configs(creds)?,
             identity: creds.identity.clone(),
             ca_digest: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &creds.ca)
                 .as_ref()
                 .to_vec(),
+            acl: acl.map(Arc::new),
         })
+    }
+
+    /// The domain's access rules these credentials carry, if any.
+    pub fn acl(&self) -> Option<&acl::Acl> {
+        self.acl.as_deref()
     }
 
     /// Loads the credentials in `dir` and checks they are for `domain`.
@@ -74,6 +94,7 @@ impl LinkSecurity for TlsSecurity {
             stream,
             side,
             &self.identity.domain,
+            self.acl.as_deref(),
         ))
     }
 
@@ -90,6 +111,10 @@ impl LinkSecurity for TlsSecurity {
 
     fn own_name(&self) -> String {
         self.identity.name.clone()
+    }
+
+    fn policy(&self) -> Option<Arc<dyn Policy>> {
+        self.acl.clone().map(|acl| acl as Arc<dyn Policy>)
     }
 }
 

@@ -1,10 +1,12 @@
-//! Making credentials: a domain's CA (`rosy security create-domain`) and node identities signed
-//! by it (`rosy security issue`). Keys are written 0600 in directories made 0700; nothing is
-//! ever overwritten.
+//! Making credentials: a domain's CA (`rosy security create-domain`, with an ACL letting every
+//! member do everything, signed), node identities signed by it (`rosy security issue`, which
+//! copies the signed ACL beside them), and signing an edited ACL (`sign-acl`). Keys are written
+//! 0600 in directories made 0700; no key or certificate is ever overwritten.
 //!
 //! Certificates are valid from 2000 to 9999: a robot whose clock is wrong at boot must still
 //! connect, so expiry is not how an identity ends (revocation is).
 
+use crate::acl::{ACL_FILE, SIGNATURE_FILE};
 use crate::credentials::{CA_FILE, CERT_FILE, KEY_FILE, check_private};
 use crate::identity::URI_SCHEME;
 use crate::tls::SERVER_NAME;
@@ -118,7 +120,28 @@ pub fn create_domain(parent: &Path, domain: &str) -> Result<PathBuf, ProvisionEr
     let cert = params.self_signed(&key)?;
     write_new(&dir.join(CA_KEY_FILE), &key.serialize_pem(), 0o600)?;
     write_new(&dir.join(CA_FILE), &cert.pem(), 0o644)?;
+    write_new(&dir.join(ACL_FILE), crate::acl::TEMPLATE, 0o644)?;
+    sign_acl(&dir)?;
     Ok(dir)
+}
+
+/// Signs `domain_dir/acl.yaml` with the domain's CA key into `acl.yaml.sig` (replacing an
+/// older signature), after checking that the file parses: a broken ACL is never signed.
+pub fn sign_acl(domain_dir: &Path) -> Result<(), ProvisionError> {
+    let key_path = domain_dir.join(CA_KEY_FILE);
+    check_private(&key_path)?;
+    let key = std::fs::read_to_string(&key_path).map_err(io_error(&key_path))?;
+    let acl_path = domain_dir.join(ACL_FILE);
+    let text = std::fs::read(&acl_path).map_err(io_error(&acl_path))?;
+    let shown = acl_path.display().to_string();
+    crate::acl::Acl::parse(&String::from_utf8_lossy(&text), &shown)
+        .map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+    let signature = crate::acl::sign(&key, &text).map_err(ProvisionError::Invalid)?;
+    let sig_path = domain_dir.join(SIGNATURE_FILE);
+    let tmp = sig_path.with_extension("sig.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, &signature, 0o644)?;
+    std::fs::rename(&tmp, &sig_path).map_err(io_error(&sig_path))
 }
 
 /// The domain a CA certificate was made for.
@@ -183,5 +206,24 @@ pub fn issue(domain_dir: &Path, name: &str, out: &Path) -> Result<(), ProvisionE
     write_new(&out.join(KEY_FILE), &key.serialize_pem(), 0o600)?;
     write_new(&out.join(CERT_FILE), &cert.pem(), 0o644)?;
     write_new(&out.join(CA_FILE), &ca_pem, 0o644)?;
+    copy_acl(domain_dir, out)?;
+    Ok(())
+}
+
+/// Copies the domain's signed ACL (`acl.yaml` and its `.sig`) into a node's credentials
+/// directory, replacing the older copy there: what to do after `sign_acl`.
+pub fn copy_acl(domain_dir: &Path, out: &Path) -> Result<(), ProvisionError> {
+    for file in [ACL_FILE, SIGNATURE_FILE] {
+        let from = domain_dir.join(file);
+        if !from.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&from).map_err(io_error(&from))?;
+        let to = out.join(file);
+        let tmp = to.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        write_new(&tmp, &text, 0o644)?;
+        std::fs::rename(&tmp, &to).map_err(io_error(&to))?;
+    }
     Ok(())
 }

@@ -84,6 +84,7 @@ pub async fn handshake(
     stream: &TcpStream,
     side: Side,
     domain: &str,
+    acl: Option<&crate::acl::Acl>,
 ) -> Result<Secured, SecurityError> {
     let refused = SecurityError::Refused;
     let mut conn: Connection = match side {
@@ -151,6 +152,12 @@ pub async fn handshake(
         .ok_or_else(|| refused("the peer presented no certificate".into()))?;
     let identity: CertIdentity =
         identity_of(der).map_err(|r| refused(format!("the peer's certificate: {r}")))?;
+    if acl.is_some_and(|acl| acl.is_revoked(&identity.serial)) {
+        return Err(refused(format!(
+            "the peer's certificate (serial {}, {:?}) is revoked by the domain's ACL",
+            identity.serial, identity.name
+        )));
+    }
     if identity.domain != domain {
         return Err(refused(format!(
             "the peer's certificate is for domain {:?}, this node is in {domain:?}",

@@ -64,6 +64,27 @@ pub enum Error {
         /// The service called.
         service: String,
     },
+    /// The domain's ACL does not let this node do what it asked.
+    #[error(
+        "the domain's ACL does not let node {node:?} {action} {name:?} (see `rosy security \
+         check --who {node} ...`)"
+    )]
+    Denied {
+        /// This node's name.
+        node: String,
+        /// What it asked to do: publish, subscribe to, call, provide.
+        action: String,
+        /// The topic or service.
+        name: String,
+    },
+    /// The provider refused the call: the domain's ACL does not let this node call it.
+    #[error("service {service:?} refused the call: {reason}")]
+    Refused {
+        /// The service called.
+        service: String,
+        /// The provider's reason.
+        reason: String,
+    },
     /// The two ends of a topic or service use different codecs or types.
     #[error("codec mismatch on {name:?}: {detail}")]
     CodecMismatch {

@@ -38,6 +38,9 @@ bridge), with the publisher's reliability and durability, until that has not bee
 a topic with publishers on both sides crosses one way only. A PATTERN (`*` matches any run of characters, `/` included) limits that \
 to the names it matches.
 
+Secure mode (ROSY_SECURITY=enforce): the bridge's rosy links are TLS like any node's (its \
+identity must grant the name ros2-bridge); its ROS 2 side is plain DDS, as open as that graph.
+
 CONFIG is YAML:
 
   ros_domain_id: 0            # optional; else --ros-domain-id, ROS_DOMAIN_ID, 0

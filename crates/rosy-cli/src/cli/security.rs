@@ -1,6 +1,7 @@
 //! `rosy security`: make a domain's CA (`create-domain`), issue node identities from it
-//! (`issue`), and prove a node's credentials (`check`), all through `rosy_security`. Never
-//! overwrites a file; never prints a key.
+//! (`issue`), sign the domain's ACL (`sign-acl`), and prove a node's credentials or explain an
+//! ACL decision (`check`), all through `rosy_security`. Never overwrites a key or certificate;
+//! never prints a key.
 
 use super::error::CliError;
 use std::path::{Path, PathBuf};
@@ -43,11 +44,41 @@ pub enum SecurityCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Prove a node's credentials: load them as a node does, then a TLS handshake with
-    /// themselves over loopback.
+    /// Sign a domain's edited acl.yaml with its CA (after checking it), and copy it with its
+    /// signature to nodes' credentials directories.
+    SignAcl {
+        /// The domain whose acl.yaml (in DIR/DOMAIN) to sign.
+        #[arg(value_parser = clap::value_parser!(rosy::DomainId))]
+        domain: rosy::DomainId,
+        /// Where domains' CAs are kept [default: ~/.config/rosy/security].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A node's credentials directory to copy the signed ACL to (repeatable).
+        #[arg(long = "to", value_name = "DIR")]
+        to: Vec<PathBuf>,
+    },
+    /// Prove a node's credentials: load them as a node does (the ACL's signature checked),
+    /// then a TLS handshake with themselves over loopback. With --who, explain what the ACL
+    /// decides for a node name and a flow.
     Check {
         /// The credentials directory [default: ROSY_SECURITY_DIR].
         path: Option<PathBuf>,
+        /// A node name to ask the ACL about, with one of --publish, --subscribe, --call,
+        /// --provide.
+        #[arg(long, requires = "flow")]
+        who: Option<String>,
+        /// The topic it would publish.
+        #[arg(long, group = "flow", requires = "who")]
+        publish: Option<String>,
+        /// The topic it would subscribe to.
+        #[arg(long, group = "flow", requires = "who")]
+        subscribe: Option<String>,
+        /// The service it would call.
+        #[arg(long, group = "flow", requires = "who")]
+        call: Option<String>,
+        /// The service it would provide.
+        #[arg(long, group = "flow", requires = "who")]
+        provide: Option<String>,
     },
 }
 
@@ -117,7 +148,27 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
                 shown(&out)
             );
         }
-        SecurityCommand::Check { path } => {
+        SecurityCommand::SignAcl { domain, dir, to } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => default_dir()?,
+            };
+            let domain_dir = dir.join(domain.as_str());
+            rosy_security::provision::sign_acl(&domain_dir).map_err(failed)?;
+            println!("signed {}", shown(&domain_dir.join("acl.yaml")));
+            for out in &to {
+                rosy_security::provision::copy_acl(&domain_dir, out).map_err(failed)?;
+                println!("copied it to {}", shown(out));
+            }
+        }
+        SecurityCommand::Check {
+            path,
+            who,
+            publish,
+            subscribe,
+            call,
+            provide,
+        } => {
             let path = match path.or_else(|| std::env::var_os("ROSY_SECURITY_DIR").map(Into::into))
             {
                 Some(p) => p,
@@ -130,6 +181,33 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
             let report = rosy_security::check::check(&path)
                 .await
                 .map_err(CliError::Failed)?;
+            if let Some(who) = who {
+                use rosy::security::Verb;
+                let (verb, name) = match (publish, subscribe, call, provide) {
+                    (Some(n), ..) => (Verb::Publish, n),
+                    (_, Some(n), ..) => (Verb::Subscribe, n),
+                    (_, _, Some(n), _) => (Verb::Call, n),
+                    (.., Some(n)) => (Verb::Provide, n),
+                    _ => unreachable!("clap requires one flow with --who"),
+                };
+                let Some(acl) = report.acl else {
+                    println!(
+                        "no ACL in {}: every member may {verb} {name:?}",
+                        shown(&path)
+                    );
+                    return Ok(());
+                };
+                let decision = acl.explain(&who, verb, &name);
+                println!(
+                    "{who:?} may {}{verb} {name:?}: {}",
+                    if decision.allowed { "" } else { "not " },
+                    decision.reason
+                );
+                if !decision.allowed {
+                    return Err(CliError::Failed(format!("{who:?} may not {verb} {name:?}")));
+                }
+                return Ok(());
+            }
             if json {
                 let value = serde_json::json!({
                     "domain": report.domain,
@@ -144,6 +222,10 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
                 println!("  name     {}", report.name);
                 println!("  serial   {}", report.serial);
                 println!("  key id   {} (node ids begin with it)", report.key_id);
+                match &report.acl {
+                    Some(acl) => println!("  acl      version {}, signature good", acl.version),
+                    None => println!("  acl      none (every member may do everything)"),
+                }
                 println!("  proved   a TLS 1.3 handshake with itself over loopback");
             }
         }

@@ -430,6 +430,7 @@ impl NodeBuilder {
                 link_timeouts,
                 max_handshakes,
                 dial_only: self.dial_only,
+                policy: guard.sealing().and_then(|p| p.policy()),
                 guard,
             },
         );

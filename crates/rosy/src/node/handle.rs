@@ -11,6 +11,7 @@ use crate::codec::{BuiltinCodec, Codec};
 use crate::discovery::Discovery;
 use crate::error::{Error, Result, ServiceError};
 use crate::topology::{NodeInfo, ServiceInfo, TopicRole, Topology};
+use crate::transport::tcp::secure::Verb;
 use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
@@ -206,6 +207,12 @@ impl Node {
         )
     }
 
+    /// Topic messages from peers refused by the domain's ACL (secure mode): a peer that may
+    /// not publish what it sent. Each refused flow is also logged once.
+    pub fn denied(&self) -> u64 {
+        self.mesh().denied_count()
+    }
+
     /// Topic messages dropped because a peer did not take them within the send timeout.
     pub fn dropped(&self) -> u64 {
         self.mesh()
@@ -218,6 +225,7 @@ impl Node {
     /// Sends `message` on `topic` with the node's codec. Returns how many nodes it went to.
     pub async fn send<T: Serialize + ?Sized>(&self, topic: &str, message: &T) -> Result<usize> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         let codec = self.inner.codec;
         self.mesh().note_sender(super::topic::topic_info::<T, _>(
             topic,
@@ -239,6 +247,7 @@ impl Node {
         payload: Bytes,
     ) -> Result<usize> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         self.mesh().publish(topic, codec, payload).await
     }
 
@@ -254,6 +263,7 @@ impl Node {
         codec: C,
     ) -> Result<Publisher<T, C>> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         Ok(Publisher::new(self.mesh().clone(), topic, codec))
     }
 
@@ -285,6 +295,7 @@ impl Node {
         qos: crate::qos::Qos,
     ) -> Result<Publisher<T, C>> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         Ok(Publisher::with_qos(self.mesh().clone(), topic, codec, qos))
     }
 
@@ -295,6 +306,7 @@ impl Node {
         topic: &str,
     ) -> Result<Publisher<T, crate::codec::Rkyv>> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         Ok(Publisher::new(
             self.mesh().clone(),
             topic,
@@ -310,6 +322,7 @@ impl Node {
         qos: crate::qos::Qos,
     ) -> Result<Publisher<T, crate::codec::Rkyv>> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         Ok(Publisher::with_qos(
             self.mesh().clone(),
             topic,
@@ -330,6 +343,7 @@ impl Node {
         qos: crate::qos::Qos,
     ) -> Result<Publisher<[u8], BuiltinCodec>> {
         check("topic", topic)?;
+        self.mesh().check_own(Verb::Publish, topic)?;
         Ok(Publisher::with_type_name(
             self.mesh().clone(),
             topic,
@@ -354,6 +368,7 @@ impl Node {
         if self.mesh().is_closed() {
             return Err(Error::Closed);
         }
+        self.mesh().check_own(Verb::Subscribe, topic)?;
         Ok(Subscriber::new(self.mesh().clone(), topic, codec))
     }
 
@@ -387,6 +402,7 @@ impl Node {
         if self.mesh().is_closed() {
             return Err(Error::Closed);
         }
+        self.mesh().check_own(Verb::Subscribe, topic)?;
         Ok(Subscriber::with_qos(self.mesh().clone(), topic, codec, qos))
     }
 
@@ -503,6 +519,7 @@ impl Node {
         if self.mesh().is_closed() {
             return Err(Error::Closed);
         }
+        self.mesh().check_own(Verb::Provide, name)?;
         let info = super::service::service_info::<Req, Resp, C>(name, &codec);
         self.mesh()
             .add_service(info, super::service::erase(codec, handler));
@@ -523,6 +540,7 @@ impl Node {
         if self.mesh().is_closed() {
             return Err(Error::Closed);
         }
+        self.mesh().check_own(Verb::Provide, &info.name)?;
         let handler = Arc::new(handler);
         let erased: super::mesh::ErasedHandler = Arc::new(move |codec, payload| {
             let handler = handler.clone();

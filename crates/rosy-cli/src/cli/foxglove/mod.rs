@@ -45,6 +45,25 @@ pub struct FoxgloveArgs {
     pub call_timeout: f64,
 }
 
+/// In secure mode, a bridge reachable from other machines is a way into the mesh that no
+/// certificate guards (the Foxglove protocol has no client authentication here): say so.
+fn warn_if_gateway(address: &str) {
+    let secure = std::env::var("ROSY_SECURITY")
+        .is_ok_and(|m| matches!(m.trim(), "enforce" | "permissive" | "1"));
+    let loopback = address
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+        || address == "localhost";
+    if secure && !loopback {
+        tracing::warn!(
+            "the Foxglove bridge listens on {address} in a secure domain: anyone who reaches \
+             that address reads every topic and can publish and call services as this bridge \
+             (no certificate is asked of Foxglove clients); keep it on 127.0.0.1 and use an SSH \
+             tunnel to reach it"
+        );
+    }
+}
+
 pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), CliError> {
     let node = rosy::Node::builder("rosy-foxglove")
         .domain_id(domain)
@@ -52,6 +71,7 @@ pub async fn run(args: FoxgloveArgs, domain: &str, json: bool) -> Result<(), Cli
         .queue_capacity(args.queue.max(1))
         .build()
         .await?;
+    warn_if_gateway(&args.address);
     let context = foxglove::Context::new();
     let (events, mut watch_rx, publish_rx) = ClientEvents::new();
     let client_dropped = events.client_dropped.clone();

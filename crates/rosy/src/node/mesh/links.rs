@@ -21,6 +21,7 @@ use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::node::queue::Received;
 use crate::transport::tcp::frame::{Frame, FrameAt, FrameKind};
 use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
+use crate::transport::tcp::secure::Verb;
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -284,6 +285,19 @@ impl Mesh {
         }
     }
 
+    /// Whether a topic message from `link`'s peer may be taken (its node may publish the
+    /// topic); a refusal is said once (the caller counts each message refused).
+    fn may_take(&self, link: &Link, topic: &str) -> bool {
+        if self.config.policy.is_none()
+            || crate::node::service_channel::is_internal(topic)
+            || self.peer_may(&link.peer.node_name, Verb::Publish, topic)
+        {
+            return true;
+        }
+        self.say_denied(&link.peer.node_name, Verb::Publish, topic);
+        false
+    }
+
     /// Logs a refused connection, within the rate limit.
     fn refused(&self, message: impl FnOnce() -> String) {
         if let Some(left_out) = self.peers.refusals.allow() {
@@ -437,6 +451,10 @@ impl FrameSink for Mesh {
     fn on_frame(&self, link: &Arc<Link>, frame: Frame) {
         match frame.kind {
             FrameKind::Topic => {
+                if !self.may_take(link, frame.name()) {
+                    self.count_denied();
+                    return;
+                }
                 let message = Received {
                     codec: frame.codec,
                     payload: frame.payload.clone(),
@@ -473,11 +491,19 @@ impl FrameSink for Mesh {
         // subscriptions and one wake-up of each for the run.
         let mut run: Vec<Received> = Vec::new();
         let mut run_topic = 0..0;
+        // Whether the run's topic may be taken from this peer (asked once per run).
+        let mut run_allowed = true;
         for frame in frames {
             if frame.kind == FrameKind::Topic && frame.id != super::history::HISTORY {
                 if chunk[frame.name.clone()] != chunk[run_topic.clone()] {
                     self.deliver_run(&chunk[run_topic], &mut run);
                     run_topic = frame.name.clone();
+                    let topic = std::str::from_utf8(&chunk[run_topic.clone()]).unwrap_or("");
+                    run_allowed = self.may_take(link, topic);
+                }
+                if !run_allowed {
+                    self.count_denied();
+                    continue;
                 }
                 run.push(Received {
                     codec: frame.codec,

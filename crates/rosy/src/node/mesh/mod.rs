@@ -25,6 +25,7 @@ mod latched;
 mod latched_tests;
 mod links;
 mod peers;
+mod policy;
 pub(crate) mod publish;
 #[cfg(test)]
 mod reliable_tests;
@@ -75,6 +76,8 @@ pub(crate) struct MeshConfig {
     pub dial_only: bool,
     /// Whether and how links are secured.
     pub guard: crate::transport::tcp::secure::Guard,
+    /// The domain's access rules (from the guard's provider), when it has any.
+    pub policy: Option<Arc<dyn crate::transport::tcp::secure::Policy>>,
 }
 
 impl MeshConfig {

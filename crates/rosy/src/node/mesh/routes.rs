@@ -94,6 +94,9 @@ pub(super) struct RouteState {
     pub(super) version: AtomicU64,
     pub(super) strategies: RwLock<HashMap<String, Strategy>>,
     pub(super) balancer: Balancer,
+    /// Flows refused from peers by the domain's ACL (see `policy`), and those said already.
+    pub(super) denied: AtomicU64,
+    pub(super) denied_said: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The local part of the mesh: this node's subscriptions, the histories of transient-local

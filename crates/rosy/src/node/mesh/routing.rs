@@ -13,8 +13,10 @@ use super::{Mesh, lock, read, write};
 use crate::balance::Strategy;
 use crate::node::preference::TransportPreference;
 use crate::node::queue::{Received, SubQueue};
+use crate::node::service_channel;
 use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
+use crate::transport::tcp::secure::Verb;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -76,8 +78,12 @@ impl Mesh {
         {
             let own_host = lock(&self.own).host_id.clone();
             let links = read(&self.peers.links);
+            let internal = service_channel::is_internal(topic);
             for info in read(&self.topology).listeners(topic) {
                 if let Some(link) = links.get(&info.id) {
+                    if !internal && !self.peer_may(&link.peer.node_name, Verb::Subscribe, topic) {
+                        continue;
+                    }
                     let shm = self.shm_way(info, topic, &own_host);
                     let qos = info
                         .topics

@@ -15,6 +15,7 @@ use crate::node::service_channel;
 use crate::topology::{ServiceInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::frame::{Frame, FrameKind, ResponseError};
 use crate::transport::tcp::link::{Link, LinkError};
+use crate::transport::tcp::secure::Verb;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -73,6 +74,7 @@ impl Mesh {
         if self.is_closed() {
             return Err(Error::Closed);
         }
+        self.check_own(Verb::Call, service)?;
         let local = read(&self.calls.table)
             .get(service)
             .map(|s| s.handler.clone());
@@ -84,7 +86,12 @@ impl Mesh {
             let links = read(&self.peers.links);
             for info in read(&self.topology).providers(service) {
                 if let Some(link) = links.get(&info.id) {
-                    providers.push((info.id.clone(), Some(link.clone())));
+                    // The ACL: a node that may not provide the service is not asked.
+                    if self.peer_may(&link.peer.node_name, Verb::Provide, service) {
+                        providers.push((info.id.clone(), Some(link.clone())));
+                    } else {
+                        self.say_denied(&link.peer.node_name, Verb::Provide, service);
+                    }
                 }
             }
         }
@@ -366,6 +373,15 @@ impl Mesh {
             ));
             return;
         };
+        if !self.peer_may(&link.peer.node_name, Verb::Call, &service) {
+            self.say_denied(&link.peer.node_name, Verb::Call, &service);
+            let _ = link.send_now(error_frame(
+                id,
+                ResponseError::Denied,
+                &denied_text(&link.peer.node_name, &service),
+            ));
+            return;
+        }
         let caller = link.peer.node_id.clone();
         let run = handler(frame.codec, frame.payload);
         tokio::spawn(self.clone().serve_once(caller, id, run, link, false));
@@ -458,7 +474,13 @@ impl Mesh {
         let handler = read(&self.calls.table)
             .get(&request.service)
             .map(|s| s.handler.clone());
+        let caller_name = link.peer.node_name.clone();
         let run: BoxFuture<Answer> = match handler {
+            Some(_) if !self.peer_may(&caller_name, Verb::Call, &request.service) => {
+                self.say_denied(&caller_name, Verb::Call, &request.service);
+                let text = denied_text(&caller_name, &request.service);
+                Box::pin(async move { Err((ResponseError::Denied, text)) })
+            }
             Some(handler) => handler(message.codec, request.payload),
             None => {
                 let text = format!(
@@ -525,5 +547,14 @@ fn response_error(service: &str, domain: &str, kind: ResponseError, text: String
             name: service,
             detail: text,
         },
+        ResponseError::Denied => Error::Refused {
+            service,
+            reason: text,
+        },
     }
+}
+
+/// What a caller the ACL refuses is told.
+fn denied_text(caller: &str, service: &str) -> String {
+    format!("the domain's ACL does not let node {caller:?} call {service:?}")
 }

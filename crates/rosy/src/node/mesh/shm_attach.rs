@@ -14,6 +14,7 @@ use crate::node::queue::Received;
 use crate::node::service_channel;
 use crate::topology::{NodeId, TopicRole};
 use crate::transport::shm::ShmError;
+use crate::transport::tcp::secure::Verb;
 use std::collections::HashSet;
 use std::sync::Weak;
 
@@ -122,7 +123,15 @@ impl Mesh {
                     }
                 }
                 if peer.host_id == own_host && peer.transports.iter().any(|t| t == "shm") {
+                    let name = &links[&peer.id].peer.node_name;
                     for topic in peer.shm_topics.iter().filter(|t| subscribed.contains(*t)) {
+                        // The ACL: a peer that may not publish the topic is not read.
+                        if !service_channel::is_internal(topic)
+                            && !self.peer_may(name, Verb::Publish, topic)
+                        {
+                            self.say_denied(name, Verb::Publish, topic);
+                            continue;
+                        }
                         desired.insert((peer.id.clone(), topic.clone()));
                     }
                 }

@@ -90,6 +90,8 @@ pub enum ResponseError {
     NoSuchService = 2,
     /// The request's codec or bytes do not match what the handler expects.
     CodecMismatch = 3,
+    /// The domain's ACL does not let the caller call this service.
+    Denied = 4,
 }
 
 impl ResponseError {
@@ -99,6 +101,7 @@ impl ResponseError {
             1 => ResponseError::Handler,
             2 => ResponseError::NoSuchService,
             3 => ResponseError::CodecMismatch,
+            4 => ResponseError::Denied,
             _ => return None,
         })
     }

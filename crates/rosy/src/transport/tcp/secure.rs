@@ -145,6 +145,42 @@ pub trait LinkSecurity: Send + Sync + 'static {
 
     /// The node name this node's certificate grants (a name or pattern).
     fn own_name(&self) -> String;
+
+    /// The domain's access rules, when it has any: every flow is then checked at both ends
+    /// (see [`Policy`]). `None`: members may do everything.
+    fn policy(&self) -> Option<Arc<dyn Policy>> {
+        None
+    }
+}
+
+/// What a node may do with a topic or service name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// Send messages on a topic.
+    Publish,
+    /// Receive a topic's messages.
+    Subscribe,
+    /// Send requests to a service.
+    Call,
+    /// Host a service and answer its calls.
+    Provide,
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verb::Publish => "publish",
+            Verb::Subscribe => "subscribe to",
+            Verb::Call => "call",
+            Verb::Provide => "provide",
+        })
+    }
+}
+
+/// A domain's access rules, as a provider loaded them (default deny, deny beats allow).
+pub trait Policy: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the node named `who` (a name its certificate grants) may `verb` `name`.
+    fn allows(&self, who: &str, verb: Verb, name: &str) -> bool;
 }
 
 /// A sealed connection's state after the handshake, shared by the link's reader and writer.

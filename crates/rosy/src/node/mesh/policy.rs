@@ -1,0 +1,69 @@
+//! The domain's access rules at this node's end of every flow (secure mode, with an ACL):
+//! what this node may do itself (refused with [`Error::Denied`] when it asks), and what each
+//! peer may do with it: a topic goes to a peer only if the peer may subscribe to it, a peer's
+//! message is taken only if it may publish it (from TCP or shared memory), a call goes only to a
+//! provider that may provide the service and is served only for a caller that may call it.
+//! Peers are known by the name their certificate granted them in the handshake.
+//!
+//! Refused messages are counted ([`Mesh::denied_count`]); each refused flow is said once per
+//! peer, verb and name.
+//! Without an ACL every check passes. The internal topics of same-host calls are not checked as
+//! topics: the calls they carry are, by service name. This file decides nothing itself: the
+//! provider's [`Policy`] does.
+
+use super::{Mesh, lock};
+use crate::error::{Error, Result};
+use crate::transport::tcp::secure::{Policy, Verb};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// How many denied flows are remembered (so each is said once) before they are only counted.
+const SAID_MAX: usize = 1024;
+
+impl Mesh {
+    fn policy(&self) -> Option<&Arc<dyn Policy>> {
+        self.config.policy.as_ref()
+    }
+
+    /// Whether the peer named `who` may `verb` `name` (always, without an ACL).
+    pub(super) fn peer_may(&self, who: &str, verb: Verb, name: &str) -> bool {
+        self.policy().is_none_or(|p| p.allows(who, verb, name))
+    }
+
+    /// Refuses what this node may not do itself, naming the rule's subject.
+    pub(crate) fn check_own(&self, verb: Verb, name: &str) -> Result<()> {
+        if self.peer_may(&self.hello.node_name, verb, name) {
+            return Ok(());
+        }
+        Err(Error::Denied {
+            node: self.hello.node_name.clone(),
+            action: verb.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Counts one message refused from a peer.
+    pub(super) fn count_denied(&self) {
+        self.routing.denied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Says once that the peer `who` may not `verb` `name` (a segment not read, a call not
+    /// served...).
+    pub(super) fn say_denied(&self, who: &str, verb: Verb, name: &str) {
+        let key = format!("{who} {verb} {name}");
+        let first = {
+            let mut said = lock(&self.routing.denied_said);
+            said.len() < SAID_MAX && said.insert(key)
+        };
+        if first {
+            tracing::warn!(
+                "the domain's ACL does not let node {who:?} {verb} {name:?}: refused (said once)"
+            );
+        }
+    }
+
+    /// Flows refused from peers by the domain's ACL so far.
+    pub fn denied_count(&self) -> u64 {
+        self.routing.denied.load(Ordering::Relaxed)
+    }
+}
