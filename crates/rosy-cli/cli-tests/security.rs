@@ -254,6 +254,109 @@ fn openssl_sees_tls13_only_and_a_client_certificate_required() {
     assert!(old.contains("alert protocol version"), "{old}");
     assert!(!old.contains("New, TLSv1.2"), "{old}");
 
-    let anonymous = s_client(&endpoint, &["-tls1_3", "-alpn", "rosy/1", "-CAfile", &ca]);
+    // TLS 1.3 ends the client's handshake before the server has checked it: -ign_eof keeps
+    // s_client reading (its stdin is empty) until the node's refusal arrives.
+    let anonymous = s_client(
+        &endpoint,
+        &["-tls1_3", "-alpn", "rosy/1", "-CAfile", &ca, "-ign_eof"],
+    );
     assert!(anonymous.contains("certificate required"), "{anonymous}");
+}
+
+/// `PROGRAM ARGS` run as another user (uid and gid 54321, no groups, no passwd entry needed):
+/// (success, stdout and stderr).
+fn as_other_user(program: &str, args: &[&str]) -> (bool, String) {
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            "--reuid=54321",
+            "--regid=54321",
+            "--clear-groups",
+            "--",
+            program,
+        ])
+        .args(args);
+    let mut proc = Proc::spawn("other user", command);
+    let ok = proc.wait_exit(T).success();
+    let mut text = proc.stdout();
+    text.extend(proc.stderr());
+    (ok, text.join("\n"))
+}
+
+/// A second user on the same host: cannot list or read a secure domain's registry, read its
+/// shared memory, or squat a registry directory; the control shows the same commands work as
+/// that user on a file open to all. (Needs root, as CI has, to act as another user.)
+#[test]
+fn a_second_user_reads_nothing_of_a_secure_domain() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test acts as a second user with setpriv: run it as root (CI does)"
+    );
+    let creds = Credentials::new("sec-uid");
+    let echo = Proc::spawn("secure echo", creds.secure(&["topic", "echo", "frames"]));
+    let _send = Proc::spawn(
+        "secure send",
+        creds.secure(&[
+            "topic",
+            "send",
+            "frames",
+            "\"frame\"",
+            "--interval",
+            "0.05",
+            "--wait",
+            "10",
+        ]),
+    );
+    assert!(
+        wait_until(T, || echo.stdout().len() >= 3),
+        "{:?}",
+        echo.stderr()
+    );
+    let registry = Path::new("/dev/shm/rosy-registry").join(&creds.domain);
+    let entry = std::fs::read_dir(&registry)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a registry entry");
+    let segments: Vec<PathBuf> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("rosy.{}.", creds.domain)))
+        })
+        .collect();
+    assert!(!segments.is_empty(), "the same-host topic made no segment");
+
+    // The control: the other user reads a file open to all.
+    let open = creds.root.join("open.txt");
+    std::fs::write(&open, "open to all").unwrap();
+    std::fs::set_permissions(&creds.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (ok, text) = as_other_user("cat", &[open.to_str().unwrap()]);
+    assert!(ok && text.contains("open to all"), "{text}");
+
+    let (ok, text) = as_other_user("ls", &[registry.to_str().unwrap()]);
+    assert!(
+        !ok && text.contains("Permission denied"),
+        "listed the registry: {text}"
+    );
+    let (ok, text) = as_other_user("cat", &[entry.to_str().unwrap()]);
+    assert!(
+        !ok && text.contains("Permission denied"),
+        "read an entry: {text}"
+    );
+    for segment in &segments {
+        let (ok, text) = as_other_user("cat", &[segment.to_str().unwrap()]);
+        assert!(
+            !ok && text.contains("Permission denied"),
+            "read {segment:?}: {text}"
+        );
+    }
+    let squat = Path::new("/dev/shm/rosy-registry").join(unique_domain("squat"));
+    let (ok, text) = as_other_user("mkdir", &[squat.to_str().unwrap()]);
+    assert!(!ok, "made a registry directory: {text}");
+    assert!(!squat.exists());
 }

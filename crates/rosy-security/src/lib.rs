@@ -25,6 +25,9 @@
 pub mod acl;
 pub mod check;
 pub mod credentials;
+/// Fuzz entry points, for `fuzz/` (feature `fuzzing`); not part of the API.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod identity;
 pub mod provision;
 pub mod tls;

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::TestDomain;
+use common::{Altered, TestDomain};
 use rosy::security::{Guard, LinkSecurity, SecurityMode};
 use rosy::{Error, Node, TransportPreference};
 use std::sync::Arc;
@@ -66,30 +66,6 @@ async fn node(name: &str, domain: &str, security: Arc<dyn LinkSecurity>) -> Node
         .unwrap()
 }
 
-/// A member's certificate with the node's own checks taken out: what a modified node could do.
-struct Rogue(Arc<rosy_security::TlsSecurity>);
-
-impl LinkSecurity for Rogue {
-    fn handshake<'a>(
-        &'a self,
-        stream: &'a tokio::net::TcpStream,
-        side: rosy::security::Side,
-    ) -> rosy::security::BoxFuture<'a, Result<rosy::security::Secured, rosy::security::SecurityError>>
-    {
-        self.0.handshake(stream, side)
-    }
-    fn id_prefix(&self) -> String {
-        self.0.id_prefix()
-    }
-    fn discovery_tag(&self, domain: &str) -> String {
-        self.0.discovery_tag(domain)
-    }
-    fn own_name(&self) -> String {
-        self.0.own_name()
-    }
-    // No `policy`: this node checks nothing of its own doing.
-}
-
 /// Counts what `node` receives on `topic`.
 async fn count(node: &Node, topic: &str) -> Arc<AtomicUsize> {
     let got = Arc::new(AtomicUsize::new(0));
@@ -122,7 +98,12 @@ async fn exactly_the_allowed_flows_happen() {
     let planner = node("planner", d, domain.security("planner")).await;
     let motor = node("motor_left", d, domain.security("motor_left")).await;
     let camera = node("camera", d, domain.security("camera")).await;
-    let rogue = node("rogue", d, Arc::new(Rogue(domain.security("rogue")))).await;
+    let rogue = Altered {
+        inner: domain.security("rogue"),
+        claims_any_name: false,
+        checks_nothing: true,
+    };
+    let rogue = node("rogue", d, Arc::new(rogue)).await;
     for n in [&planner, &motor, &camera, &rogue] {
         assert!(n.wait_for_topology(T, |t| t.nodes().count() == 3).await);
     }

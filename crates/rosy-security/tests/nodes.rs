@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::TestDomain;
+use common::{Altered, TestDomain};
 use rosy::security::{Guard, LinkSecurity, SecurityMode};
 use rosy::{Node, TransportPreference};
 use std::sync::Arc;
@@ -179,7 +179,11 @@ async fn another_cas_node_and_a_node_lying_about_its_name_are_never_connected() 
     let liar = node(
         "planner",
         &domain.domain,
-        enforce(Arc::new(Lying(domain.security("camera")))),
+        enforce(Arc::new(Altered {
+            inner: domain.security("camera"),
+            claims_any_name: true,
+            checks_nothing: false,
+        })),
     )
     .await
     .unwrap();
@@ -220,28 +224,4 @@ async fn a_node_refuses_to_start_under_a_name_its_certificate_does_not_grant() {
         enforce(domain.security("camera_*")),
     );
     patterned.await.unwrap().close().await;
-}
-
-/// A provider that claims its certificate grants any name (so the node starts as "planner")
-/// while presenting a certificate for "camera": what a modified node could do.
-struct Lying(Arc<rosy_security::TlsSecurity>);
-
-impl LinkSecurity for Lying {
-    fn handshake<'a>(
-        &'a self,
-        stream: &'a tokio::net::TcpStream,
-        side: rosy::security::Side,
-    ) -> rosy::security::BoxFuture<'a, Result<rosy::security::Secured, rosy::security::SecurityError>>
-    {
-        self.0.handshake(stream, side)
-    }
-    fn id_prefix(&self) -> String {
-        self.0.id_prefix()
-    }
-    fn discovery_tag(&self, domain: &str) -> String {
-        self.0.discovery_tag(domain)
-    }
-    fn own_name(&self) -> String {
-        "*".into()
-    }
 }

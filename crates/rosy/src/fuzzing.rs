@@ -117,76 +117,80 @@ pub fn bag_reader(data: &[u8]) {
     }
 }
 
+/// xorshift64*: small, deterministic, good enough to pick mutations.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A mutation of one of `seeds`: bytes flipped, set to edge values, cut, inserted, spliced.
+fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    let mut data = seeds[rng.below(seeds.len())].clone();
+    for _ in 0..1 + rng.below(4) {
+        match rng.below(6) {
+            0 if !data.is_empty() => {
+                let i = rng.below(data.len());
+                data[i] ^= 1 << rng.below(8);
+            }
+            1 if !data.is_empty() => {
+                let i = rng.below(data.len());
+                data[i] = [0, 0xff, 0x7f, 0x80, 1][rng.below(5)];
+            }
+            2 => data.truncate(rng.below(data.len() + 1)),
+            3 => {
+                let i = rng.below(data.len() + 1);
+                let extra: Vec<u8> = (0..rng.below(16)).map(|_| rng.next() as u8).collect();
+                data.splice(i..i, extra);
+            }
+            4 if data.len() >= 4 => {
+                // A length field at a random place set huge.
+                let i = rng.below(data.len() - 3);
+                data[i..i + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+            }
+            _ => {
+                let other = &seeds[rng.below(seeds.len())];
+                let cut = rng.below(other.len() + 1);
+                data.extend_from_slice(&other[cut..]);
+            }
+        }
+    }
+    data
+}
+
+/// Runs `target` on each of `seeds`, then on `runs` inputs from a fixed `seed`: mutations of
+/// the seeds (bytes flipped, set to edge values, cut, inserted, spliced) and, one in eight,
+/// random bytes. The same arguments give the same inputs: the stable-Rust fallback of a fuzz
+/// target (other crates' suites use it too).
+pub fn run(target: impl Fn(&[u8]), seeds: Vec<Vec<u8>>, runs: usize, seed: u64) {
+    let mut rng = Rng(seed);
+    for seed in &seeds {
+        target(seed);
+    }
+    for i in 0..runs {
+        let data = if i % 8 == 0 {
+            (0..rng.below(512)).map(|_| rng.next() as u8).collect()
+        } else {
+            mutate(&mut rng, &seeds)
+        };
+        target(&data);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The stable-Rust fallback of `fuzz/`: every target, from a fixed seed, on mutations of
     //! valid inputs and on random bytes. Counts are fixed, so a run is repeatable.
 
     use super::*;
-
-    /// xorshift64*: small, deterministic, good enough to pick mutations.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
-
-    /// A mutation of one of `seeds`: bytes flipped, set to edge values, cut, inserted, spliced.
-    fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
-        let mut data = seeds[rng.below(seeds.len())].clone();
-        for _ in 0..1 + rng.below(4) {
-            match rng.below(6) {
-                0 if !data.is_empty() => {
-                    let i = rng.below(data.len());
-                    data[i] ^= 1 << rng.below(8);
-                }
-                1 if !data.is_empty() => {
-                    let i = rng.below(data.len());
-                    data[i] = [0, 0xff, 0x7f, 0x80, 1][rng.below(5)];
-                }
-                2 => data.truncate(rng.below(data.len() + 1)),
-                3 => {
-                    let i = rng.below(data.len() + 1);
-                    let extra: Vec<u8> = (0..rng.below(16)).map(|_| rng.next() as u8).collect();
-                    data.splice(i..i, extra);
-                }
-                4 if data.len() >= 4 => {
-                    // A length field at a random place set huge.
-                    let i = rng.below(data.len() - 3);
-                    data[i..i + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-                }
-                _ => {
-                    let other = &seeds[rng.below(seeds.len())];
-                    let cut = rng.below(other.len() + 1);
-                    data.extend_from_slice(&other[cut..]);
-                }
-            }
-        }
-        data
-    }
-
-    fn run(target: impl Fn(&[u8]), seeds: Vec<Vec<u8>>, runs: usize, seed: u64) {
-        let mut rng = Rng(seed);
-        for seed in &seeds {
-            target(seed);
-        }
-        for i in 0..runs {
-            let data = if i % 8 == 0 {
-                (0..rng.below(512)).map(|_| rng.next() as u8).collect()
-            } else {
-                mutate(&mut rng, &seeds)
-            };
-            target(&data);
-        }
-    }
 
     fn frames() -> Vec<Vec<u8>> {
         use crate::codec::CodecId;

@@ -18,7 +18,11 @@ Quick start (one shared member credential; every node may take any name):
 Per-node identities: `--name camera` for a node named camera, `--name 'camera_*'` for a family; \
 the rosy tools join as rosy-<command> (issue `--name 'rosy-*'` for them). Every link is then \
 TLS 1.3, both sides proving a certificate of the domain's CA; a node refuses to start under a \
-name its certificate does not grant. Keep ca.key off the robot where you can.")]
+name its certificate does not grant. Keep ca.key off the robot where you can.
+
+Who may do what: DIR/DOMAIN/acl.yaml (create-domain writes one letting every member do \
+everything). Edit it, then `rosy security sign-acl DOMAIN --to NODE_DIR...`; ask it with \
+`rosy security check NODE_DIR --who NAME --publish TOPIC` (or --subscribe, --call, --provide).")]
 pub enum SecurityCommand {
     /// Create a domain's certificate authority: DIR/DOMAIN/ca.key (0600) and ca.pem.
     CreateDomain {

@@ -94,3 +94,40 @@ pub async fn handshake_both(
     .await
     .expect("both handshakes end within 5 s")
 }
+
+/// A member's real credentials in a node altered as a modified node could be: claiming its
+/// certificate grants any name (so it starts under another), or checking nothing of its own
+/// doing (no ACL at its end). Peers must refuse what it then attempts.
+pub struct Altered {
+    pub inner: Arc<TlsSecurity>,
+    pub claims_any_name: bool,
+    pub checks_nothing: bool,
+}
+
+impl LinkSecurity for Altered {
+    fn handshake<'a>(
+        &'a self,
+        stream: &'a TcpStream,
+        side: Side,
+    ) -> rosy::security::BoxFuture<'a, Result<Secured, SecurityError>> {
+        self.inner.handshake(stream, side)
+    }
+    fn id_prefix(&self) -> String {
+        self.inner.id_prefix()
+    }
+    fn discovery_tag(&self, domain: &str) -> String {
+        self.inner.discovery_tag(domain)
+    }
+    fn own_name(&self) -> String {
+        match self.claims_any_name {
+            true => "*".into(),
+            false => self.inner.own_name(),
+        }
+    }
+    fn policy(&self) -> Option<Arc<dyn rosy::security::Policy>> {
+        match self.checks_nothing {
+            true => None,
+            false => self.inner.policy(),
+        }
+    }
+}

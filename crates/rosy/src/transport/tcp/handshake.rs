@@ -232,7 +232,16 @@ async fn dial_once(
         .write_all(&mut [out.freeze()], &AtomicU64::new(0))
         .await?;
     let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
-    let peer = read_hello(&mut read, &mut buf, ours).await?;
+    let peer = match read_hello(&mut read, &mut buf, ours).await {
+        // A TLS 1.3 dialer finishes its handshake before the acceptor has checked its
+        // certificate: a refusal of it arrives here, as a record that does not open.
+        Err(LinkError::Io(e))
+            if identity.is_some() && e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            return Err(LinkError::Security(SecurityError::Refused(e.to_string())));
+        }
+        other => other?,
+    };
     check_identity(&peer, identity.as_ref())?;
     Ok(Handshaken {
         read,
