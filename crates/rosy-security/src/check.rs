@@ -55,6 +55,6 @@ pub async fn check(dir: &Path) -> Result<Report, String> {
         name: creds.identity.name,
         serial: creds.identity.serial,
         key_id: creds.identity.key_id,
-        acl: security.acl().cloned(),
+        acl: security.acl().map(|acl| (*acl).clone()),
     })
 }

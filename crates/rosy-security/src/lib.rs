@@ -30,6 +30,7 @@ pub mod credentials;
 pub mod fuzzing;
 pub mod identity;
 pub mod provision;
+pub mod reload;
 pub mod tls;
 
 use credentials::Credentials;
@@ -45,8 +46,9 @@ pub struct TlsSecurity {
     identity: identity::CertIdentity,
     /// SHA-256 of the CA certificate: the discovery tag's key.
     ca_digest: Vec<u8>,
-    /// The domain's signed access rules, when the credentials carry them.
-    acl: Option<Arc<acl::Acl>>,
+    /// The domain's signed access rules, when the credentials carry them (replaced while the
+    /// node runs when a newer signed ACL appears beside the credentials).
+    acl: Option<Arc<reload::LiveAcl>>,
 }
 
 impl TlsSecurity {
@@ -69,13 +71,13 @@ impl TlsSecurity {
             ca_digest: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &creds.ca)
                 .as_ref()
                 .to_vec(),
-            acl: acl.map(Arc::new),
+            acl: acl.map(|acl| reload::LiveAcl::new(acl, creds.dir.clone(), creds.ca.to_vec())),
         })
     }
 
-    /// The domain's access rules these credentials carry, if any.
-    pub fn acl(&self) -> Option<&acl::Acl> {
-        self.acl.as_deref()
+    /// The domain's access rules these credentials carry now, if any.
+    pub fn acl(&self) -> Option<Arc<acl::Acl>> {
+        self.acl.as_ref().map(|live| live.current())
     }
 
     /// Loads the credentials in `dir` and checks they are for `domain`.
@@ -97,7 +99,7 @@ impl LinkSecurity for TlsSecurity {
             stream,
             side,
             &self.identity.domain,
-            self.acl.as_deref(),
+            self.acl.clone(),
         ))
     }
 
@@ -118,6 +120,12 @@ impl LinkSecurity for TlsSecurity {
 
     fn policy(&self) -> Option<Arc<dyn Policy>> {
         self.acl.clone().map(|acl| acl as Arc<dyn Policy>)
+    }
+
+    fn watch(&self, changed: rosy::security::ChangeHook) {
+        if let Some(acl) = &self.acl {
+            acl.on_change(changed);
+        }
     }
 }
 

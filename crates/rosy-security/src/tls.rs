@@ -85,7 +85,7 @@ pub async fn handshake(
     stream: &TcpStream,
     side: Side,
     domain: &str,
-    acl: Option<&crate::acl::Acl>,
+    acl: Option<Arc<crate::reload::LiveAcl>>,
 ) -> Result<Secured, SecurityError> {
     let refused = SecurityError::Refused;
     let mut conn: Connection = match side {
@@ -153,7 +153,7 @@ pub async fn handshake(
         .ok_or_else(|| refused("the peer presented no certificate".into()))?;
     let identity: CertIdentity =
         identity_of(der).map_err(|r| refused(format!("the peer's certificate: {r}")))?;
-    if acl.is_some_and(|acl| acl.is_revoked(&identity.serial)) {
+    if acl.is_some_and(|acl| acl.current().is_revoked(&identity.serial)) {
         return Err(refused(format!(
             "the peer's certificate (serial {}, {:?}) is revoked by the domain's ACL",
             identity.serial, identity.name

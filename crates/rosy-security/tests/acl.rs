@@ -141,14 +141,26 @@ async fn exactly_the_allowed_flows_happen() {
     );
     assert_eq!(to_motor.load(Ordering::SeqCst), 1);
 
-    // Egress: the camera routes camera/frames to the planner, never to the rogue.
+    // Egress: the camera routes camera/frames to the planner, never to the rogue, whose
+    // subscription it does not even show. (The rogue subscribes to "status", which it may, after
+    // camera/frames: once the camera shows that one, it has had the other's announcement.)
     let to_planner = count(&planner, "camera/frames").await;
     let to_rogue = count(&rogue, "camera/frames").await;
+    let _status = count(&rogue, "status").await;
     assert!(
         camera
-            .wait_for_topology(T, |t| t.listeners("camera/frames").len() == 2)
+            .wait_for_topology(T, |t| {
+                !t.listeners("status").is_empty() && !t.listeners("camera/frames").is_empty()
+            })
             .await
     );
+    let listeners: Vec<String> = camera
+        .topology()
+        .listeners("camera/frames")
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    assert_eq!(listeners, vec!["planner".to_string()]);
     for _ in 0..5 {
         camera.send("camera/frames", "frame").await.unwrap();
     }
@@ -192,11 +204,15 @@ async fn exactly_the_allowed_flows_happen() {
         })
         .await
         .unwrap();
+    // Once the planner sees the rogue stop listening to "status" (announced after the
+    // service), it has had the rogue's claim to provide motor/brake: it does not show it.
+    rogue.stop_listening("status").await;
     assert!(
         planner
-            .wait_for_topology(T, |t| !t.providers("motor/brake").is_empty())
+            .wait_for_topology(T, |t| t.listeners("status").is_empty())
             .await
     );
+    assert!(planner.topology().providers("motor/brake").is_empty());
     let e = planner
         .call::<bool, bool>("motor/brake", &true)
         .await
@@ -212,7 +228,7 @@ async fn exactly_the_allowed_flows_happen() {
         .unwrap();
     assert!(
         planner
-            .wait_for_topology(T, |t| t.providers("motor/brake").len() == 2)
+            .wait_for_topology(T, |t| t.providers("motor/brake").len() == 1)
             .await
     );
     for _ in 0..4 {
@@ -273,4 +289,50 @@ async fn a_revoked_certificate_is_refused_by_its_peers_and_by_itself() {
         .err()
         .unwrap();
     assert!(e.contains("revoked"), "{e}");
+}
+
+/// A running node given a newer signed ACL (`sign-acl --to` its credentials) applies it at
+/// once: its link to a peer the new ACL revokes closes, and the peer's redials are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_node_applies_a_new_acl_and_drops_a_revoked_peer() {
+    let domain = domain_with_acl();
+    let d = &domain.domain;
+    let planner_dir = domain.issue("planner");
+    let camera_dir = domain.issue("camera");
+    let load = |dir: &std::path::Path| -> Arc<dyn LinkSecurity> {
+        Arc::new(rosy_security::TlsSecurity::from_dir(dir, d).unwrap())
+    };
+    let planner = node("planner", d, load(&planner_dir)).await;
+    let camera = node("camera", d, load(&camera_dir)).await;
+    assert!(
+        planner
+            .wait_for_topology(T, |t| t.nodes().count() == 1)
+            .await
+    );
+
+    let serial = rosy_security::credentials::Credentials::load(&camera_dir)
+        .unwrap()
+        .identity
+        .serial;
+    let newer =
+        ACL.replace("version: 2", "version: 3") + &format!("revoked_serials: [\"{serial}\"]\n");
+    std::fs::write(domain.dir.join("acl.yaml"), newer).unwrap();
+    rosy_security::provision::sign_acl(&domain.dir).unwrap();
+    let applied = std::time::Instant::now();
+    rosy_security::provision::copy_acl(&domain.dir, &planner_dir).unwrap();
+    assert!(
+        planner
+            .wait_for_topology(T, |t| t.nodes().count() == 0)
+            .await,
+        "the revoked camera is still connected"
+    );
+    eprintln!(
+        "link to the revoked peer closed {:?} after the new ACL landed",
+        applied.elapsed()
+    );
+    // The camera keeps redialing (its own ACL is the old one) and is refused every time.
+    tokio::time::sleep(WINDOW).await;
+    assert_eq!(planner.topology().nodes().count(), 0);
+    camera.close().await;
+    planner.close().await;
 }

@@ -225,3 +225,43 @@ async fn a_node_refuses_to_start_under_a_name_its_certificate_does_not_grant() {
     );
     patterned.await.unwrap().close().await;
 }
+
+/// Permissive mode, for moving a running mesh over: a permissive node talks to plain and secure
+/// nodes alike, while the plain and the secure node still never meet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permissive_node_talks_to_plain_and_secure_ones() {
+    let domain = TestDomain::new("permissive");
+    let permissive = Guard {
+        mode: SecurityMode::Permissive,
+        provider: Some(domain.security("*")),
+    };
+    let middle = node("middle", &domain.domain, permissive).await.unwrap();
+    let plain = node("old", &domain.domain, Guard::off()).await.unwrap();
+    let secure = node("new", &domain.domain, enforce(domain.security("*")))
+        .await
+        .unwrap();
+    assert!(
+        sees(&middle, 2).await,
+        "the permissive node did not meet both"
+    );
+    let got = victim(&middle).await;
+    for sender in [&plain, &secure] {
+        sender.wait_for_listener("cmd", T).await.unwrap();
+        sender.send("cmd", "hello").await.unwrap();
+    }
+    tokio::time::timeout(T, async {
+        while got.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the permissive node gets both");
+    tokio::time::sleep(WINDOW).await;
+    let names =
+        |n: &Node| -> Vec<String> { n.topology().nodes().map(|i| i.name.clone()).collect() };
+    assert_eq!(names(&plain), vec!["middle".to_string()]);
+    assert_eq!(names(&secure), vec!["middle".to_string()]);
+    for n in [middle, plain, secure] {
+        n.close().await;
+    }
+}

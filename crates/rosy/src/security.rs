@@ -14,8 +14,8 @@
 
 pub use crate::transport::tcp::NonBlocking;
 pub use crate::transport::tcp::secure::{
-    BoxFuture, Guard, LinkSecurity, PeerIdentity, Policy, Secured, SecurityError, SecurityMode,
-    Session, Side, Verb, glob_match,
+    BoxFuture, ChangeHook, Guard, LinkSecurity, PeerIdentity, Policy, Secured, SecurityError,
+    SecurityMode, Session, Side, Verb, glob_match,
 };
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

@@ -434,6 +434,16 @@ impl NodeBuilder {
                 guard,
             },
         );
+        if let Some(provider) = mesh.config.guard.sealing() {
+            // New rules (a replaced ACL) take effect at once: routes, shared memory, and the
+            // links of peers revoked.
+            let weak = std::sync::Arc::downgrade(&mesh);
+            provider.watch(Box::new(move || {
+                if let Some(mesh) = weak.upgrade() {
+                    mesh.policy_changed();
+                }
+            }));
+        }
         for listener in listeners {
             tokio::spawn(mesh.clone().run_listener(listener));
         }

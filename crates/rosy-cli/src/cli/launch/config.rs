@@ -22,7 +22,20 @@ pub struct LaunchFile {
     pub env: BTreeMap<String, String>,
     /// Seconds between SIGTERM and SIGKILL when stopping.
     pub stop_timeout: Option<f64>,
+    /// Secure mode for every node (exported as `ROSY_SECURITY` and `ROSY_SECURITY_DIR`).
+    pub security: Option<SecuritySection>,
     pub nodes: Nodes,
+}
+
+/// The `security:` section: the mode, and the credentials directory nodes use unless their
+/// own `security_dir` says otherwise (paths relative to the launch file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySection {
+    /// `off`, `permissive` or `enforce`.
+    pub mode: String,
+    /// What `rosy security issue` wrote.
+    pub dir: Option<PathBuf>,
 }
 
 /// The `nodes:` mapping, in file order.
@@ -80,6 +93,8 @@ pub struct NodeSpec {
     /// Seconds between an exit and the restart.
     #[serde(default = "one_second")]
     pub restart_delay: f64,
+    /// This node's own credentials directory (secure mode), instead of `security.dir`.
+    pub security_dir: Option<PathBuf>,
 }
 
 /// Copies of one entry `rosy launch` starts at most without `--allow-many`: a typo such as
@@ -197,6 +212,20 @@ impl Launch {
                 path: path.to_path_buf(),
                 message: format!("domain_id {}", e.reason()),
             })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let security = match &file.security {
+            None => None,
+            Some(section) => {
+                let mode: rosy::security::SecurityMode = section
+                    .mode
+                    .parse()
+                    .map_err(|e| invalid(format!("security: mode: {e}")))?;
+                Some((mode, section.dir.as_ref().map(|d| base.join(d))))
+            }
+        };
         let mut launch = Launch {
             domain_id,
             stop_timeout,
@@ -239,7 +268,36 @@ impl Launch {
                 launch.skipped.push((name, why));
                 continue;
             }
-            let mut env = file.env.clone();
+            let mut env = BTreeMap::new();
+            if let Some((mode, dir)) = &security {
+                env.insert("ROSY_SECURITY".to_string(), mode.to_string());
+                let dir = spec
+                    .security_dir
+                    .as_ref()
+                    .map(|d| base.join(d))
+                    .or(dir.clone());
+                match dir {
+                    Some(dir) if dir.is_dir() => {
+                        env.insert("ROSY_SECURITY_DIR".to_string(), dir.display().to_string());
+                    }
+                    Some(dir) => {
+                        return Err(bad(format!(
+                            "security directory {} does not exist (make it with `rosy security \
+                             issue`)",
+                            dir.display()
+                        )));
+                    }
+                    None if *mode != rosy::security::SecurityMode::Off => {
+                        return Err(bad(format!(
+                            "security: mode {mode} needs credentials: give security: dir, or \
+                             security_dir on this node"
+                        )));
+                    }
+                    None => {}
+                }
+            }
+            // The file's env, then the node's, win over what the security section sets.
+            env.extend(file.env.clone());
             env.extend(spec.env.clone());
             let cwd = match &spec.cwd {
                 Some(dir) => base.join(dir),
@@ -339,6 +397,43 @@ mod tests {
             "here",
             false,
         )
+    }
+
+    #[test]
+    fn the_security_section_sets_each_nodes_mode_and_credentials() {
+        let base = std::env::temp_dir().join(format!("rosy-launch-sec-{}", std::process::id()));
+        for dir in ["member", "camera"] {
+            std::fs::create_dir_all(base.join(dir)).unwrap();
+        }
+        let text = "security: {mode: enforce, dir: member}\nnodes:\n  a: {command: x}\n  b: {command: run-b, security_dir: camera}\n";
+        let launch = Launch::parse(text, Path::new("l.yaml"), &base, &[], "here", false).unwrap();
+        let env = |i: usize, key: &str| launch.nodes[i].env.get(key).cloned().unwrap_or_default();
+        assert_eq!(env(0, "ROSY_SECURITY"), "enforce");
+        assert_eq!(
+            env(0, "ROSY_SECURITY_DIR"),
+            base.join("member").display().to_string()
+        );
+        assert_eq!(
+            env(1, "ROSY_SECURITY_DIR"),
+            base.join("camera").display().to_string()
+        );
+
+        let missing = "security: {mode: enforce, dir: nowhere}\nnodes:\n  a: {command: x}\n";
+        let e = Launch::parse(missing, Path::new("l.yaml"), &base, &[], "here", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nowhere") && e.contains("does not exist"), "{e}");
+        let no_dir = "security: {mode: enforce}\nnodes:\n  a: {command: x}\n";
+        let e = Launch::parse(no_dir, Path::new("l.yaml"), &base, &[], "here", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs credentials"), "{e}");
+        let typo = "security: {mode: enforced, dir: member}\nnodes:\n  a: {command: x}\n";
+        let e = Launch::parse(typo, Path::new("l.yaml"), &base, &[], "here", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"enforced\" is not a security mode"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -18,6 +18,10 @@ use std::path::PathBuf;
 The launch file (YAML) lists nodes by name with their command and options; see the commented \
 template launch.yaml at the root of the rosy repository, and crates/rosy/examples/launch.yaml for the demos.
 
+Secure mode: `security: {mode: enforce, dir: CREDENTIALS}` at the top sets ROSY_SECURITY and \
+ROSY_SECURITY_DIR for every node (a node's own `security_dir:` overrides the directory; paths \
+relative to the launch file).
+
 Each child runs in its own process group with ROSY_DOMAIN_ID and ROSY_NODE_NAME set; its output \
 lines are prefixed with [name]. Ctrl-C or SIGTERM stops every child: SIGTERM, then SIGKILL after \
 stop_timeout (10 s by default); a second Ctrl-C kills at once.")]

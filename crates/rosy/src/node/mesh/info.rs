@@ -141,6 +141,7 @@ impl Mesh {
             link.close();
             return;
         }
+        let info = self.allowed_part(&link.peer.node_name, info);
         let current = read(&self.peers.links)
             .get(&info.id)
             .is_some_and(|l| l.id == link.id);

@@ -11,8 +11,11 @@
 //! topics: the calls they carry are, by service name. This file decides nothing itself: the
 //! provider's [`Policy`] does.
 
-use super::{Mesh, lock};
+use super::{Mesh, lock, read};
 use crate::error::{Error, Result};
+use crate::node::service_channel;
+use crate::topology::{NodeInfo, TopicRole};
+use crate::transport::tcp::link::Link;
 use crate::transport::tcp::secure::{Policy, Verb};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -60,6 +63,61 @@ impl Mesh {
                 "the domain's ACL does not let node {who:?} {verb} {name:?}: refused (said once)"
             );
         }
+    }
+
+    /// A peer's node info without what the ACL does not let it do (each left out said once):
+    /// what it announces is only a claim, and a claim it may not make is neither shown (in
+    /// `rosy topic list`) nor routed to.
+    pub(super) fn allowed_part(&self, who: &str, mut info: NodeInfo) -> NodeInfo {
+        if self.policy().is_none() {
+            return info;
+        }
+        let allowed = |verb: Verb, name: &str| {
+            let ok = service_channel::is_internal(name) || self.peer_may(who, verb, name);
+            if !ok {
+                self.say_denied(who, verb, name);
+            }
+            ok
+        };
+        info.topics.retain(|t| {
+            let verb = match t.role {
+                TopicRole::Publish => Verb::Publish,
+                TopicRole::Listen => Verb::Subscribe,
+            };
+            allowed(verb, &t.name)
+        });
+        info.services.retain(|s| allowed(Verb::Provide, &s.name));
+        info.shm_topics.retain(|t| allowed(Verb::Publish, t));
+        info
+    }
+
+    /// The domain's rules or credentials changed (a new ACL was loaded): routes are computed
+    /// again, shared memory follows, and links to peers whose certificates are now revoked
+    /// close.
+    pub(crate) fn policy_changed(&self) {
+        let Some(policy) = self.policy() else {
+            return;
+        };
+        let revoked: Vec<Arc<Link>> = read(&self.peers.links)
+            .values()
+            .filter(|l| {
+                l.identity
+                    .as_ref()
+                    .is_some_and(|id| policy.is_revoked(&id.serial))
+            })
+            .cloned()
+            .collect();
+        for link in revoked {
+            tracing::warn!(
+                "closing the link to {} ({}): its certificate is revoked by the domain's new ACL",
+                link.peer.node_name,
+                link.peer.node_id
+            );
+            link.close();
+        }
+        self.invalidate_routes();
+        self.bump();
+        self.sync_shm();
     }
 
     /// Flows refused from peers by the domain's ACL so far.

@@ -151,7 +151,16 @@ pub trait LinkSecurity: Send + Sync + 'static {
     fn policy(&self) -> Option<Arc<dyn Policy>> {
         None
     }
+
+    /// Calls `changed` whenever the provider has loaded new rules (an ACL replaced on disk and
+    /// verified), for as long as the provider lives. By default the rules never change.
+    fn watch(&self, changed: ChangeHook) {
+        let _ = changed;
+    }
 }
+
+/// What a provider calls when its rules change.
+pub type ChangeHook = Box<dyn Fn() + Send + Sync>;
 
 /// What a node may do with a topic or service name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -181,6 +190,12 @@ impl std::fmt::Display for Verb {
 pub trait Policy: Send + Sync + std::fmt::Debug + 'static {
     /// Whether the node named `who` (a name its certificate grants) may `verb` `name`.
     fn allows(&self, who: &str, verb: Verb, name: &str) -> bool;
+
+    /// Whether a certificate (its serial, as hex) is revoked: links to its holder close.
+    fn is_revoked(&self, serial: &str) -> bool {
+        let _ = serial;
+        false
+    }
 }
 
 /// A sealed connection's state after the handshake, shared by the link's reader and writer.
