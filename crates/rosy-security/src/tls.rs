@@ -27,8 +27,11 @@ pub const ALPN: &[u8] = b"rosy/1";
 pub const SERVER_NAME: &str = "node.rosy.invalid";
 /// Sealed bytes one link may hold unsent before sealing more waits for the socket.
 const SEALED_BUFFER: usize = 256 << 10;
-/// Sealed bytes read from the socket at once.
+/// Sealed bytes read from the socket at once: a link starts with room for one record and
+/// doubles it each time a read fills it, up to this (a link of small messages stays small).
 const STAGING: usize = 256 << 10;
+/// A TLS record with its header and AEAD tag, rounded up: the staging buffer's first size.
+const STAGING_FIRST: usize = 17 << 10;
 /// Plain bytes one `open` hands over at most, so the reader goes on to its frames.
 const OPEN_BATCH: usize = 4 << 20;
 
@@ -211,11 +214,13 @@ fn explain(e: &rustls::Error) -> String {
     }
 }
 
-/// Sealed bytes read from the socket and not yet handed to rustls.
+/// Sealed bytes read from the socket and not yet handed to rustls: `bytes[at..end]`. `bytes`
+/// is zeroed once when it grows, never per read.
 #[derive(Default)]
 struct Staging {
     bytes: Vec<u8>,
     at: usize,
+    end: usize,
     /// Why the session failed, once it has: said again on every later `open`.
     failed: Option<String>,
 }
@@ -329,12 +334,17 @@ impl Session for TlsSession {
                 // A clean end reads as 0 once what came before it is handed over.
                 return Ok(total);
             }
-            if staging.at == staging.bytes.len() {
-                staging.bytes.resize(STAGING, 0);
+            if staging.at == staging.end {
+                let full = staging.end == staging.bytes.len() && staging.end > 0;
+                if staging.bytes.is_empty() || (full && staging.bytes.len() < STAGING) {
+                    // The last read filled the buffer: more was waiting, read more at once.
+                    let size = (staging.bytes.len() * 2).clamp(STAGING_FIRST, STAGING);
+                    staging.bytes.resize(size, 0);
+                }
+                staging.at = 0;
+                staging.end = 0;
                 match input.read(&mut staging.bytes) {
                     Ok(0) => {
-                        staging.bytes.clear();
-                        staging.at = 0;
                         if total > 0 {
                             return Ok(total);
                         }
@@ -344,13 +354,8 @@ impl Session for TlsSession {
                              truncated on the way)",
                         ));
                     }
-                    Ok(n) => {
-                        staging.bytes.truncate(n);
-                        staging.at = 0;
-                    }
+                    Ok(n) => staging.end = n,
                     Err(e) => {
-                        staging.bytes.clear();
-                        staging.at = 0;
                         if e.kind() == io::ErrorKind::WouldBlock && total > 0 {
                             return Ok(total);
                         }
@@ -358,8 +363,8 @@ impl Session for TlsSession {
                     }
                 }
             }
-            let Staging { bytes, at, .. } = &mut *staging;
-            let n = conn.read_tls(&mut &bytes[*at..])?;
+            let Staging { bytes, at, end, .. } = &mut *staging;
+            let n = conn.read_tls(&mut &bytes[*at..*end])?;
             *at += n;
         }
     }

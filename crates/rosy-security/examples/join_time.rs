@@ -1,0 +1,91 @@
+//! How long N nodes take to form a full mesh, plain and secure, in one process over TCP on
+//! loopback: each round starts N nodes at once and times until every one is connected to all
+//! the others (every TLS handshake done, in secure mode). Prints one JSON line per round and
+//! mode; `scripts/bench-security` runs it and reports medians and the secure/plain ratio.
+//!
+//!     cargo run --release -p rosy-security --example join_time -- [NODES] [ROUNDS]
+
+use rosy::security::{Guard, SecurityMode};
+use rosy::{Node, TransportPreference};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(120);
+
+async fn start(name: String, domain: String, guard: Guard) -> Node {
+    Node::builder(&name)
+        .domain_id(domain)
+        .transport(TransportPreference::Tcp)
+        .interfaces(Some(vec!["lo".into()]))
+        .mdns(false)
+        .security(guard)
+        .build()
+        .await
+        .expect("a node starts")
+}
+
+/// Starts `count` nodes with `guard` and returns the seconds until all are connected.
+async fn join(count: usize, domain: &str, guard: &Guard) -> f64 {
+    let began = Instant::now();
+    let nodes: Vec<Node> = futures_join(
+        (0..count)
+            .map(|i| tokio::spawn(start(format!("n{i}"), domain.to_string(), guard.clone())))
+            .collect(),
+    )
+    .await;
+    for node in &nodes {
+        assert!(
+            node.wait_for_topology(BOUND, |t| t.nodes().count() == count - 1)
+                .await,
+            "the mesh did not form within {BOUND:?}"
+        );
+    }
+    let took = began.elapsed().as_secs_f64();
+    for node in nodes {
+        node.close().await;
+    }
+    took
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<Node>>) -> Vec<Node> {
+    let mut nodes = Vec::with_capacity(handles.len());
+    for handle in handles {
+        nodes.push(handle.await.expect("a node's start did not panic"));
+    }
+    nodes
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args.next().map_or(50, |a| a.parse().expect("NODES is a number"));
+    let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS is a number"));
+    let root = std::env::temp_dir().join(format!("rosy-join-time-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let domain = format!("join-time-{}", std::process::id());
+    let ca = rosy_security::provision::create_domain(&root, &domain).expect("a CA");
+    let member = root.join("member");
+    rosy_security::provision::issue(&ca, "*", &member).expect("a member identity");
+    let secure = Guard {
+        mode: SecurityMode::Enforce,
+        provider: Some(Arc::new(
+            rosy_security::TlsSecurity::from_dir(&member, &domain).expect("credentials"),
+        )),
+    };
+    for round in 1..=rounds {
+        for (mode, guard) in [("plain", Guard::off()), ("secure", secure.clone())] {
+            // A domain per run: the next round never meets a node of the last.
+            let run_domain = match mode {
+                "secure" => domain.clone(),
+                _ => format!("{domain}-plain{round}"),
+            };
+            let seconds = join(count, &run_domain, &guard).await;
+            println!(
+                "{{\"round\": {round}, \"mode\": \"{mode}\", \"nodes\": {count}, \"seconds\": {seconds:.3}}}"
+            );
+            // Let the last run's registry entries and sockets go before the next.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
