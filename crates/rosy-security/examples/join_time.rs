@@ -58,8 +58,12 @@ async fn futures_join(handles: Vec<tokio::task::JoinHandle<Node>>) -> Vec<Node> 
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let count: usize = args.next().map_or(50, |a| a.parse().expect("NODES is a number"));
-    let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS is a number"));
+    let count: usize = args
+        .next()
+        .map_or(50, |a| a.parse().expect("NODES is a number"));
+    let rounds: usize = args
+        .next()
+        .map_or(3, |a| a.parse().expect("ROUNDS is a number"));
     let root = std::env::temp_dir().join(format!("rosy-join-time-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let domain = format!("join-time-{}", std::process::id());

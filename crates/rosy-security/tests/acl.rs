@@ -140,6 +140,20 @@ async fn exactly_the_allowed_flows_happen() {
         motor.denied()
     );
     assert_eq!(to_motor.load(Ordering::SeqCst), 1);
+    // The refusal is visible to the mesh's tools: the motor announces it.
+    let refusal = (
+        "rogue".to_string(),
+        "publish".to_string(),
+        "cmd/vel".to_string(),
+    );
+    assert!(
+        planner
+            .wait_for_topology(T, |t| t
+                .nodes()
+                .any(|n| n.name == "motor_left" && n.denied.contains(&refusal)))
+            .await,
+        "the motor did not announce the refusal"
+    );
 
     // Egress: the camera routes camera/frames to the planner, never to the rogue, whose
     // subscription it does not even show. (The rogue subscribes to "status", which it may, after

@@ -251,6 +251,7 @@ mod tests {
             shm_topics: vec!["camera/frames".into()],
             shm_reading: vec![("x".into(), "y".into())],
             shm_problems: vec![("x".into(), "y".into(), "z".into())],
+            denied: vec![("a".into(), "publish".into(), "b".into())],
         };
         let mut b = Vec::new();
         MsgPack.encode(&info, &mut b).unwrap();

@@ -95,6 +95,11 @@ pub struct NodeInfo {
     /// this node could not read. Tools show it beside the pair that went by TCP.
     #[serde(default)]
     pub shm_problems: Vec<(NodeId, String, String)>,
+    /// Flows this node refused because the domain's ACL does not allow them (secure mode):
+    /// (the peer's node name, what it may not do: publish, subscribe to, call, provide, the
+    /// topic or service). Tools show them beside the topic.
+    #[serde(default)]
+    pub denied: Vec<(String, String, String)>,
 }
 
 /// How messages of one topic go from a publisher node to a listener node, and why.
@@ -279,6 +284,7 @@ mod tests {
             version,
             tool: false,
             shm_problems: vec![],
+            denied: vec![],
             shm_topics: vec![],
             shm_reading: vec![],
         }

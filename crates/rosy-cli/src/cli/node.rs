@@ -125,6 +125,9 @@ pub fn render(listed: &[Listed], verbose: bool) -> String {
                 let whose = if publisher == &n.id { "own" } else { "reading" };
                 out += &format!("    shm problem ({whose}) on {topic}: {problem}\n");
             }
+            for (who, verb, name) in &n.denied {
+                out += &format!("    refused by the ACL: {who} may not {verb} {name}\n");
+            }
         }
         for (role, label) in [
             (TopicRole::Listen, "listens to"),

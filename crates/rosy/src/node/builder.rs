@@ -405,6 +405,7 @@ impl NodeBuilder {
             shm_topics: Vec::new(),
             shm_reading: Vec::new(),
             shm_problems: Vec::new(),
+            denied: Vec::new(),
         };
         let announcement = Announcement {
             id: own.id.clone(),

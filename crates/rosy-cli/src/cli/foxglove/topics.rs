@@ -403,6 +403,7 @@ mod tests {
             shm_topics: vec![],
             shm_reading: vec![],
             shm_problems: vec![],
+            denied: vec![],
         }
     }
 

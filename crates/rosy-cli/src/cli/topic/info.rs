@@ -26,8 +26,26 @@ pub async fn info(
         )));
     };
     t.routes = routes(&topology, &topic, domain, &own_host);
+    // Flows the domain's ACL refused (secure mode), as the refusing nodes announce them.
+    let refused: Vec<(String, String, String)> = topology
+        .nodes()
+        .flat_map(|n| {
+            n.denied
+                .iter()
+                .filter(|(_, verb, name)| name == &topic && verb != "call" && verb != "provide")
+                .map(|(who, verb, _)| (n.name.clone(), who.clone(), verb.clone()))
+        })
+        .collect();
     if json {
-        println!("{}", serde_json::to_string(t).unwrap_or_default());
+        let mut value = serde_json::to_value(&*t).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            let list: Vec<_> = refused
+                .iter()
+                .map(|(by, who, verb)| serde_json::json!({"by": by, "node": who, "may_not": verb}))
+                .collect();
+            map.insert("refused_by_acl".into(), serde_json::Value::Array(list));
+        }
+        println!("{value}");
     } else {
         println!("topic: {topic}");
         println!(
@@ -66,6 +84,12 @@ pub async fn info(
             if !r.qos_warning.is_empty() {
                 println!("    warning: QoS mismatch: {}", r.qos_warning);
             }
+        }
+        if !refused.is_empty() {
+            println!("refused by the domain's ACL:");
+        }
+        for (by, who, verb) in &refused {
+            println!("  {by} refused {who}: it may not {verb} {topic}");
         }
     }
     Ok(())

@@ -53,7 +53,7 @@ impl Mesh {
     /// Says once that the peer `who` may not `verb` `name` (a segment not read, a call not
     /// served...).
     pub(super) fn say_denied(&self, who: &str, verb: Verb, name: &str) {
-        let key = format!("{who} {verb} {name}");
+        let key = (who.to_string(), verb.to_string(), name.to_string());
         let first = {
             let mut said = lock(&self.routing.denied_said);
             said.len() < SAID_MAX && said.insert(key)
@@ -62,6 +62,14 @@ impl Mesh {
             tracing::warn!(
                 "the domain's ACL does not let node {who:?} {verb} {name:?}: refused (said once)"
             );
+            // Announced for tools (`rosy topic info`), from a task of its own: this may be
+            // called with the mesh's locks held, and announcing takes them.
+            if let Some(mesh) = self.me.upgrade() {
+                self.runtime.spawn(async move {
+                    let list: Vec<_> = lock(&mesh.routing.denied_said).iter().cloned().collect();
+                    mesh.update_own(|own| own.denied = list);
+                });
+            }
         }
     }
 

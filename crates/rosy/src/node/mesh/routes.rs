@@ -96,7 +96,7 @@ pub(super) struct RouteState {
     pub(super) balancer: Balancer,
     /// Flows refused from peers by the domain's ACL (see `policy`), and those said already.
     pub(super) denied: AtomicU64,
-    pub(super) denied_said: Mutex<std::collections::HashSet<String>>,
+    pub(super) denied_said: Mutex<std::collections::BTreeSet<(String, String, String)>>,
 }
 
 /// The local part of the mesh: this node's subscriptions, the histories of transient-local
