@@ -9,7 +9,7 @@ mod common;
 
 use common::{Altered, TestDomain};
 use rosy::security::{Guard, LinkSecurity, SecurityMode};
-use rosy::{Error, Node, TransportPreference};
+use rosy::{Error, Node};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -51,19 +51,11 @@ fn domain_with_acl() -> TestDomain {
 }
 
 async fn node(name: &str, domain: &str, security: Arc<dyn LinkSecurity>) -> Node {
-    Node::builder(name)
-        .domain_id(domain)
-        .transport(TransportPreference::Tcp)
-        .interfaces(Some(vec!["lo".into()]))
-        .mdns(false)
-        .call_timeout(Duration::from_secs(2))
-        .security(Guard {
-            mode: SecurityMode::Enforce,
-            provider: Some(security),
-        })
-        .build()
-        .await
-        .unwrap()
+    let guard = Guard {
+        mode: SecurityMode::Enforce,
+        provider: Some(security),
+    };
+    common::node(name, domain, guard).await.unwrap()
 }
 
 /// Counts what `node` receives on `topic`.

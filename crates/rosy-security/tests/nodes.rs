@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{Altered, TestDomain};
+use common::{Altered, TestDomain, node};
+use rosy::Node;
 use rosy::security::{Guard, LinkSecurity, SecurityMode};
-use rosy::{Node, TransportPreference};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,18 +16,6 @@ const T: Duration = Duration::from_secs(20);
 /// How long an intruder is given to get something: longer than discovery and a handshake take
 /// between members (both well under a second here).
 const WINDOW: Duration = Duration::from_secs(3);
-
-async fn node(name: &str, domain: &str, guard: Guard) -> rosy::Result<Node> {
-    Node::builder(name)
-        .domain_id(domain)
-        .transport(TransportPreference::Tcp)
-        .interfaces(Some(vec!["lo".into()]))
-        .mdns(false)
-        .call_timeout(Duration::from_secs(2))
-        .security(guard)
-        .build()
-        .await
-}
 
 fn enforce(security: Arc<dyn LinkSecurity>) -> Guard {
     Guard {

@@ -63,6 +63,23 @@ impl Drop for TestDomain {
     }
 }
 
+/// A node of `domain` over TCP on loopback, without mDNS, secured as `guard` says.
+pub async fn node(
+    name: &str,
+    domain: &str,
+    guard: rosy::security::Guard,
+) -> rosy::Result<rosy::Node> {
+    rosy::Node::builder(name)
+        .domain_id(domain)
+        .transport(rosy::TransportPreference::Tcp)
+        .interfaces(Some(vec!["lo".into()]))
+        .mdns(false)
+        .call_timeout(std::time::Duration::from_secs(2))
+        .security(guard)
+        .build()
+        .await
+}
+
 /// Reads a whole file as text.
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()

@@ -48,7 +48,7 @@ impl WireRead {
             return self.socket.read_buf(buf).await;
         };
         loop {
-            let mut input = SocketRead(&self.socket);
+            let mut input = NonBlocking(self.socket.as_ref());
             match session.open(&mut input, buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.socket.readable().await?,
                 other => return other,
@@ -138,7 +138,7 @@ impl WireWrite {
     fn take(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
         match &self.session {
             None => self.socket.try_write_vectored(slices),
-            Some(session) => session.seal(slices, &mut SocketWrite(&self.socket)),
+            Some(session) => session.seal(slices, &mut NonBlocking(self.socket.as_ref())),
         }
     }
 
@@ -186,32 +186,9 @@ impl WireWrite {
     }
 }
 
-/// `io::Write` on a socket half that never waits.
-struct SocketWrite<'a>(&'a OwnedWriteHalf);
-
-impl io::Write for SocketWrite<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.try_write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.try_write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `io::Read` on a socket half that never waits.
-struct SocketRead<'a>(&'a OwnedReadHalf);
-
-impl io::Read for SocketRead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.try_read(buf)
-    }
-}
-
-/// `io::Write` and `io::Read` on a whole socket that never wait: what a provider's handshake
-/// uses before the connection is split.
+/// `io::Write` and `io::Read` on a socket that never wait: what a provider's handshake uses
+/// before the connection is split, and what a session seals into and opens from (a half's
+/// socket) after.
 pub struct NonBlocking<'a>(pub &'a TcpStream);
 
 impl io::Write for NonBlocking<'_> {
