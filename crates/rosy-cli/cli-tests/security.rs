@@ -1,10 +1,12 @@
 //! `rosy security` and secure mode from the command line: credentials made, checked and
 //! refused when exposed; secure tools talk while a plain one is told why it cannot (and the
 //! secure ones say so too, once, not on every redial); `openssl s_client` sees TLS 1.3 only,
-//! ALPN rosy/1, and a client certificate required.
+//! ALPN rosy/1, and a client certificate required; a second user reads nothing of a secure
+//! domain; a capture of the wire between two hosts shows no message (tcpdump, with a plain
+//! control that shows it).
 
 use crate::rosy;
-use crate::support::{Proc, unique_domain, wait_until};
+use crate::support::{Proc, TwoHosts, unique_domain, wait_until};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -359,4 +361,76 @@ fn a_second_user_reads_nothing_of_a_secure_domain() {
     let (ok, text) = as_other_user("mkdir", &[squat.to_str().unwrap()]);
     assert!(!ok, "made a registry directory: {text}");
     assert!(!squat.exists());
+}
+
+/// Whether `marker`, sent from one host to the other (secure or plain), shows in a capture of
+/// the veth between them. The message is checked to have arrived, so the capture saw it pass.
+fn marker_on_the_wire(creds: &Credentials, secure: bool, marker: &str) -> bool {
+    let hosts = TwoHosts::new();
+    let pcap = creds.root.join(format!("wire-{secure}.pcap"));
+    let mut tcpdump = hosts.in_network(0, "tcpdump");
+    tcpdump
+        .args(["-i", hosts.veth(0), "-U", "-w"])
+        .arg(&pcap)
+        .arg("tcp");
+    let mut capture = Proc::spawn("tcpdump", tcpdump);
+    capture.expect_stderr("listening on", T);
+    let domain = match secure {
+        true => creds.domain.clone(),
+        false => unique_domain("wire-plain"),
+    };
+    let rosy_on = |i: usize, args: &[&str]| {
+        let mut command = hosts.command(i, crate::support::rosy_bin());
+        command.args(args).env("ROSY_DOMAIN_ID", &domain);
+        if secure {
+            command
+                .env("ROSY_SECURITY", "enforce")
+                .env("ROSY_SECURITY_DIR", creds.dir("tools"));
+        }
+        command
+    };
+    let echo = Proc::spawn("echo", rosy_on(1, &["topic", "echo", "wire"]));
+    let value = format!("\"{marker}\"");
+    let mut send = Proc::spawn(
+        "send",
+        rosy_on(0, &["topic", "send", "wire", &value, "--wait", "20"]),
+    );
+    assert!(send.wait_exit(T + T).success(), "{:?}", send.stderr());
+    assert!(
+        wait_until(T, || echo.stdout().iter().any(|l| l.contains(marker))),
+        "the message did not arrive: {:?}",
+        echo.stderr()
+    );
+    // The sender has exited: its connection ended with a FIN (or a reset) after the message.
+    // Once the capture holds that, it holds everything sent before it.
+    let ended = wait_until(T, || {
+        Command::new("tcpdump")
+            .args(["-nn", "-r"])
+            .arg(&pcap)
+            .output()
+            .is_ok_and(|out| {
+                let text = String::from_utf8_lossy(&out.stdout);
+                text.contains("Flags [F") || text.contains("Flags [R")
+            })
+    });
+    assert!(ended, "the capture never saw the sender's connection end");
+    capture.signal(rustix::process::Signal::INT);
+    capture.wait_exit(T);
+    let bytes = std::fs::read(&pcap).expect("tcpdump wrote the capture");
+    bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+}
+
+/// An eavesdropper on the wire between two hosts: a marker sent in secure mode never shows in
+/// a capture of the veth; the control, the same in plain mode, shows it.
+#[test]
+fn a_capture_of_the_wire_shows_nothing_in_secure_mode() {
+    let creds = Credentials::new("sec-wire");
+    assert!(
+        marker_on_the_wire(&creds, false, "MARKER-5f1b9c-plain"),
+        "control: in plain mode the marker is on the wire"
+    );
+    assert!(
+        !marker_on_the_wire(&creds, true, "MARKER-5f1b9c-secure"),
+        "the marker crossed the wire in the clear"
+    );
 }

@@ -4,6 +4,9 @@
 //! Test code only (`publish = false`): nothing here is part of rosy's API, and nothing in rosy
 //! depends on it but its tests.
 
+mod hosts;
+pub use hosts::TwoHosts;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
