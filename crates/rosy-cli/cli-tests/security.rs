@@ -434,3 +434,28 @@ fn a_capture_of_the_wire_shows_nothing_in_secure_mode() {
         "the marker crossed the wire in the clear"
     );
 }
+
+/// Mixed across hosts, where only mDNS finds peers: the plain node cannot recognize the secure
+/// one's announcement (a keyed tag), but the secure one dials the plain one, so each side says
+/// which lacks security.
+#[test]
+fn a_plain_and_a_secure_node_on_two_hosts_each_say_which_lacks_security() {
+    let creds = Credentials::new("sec-mixed-hosts");
+    let hosts = TwoHosts::new();
+    let rosy_on = |i: usize, secure: bool| {
+        let mut command = hosts.command(i, crate::support::rosy_bin());
+        command
+            .args(["topic", "echo", "chat"])
+            .env("ROSY_DOMAIN_ID", &creds.domain);
+        if secure {
+            command
+                .env("ROSY_SECURITY", "enforce")
+                .env("ROSY_SECURITY_DIR", creds.dir("tools"));
+        }
+        command
+    };
+    let secure = Proc::spawn("secure echo", rosy_on(0, true));
+    let plain = Proc::spawn("plain echo", rosy_on(1, false));
+    secure.expect_stderr("the peer is not secure", T);
+    plain.expect_stderr("the peer is secure and this node is not", T);
+}

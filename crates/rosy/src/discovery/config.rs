@@ -17,13 +17,12 @@ pub struct DiscoveryConfig {
     pub secure: Option<SecureDiscovery>,
 }
 
-/// How a secure node announces itself and whom it hears.
+/// How a secure node announces itself. It hears nodes announcing its tag, and plain nodes of its
+/// domain (which it dials: an enforcing node is then refused by them, and each side says which
+/// lacks security).
 #[derive(Clone, Debug)]
 pub struct SecureDiscovery {
     /// Announced over mDNS instead of the domain id, node name and pid: only holders of the
     /// domain's credentials can compute it (`LinkSecurity::discovery_tag`).
     pub tag: String,
-    /// Whether plain nodes of the domain are dialed too (permissive mode); else they are
-    /// reported once and left alone.
-    pub accept_plain: bool,
 }

@@ -88,7 +88,6 @@ impl MdnsAnnouncer {
         let domain = own.domain.clone();
         let own_id = own.id.clone();
         let secure = config.secure.clone();
-        let mut plain_told = std::collections::HashSet::new();
         std::thread::Builder::new()
             .name("rosy-mdns".into())
             .spawn(move || {
@@ -102,23 +101,13 @@ impl MdnsAnnouncer {
                             if id == own_id {
                                 continue;
                             }
+                            // A secure node hears its tag, and plain nodes of its domain too: it
+                            // dials them, so that both sides say which lacks security (a
+                            // permissive node connects to them plainly).
                             let ours = txt("d").as_deref() == Some(domain.as_str());
                             let heard = match &secure {
                                 None => ours,
-                                Some(s) if txt("dt").as_deref() == Some(s.tag.as_str()) => true,
-                                Some(s) if ours && s.accept_plain => true,
-                                Some(_) => {
-                                    if ours && plain_told.insert(id.clone()) {
-                                        tracing::warn!(
-                                            "a plain node of this domain ({}) is on the network \
-                                             at {:?}; not connecting to it (this node enforces \
-                                             security)",
-                                            txt("n").unwrap_or_default(),
-                                            service.get_addresses_v4()
-                                        );
-                                    }
-                                    false
-                                }
+                                Some(s) => ours || txt("dt").as_deref() == Some(s.tag.as_str()),
                             };
                             if !heard {
                                 continue;

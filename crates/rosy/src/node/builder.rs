@@ -454,8 +454,6 @@ impl NodeBuilder {
                 .sealing()
                 .map(|provider| crate::discovery::SecureDiscovery {
                     tag: provider.discovery_tag(&domain),
-                    accept_plain: mesh.config.guard.mode
-                        == crate::security::SecurityMode::Permissive,
                 });
         let (discovery, events) = Discovery::start(
             &DiscoveryConfig {
