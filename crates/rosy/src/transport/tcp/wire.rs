@@ -93,14 +93,14 @@ impl WireWrite {
                 first += 1;
             }
             if first == parts.len() {
-                return match self.pending() {
-                    // Sealed bytes of what was taken: flush them (a seal of nothing).
-                    true => match self.take(&[])? {
-                        _ if self.pending() => Err(io::ErrorKind::WouldBlock.into()),
-                        _ => Ok(()),
-                    },
-                    false => Ok(()),
-                };
+                // Sealed bytes of what was taken may wait: flush them (a seal of nothing).
+                if self.pending() {
+                    self.take(&[])?;
+                    if self.pending() {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                }
+                return Ok(());
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let count = (parts.len() - first).min(MAX_IOVECS);
