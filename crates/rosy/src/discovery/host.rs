@@ -35,8 +35,9 @@ pub fn host_id() -> std::io::Result<String> {
             }
         }
         // Write to a private file, then link it into place: whoever links first wins, and a
-        // reader never sees a half-written id.
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        // reader never sees a half-written id. Private to this call, not only this process:
+        // two threads of one process (two nodes starting) may be here at once.
+        let tmp = path.with_extension(format!("{}.{}.tmp", std::process::id(), random_id()));
         {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(random_id().as_bytes())?;

@@ -65,6 +65,7 @@ pub struct NodeBuilder {
     handshake_timeout: Option<Duration>,
     stall_timeout: Option<Duration>,
     max_handshakes: Option<usize>,
+    never_routes_to: Vec<String>,
 }
 
 impl Node {
@@ -97,6 +98,7 @@ impl NodeBuilder {
             handshake_timeout: None,
             stall_timeout: None,
             max_handshakes: None,
+            never_routes_to: Vec::new(),
         }
     }
 
@@ -245,6 +247,14 @@ impl NodeBuilder {
     /// sends and listens over the connections it made, but never reaches another dial-only node.
     pub fn dial_only(mut self, dial_only: bool) -> Self {
         self.dial_only = dial_only;
+        self
+    }
+
+    /// Messages this node publishes never go to nodes named `name` (its own subscribers
+    /// included, if it is so named): a bridge publishing what came from elsewhere keeps it
+    /// away from the bridges that would send it out again. Call once per name.
+    pub fn never_routes_to(mut self, name: &str) -> Self {
+        self.never_routes_to.push(name.to_string());
         self
     }
 
@@ -431,6 +441,7 @@ impl NodeBuilder {
                 link_timeouts,
                 max_handshakes,
                 dial_only: self.dial_only,
+                never_routes_to: self.never_routes_to.clone(),
                 policy: guard.sealing().and_then(|p| p.policy()),
                 guard,
             },

@@ -335,13 +335,17 @@ impl Node {
     /// [`Publisher::send_encoded`]), announced as carrying `type_name`: a bridge passing on
     /// another system's messages uses it, so `rosy topic info` names what the topic carries
     /// (`sensor_msgs/msg/Temperature`) rather than a Rust type.
-    pub async fn encoded_publisher(
+    ///
+    /// `codec` is only announced and stamped on each message, never asked to encode: a bridge
+    /// carrying rkyv archives or a custom codec's payloads passes a codec of its own whose
+    /// [`Codec::id`] and [`Codec::name`] say what they are.
+    pub async fn encoded_publisher<C: Codec>(
         &self,
         topic: &str,
-        codec: BuiltinCodec,
+        codec: C,
         type_name: &str,
         qos: crate::qos::Qos,
-    ) -> Result<Publisher<[u8], BuiltinCodec>> {
+    ) -> Result<Publisher<[u8], C>> {
         check("topic", topic)?;
         self.mesh().check_own(Verb::Publish, topic)?;
         Ok(Publisher::with_type_name(

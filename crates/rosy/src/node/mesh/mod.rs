@@ -20,6 +20,8 @@ mod dial_only_tests;
 mod handler;
 mod history;
 mod info;
+#[cfg(test)]
+mod kept_from_tests;
 mod latched;
 #[cfg(test)]
 mod latched_tests;
@@ -74,6 +76,8 @@ pub(crate) struct MeshConfig {
     pub max_handshakes: usize,
     /// This node dials its peers and is dialed by none (see `NodeBuilder::dial_only`).
     pub dial_only: bool,
+    /// Names of nodes this node's messages are never routed to (`NodeBuilder::never_routes_to`).
+    pub never_routes_to: Vec<String>,
     /// Whether and how links are secured.
     pub guard: crate::transport::tcp::secure::Guard,
     /// The domain's access rules (from the guard's provider), when it has any.

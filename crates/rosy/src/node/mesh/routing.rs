@@ -65,7 +65,9 @@ impl Mesh {
 
     /// The same-name groups listening to `topic`, members in a stable order.
     fn route_groups(&self, topic: &str) -> Vec<(String, Vec<Target>)> {
-        let local = read(&self.local.subscriptions).contains_key(topic);
+        let kept_from = |name: &str| self.config.never_routes_to.iter().any(|n| n == name);
+        let local = read(&self.local.subscriptions).contains_key(topic)
+            && !kept_from(&self.hello.node_name);
         // (group name, node id, target): this node itself has no link.
         let mut members: Vec<(String, String, Target)> = Vec::new();
         if local {
@@ -81,6 +83,9 @@ impl Mesh {
             let internal = service_channel::is_internal(topic);
             for info in read(&self.topology).listeners(topic) {
                 if let Some(link) = links.get(&info.id) {
+                    if !internal && kept_from(&info.name) {
+                        continue;
+                    }
                     if !internal && !self.peer_may(&link.peer.node_name, Verb::Subscribe, topic) {
                         continue;
                     }
