@@ -5,7 +5,9 @@
 //! depends on it but its tests.
 
 mod hosts;
+mod sites;
 pub use hosts::TwoHosts;
+pub use sites::RoutedSites;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -1,0 +1,226 @@
+//! What leaves a site: a topic's messages, read by the bridge's exporting node and put on the
+//! topic's zenoh key (only while some zenoh subscriber matches it, at most at the topic's rate
+//! limit, the newest kept); a service's calls from other sites, taken by a zenoh queryable and
+//! made to the local service. Nothing here decides which topics or services leave (`bridge`
+//! does) or brings anything in (`import`).
+
+use crate::bridge::Shared;
+use crate::keys::{service_key, topic_key};
+use crate::stamp::{CodecName, Stamp, encoding_of};
+use bytes::Bytes;
+use rosy::codec_id::CodecId;
+use rosy::qos::{Qos, Reliability};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+use zenoh::qos::CongestionControl;
+use zenoh::sample::Locality;
+
+/// How long a call from another site may take here.
+pub const CALL_BOUND: Duration = Duration::from_secs(10);
+
+/// A topic that leaves the site, as the bridge found it announced by its local publishers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicOut {
+    pub topic: String,
+    pub reliable: bool,
+    pub type_name: String,
+    /// A custom codec's name, announced by its publisher.
+    pub codec_name: String,
+    /// The shortest time between two messages leaving, if it is limited.
+    pub min_period: Option<Duration>,
+}
+
+/// Sends `route`'s messages to zenoh until aborted.
+pub async fn export_topic(shared: Arc<Shared>, route: TopicOut) {
+    if let Err(e) = run_topic(&shared, &route).await {
+        tracing::warn!(
+            "zenoh bridge: topic {} does not leave the site: {e}",
+            route.topic
+        );
+    }
+}
+
+async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
+    let key = topic_key(&shared.domain, &route.topic);
+    let publisher = shared
+        .session
+        .declare_publisher(key.clone())
+        .congestion_control(if route.reliable {
+            CongestionControl::Block
+        } else {
+            CongestionControl::Drop
+        })
+        .allowed_destination(Locality::Remote)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Nothing is copied for zenoh while no zenoh subscriber wants the topic.
+    let matching = Arc::new(AtomicBool::new(false));
+    let flag = matching.clone();
+    publisher
+        .matching_listener()
+        .callback(move |status| flag.store(status.matching(), Ordering::Relaxed))
+        .background()
+        .await
+        .map_err(|e| e.to_string())?;
+    // A limited topic keeps only the newest message; a best-effort one a few; a reliable one
+    // waits for zenoh as its publisher asked.
+    let qos = match (route.min_period, route.reliable) {
+        (Some(_), _) => Qos::keep_last(1),
+        (None, true) => Qos::keep_last(64).reliable(),
+        (None, false) => Qos::keep_last(16),
+    };
+    let mut subscriber = shared
+        .exporter
+        .subscriber_with_qos::<()>(&route.topic, qos)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stamps: Vec<(CodecId, Vec<u8>)> = Vec::new();
+    let origin = shared.exporter.id();
+    let mut put = async |message: rosy::node::Received| {
+        if !matching.load(Ordering::Relaxed) {
+            return;
+        }
+        let stamp = match stamps.iter().find(|(id, _)| *id == message.codec) {
+            Some((_, stamp)) => stamp.clone(),
+            None => {
+                let name = if message.codec == CodecId::Custom {
+                    route.codec_name.clone()
+                } else {
+                    message.codec.name().to_string()
+                };
+                let codec = CodecName {
+                    id: message.codec,
+                    name,
+                };
+                let stamp = Stamp::new(&codec, &route.type_name, &origin).to_bytes();
+                stamps.push((message.codec, stamp.clone()));
+                stamp
+            }
+        };
+        let sent = publisher
+            .put(message.payload.to_vec())
+            .encoding(encoding_of(message.codec))
+            .attachment(stamp)
+            .await;
+        if let Err(e) = sent {
+            tracing::debug!("zenoh bridge: a message of {} not put: {e}", route.topic);
+        }
+    };
+    let Some(period) = route.min_period else {
+        while let Some(message) = subscriber.recv_encoded().await {
+            put(message).await;
+        }
+        return Ok(());
+    };
+    // Rate-limited: a message that comes before its slot waits for it; a newer one replaces
+    // it (the newest is what a remote viewer wants).
+    let mut next_slot = Instant::now();
+    let mut waiting: Option<rosy::node::Received> = None;
+    loop {
+        tokio::select! {
+            message = subscriber.recv_encoded() => {
+                let Some(message) = message else { return Ok(()) };
+                if waiting.is_none() && Instant::now() >= next_slot {
+                    next_slot = Instant::now() + period;
+                    put(message).await;
+                } else {
+                    waiting = Some(message);
+                }
+            }
+            () = tokio::time::sleep_until(next_slot), if waiting.is_some() => {
+                next_slot = Instant::now() + period;
+                if let Some(message) = waiting.take() {
+                    put(message).await;
+                }
+            }
+        }
+    }
+}
+
+/// A service other sites may call, as its local providers announce it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceOut {
+    pub info: rosy::topology::ServiceInfo,
+}
+
+/// Answers other sites' calls of `route`'s service until aborted.
+pub async fn export_service(shared: Arc<Shared>, route: ServiceOut) {
+    if let Err(e) = run_service(shared, &route).await {
+        tracing::warn!(
+            "zenoh bridge: service {} is not offered to other sites: {e}",
+            route.info.name
+        );
+    }
+}
+
+async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), String> {
+    let key = service_key(&shared.domain, &route.info.name);
+    let queryable = shared
+        .session
+        .declare_queryable(key.clone())
+        .allowed_origin(Locality::Remote)
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Ok(query) = queryable.recv_async().await {
+        let shared = shared.clone();
+        let service = route.info.name.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            let stamp = Stamp::read(
+                query.attachment().map(|a| a.to_bytes()).as_deref(),
+                query.encoding(),
+            );
+            let codec = match stamp.and_then(|s| s.codec()) {
+                Ok(codec) => codec,
+                Err(why) => {
+                    shared.dropped.drop_one(&key, &why);
+                    let _ = query
+                        .reply_err(format!("the call was dropped: {why}"))
+                        .await;
+                    return;
+                }
+            };
+            let payload = query
+                .payload()
+                .map(|p| Bytes::from(p.to_bytes().into_owned()))
+                .unwrap_or_default();
+            match shared
+                .exporter
+                .call_encoded(&service, codec.id, payload, CALL_BOUND)
+                .await
+            {
+                Ok(answer) => {
+                    let name = if answer.codec == codec.id {
+                        codec.name.clone()
+                    } else {
+                        answer.codec.name().to_string()
+                    };
+                    let stamp = Stamp::new(
+                        &CodecName {
+                            id: answer.codec,
+                            name,
+                        },
+                        "",
+                        &shared.exporter.id(),
+                    );
+                    let _ = query
+                        .reply(query.key_expr().clone(), answer.payload.to_vec())
+                        .encoding(encoding_of(answer.codec))
+                        .attachment(stamp.to_bytes())
+                        .await;
+                }
+                Err(e) => {
+                    let _ = query.reply_err(e.to_string()).await;
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Whether a local publisher's QoS asks that nothing be lost.
+pub fn is_reliable(qos: &Qos) -> bool {
+    qos.reliability == Reliability::Reliable
+}

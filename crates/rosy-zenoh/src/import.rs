@@ -1,0 +1,198 @@
+//! What comes into a site: a topic's messages from zenoh, published on the mesh by the
+//! bridge's importing node (which never routes them to a bridge's exporting node, so nothing
+//! goes back out), written straight into shared memory for same-host listeners; and services
+//! of other sites, offered on the mesh by the importing node, each call made as a zenoh query.
+//! Nothing here decides what comes in (`bridge` does) or sends anything out (`export`).
+
+use crate::bridge::Shared;
+use crate::forwarded::Forwarded;
+use crate::keys::{service_key, topic_key};
+use crate::stamp::{CodecName, Stamp, check_payload, encoding_of};
+use bytes::Bytes;
+use rosy::node::{Publisher, Received};
+use rosy::qos::Qos;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use zenoh::handlers::FifoChannel;
+use zenoh::sample::Locality;
+
+/// How long a call to another site may take.
+pub const CALL_BOUND: Duration = Duration::from_secs(10);
+/// Samples of a topic waiting for the mesh.
+const ROOM: usize = 64;
+
+/// A topic brought into the site, as its local listeners want it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicIn {
+    pub topic: String,
+    pub qos: Qos,
+}
+
+/// Brings `route`'s messages into the mesh until aborted.
+pub async fn import_topic(shared: Arc<Shared>, route: TopicIn) {
+    if let Err(e) = run_topic(&shared, &route).await {
+        tracing::warn!("zenoh bridge: topic {} is not brought in: {e}", route.topic);
+    }
+}
+
+async fn run_topic(shared: &Shared, route: &TopicIn) -> Result<(), String> {
+    let key = topic_key(&shared.domain, &route.topic);
+    let subscriber = shared
+        .session
+        .declare_subscriber(key.clone())
+        .allowed_origin(Locality::Remote)
+        .with(FifoChannel::new(ROOM))
+        .await
+        .map_err(|e| e.to_string())?;
+    // One publisher per codec and type the topic's samples come in (usually one).
+    let mut publishers: HashMap<(CodecName, String), Publisher<[u8], Forwarded>> = HashMap::new();
+    while let Ok(sample) = subscriber.recv_async().await {
+        let sample_key = sample.key_expr().as_str();
+        let attachment = sample.attachment().map(|a| a.to_bytes());
+        let stamp = match Stamp::read(attachment.as_deref(), Some(sample.encoding())) {
+            Ok(stamp) => stamp,
+            Err(why) => {
+                shared.dropped.drop_one(sample_key, &why);
+                continue;
+            }
+        };
+        if shared.is_own_origin(&stamp.origin) {
+            // Sent from this mesh by another of its bridges: it is already here.
+            tracing::debug!(
+                "zenoh bridge: a message of {} from this mesh left out",
+                route.topic
+            );
+            continue;
+        }
+        let codec = match stamp.codec() {
+            Ok(codec) => codec,
+            Err(why) => {
+                shared.dropped.drop_one(sample_key, &why);
+                continue;
+            }
+        };
+        let payload = sample.payload();
+        if matches!(
+            codec.id,
+            rosy::codec_id::CodecId::Json | rosy::codec_id::CodecId::MsgPack
+        ) {
+            if let Err(why) = check_payload(codec.id, &payload.to_bytes()) {
+                shared.dropped.drop_one(
+                    sample_key,
+                    &format!("its payload is not {}: {why}", codec.name),
+                );
+                continue;
+            }
+        }
+        let publisher = match publishers.entry((codec.clone(), stamp.type_name.clone())) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let type_name = if stamp.type_name.is_empty() {
+                    format!("({} from zenoh)", codec.name)
+                } else {
+                    stamp.type_name.clone()
+                };
+                let publisher = shared
+                    .importer
+                    .encoded_publisher(
+                        &route.topic,
+                        Forwarded(codec.clone()),
+                        &type_name,
+                        route.qos,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                entry.insert(publisher)
+            }
+        };
+        // One copy, from zenoh's buffers into the loan (shared memory when same-host nodes
+        // listen).
+        let mut loan = publisher.loan(payload.len());
+        let mut at = 0;
+        for slice in payload.slices() {
+            loan[at..at + slice.len()].copy_from_slice(slice);
+            at += slice.len();
+        }
+        if let Err(e) = loan.send().await {
+            tracing::debug!(
+                "zenoh bridge: a message of {} not sent on: {e}",
+                route.topic
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Offers `info`, a service of another site, on the mesh: each call becomes a zenoh query.
+pub async fn import_service(
+    shared: &Arc<Shared>,
+    info: rosy::topology::ServiceInfo,
+) -> Result<(), rosy::Error> {
+    let key = service_key(&shared.domain, &info.name);
+    let weak = Arc::downgrade(shared);
+    let name = info.name.clone();
+    shared
+        .importer
+        .add_service_encoded(info, move |request: Received| {
+            let weak = weak.clone();
+            let key = key.clone();
+            let name = name.clone();
+            async move {
+                let Some(shared) = weak.upgrade() else {
+                    return Err(rosy::ServiceError::msg("the zenoh bridge stopped"));
+                };
+                call_remote(&shared, &key, &name, request).await
+            }
+        })
+        .await
+}
+
+async fn call_remote(
+    shared: &Shared,
+    key: &str,
+    service: &str,
+    request: Received,
+) -> Result<Received, rosy::ServiceError> {
+    let codec = CodecName {
+        id: request.codec,
+        name: request.codec.name().to_string(),
+    };
+    let replies = shared
+        .session
+        .get(key)
+        .payload(request.payload.to_vec())
+        .encoding(encoding_of(request.codec))
+        .attachment(Stamp::new(&codec, "", &shared.exporter.id()).to_bytes())
+        .allowed_destination(Locality::Remote)
+        .timeout(CALL_BOUND)
+        .await
+        .map_err(|e| rosy::ServiceError::msg(format!("zenoh: {e}")))?;
+    let Ok(reply) = replies.recv_async().await else {
+        return Err(rosy::ServiceError::msg(format!(
+            "no site answered a call of {service} through zenoh within {} s",
+            CALL_BOUND.as_secs()
+        )));
+    };
+    match reply.into_result() {
+        Ok(sample) => {
+            let attachment = sample.attachment().map(|a| a.to_bytes());
+            let codec = Stamp::read(attachment.as_deref(), Some(sample.encoding()))
+                .and_then(|s| s.codec())
+                .map_err(|why| {
+                    rosy::ServiceError::msg(format!("the answer of {service} was dropped: {why}"))
+                })?;
+            Ok(Received {
+                codec: codec.id,
+                payload: Bytes::from(sample.payload().to_bytes().into_owned()),
+            })
+        }
+        Err(error) => Err(rosy::ServiceError::msg(
+            error
+                .payload()
+                .try_to_string()
+                .map(|s| s.into_owned())
+                .unwrap_or_else(|_| format!("{service} failed at the other site")),
+        )),
+    }
+}
