@@ -17,5 +17,6 @@ mod security;
 mod speedtest;
 use rosy_test_support as support;
 mod transport_info;
+mod zenoh;
 
 pub use support::rosy;

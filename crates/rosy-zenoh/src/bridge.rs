@@ -98,6 +98,15 @@ impl Bridge {
                 "the bridge's two nodes were built in different domains".into(),
             ));
         }
+        if exporter.security_mode() != rosy::security::SecurityMode::Off
+            && !sealed_endpoints(&zenoh_config)
+        {
+            tracing::warn!(
+                "zenoh bridge: this domain is secure but the zenoh config has no tls/ or quic/ \
+                 endpoint: what the bridge carries crosses zenoh in the clear (give a zenoh \
+                 config with TLS and client certificates, see `rosy zenoh bridge --help`)"
+            );
+        }
         let session = zenoh::open(zenoh_config)
             .await
             .map_err(ZenohBridgeError::zenoh)?;
@@ -170,6 +179,35 @@ impl Drop for Bridge {
     fn drop(&mut self) {
         self.abort();
     }
+}
+
+/// Whether every endpoint the zenoh config connects to or listens on is sealed (TLS or
+/// QUIC), and there is at least one.
+fn sealed_endpoints(config: &zenoh::Config) -> bool {
+    let mut endpoints: Vec<String> = Vec::new();
+    for key in ["connect/endpoints", "listen/endpoints"] {
+        let Ok(json) = config.get_json(key) else {
+            return false;
+        };
+        // A list, or per-mode lists ({"router": [...], "peer": [...]}).
+        match serde_json::from_str::<serde_json::Value>(&json) {
+            Ok(serde_json::Value::Array(list)) => {
+                endpoints.extend(list.iter().filter_map(|e| e.as_str().map(String::from)))
+            }
+            Ok(serde_json::Value::Object(modes)) => {
+                for list in modes.values() {
+                    if let Some(list) = list.as_array() {
+                        endpoints.extend(list.iter().filter_map(|e| e.as_str().map(String::from)));
+                    }
+                }
+            }
+            _ => return false,
+        }
+    }
+    !endpoints.is_empty()
+        && endpoints
+            .iter()
+            .all(|e| e.starts_with("tls/") || e.starts_with("quic/"))
 }
 
 /// Listens to other bridges' announcements (the returned task runs until aborted).
@@ -247,11 +285,11 @@ async fn keep_in_step(shared: Arc<Shared>) {
             hostname: shared.exporter.info().hostname,
             nodes: local
                 .iter()
-                .filter(|n| !n.tool)
                 .map(|n| RemoteNode {
                     name: n.name.clone(),
                     id: n.id.clone(),
                     hostname: n.hostname.clone(),
+                    tool: n.tool,
                 })
                 .collect(),
             services: exported,
@@ -436,5 +474,25 @@ async fn step_services_in(shared: &Arc<Shared>, local: &[&NodeInfo], running: &m
             }
             Err(e) => tracing::warn!("zenoh bridge: service {name} not offered here: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tls_and_quic_endpoints_count_as_sealed() {
+        let with = |connect: &[&str], listen: &[&str]| {
+            let mut config = BridgeConfig::default();
+            config.zenoh.connect = connect.iter().map(|s| s.to_string()).collect();
+            config.zenoh.listen = listen.iter().map(|s| s.to_string()).collect();
+            sealed_endpoints(&config.zenoh_config().unwrap())
+        };
+        assert!(with(&["tls/192.0.2.1:7447"], &["quic/0.0.0.0:7447"]));
+        assert!(!with(&["tls/192.0.2.1:7447"], &["tcp/0.0.0.0:7447"]));
+        assert!(!with(&["tcp/192.0.2.1:7447"], &[]));
+        // zenoh's default listens on tcp for peers.
+        assert!(!with(&[], &[]));
     }
 }

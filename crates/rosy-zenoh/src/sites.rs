@@ -23,6 +23,9 @@ pub struct RemoteNode {
     pub name: String,
     pub id: String,
     pub hostname: String,
+    /// A command-line tool's node (listed only when asked for, as local ones are).
+    #[serde(default)]
+    pub tool: bool,
 }
 
 /// One site, as its bridge announces it.

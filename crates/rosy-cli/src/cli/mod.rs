@@ -18,6 +18,7 @@ pub mod tool_node;
 pub mod topic;
 pub mod units;
 pub mod value;
+pub mod zenoh;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -74,6 +75,9 @@ pub enum Command {
     /// ROS 2 interop: bridge topics between this mesh and a ROS 2 graph.
     #[command(subcommand)]
     Ros2(ros2::Ros2Command),
+    /// Join meshes beyond one LAN: bridge this mesh to a zenoh network.
+    #[command(subcommand)]
+    Zenoh(zenoh::ZenohCommand),
     /// Secure mode: make a domain's CA, issue node identities, check credentials.
     #[command(subcommand)]
     Security(security::SecurityCommand),
@@ -95,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ros2(command) => ros2::run(command, &cli.domain_id).await,
         Command::Graph(args) => graph::run(args, &cli.domain_id).await,
         Command::Security(c) => security::run(c, cli.json).await,
+        Command::Zenoh(c) => zenoh::run(c, &cli.domain_id).await,
         Command::Speedtest(c) => speedtest::run(c, &cli.domain_id, cli.json).await,
     }
 }

@@ -58,11 +58,37 @@ pub async fn run(
                         println!("{name}  (ROS 2, seen by {bridge})");
                     }
                 }
+                // The nodes of other sites each zenoh bridge hears of, marked as remote.
+                for line in remote_lines(
+                    &rosy_zenoh::zenoh_sites(&node, Duration::from_secs(2)).await,
+                    all,
+                ) {
+                    println!("{line}");
+                }
             }
             node.close().await;
             Ok(())
         }
     }
+}
+
+/// A line per node of another site: `- name@host  (remote, site of bridge B, through
+/// zenoh bridge A)`, each node once even when several bridges here hear of it.
+pub fn remote_lines(sites: &[(String, Vec<rosy_zenoh::SiteInfo>)], tools: bool) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::new();
+    for (through, heard) in sites {
+        for site in heard {
+            for node in site.nodes.iter().filter(|n| tools || !n.tool) {
+                seen.entry((node.name.clone(), node.hostname.clone(), node.id.clone()))
+                    .or_insert_with(|| (site.bridge.clone(), through.clone()));
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|((name, host, _), (site, through))| {
+            format!("- {name}@{host}  (remote: the site of zenoh bridge {site}, through {through})")
+        })
+        .collect()
 }
 
 /// What a node on this host uses now, read from /dev/shm and /proc.

@@ -207,6 +207,11 @@ impl Node {
         )
     }
 
+    /// Whether this node's links are secured (`off`, `permissive` or `enforce`).
+    pub fn security_mode(&self) -> crate::security::SecurityMode {
+        self.mesh().config.guard.mode
+    }
+
     /// Topic messages from peers refused by the domain's ACL (secure mode): a peer that may
     /// not publish what it sent. Each refused flow is also logged once.
     pub fn denied(&self) -> u64 {
