@@ -9,6 +9,8 @@
 //! zenoh_site listen TOPIC               prints "got SEQ LEN ok" (or "bad") per frame
 //! zenoh_site publish-json TOPIC HZ      {"count": n} in JSON
 //! zenoh_site listen-json TOPIC          prints each JSON message as it came
+//! zenoh_site publish-latched TOPIC TEXT  TEXT once, latched (transient local), then stays
+//! zenoh_site listen-latched TOPIC       prints each string, as a latched listener
 //! zenoh_site provide SERVICE            adds two numbers: (a, b) -> a + b
 //! zenoh_site call SERVICE A B           prints "answer A+B" or "error WHY", then exits
 //! ```
@@ -128,6 +130,27 @@ async fn main() {
             let node = node("site-json-listener").await;
             let mut values = node
                 .subscriber_with::<serde_json::Value, _>(&arg(1), Json)
+                .await
+                .unwrap();
+            println!("ready");
+            while let Some(value) = values.recv().await {
+                println!("{value}");
+            }
+        }
+        "publish-latched" => {
+            let node = node("site-map").await;
+            let publisher = node
+                .publisher_with_qos::<String>(&arg(1), rosy::qos::Qos::latched())
+                .await
+                .unwrap();
+            publisher.send(&arg(2)).await.unwrap();
+            println!("ready");
+            node.forever().await;
+        }
+        "listen-latched" => {
+            let node = node("site-map-reader").await;
+            let mut values = node
+                .subscriber_with_qos::<String>(&arg(1), rosy::qos::Qos::latched())
                 .await
                 .unwrap();
             println!("ready");

@@ -10,7 +10,8 @@
 //!   node has the lowest id): each message arrives once.
 //!
 //! Every second, and whenever the mesh changes, the bridge looks at the topology and starts or
-//! stops what crosses: a topic leaves while a local publisher of it is on the export list,
+//! stops what crosses: a topic leaves while a local publisher of it is on the export list (one
+//! named there in full, without `*`, always),
 //! comes in while a local listener of it is on the import list; a service is offered to other
 //! sites while a local provider of it is on the export list, and here while another site offers
 //! it and it is on the import list (and no local node provides it). This file decides what
@@ -19,11 +20,11 @@
 use crate::bad::Dropped;
 use crate::config::BridgeConfig;
 use crate::error::ZenohBridgeError;
-use crate::export::{ServiceOut, TopicOut, export_service, export_topic, is_reliable};
+use crate::export::{HISTORY_MAX, ServiceOut, TopicOut, export_service, export_topic, is_reliable};
 use crate::import::{TopicIn, import_service, import_topic};
 use crate::keys::{bridge_key, bridges_key};
 use crate::sites::{ANNOUNCE_EVERY, RemoteNode, SITES_SERVICE_PREFIX, SiteInfo, Sites};
-use rosy::qos::Qos;
+use rosy::qos::Durability;
 use rosy::topology::{NodeInfo, ServiceInfo, TopicRole, Topology};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -336,9 +337,33 @@ fn step_topics_out(shared: &Arc<Shared>, local: &[&NodeInfo], running: &mut Runn
                 type_name: t.type_name.clone(),
                 codec_name: t.codec_name.clone(),
                 min_period: shared.config.min_period(&t.name),
+                history: None,
             });
             route.reliable |= is_reliable(&t.qos);
+            if t.qos.durability == Durability::TransientLocal {
+                let depth = t.qos.depth().min(HISTORY_MAX);
+                route.history = Some(route.history.unwrap_or(0).max(depth));
+            }
         }
+    }
+    // A topic named in full on the export list leaves even before a publisher announces it:
+    // a publisher that waits for a listener (`rosy topic send`, a speedtest) finds the bridge.
+    for name in shared
+        .config
+        .topics
+        .export
+        .0
+        .iter()
+        .filter(|p| !p.contains('*'))
+    {
+        wanted.entry(name.clone()).or_insert_with(|| TopicOut {
+            topic: name.clone(),
+            reliable: false,
+            type_name: String::new(),
+            codec_name: String::new(),
+            min_period: shared.config.min_period(name),
+            history: None,
+        });
     }
     running.topics_out.retain(|name, (route, handle)| {
         let keep = wanted.get(name) == Some(route);
@@ -368,7 +393,7 @@ fn step_topics_in(shared: &Arc<Shared>, local: &[&NodeInfo], leader: bool, runni
                 }
                 let route = wanted.entry(t.name.clone()).or_insert_with(|| TopicIn {
                     topic: t.name.clone(),
-                    qos: Qos::default(),
+                    qos: t.qos,
                 });
                 route.qos = route.qos.strongest(t.qos);
             }

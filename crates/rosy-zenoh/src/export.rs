@@ -10,8 +10,9 @@ use crate::stamp::{CodecName, Stamp, encoding_of};
 use bytes::Bytes;
 use rosy::codec_id::CodecId;
 use rosy::qos::{Qos, Reliability};
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use zenoh::qos::CongestionControl;
@@ -30,6 +31,24 @@ pub struct TopicOut {
     pub codec_name: String,
     /// The shortest time between two messages leaving, if it is limited.
     pub min_period: Option<Duration>,
+    /// Latched (a local publisher is transient-local): how many of the last messages the
+    /// bridge keeps for other sites' bridges that join later.
+    pub history: Option<usize>,
+}
+
+/// The most messages of a latched topic a bridge keeps.
+pub const HISTORY_MAX: usize = 64;
+
+/// A latched topic's last messages, as they left: (payload, codec, stamp).
+type History = Arc<Mutex<VecDeque<(Vec<u8>, CodecId, Vec<u8>)>>>;
+
+/// Aborts a task when dropped (the export task's helpers end with it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Sends `route`'s messages to zenoh until aborted.
@@ -66,11 +85,40 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // A limited topic keeps only the newest message; a best-effort one a few; a reliable one
     // waits for zenoh as its publisher asked.
-    let qos = match (route.min_period, route.reliable) {
+    let mut qos = match (route.min_period, route.reliable) {
         (Some(_), _) => Qos::keep_last(1),
         (None, true) => Qos::keep_last(64).reliable(),
         (None, false) => Qos::keep_last(16),
     };
+    // A latched topic: the publisher's history comes to the bridge when it subscribes, and
+    // the bridge keeps it for other sites, answering their queries on the topic's key.
+    let history: History = Arc::new(Mutex::new(VecDeque::new()));
+    let mut _answering = None;
+    if let Some(depth) = route.history {
+        qos = Qos::keep_last(depth as u32).transient_local();
+        if route.reliable {
+            qos = qos.reliable();
+        }
+        let queryable = shared
+            .session
+            .declare_queryable(key.clone())
+            .allowed_origin(Locality::Remote)
+            .await
+            .map_err(|e| e.to_string())?;
+        let kept = history.clone();
+        _answering = Some(AbortOnDrop(tokio::spawn(async move {
+            while let Ok(query) = queryable.recv_async().await {
+                let messages: Vec<_> = lock(&kept).iter().cloned().collect();
+                for (payload, codec, stamp) in messages {
+                    let _ = query
+                        .reply(query.key_expr().clone(), payload)
+                        .encoding(encoding_of(codec))
+                        .attachment(stamp)
+                        .await;
+                }
+            }
+        })));
+    }
     let mut subscriber = shared
         .exporter
         .subscriber_with_qos::<()>(&route.topic, qos)
@@ -79,7 +127,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
     let mut stamps: Vec<(CodecId, Vec<u8>)> = Vec::new();
     let origin = shared.exporter.id();
     let mut put = async |message: rosy::node::Received| {
-        if !matching.load(Ordering::Relaxed) {
+        if route.history.is_none() && !matching.load(Ordering::Relaxed) {
             return;
         }
         let stamp = match stamps.iter().find(|(id, _)| *id == message.codec) {
@@ -99,6 +147,16 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
                 stamp
             }
         };
+        if let Some(depth) = route.history {
+            let mut kept = lock(&history);
+            if kept.len() == depth {
+                kept.pop_front();
+            }
+            kept.push_back((message.payload.to_vec(), message.codec, stamp.clone()));
+        }
+        if !matching.load(Ordering::Relaxed) {
+            return;
+        }
         let sent = publisher
             .put(message.payload.to_vec())
             .encoding(encoding_of(message.codec))
@@ -218,6 +276,10 @@ async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), Stri
         });
     }
     Ok(())
+}
+
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether a local publisher's QoS asks that nothing be lost.

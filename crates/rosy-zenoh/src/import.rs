@@ -9,13 +9,15 @@ use crate::forwarded::Forwarded;
 use crate::keys::{service_key, topic_key};
 use crate::stamp::{CodecName, Stamp, check_payload, encoding_of};
 use bytes::Bytes;
+use rosy::codec_id::CodecId;
 use rosy::node::{Publisher, Received};
-use rosy::qos::Qos;
+use rosy::qos::{Durability, Qos};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zenoh::handlers::FifoChannel;
-use zenoh::sample::Locality;
+use zenoh::query::QueryTarget;
+use zenoh::sample::{Locality, Sample};
 
 /// How long a call to another site may take.
 pub const CALL_BOUND: Duration = Duration::from_secs(10);
@@ -45,47 +47,105 @@ async fn run_topic(shared: &Shared, route: &TopicIn) -> Result<(), String> {
         .with(FifoChannel::new(ROOM))
         .await
         .map_err(|e| e.to_string())?;
-    // One publisher per codec and type the topic's samples come in (usually one).
-    let mut publishers: HashMap<(CodecName, String), Publisher<[u8], Forwarded>> = HashMap::new();
+    let mut incoming = Incoming {
+        shared,
+        route,
+        publishers: HashMap::new(),
+        last_stamp: None,
+    };
+    if route.qos.durability == Durability::TransientLocal {
+        // Latched: what the other sites' bridges kept of the topic comes first (they answer
+        // queries on the topic's key with it), then what is published from now on. The
+        // importing publisher is transient-local too, so later local listeners get it.
+        match shared
+            .session
+            .get(key.clone())
+            .target(QueryTarget::All)
+            .allowed_destination(Locality::Remote)
+            .timeout(HISTORY_BOUND)
+            .await
+        {
+            Ok(replies) => {
+                while let Ok(reply) = replies.recv_async().await {
+                    if let Ok(sample) = reply.result() {
+                        incoming.take(sample).await?;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                "zenoh bridge: the history of {} was not asked for: {e}",
+                route.topic
+            ),
+        }
+    }
     while let Ok(sample) = subscriber.recv_async().await {
+        incoming.take(&sample).await?;
+    }
+    Ok(())
+}
+
+/// How long a topic's history is waited for from other sites.
+const HISTORY_BOUND: Duration = Duration::from_secs(5);
+
+/// A topic's samples coming in: read, checked, published on the mesh.
+struct Incoming<'a> {
+    shared: &'a Shared,
+    route: &'a TopicIn,
+    /// One publisher per codec and type the topic's samples come in (usually one).
+    publishers: HashMap<(CodecName, String), Publisher<[u8], Forwarded>>,
+    /// A topic's samples carry the same stamp, message after message: it is read once.
+    last_stamp: Option<(Vec<u8>, Stamp)>,
+}
+
+impl Incoming<'_> {
+    /// Publishes `sample` on the mesh, or drops it (said once per key and kind). Err only when
+    /// the mesh refuses the topic itself.
+    async fn take(&mut self, sample: &Sample) -> Result<(), String> {
+        let (shared, route) = (self.shared, self.route);
         let sample_key = sample.key_expr().as_str();
         let attachment = sample.attachment().map(|a| a.to_bytes());
-        let stamp = match Stamp::read(attachment.as_deref(), Some(sample.encoding())) {
-            Ok(stamp) => stamp,
-            Err(why) => {
-                shared.dropped.drop_one(sample_key, &why);
-                continue;
+        let stamp = match &self.last_stamp {
+            Some((bytes, stamp)) if attachment.as_deref() == Some(bytes.as_slice()) => {
+                stamp.clone()
             }
+            _ => match Stamp::read(attachment.as_deref(), Some(sample.encoding())) {
+                Ok(stamp) => {
+                    if let Some(bytes) = &attachment {
+                        self.last_stamp = Some((bytes.to_vec(), stamp.clone()));
+                    }
+                    stamp
+                }
+                Err(why) => {
+                    shared.dropped.drop_one(sample_key, &why);
+                    return Ok(());
+                }
+            },
         };
         if shared.is_own_origin(&stamp.origin) {
             // Sent from this mesh by another of its bridges: it is already here.
-            tracing::debug!(
-                "zenoh bridge: a message of {} from this mesh left out",
-                route.topic
-            );
-            continue;
+            return Ok(());
         }
         let codec = match stamp.codec() {
             Ok(codec) => codec,
             Err(why) => {
                 shared.dropped.drop_one(sample_key, &why);
-                continue;
+                return Ok(());
             }
         };
         let payload = sample.payload();
-        if matches!(
-            codec.id,
-            rosy::codec_id::CodecId::Json | rosy::codec_id::CodecId::MsgPack
-        ) {
+        if matches!(codec.id, CodecId::Json | CodecId::MsgPack) {
             if let Err(why) = check_payload(codec.id, &payload.to_bytes()) {
                 shared.dropped.drop_one(
                     sample_key,
                     &format!("its payload is not {}: {why}", codec.name),
                 );
-                continue;
+                return Ok(());
             }
         }
-        let publisher = match publishers.entry((codec.clone(), stamp.type_name.clone())) {
+        let publisher = match self
+            .publishers
+            .entry((codec.clone(), stamp.type_name.clone()))
+        {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
                 let type_name = if stamp.type_name.is_empty() {
@@ -95,12 +155,7 @@ async fn run_topic(shared: &Shared, route: &TopicIn) -> Result<(), String> {
                 };
                 let publisher = shared
                     .importer
-                    .encoded_publisher(
-                        &route.topic,
-                        Forwarded(codec.clone()),
-                        &type_name,
-                        route.qos,
-                    )
+                    .encoded_publisher(&route.topic, Forwarded(codec), &type_name, route.qos)
                     .await
                     .map_err(|e| e.to_string())?;
                 entry.insert(publisher)
@@ -120,8 +175,8 @@ async fn run_topic(shared: &Shared, route: &TopicIn) -> Result<(), String> {
                 route.topic
             );
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Offers `info`, a service of another site, on the mesh: each call becomes a zenoh query.

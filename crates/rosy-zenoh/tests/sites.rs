@@ -468,3 +468,43 @@ fn traffic_resumes_after_the_router_comes_back() {
     );
     eprintln!("resumed {:?} after the router came back", back.elapsed());
 }
+
+/// A latched topic (transient local) published at one site before anyone listens reaches a
+/// listener that joins later at the other site, and a second one joining after it.
+#[test]
+fn a_latched_value_reaches_late_listeners_at_the_other_site() {
+    let sites = RoutedSites::new();
+    let domain = unique_domain("zenoh-latched");
+    let _router = router(&sites);
+    let _a = bridge(&sites, 0, &domain, "bridge-a", "topics:\n  export: [map]\n");
+    let _b = bridge(&sites, 1, &domain, "bridge-b", "topics:\n  import: [map]\n");
+    let map = site(
+        &sites,
+        0,
+        &domain,
+        "map",
+        &["publish-latched", "map", "map v1"],
+    );
+    map.expect_line("ready", T);
+    let first = site(
+        &sites,
+        1,
+        &domain,
+        "late reader",
+        &["listen-latched", "map"],
+    );
+    first.expect_line("map v1", T);
+    let second = site(
+        &sites,
+        1,
+        &domain,
+        "later reader",
+        &["listen-latched", "map"],
+    );
+    second.expect_line("map v1", T);
+    assert_eq!(
+        first.count("map v1") + second.count("map v1"),
+        2,
+        "once each"
+    );
+}

@@ -20,8 +20,8 @@ pub enum ZenohCommand {
 #[command(after_help = "\
 Nothing crosses unless allowed: give topics and services each way, as names or patterns (`*` \
 matches within one /-separated part, `**` across parts: 'camera/**'), or --all for everything. \
-A topic leaves while a node of this site publishes it, and comes in while one listens to it; a \
-service is offered to other sites while a node here provides it. Of several bridges on one mesh \
+A topic leaves while a node of this site publishes it (a topic named in full, without `*`, \
+always), and comes in while one listens to it; a service is offered to other sites while a node here provides it. Of several bridges on one mesh \
 (to back each other up), each message leaves through one of them and comes in through one.
 
 Keys, for plain zenoh programs: a topic's messages are on rosy/<domain>/<topic>, payloads as \
