@@ -5,7 +5,7 @@ use super::mesh::Mesh;
 use super::preference::TransportPreference;
 use super::queue::Received;
 use super::service::Client;
-use super::topic::{Publisher, Subscriber};
+use super::topic::{InlineSubscription, Publisher, Subscriber};
 use crate::balance::Strategy;
 use crate::codec::{BuiltinCodec, Codec};
 use crate::discovery::Discovery;
@@ -413,6 +413,78 @@ impl Node {
         }
         self.mesh().check_own(Verb::Subscribe, topic)?;
         Ok(Subscriber::with_qos(self.mesh().clone(), topic, codec, qos))
+    }
+
+    /// Runs `handler` for every message on `topic`, still encoded, on the thread that takes it
+    /// in: the node's shared-memory reader thread, or the task reading a TCP link. No queue and
+    /// no task stand between them, so a message to a sleeping process wakes it once (a
+    /// subscriber's `recv` costs a second wake-up: the reader's, then the task's). The node
+    /// listens while the returned [`InlineSubscription`] lives.
+    ///
+    /// The handler must be quick and must not block: while it runs, the node takes no other
+    /// message from that transport. It runs outside the node's locks, so it may hand work to a
+    /// runtime (`tokio::runtime::Handle::spawn`: the shared-memory reader is a thread of the
+    /// node's own, not the runtime's) or another thread, publish included. Transient-local QoS
+    /// is refused (history for late joiners goes through a queue).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> rosy::Result<()> {
+    /// # let domain = format!("doc-inline-{}", std::process::id());
+    /// # let node = |name: &str| {
+    /// #     rosy::Node::builder(name)
+    /// #         .domain_id(domain.as_str())
+    /// #         .interfaces(Some(vec!["lo".into()]))
+    /// #         .mdns(false)
+    /// #         .build()
+    /// # };
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let (lidar, counter) = (node("lidar").await?, node("counter").await?);
+    /// let bytes = Arc::new(AtomicUsize::new(0));
+    /// let seen = bytes.clone();
+    /// let _counting = counter
+    ///     .on_message("scan", rosy::qos::Qos::default(), move |m| {
+    ///         seen.fetch_add(m.payload.len(), Ordering::Relaxed);
+    ///     })
+    ///     .await?;
+    /// lidar.wait_for_listener("scan", Duration::from_secs(10)).await?;
+    /// let scans = lidar.publisher_with::<[u8], _>("scan", rosy::codec::Raw).await?;
+    /// scans.send(&[7u8; 100]).await?;
+    /// while bytes.load(Ordering::Relaxed) < 100 {
+    ///     tokio::time::sleep(Duration::from_millis(5)).await;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn on_message<F>(
+        &self,
+        topic: &str,
+        qos: crate::qos::Qos,
+        handler: F,
+    ) -> Result<InlineSubscription>
+    where
+        F: Fn(&Received) + Send + Sync + 'static,
+    {
+        check("topic", topic)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        if qos.durability == crate::qos::Durability::TransientLocal {
+            return Err(Error::Invalid {
+                what: "QoS",
+                reason: "an inline handler cannot be transient-local: history for late \
+                         joiners goes through a queue (use a subscriber)"
+                    .into(),
+            });
+        }
+        self.mesh().check_own(Verb::Subscribe, topic)?;
+        Ok(InlineSubscription::new(
+            self.mesh().clone(),
+            topic,
+            qos,
+            Arc::new(handler),
+        ))
     }
 
     /// Calls `callback(topic, message)` for every message on `topic`, one at a time, in order,

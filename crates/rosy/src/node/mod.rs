@@ -49,7 +49,7 @@ pub use preference::TransportPreference;
 pub use queue::Received;
 pub use service::Client;
 pub use service_channel::is_internal as is_internal_topic;
-pub use topic::{Archivable, Archive, Loan, Publisher, Subscriber};
+pub use topic::{Archivable, Archive, InlineSubscription, Loan, Publisher, Subscriber};
 
 use crate::error::Result;
 

@@ -1,6 +1,9 @@
 //! The receive queue behind each subscription: bounded, and when full it drops the oldest
 //! message and counts the loss, so a slow subscriber never stalls the connection it shares.
 //!
+//! A subscription with an *inline handler* (`Node::on_message`) has no queue at all: the
+//! delivering thread runs the handler for each message, outside the mesh's locks.
+//!
 //! A *reliable* subscription's queue never drops: past its capacity it is counted in the node's
 //! [`Backlog`], and the node's readers stop handing more over until it has room again: TCP links
 //! stop reading (the sender's outbox holds the rest), the shared-memory reader stages up to
@@ -23,6 +26,9 @@ pub struct Received {
     /// The message's bytes.
     pub payload: Bytes,
 }
+
+/// A function run for each message on the thread that delivers it (`Node::on_message`).
+pub(crate) type Inline = Arc<dyn Fn(&Received) + Send + Sync>;
 
 /// The reliable subscriptions of one node that are at or past their capacity.
 #[derive(Default)]
@@ -70,6 +76,8 @@ pub(crate) struct SubQueue {
     /// Reliable QoS: never drops; counted in the node's backlog while full.
     reliable: Option<Arc<Backlog>>,
     over: AtomicBool,
+    /// Run for each message instead of queueing it (see `Node::on_message`).
+    inline: Option<Inline>,
 }
 
 impl SubQueue {
@@ -91,7 +99,20 @@ impl SubQueue {
             ready: Notify::new(),
             lost: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            inline: None,
         }
+    }
+
+    /// This queue, its messages handed to `handler` as they come instead of queued.
+    pub fn with_inline(mut self, handler: Inline) -> Self {
+        self.inline = Some(handler);
+        self
+    }
+
+    /// The handler messages go to instead of the queue, if any. The delivering code calls it
+    /// outside the mesh's locks (a handler may publish).
+    pub fn inline(&self) -> Option<&Inline> {
+        self.inline.as_ref()
     }
 
     pub fn push(&self, message: Received) {

@@ -540,3 +540,36 @@ impl Archive {
         unsafe { rkyv::access_unchecked::<A>(self.bytes()) }
     }
 }
+
+/// A subscription whose messages go to a handler as they come, on the thread that takes them
+/// in ([`Node::on_message`](crate::Node::on_message)). The node listens while it lives.
+pub struct InlineSubscription {
+    mesh: Arc<Mesh>,
+    queue: Arc<SubQueue>,
+}
+
+impl InlineSubscription {
+    pub(crate) fn new(
+        mesh: Arc<Mesh>,
+        topic: &str,
+        qos: Qos,
+        handler: crate::node::queue::Inline,
+    ) -> Self {
+        let mut info =
+            topic_info::<[u8], crate::codec::Raw>(topic, TopicRole::Listen, &crate::codec::Raw);
+        info.qos = qos;
+        let queue = mesh.subscribe_with(info, Some(handler));
+        InlineSubscription { mesh, queue }
+    }
+
+    /// The topic it listens to.
+    pub fn topic(&self) -> &str {
+        &self.queue.topic
+    }
+}
+
+impl Drop for InlineSubscription {
+    fn drop(&mut self) {
+        self.mesh.unsubscribe(&self.queue);
+    }
+}

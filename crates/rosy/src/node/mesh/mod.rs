@@ -21,6 +21,8 @@ mod handler;
 mod history;
 mod info;
 #[cfg(test)]
+mod inline_tests;
+#[cfg(test)]
 mod kept_from_tests;
 mod latched;
 #[cfg(test)]

@@ -12,11 +12,12 @@ use super::shm::prefix;
 use super::{Mesh, lock, read, write};
 use crate::balance::Strategy;
 use crate::node::preference::TransportPreference;
-use crate::node::queue::{Received, SubQueue};
+use crate::node::queue::{Inline, Received, SubQueue};
 use crate::node::service_channel;
 use crate::qos::{Durability, Qos, Reliability};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole};
 use crate::transport::tcp::secure::Verb;
+use smallvec::SmallVec;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -146,14 +147,26 @@ impl Mesh {
 
     /// Hands messages of `topic`, in order, to this node's subscriptions of it.
     pub(super) fn deliver_local_many(&self, topic: &str, messages: &[Received]) {
-        let subscriptions = read(&self.local.subscriptions);
-        if let Some(list) = subscriptions.get(topic) {
-            for q in list {
-                q.push_many(messages);
+        let mut inline: SmallVec<[Inline; 2]> = SmallVec::new();
+        {
+            let subscriptions = read(&self.local.subscriptions);
+            if let Some(list) = subscriptions.get(topic) {
+                for q in list {
+                    match q.inline() {
+                        Some(handler) => inline.push(handler.clone()),
+                        None => q.push_many(messages),
+                    }
+                }
+                // Under the same lock as the pushes: a subscriber seeded meanwhile (`seed`,
+                // under the write lock) sees either both or neither.
+                self.remember_received(topic, messages);
             }
-            // Under the same lock as the pushes: a subscriber seeded meanwhile (`seed`, under
-            // the write lock) sees either both or neither.
-            self.remember_received(topic, messages);
+        }
+        // Inline handlers run outside the lock: one may publish, or end its subscription.
+        for handler in &inline {
+            for message in messages {
+                handler(message);
+            }
         }
     }
 
@@ -226,6 +239,12 @@ impl Mesh {
     // ----- subscriptions ---------------------------------------------------------------------
 
     pub fn subscribe(&self, info: TopicInfo) -> Arc<SubQueue> {
+        self.subscribe_with(info, None)
+    }
+
+    /// Subscribes, handing messages to `inline` as they come when given (`Node::on_message`)
+    /// rather than queueing them.
+    pub fn subscribe_with(&self, info: TopicInfo, inline: Option<Inline>) -> Arc<SubQueue> {
         let qos = info.qos;
         // Without a QoS of its own, a subscriber gets the node's queue capacity.
         let capacity = if qos.history == Qos::default().history {
@@ -237,6 +256,9 @@ impl Mesh {
         let reliable =
             (qos.reliability == Reliability::Reliable).then(|| self.local.backlog.clone());
         let mut queue = SubQueue::with_qos(&info.name, capacity, transient, reliable);
+        if let Some(handler) = inline {
+            queue = queue.with_inline(handler);
+        }
         queue.qos = qos;
         let queue = Arc::new(queue);
         if self.is_closed() {
