@@ -224,7 +224,10 @@ async fn hear_sites(
         .map_err(ZenohBridgeError::zenoh)?;
     Ok(async move {
         while let Ok(sample) = subscriber.recv_async().await {
-            let heard = lock(&shared.sites).hear(&sample.payload().to_bytes(), Instant::now());
+            let heard =
+                lock(&shared.sites).hear(&sample.payload().to_bytes(), Instant::now(), |bridge| {
+                    shared.is_own_origin(bridge)
+                });
             if let Err(why) = heard {
                 shared.dropped.drop_one(sample.key_expr().as_str(), &why);
             }

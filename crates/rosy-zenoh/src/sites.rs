@@ -48,11 +48,19 @@ pub struct Sites {
 }
 
 impl Sites {
-    /// Takes in an announcement; false if it is not one (said by the caller).
-    pub fn hear(&mut self, bytes: &[u8], now: Instant) -> Result<(), String> {
+    /// Takes in an announcement, unless `own` says its bridge is of this mesh (another bridge
+    /// of this site: its nodes are here, not elsewhere). Err if it is not an announcement.
+    pub fn hear(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        own: impl Fn(&str) -> bool,
+    ) -> Result<(), String> {
         let info: SiteInfo = serde_json::from_slice(bytes)
             .map_err(|e| format!("not a bridge's site announcement: {e}"))?;
-        self.heard.insert(info.bridge.clone(), (info, now));
+        if !own(&info.bridge) {
+            self.heard.insert(info.bridge.clone(), (info, now));
+        }
         Ok(())
     }
 
@@ -114,13 +122,15 @@ mod tests {
             nodes: vec![],
             services: vec![],
         };
-        sites.hear(&serde_json::to_vec(&info).unwrap(), t0).unwrap();
+        let bytes = serde_json::to_vec(&info).unwrap();
+        sites.hear(&bytes, t0, |id| id == "b1").unwrap();
         assert!(
-            sites
-                .hear(b"garbage", t0)
-                .unwrap_err()
-                .contains("not a bridge")
+            sites.list().is_empty(),
+            "a bridge of this mesh is not another site"
         );
+        sites.hear(&bytes, t0, |_| false).unwrap();
+        let garbage = sites.hear(b"garbage", t0, |_| false).unwrap_err();
+        assert!(garbage.contains("not a bridge"), "{garbage}");
         assert_eq!(sites.list(), vec![info]);
         assert!(sites.forget_silent(t0 + Duration::from_secs(1)).is_empty());
         assert_eq!(
