@@ -3,22 +3,10 @@
 //! nodes can only find each other by mDNS over the veth and only talk over TCP. Needs root.
 //! Torn down, with every process inside, when dropped. Nothing leaves the namespaces.
 
+use crate::netns::{ip, tear_down};
 use std::ffi::OsStr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("iproute2 is installed");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Two namespaces joined by a veth pair.
 pub struct TwoHosts {
@@ -106,13 +94,6 @@ impl Default for TwoHosts {
 
 impl Drop for TwoHosts {
     fn drop(&mut self) {
-        for ns in &self.names {
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        tear_down(&self.names, &mut []);
     }
 }

@@ -5,6 +5,7 @@
 //! depends on it but its tests.
 
 mod hosts;
+mod netns;
 mod sites;
 pub use hosts::TwoHosts;
 pub use sites::RoutedSites;

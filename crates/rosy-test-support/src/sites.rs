@@ -6,23 +6,11 @@
 //! (`site-0`, `site-1`), as the processes of one machine do. Needs root. Torn down, with every
 //! process inside, when dropped. Nothing leaves the namespaces.
 
+use crate::netns::{ip, tear_down};
 use std::ffi::OsStr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("iproute2 is installed");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Two sites and a router's namespace between them.
 pub struct RoutedSites {
@@ -178,19 +166,7 @@ impl Default for RoutedSites {
 
 impl Drop for RoutedSites {
     fn drop(&mut self) {
-        for ns in self.sites.iter().chain([&self.router]) {
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-        }
-        for holder in &mut self.holders {
-            let _ = holder.kill();
-            let _ = holder.wait();
-        }
-        for ns in self.sites.iter().chain([&self.router]) {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        let namespaces: Vec<String> = self.sites.iter().chain([&self.router]).cloned().collect();
+        tear_down(&namespaces, &mut self.holders);
     }
 }

@@ -17,17 +17,17 @@
 //! it and it is on the import list (and no local node provides it). This file decides what
 //! crosses; it moves no message itself.
 
-use crate::bad::Dropped;
 use crate::config::BridgeConfig;
 use crate::error::ZenohBridgeError;
 use crate::export::{HISTORY_MAX, ServiceOut, TopicOut, export_service, export_topic, is_reliable};
 use crate::import::{TopicIn, import_service, import_topic};
 use crate::keys::{bridge_key, bridges_key};
-use crate::sites::{ANNOUNCE_EVERY, RemoteNode, SITES_SERVICE_PREFIX, SiteInfo, Sites};
+use crate::shared::{Shared, lock};
+use crate::sites::{ANNOUNCE_EVERY, RemoteNode, SITES_SERVICE_PREFIX, SiteInfo};
 use rosy::qos::Durability;
 use rosy::topology::{NodeInfo, ServiceInfo, TopicRole, Topology};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::JoinHandle;
 use zenoh::sample::Locality;
@@ -36,33 +36,6 @@ use zenoh::sample::Locality;
 pub const EXPORTER: &str = "zenoh-bridge";
 /// The name of a bridge's importing node.
 pub const IMPORTER: &str = "zenoh-bridge-in";
-
-/// What the bridge's tasks share.
-pub(crate) struct Shared {
-    pub config: BridgeConfig,
-    pub domain: String,
-    pub session: zenoh::Session,
-    pub exporter: rosy::Node,
-    pub importer: rosy::Node,
-    pub dropped: Dropped,
-    pub sites: Mutex<Sites>,
-    /// Ids of this mesh's nodes: a message whose origin is one of them is already here.
-    local_ids: RwLock<HashSet<String>>,
-}
-
-impl Shared {
-    pub fn is_own_origin(&self, origin: &str) -> bool {
-        !origin.is_empty() && read(&self.local_ids).contains(origin)
-    }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    lock.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A running bridge; it stops when dropped (or [`Bridge::stop`]).
 pub struct Bridge {
@@ -111,16 +84,7 @@ impl Bridge {
         let session = zenoh::open(zenoh_config)
             .await
             .map_err(ZenohBridgeError::zenoh)?;
-        let shared = Arc::new(Shared {
-            domain: exporter.domain_id().to_string(),
-            config,
-            session,
-            exporter,
-            importer,
-            dropped: Dropped::default(),
-            sites: Mutex::new(Sites::default()),
-            local_ids: RwLock::new(HashSet::new()),
-        });
+        let shared = Arc::new(Shared::new(config, session, exporter, importer));
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(hear_sites(shared.clone()).await?));
         let seen = Arc::downgrade(&shared);
@@ -271,11 +235,13 @@ async fn keep_in_step(shared: Arc<Shared>) {
     loop {
         let topology = shared.exporter.topology();
         let local: Vec<&NodeInfo> = topology.nodes().filter(|n| !is_bridge(n)).collect();
-        *shared.local_ids.write().unwrap_or_else(|e| e.into_inner()) = topology
-            .nodes()
-            .map(|n| n.id.clone())
-            .chain([shared.exporter.id(), shared.importer.id()])
-            .collect();
+        shared.set_local_ids(
+            topology
+                .nodes()
+                .map(|n| n.id.clone())
+                .chain([shared.exporter.id(), shared.importer.id()])
+                .collect(),
+        );
         step_topics_out(&shared, &local, &mut running);
         let leader = topology
             .nodes()

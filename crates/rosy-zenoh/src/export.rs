@@ -4,8 +4,8 @@
 //! made to the local service. Nothing here decides which topics or services leave (`bridge`
 //! does) or brings anything in (`import`).
 
-use crate::bridge::Shared;
 use crate::keys::{service_key, topic_key};
+use crate::shared::{Shared, lock};
 use crate::stamp::{CodecName, Stamp, encoding_of};
 use bytes::Bytes;
 use rosy::codec_id::CodecId;
@@ -99,12 +99,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
         if route.reliable {
             qos = qos.reliable();
         }
-        let queryable = shared
-            .session
-            .declare_queryable(key.clone())
-            .allowed_origin(Locality::Remote)
-            .await
-            .map_err(|e| e.to_string())?;
+        let queryable = remote_queryable(shared, &key).await?;
         let kept = history.clone();
         _answering = Some(AbortOnDrop(tokio::spawn(async move {
             while let Ok(query) = queryable.recv_async().await {
@@ -215,12 +210,7 @@ pub async fn export_service(shared: Arc<Shared>, route: ServiceOut) {
 
 async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), String> {
     let key = service_key(&shared.domain, &route.info.name);
-    let queryable = shared
-        .session
-        .declare_queryable(key.clone())
-        .allowed_origin(Locality::Remote)
-        .await
-        .map_err(|e| e.to_string())?;
+    let queryable = remote_queryable(&shared, &key).await?;
     while let Ok(query) = queryable.recv_async().await {
         let shared = shared.clone();
         let service = route.info.name.clone();
@@ -278,8 +268,19 @@ async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), Stri
     Ok(())
 }
 
-fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    lock.lock().unwrap_or_else(|e| e.into_inner())
+/// A queryable on `key` that answers other sessions only (a session's own queries, from its
+/// importing side, never reach its exporting side).
+async fn remote_queryable(
+    shared: &Shared,
+    key: &str,
+) -> Result<zenoh::query::Queryable<zenoh::handlers::FifoChannelHandler<zenoh::query::Query>>, String>
+{
+    shared
+        .session
+        .declare_queryable(key.to_string())
+        .allowed_origin(Locality::Remote)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Whether a local publisher's QoS asks that nothing be lost.

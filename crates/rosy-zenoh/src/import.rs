@@ -4,9 +4,9 @@
 //! of other sites, offered on the mesh by the importing node, each call made as a zenoh query.
 //! Nothing here decides what comes in (`bridge` does) or sends anything out (`export`).
 
-use crate::bridge::Shared;
 use crate::forwarded::Forwarded;
 use crate::keys::{service_key, topic_key};
+use crate::shared::Shared;
 use crate::stamp::{CodecName, Stamp, check_payload, encoding_of};
 use bytes::Bytes;
 use rosy::codec_id::CodecId;

@@ -42,7 +42,7 @@
 //! `stamp` (what travels beside a payload), `pattern` (allow-lists), `bridge` (what crosses,
 //! decided from the topology), `export` and `import` (each way's moving of messages and
 //! calls), `sites` (what each bridge tells the others), `bad` (what is dropped, said once),
-//! `forwarded` (the codec of payloads passed on as they came).
+//! `forwarded` (the codec of payloads passed on as they came), `shared` (what the tasks share).
 
 mod bad;
 mod bridge;
@@ -53,6 +53,7 @@ mod forwarded;
 mod import;
 pub mod keys;
 mod pattern;
+mod shared;
 mod sites;
 mod stamp;
 

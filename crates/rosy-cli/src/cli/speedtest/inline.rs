@@ -3,9 +3,8 @@
 //! message; the receiver's task wakes only at the end of the run, or once a second to notice a
 //! sender gone silent.
 
-use super::recv::{finish, topic_names};
-use super::tally::{Taken, Tally, Usage};
-use super::{SpeedArgs, join, now_ns, reads_shm};
+use super::setup::{SpeedArgs, join, now_ns, reads_shm};
+use super::tally::{Taken, Tally, Usage, finish, topic_names};
 use crate::cli::error::CliError;
 use crate::cli::progress::Spinner;
 use std::sync::{Arc, Mutex};

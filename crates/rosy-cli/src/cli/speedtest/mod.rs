@@ -9,66 +9,19 @@
 
 mod inline;
 mod recv;
+mod setup;
 mod tally;
+
+pub use setup::SpeedArgs;
+use setup::{END, STAMP, join, now_ns};
 
 use tally::{Usage, human_size};
 
 use super::error::CliError;
 use super::progress::Spinner;
 use bytes::{BufMut, BytesMut};
-use recv::topic_names;
-use std::time::{Duration, Instant, SystemTime};
-
-const STAMP: usize = 16;
-const END: u64 = u64::MAX;
-
-#[derive(Debug, clap::Args)]
-pub struct SpeedArgs {
-    /// Use shared memory (same host only).
-    #[arg(long, conflicts_with = "tcp")]
-    pub shm: bool,
-    /// Use TCP even on one host.
-    #[arg(long)]
-    pub tcp: bool,
-    /// Payload bytes per message: 0, 1000, 1kB, 1MB, 1MiB...
-    #[arg(long, default_value = "0", value_parser = rosy::units::parse_size, value_name = "BYTES")]
-    pub message_size: usize,
-    /// How long the sender sends (seconds).
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
-    pub run_time: f64,
-    /// Pause between messages (seconds), to pace the sender to the receiver.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
-    pub sleep_time: f64,
-    /// Sender: wait for N receivers (nodes listening on each topic) before sending.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub receivers: u32,
-    /// Sender: send N messages, then stop (instead of sending for --run-time).
-    #[arg(long, value_name = "N")]
-    pub count: Option<u64>,
-    /// Receiver: time spent on each message (seconds; it sleeps), as a slow subscriber's work:
-    /// shows what the QoS makes of a slow receiver, for it, the sender and other receivers.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = crate::cli::units::parse_seconds)]
-    pub work_time: f64,
-    /// The topic to use.
-    #[arg(long, default_value = "speedtest")]
-    pub topic: String,
-    /// Spread the messages round-robin over N topics (TOPIC/0 .. TOPIC/N-1), to see what many
-    /// topics cost: the report adds each side's /dev/shm bytes, RSS and threads.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub topics: u32,
-    /// Spin instead of sleeping while waiting for shared-memory messages (lowest latency, one
-    /// core busy).
-    #[arg(long)]
-    pub busy_poll: bool,
-    /// Receiver: count each message in an inline handler (`Node::on_message`), on the thread
-    /// that takes it in, rather than in a subscriber's task: one wake-up a message.
-    #[arg(long, conflicts_with = "work_time")]
-    pub inline: bool,
-    /// The receiver's (and sender's) quality of service: `--qos-reliability reliable` makes
-    /// the sender wait for the receiver instead of dropping.
-    #[command(flatten)]
-    pub qos: super::qos_args::QosArgs,
-}
+use std::time::{Duration, Instant};
+use tally::topic_names;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SpeedtestCommand {
@@ -78,46 +31,12 @@ pub enum SpeedtestCommand {
     Recv(SpeedArgs),
 }
 
-fn transport(args: &SpeedArgs) -> rosy::TransportPreference {
-    if args.shm {
-        rosy::TransportPreference::Shm
-    } else if args.tcp {
-        rosy::TransportPreference::Tcp
-    } else {
-        rosy::TransportPreference::Auto
-    }
-}
-
-/// Which transport carried the test: shm when the receiver reads a segment of the topic.
-/// Whether the receiver reads a segment of `topic` now.
-fn reads_shm(node: &rosy::Node, topic: &str) -> bool {
-    node.info().shm_reading.iter().any(|(_, t)| t == topic)
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-/// Joins as `rosy-speedtest-ROLE-PID`: a name of its own, so several receivers each get every
-/// message (same-name listeners would share them).
-async fn join(args: &SpeedArgs, domain: &str, role: &str) -> Result<rosy::Node, CliError> {
-    let name = format!("rosy-speedtest-{role}-{}", std::process::id());
-    Ok(rosy::Node::builder(&name)
-        .domain_id(domain)
-        .transport(transport(args))
-        .shm_busy_poll(args.busy_poll)
-        .queue_capacity(1 << 16)
-        .tool(true)
-        .build()
-        .await?)
-}
-
 pub async fn run(command: SpeedtestCommand, domain: &str, json: bool) -> Result<(), CliError> {
     match command {
         SpeedtestCommand::Send(args) => send(args, domain, json).await,
+        SpeedtestCommand::Recv(args) if args.inline => {
+            inline::recv_inline(args, domain, json).await
+        }
         SpeedtestCommand::Recv(args) => recv::recv(args, domain, json).await,
     }
 }

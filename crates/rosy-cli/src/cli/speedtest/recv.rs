@@ -1,21 +1,11 @@
 //! The receiving side of `rosy speedtest`: one subscriber, or many merged (`--topics`), read
-//! in a loop (`--inline` has a side of its own: `inline`).
+//! in a loop (`--inline` is `inline`'s).
 
-use super::tally::{Report, Taken, Tally, Usage, table};
-use super::{SpeedArgs, join, now_ns, reads_shm};
+use super::setup::{SpeedArgs, join, now_ns, reads_shm};
+use super::tally::{Taken, Tally, Usage, finish, topic_names};
 use crate::cli::error::CliError;
 use crate::cli::progress::Spinner;
 use std::time::Duration;
-
-/// The topics of a run: TOPIC, or TOPIC/0 .. TOPIC/N-1.
-pub fn topic_names(args: &SpeedArgs) -> Vec<String> {
-    if args.topics <= 1 {
-        return vec![args.topic.clone()];
-    }
-    (0..args.topics)
-        .map(|i| format!("{}/{i}", args.topic))
-        .collect()
-}
 
 /// One subscriber, or many merged into one stream (a task each, telling its losses as it goes).
 enum Merged {
@@ -98,9 +88,6 @@ impl Drop for Merged {
 }
 
 pub async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
-    if args.inline {
-        return super::inline::recv_inline(args, domain, json).await;
-    }
     let node = join(&args, domain, "recv").await?;
     let topics = topic_names(&args);
     let mut subscriber = Merged::subscribe(&node, &topics, args.qos.qos(false)).await?;
@@ -170,29 +157,4 @@ pub async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliEr
         domain,
         json,
     )
-}
-
-/// Prints the report (or says nothing arrived).
-pub fn finish(
-    report: Report,
-    usage: &Usage,
-    args: &SpeedArgs,
-    domain: &str,
-    json: bool,
-) -> Result<(), CliError> {
-    if report.messages == 0 {
-        return Err(CliError::Failed(format!(
-            "no message arrived on {:?} (is `rosy speedtest send` running in domain {domain:?}?)",
-            args.topic
-        )));
-    }
-    if json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    } else {
-        print!("{}", table(&report));
-        if args.topics > 1 {
-            println!("{}", usage.line(args.topics));
-        }
-    }
-    Ok(())
 }

@@ -2,7 +2,8 @@
 //! comes (from a subscriber's loop or an inline handler alike), [`Report`] is what it prints.
 //! Nothing here receives anything.
 
-use super::{END, STAMP, SpeedArgs};
+use super::setup::{END, STAMP, SpeedArgs};
+use crate::cli::error::CliError;
 
 /// What the receiver measured.
 #[derive(Debug, serde::Serialize)]
@@ -240,4 +241,39 @@ pub fn table(r: &Report) -> String {
         r.mb_per_s,
         r.lost
     )
+}
+
+/// The topics of a run: TOPIC, or TOPIC/0 .. TOPIC/N-1.
+pub fn topic_names(args: &SpeedArgs) -> Vec<String> {
+    if args.topics <= 1 {
+        return vec![args.topic.clone()];
+    }
+    (0..args.topics)
+        .map(|i| format!("{}/{i}", args.topic))
+        .collect()
+}
+
+/// Prints the report (or says nothing arrived).
+pub fn finish(
+    report: Report,
+    usage: &Usage,
+    args: &SpeedArgs,
+    domain: &str,
+    json: bool,
+) -> Result<(), CliError> {
+    if report.messages == 0 {
+        return Err(CliError::Failed(format!(
+            "no message arrived on {:?} (is `rosy speedtest send` running in domain {domain:?}?)",
+            args.topic
+        )));
+    }
+    if json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        print!("{}", table(&report));
+        if args.topics > 1 {
+            println!("{}", usage.line(args.topics));
+        }
+    }
+    Ok(())
 }
