@@ -72,16 +72,57 @@ fn the_demo_launch_file_runs_the_demos_and_ctrl_c_leaves_no_child() {
     let domain = unique_domain("launch-demo");
     // From the workspace root, as the README says to run it.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The launch file's four `cargo run`s must find their examples built. They are built here
+    // first, in this test's own environment and with the same selection, bounded on its own:
+    // a build is minutes on a loaded machine, and the demos get 60 s below.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "topic_listener",
+            "--example",
+        ])
+        .args(["service_provider", "--example", "topic_sender", "--example"])
+        .arg("service_caller")
+        .current_dir(&root)
+        .env("CARGO_NET_OFFLINE", "true");
+    let mut build = Proc::spawn("cargo build", build);
+    let built = build.wait_exit(Duration::from_secs(900));
+    assert!(
+        built.success(),
+        "the demos did not build: {:?}",
+        build.stderr()
+    );
     let mut launcher = Proc::spawn(
         "launch",
         launch(&domain, &["crates/rosy/examples/launch.yaml"], &root),
     );
     // Four `cargo run`s queue on cargo's lock before the demos start.
     let slow = Duration::from_secs(60);
-    launcher.expect_line(
-        "[topic_listener] Received \"hello world\" on topic=some-topic",
-        slow,
-    );
+    let heard = wait_until(slow, || {
+        launcher.count("[topic_listener] Received \"hello world\" on topic=some-topic") > 0
+    });
+    if !heard {
+        // What the demos' processes were doing, for whoever reads the failure.
+        let ps = Command::new("ps")
+            .args(["-eo", "pid,stat,etime,args"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let demos: Vec<&str> = ps
+            .lines()
+            .filter(|l| l.contains("cargo") || l.contains("examples/"))
+            .collect();
+        panic!(
+            "the listener did not hear the sender within {slow:?}\nstdout: {:?}\nstderr: {:?}\n\
+             processes: {demos:#?}",
+            launcher.stdout(),
+            launcher.stderr()
+        );
+    }
     launcher.expect_line("[service_caller] Result: 4", slow);
     launcher.expect_stderr("[launch] service_caller exited", T);
     launcher.expect_stderr("[launch] topic_sender exited", T);
