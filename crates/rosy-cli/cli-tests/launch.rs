@@ -73,8 +73,9 @@ fn the_demo_launch_file_runs_the_demos_and_ctrl_c_leaves_no_child() {
     // From the workspace root, as the README says to run it.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // The launch file's four `cargo run`s must find their examples built. They are built here
-    // first, in this test's own environment and with the same selection, bounded on its own:
-    // a build is minutes on a loaded machine, and the demos get 60 s below.
+    // first, from the launch file's directory (where `rosy launch` runs them, so cargo selects
+    // the rosy package alone) and in this test's environment, bounded on its own: a build is
+    // minutes on a loaded machine, and the demos get 60 s below.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -87,7 +88,7 @@ fn the_demo_launch_file_runs_the_demos_and_ctrl_c_leaves_no_child() {
         ])
         .args(["service_provider", "--example", "topic_sender", "--example"])
         .arg("service_caller")
-        .current_dir(&root)
+        .current_dir(root.join("crates/rosy/examples"))
         .env("CARGO_NET_OFFLINE", "true");
     let mut build = Proc::spawn("cargo build", build);
     let built = build.wait_exit(Duration::from_secs(900));
