@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
+use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::Locality;
 
@@ -39,8 +40,9 @@ pub struct TopicOut {
 /// The most messages of a latched topic a bridge keeps.
 pub const HISTORY_MAX: usize = 64;
 
-/// A latched topic's last messages, as they left: (payload, codec, stamp).
-type History = Arc<Mutex<VecDeque<(Vec<u8>, CodecId, Vec<u8>)>>>;
+/// A latched topic's last messages, as they left: (payload, codec, stamp). The payload is the
+/// message's own buffer (copied only when a query is answered), the stamp shared.
+type History = Arc<Mutex<VecDeque<(bytes::Bytes, CodecId, ZBytes)>>>;
 
 /// Aborts a task when dropped (the export task's helpers end with it).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -106,7 +108,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
                 let messages: Vec<_> = lock(&kept).iter().cloned().collect();
                 for (payload, codec, stamp) in messages {
                     let _ = query
-                        .reply(query.key_expr().clone(), payload)
+                        .reply(query.key_expr().clone(), payload.to_vec())
                         .encoding(encoding_of(codec))
                         .attachment(stamp)
                         .await;
@@ -119,7 +121,8 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
         .subscriber_with_qos::<()>(&route.topic, qos)
         .await
         .map_err(|e| e.to_string())?;
-    let mut stamps: Vec<(CodecId, Vec<u8>)> = Vec::new();
+    // A stamp per codec the topic's messages come in, made once; each message shares it.
+    let mut stamps: Vec<(CodecId, ZBytes)> = Vec::new();
     let origin = shared.exporter.id();
     let mut put = async |message: rosy::node::Received| {
         if route.history.is_none() && !matching.load(Ordering::Relaxed) {
@@ -137,7 +140,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
                     id: message.codec,
                     name,
                 };
-                let stamp = Stamp::new(&codec, &route.type_name, &origin).to_bytes();
+                let stamp = ZBytes::from(Stamp::new(&codec, &route.type_name, &origin).to_bytes());
                 stamps.push((message.codec, stamp.clone()));
                 stamp
             }
@@ -147,7 +150,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
             if kept.len() == depth {
                 kept.pop_front();
             }
-            kept.push_back((message.payload.to_vec(), message.codec, stamp.clone()));
+            kept.push_back((message.payload.clone(), message.codec, stamp.clone()));
         }
         if !matching.load(Ordering::Relaxed) {
             return;

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use rosy::codec_id::CodecId;
 use rosy::node::{Publisher, Received};
 use rosy::qos::{Durability, Qos};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zenoh::handlers::FifoChannel;
@@ -50,8 +49,8 @@ async fn run_topic(shared: &Shared, route: &TopicIn) -> Result<(), String> {
     let mut incoming = Incoming {
         shared,
         route,
-        publishers: HashMap::new(),
-        last_stamp: None,
+        publishers: Vec::new(),
+        last: None,
     };
     if route.qos.durability == Durability::TransientLocal {
         // Latched: what the other sites' bridges kept of the topic comes first (they answer
@@ -92,75 +91,61 @@ struct Incoming<'a> {
     shared: &'a Shared,
     route: &'a TopicIn,
     /// One publisher per codec and type the topic's samples come in (usually one).
-    publishers: HashMap<(CodecName, String), Publisher<[u8], Forwarded>>,
-    /// A topic's samples carry the same stamp, message after message: it is read once.
-    last_stamp: Option<(Vec<u8>, Stamp)>,
+    publishers: Vec<(PublisherKey, Publisher<[u8], Forwarded>)>,
+    /// A topic's samples carry the same stamp, message after message: it is read, and its
+    /// publisher found, once.
+    last: Option<Accepted>,
+}
+
+/// What a topic's publishers are told apart by: the codec and the type name.
+type PublisherKey = (CodecName, String);
+
+/// A stamp read, with what it decided.
+struct Accepted {
+    /// The attachment it was read from.
+    attachment: Vec<u8>,
+    origin: String,
+    codec: CodecName,
+    /// Its publisher, in `Incoming::publishers`.
+    publisher: usize,
 }
 
 impl Incoming<'_> {
     /// Publishes `sample` on the mesh, or drops it (said once per key and kind). Err only when
     /// the mesh refuses the topic itself.
     async fn take(&mut self, sample: &Sample) -> Result<(), String> {
-        let (shared, route) = (self.shared, self.route);
+        let shared = self.shared;
         let sample_key = sample.key_expr().as_str();
         let attachment = sample.attachment().map(|a| a.to_bytes());
-        let stamp = match &self.last_stamp {
-            Some((bytes, stamp)) if attachment.as_deref() == Some(bytes.as_slice()) => {
-                stamp.clone()
-            }
-            _ => match Stamp::read(attachment.as_deref(), Some(sample.encoding())) {
-                Ok(stamp) => {
-                    if let Some(bytes) = &attachment {
-                        self.last_stamp = Some((bytes.to_vec(), stamp.clone()));
-                    }
-                    stamp
-                }
+        let known = matches!(
+            (&self.last, attachment.as_deref()),
+            (Some(last), Some(bytes)) if last.attachment == bytes
+        );
+        if !known {
+            match self.accept(attachment.as_deref(), sample).await {
+                Ok(accepted) => self.last = Some(accepted),
                 Err(why) => {
                     shared.dropped.drop_one(sample_key, &why);
                     return Ok(());
                 }
-            },
+            }
+        }
+        let Some(last) = &self.last else {
+            return Ok(());
         };
-        if shared.is_own_origin(&stamp.origin) {
+        if shared.is_own_origin(&last.origin) {
             // Sent from this mesh by another of its bridges: it is already here.
             return Ok(());
         }
-        let codec = match stamp.codec() {
-            Ok(codec) => codec,
-            Err(why) => {
+        let payload = sample.payload();
+        if matches!(last.codec.id, CodecId::Json | CodecId::MsgPack) {
+            if let Err(why) = check_payload(last.codec.id, &payload.to_bytes()) {
+                let why = format!("its payload is not {}: {why}", last.codec.name);
                 shared.dropped.drop_one(sample_key, &why);
                 return Ok(());
             }
-        };
-        let payload = sample.payload();
-        if matches!(codec.id, CodecId::Json | CodecId::MsgPack) {
-            if let Err(why) = check_payload(codec.id, &payload.to_bytes()) {
-                shared.dropped.drop_one(
-                    sample_key,
-                    &format!("its payload is not {}: {why}", codec.name),
-                );
-                return Ok(());
-            }
         }
-        let publisher = match self
-            .publishers
-            .entry((codec.clone(), stamp.type_name.clone()))
-        {
-            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::hash_map::Entry::Vacant(entry) => {
-                let type_name = if stamp.type_name.is_empty() {
-                    format!("({} from zenoh)", codec.name)
-                } else {
-                    stamp.type_name.clone()
-                };
-                let publisher = shared
-                    .importer
-                    .encoded_publisher(&route.topic, Forwarded(codec), &type_name, route.qos)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                entry.insert(publisher)
-            }
-        };
+        let publisher = &self.publishers[last.publisher].1;
         // One copy, from zenoh's buffers into the loan (shared memory when same-host nodes
         // listen).
         let mut loan = publisher.loan(payload.len());
@@ -172,10 +157,52 @@ impl Incoming<'_> {
         if let Err(e) = loan.send().await {
             tracing::debug!(
                 "zenoh bridge: a message of {} not sent on: {e}",
-                route.topic
+                self.route.topic
             );
         }
         Ok(())
+    }
+
+    /// Reads a stamp not seen last: its codec, and the publisher of its codec and type (made
+    /// if new). A sample without an attachment (a plain zenoh program's) is read afresh each
+    /// time. Err says why the sample is dropped (a publisher the mesh refuses included).
+    async fn accept(
+        &mut self,
+        attachment: Option<&[u8]>,
+        sample: &Sample,
+    ) -> Result<Accepted, String> {
+        let stamp = Stamp::read(attachment, Some(sample.encoding()))?;
+        let codec = stamp.codec()?;
+        let key = (codec.clone(), stamp.type_name.clone());
+        let publisher = match self.publishers.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                let type_name = if stamp.type_name.is_empty() {
+                    format!("({} from zenoh)", codec.name)
+                } else {
+                    stamp.type_name.clone()
+                };
+                let publisher = self
+                    .shared
+                    .importer
+                    .encoded_publisher(
+                        &self.route.topic,
+                        Forwarded(codec.clone()),
+                        &type_name,
+                        self.route.qos,
+                    )
+                    .await
+                    .map_err(|e| format!("the mesh refuses its publisher: {e}"))?;
+                self.publishers.push((key, publisher));
+                self.publishers.len() - 1
+            }
+        };
+        Ok(Accepted {
+            attachment: attachment.map(<[u8]>::to_vec).unwrap_or_default(),
+            origin: stamp.origin,
+            codec,
+            publisher,
+        })
     }
 }
 
