@@ -128,13 +128,14 @@ impl BridgeConfig {
         Ok(())
     }
 
-    /// The shortest time between two messages of `topic` leaving the site, if it is limited
-    /// (the first matching pattern's limit, in the file's order of patterns).
+    /// The shortest time between two messages of `topic` leaving the site, if it is limited:
+    /// when several patterns match, the lowest of their rates holds.
     pub fn min_period(&self, topic: &str) -> Option<Duration> {
         self.limits
             .iter()
-            .find(|(pattern, limit)| limit.max_rate.is_some() && matches(pattern, topic))
-            .and_then(|(_, limit)| limit.max_rate)
+            .filter(|(pattern, _)| matches(pattern, topic))
+            .filter_map(|(_, limit)| limit.max_rate)
+            .min_by(f64::total_cmp)
             .map(|rate| Duration::from_secs_f64(1.0 / rate))
     }
 
@@ -191,6 +192,13 @@ mod tests {
             Some(Duration::from_millis(200))
         );
         assert_eq!(config.min_period("status"), None);
+        let both =
+            BridgeConfig::from_yaml("limits:\n  camera/*: {max_rate: 5}\n  '**': {max_rate: 2}\n")
+                .unwrap();
+        assert_eq!(
+            both.min_period("camera/front"),
+            Some(Duration::from_millis(500))
+        );
         config.zenoh_config().unwrap();
     }
 

@@ -452,9 +452,13 @@ impl Node {
     /// lidar.wait_for_listener("scan", Duration::from_secs(10)).await?;
     /// let scans = lidar.publisher_with::<[u8], _>("scan", rosy::codec::Raw).await?;
     /// scans.send(&[7u8; 100]).await?;
-    /// while bytes.load(Ordering::Relaxed) < 100 {
-    ///     tokio::time::sleep(Duration::from_millis(5)).await;
-    /// }
+    /// tokio::time::timeout(Duration::from_secs(10), async {
+    ///     while bytes.load(Ordering::Relaxed) < 100 {
+    ///         tokio::time::sleep(Duration::from_millis(5)).await;
+    ///     }
+    /// })
+    /// .await
+    /// .expect("the handler saw the scan");
     /// # Ok(()) }
     /// ```
     pub async fn on_message<F>(
