@@ -1,6 +1,6 @@
 //! QoS from the command line: a transient-local value sent by `rosy topic send` reaches a
 //! `rosy topic echo` started after it was sent; `rosy topic info` shows each endpoint's QoS and
-//! warns about a pair that asks more than it is offered.
+//! warns about a pair that asks more than it is offered; bad QoS values are named.
 
 use crate::rosy;
 use crate::support::{Proc, unique_domain};
@@ -105,6 +105,19 @@ fn qos_options_are_checked_and_shown() {
     let err = bad.stderr().join("\n");
     assert!(
         err.contains("sometimes") && err.contains("best_effort or reliable"),
+        "{err}"
+    );
+    let mut bad = Proc::spawn(
+        "send",
+        rosy(
+            &domain,
+            &["topic", "send", "t", "1", "--qos-when-full", "block"],
+        ),
+    );
+    assert!(!bad.wait_exit(T).success());
+    let err = bad.stderr().join("\n");
+    assert!(
+        err.contains("block") && err.contains("drop_oldest or wait"),
         "{err}"
     );
 }

@@ -149,6 +149,7 @@ pub fn ros2_default_qos() -> Qos {
         history: History::KeepLast(10),
         reliability: Reliability::Reliable,
         durability: Durability::Volatile,
+        ..Qos::default()
     }
 }
 

@@ -57,6 +57,22 @@ pub enum Durability {
     TransientLocal,
 }
 
+/// What a publisher does when a same-host subscriber has not taken the oldest message in its
+/// shared-memory ring and a new one needs its place. A publisher's setting (a subscriber's is
+/// ignored); not a ROS 2 policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WhenFull {
+    /// Takes the oldest message back for the new one: the publisher never waits, and a slow
+    /// best-effort subscriber loses the oldest (counted as lost). The newest always goes.
+    #[default]
+    DropOldest,
+    /// Waits until every same-host subscriber has taken the oldest message (as zenoh's
+    /// blocking publisher does): nothing is lost while readers keep up on average, and the
+    /// publisher goes at their pace. Bounded by the send timeout, after which the oldest is
+    /// taken back after all (best-effort subscribers) and the send goes on.
+    Wait,
+}
+
 /// The quality of service of one publisher or subscriber.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Qos {
@@ -66,6 +82,10 @@ pub struct Qos {
     pub reliability: Reliability,
     /// Whether a late joiner gets messages sent before it joined.
     pub durability: Durability,
+    /// A publisher's choice when a same-host subscriber is behind (absent from older peers'
+    /// announcements: `DropOldest`).
+    #[serde(default)]
+    pub when_full: WhenFull,
 }
 
 impl Default for Qos {
@@ -75,6 +95,7 @@ impl Default for Qos {
             history: History::KeepLast(1024),
             reliability: Reliability::BestEffort,
             durability: Durability::Volatile,
+            when_full: WhenFull::DropOldest,
         }
     }
 }
@@ -111,6 +132,13 @@ impl Qos {
         self
     }
 
+    /// This QoS, for a publisher that waits for its same-host subscribers rather than take back
+    /// a message one of them has not taken yet (see [`WhenFull::Wait`]).
+    pub fn wait_when_full(mut self) -> Qos {
+        self.when_full = WhenFull::Wait;
+        self
+    }
+
     /// This QoS with history `history`.
     pub fn with_history(mut self, history: History) -> Qos {
         self.history = history;
@@ -137,6 +165,11 @@ impl Qos {
             history,
             reliability: self.reliability.max(other.reliability),
             durability: self.durability.max(other.durability),
+            when_full: if self.when_full == WhenFull::Wait {
+                self.when_full
+            } else {
+                other.when_full
+            },
         }
     }
 
@@ -189,6 +222,28 @@ impl std::fmt::Display for Qos {
             History::KeepAll => "keep_all".to_string(),
         };
         write!(f, "{history}, {}, {}", self.reliability, self.durability)
+    }
+}
+
+impl std::fmt::Display for WhenFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WhenFull::DropOldest => "drop_oldest",
+            WhenFull::Wait => "wait",
+        })
+    }
+}
+
+impl std::str::FromStr for WhenFull {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "drop_oldest" | "drop-oldest" => Ok(WhenFull::DropOldest),
+            "wait" => Ok(WhenFull::Wait),
+            _ => Err(format!(
+                "unknown when-full policy {s:?} (expected drop_oldest or wait)"
+            )),
+        }
     }
 }
 
@@ -261,5 +316,37 @@ mod tests {
                 .unwrap_err()
                 .contains("best_effort")
         );
+    }
+
+    #[test]
+    fn a_waiting_publisher_is_the_strongest_and_older_announcements_drop_the_oldest() {
+        let waits = Qos::sensor_data().wait_when_full();
+        assert_eq!(waits.strongest(Qos::default()).when_full, WhenFull::Wait);
+        assert_eq!(Qos::default().strongest(waits).when_full, WhenFull::Wait);
+        assert_eq!(Qos::default().when_full, WhenFull::DropOldest);
+        assert_eq!("wait".parse::<WhenFull>(), Ok(WhenFull::Wait));
+        assert!(
+            "block"
+                .parse::<WhenFull>()
+                .unwrap_err()
+                .contains("drop_oldest")
+        );
+        // A peer of the version before `when_full` announces three fields.
+        #[derive(Serialize)]
+        struct Older {
+            history: History,
+            reliability: Reliability,
+            durability: Durability,
+        }
+        let older = Older {
+            history: History::KeepLast(3),
+            reliability: Reliability::Reliable,
+            durability: Durability::Volatile,
+        };
+        let bytes = rmp_serde::to_vec(&older).unwrap();
+        let read: Qos = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(read, Qos::keep_last(3).reliable());
+        let named = rmp_serde::to_vec_named(&older).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Qos>(&named).unwrap(), read);
     }
 }

@@ -1,6 +1,6 @@
 //! The `--qos-*` options shared by `topic send`, `topic echo`, `bag record` and `speedtest`.
 
-use rosy::qos::{Durability, History, Qos, Reliability};
+use rosy::qos::{Durability, History, Qos, Reliability, WhenFull};
 
 /// Quality of service of the command's publisher or subscriber (ROS 2's names).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -16,6 +16,15 @@ pub struct QosArgs {
     /// --qos-depth messages, while the publisher runs)
     #[arg(long, value_name = "POLICY", value_parser = parse_durability)]
     pub qos_durability: Option<Durability>,
+    /// A publisher's choice when a same-host listener has not taken the oldest message yet:
+    /// drop_oldest (the listener loses it; the sender never waits) or wait (the sender goes
+    /// at the listener's pace, up to its send timeout) [default: drop_oldest]
+    #[arg(long, value_name = "POLICY", value_parser = parse_when_full)]
+    pub qos_when_full: Option<WhenFull>,
+}
+
+fn parse_when_full(s: &str) -> Result<WhenFull, String> {
+    s.parse()
 }
 
 fn parse_reliability(s: &str) -> Result<Reliability, String> {
@@ -33,6 +42,7 @@ impl QosArgs {
         let mut qos = Qos {
             durability,
             reliability: self.qos_reliability.unwrap_or_default(),
+            when_full: self.qos_when_full.unwrap_or_default(),
             ..Qos::default()
         };
         match self.qos_depth {

@@ -466,6 +466,7 @@ mod tests {
                 history: History::KeepLast(1),
                 reliability: Reliability::Reliable,
                 durability: Durability::TransientLocal,
+                ..Qos::default()
             }
         );
         assert!(!config.topics[1].ros2_type.has_rosy_form());

@@ -56,6 +56,11 @@ async fn send(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError>
                     .await?;
             }
         }
+        if args.shm {
+            // Shared memory forced: a message sent before a receiver reads the segment would
+            // reach nobody (and count as lost). Wait for them to read it.
+            setup::wait_for_shm_readers(&node, &topics, Duration::from_secs(30)).await?;
+        }
     }
     let run_time = Duration::from_secs_f64(args.run_time);
     let sleep = Duration::from_secs_f64(args.sleep_time);

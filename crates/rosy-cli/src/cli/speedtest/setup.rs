@@ -2,7 +2,7 @@
 //! payload, how a side joins the mesh, and the clock it stamps with.
 
 use crate::cli::error::CliError;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub const STAMP: usize = 16;
 pub const END: u64 = u64::MAX;
@@ -69,6 +69,33 @@ pub fn transport(args: &SpeedArgs) -> rosy::TransportPreference {
 /// Whether the receiver reads a segment of `topic` now.
 pub fn reads_shm(node: &rosy::Node, topic: &str) -> bool {
     node.info().shm_reading.iter().any(|(_, t)| t == topic)
+}
+
+/// Waits until every listener of each of `topics` reads this node's segment of it.
+pub async fn wait_for_shm_readers(
+    node: &rosy::Node,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<(), CliError> {
+    let me = node.id();
+    let all_read = node
+        .wait_for_topology(timeout, |topology| {
+            topics.iter().all(|topic| {
+                topology
+                    .nodes()
+                    .filter(|n| n.id != me && n.listens_to(topic))
+                    .all(|n| n.shm_reading.iter().any(|(p, t)| *p == me && t == topic))
+            })
+        })
+        .await;
+    if !all_read {
+        return Err(CliError::Failed(format!(
+            "--shm: the receivers did not read this sender's shared memory within {} s (`rosy topic info {}` says why)",
+            timeout.as_secs(),
+            topics[0]
+        )));
+    }
+    Ok(())
 }
 
 pub fn now_ns() -> u64 {

@@ -101,7 +101,8 @@ pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
                     entry.listeners.push(who)
                 }
                 TopicRole::Publish => {
-                    entry.publisher_qos.insert(who.clone(), t.qos.to_string());
+                    let qos = format!("{}, when full: {}", t.qos, t.qos.when_full);
+                    entry.publisher_qos.insert(who.clone(), qos);
                     entry.publishers.push(who)
                 }
             }
@@ -116,4 +117,65 @@ pub fn summarize(topology: &Topology) -> BTreeMap<String, TopicSummary> {
         t.publishers.sort();
     }
     topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rosy::qos::Qos;
+    use rosy::topology::{NodeInfo, TopicInfo};
+
+    fn node(id: &str, role: TopicRole, qos: Qos) -> NodeInfo {
+        NodeInfo {
+            id: id.to_string(),
+            name: format!("node-{id}"),
+            domain: "d".into(),
+            host_id: "h".into(),
+            hostname: "robot".into(),
+            pid: 1,
+            endpoints: vec![],
+            transports: vec!["tcp".into()],
+            topics: vec![TopicInfo {
+                name: "camera/frames".into(),
+                role,
+                codec: rosy::codec::CodecId::Raw,
+                codec_name: "raw".into(),
+                type_name: String::new(),
+                qos,
+            }],
+            services: vec![],
+            version: 1,
+            tool: false,
+            shm_topics: vec![],
+            shm_reading: vec![],
+            shm_problems: vec![],
+            denied: vec![],
+        }
+    }
+
+    #[test]
+    fn a_publisher_shows_what_it_does_when_full_and_a_listener_does_not() {
+        let mut topology = Topology::default();
+        topology.upsert(node(
+            "aaaaaaaa1",
+            TopicRole::Publish,
+            Qos::sensor_data().wait_when_full(),
+        ));
+        topology.upsert(node("bbbbbbbb2", TopicRole::Listen, Qos::sensor_data()));
+        topology.upsert(node("cccccccc3", TopicRole::Publish, Qos::default()));
+        let summary = summarize(&topology);
+        let t = &summary["camera/frames"];
+        let qos: Vec<_> = t.publisher_qos.values().cloned().collect();
+        assert_eq!(
+            qos,
+            [
+                "keep_last(1), best_effort, volatile, when full: wait",
+                "keep_last(1024), best_effort, volatile, when full: drop_oldest"
+            ]
+        );
+        assert_eq!(
+            t.listener_qos.values().collect::<Vec<_>>(),
+            ["keep_last(1), best_effort, volatile"]
+        );
+    }
 }

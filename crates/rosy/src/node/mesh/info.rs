@@ -8,7 +8,7 @@
 
 use super::{Mesh, lock, read, write};
 use crate::codec::{Codec, CodecId, MsgPack};
-use crate::qos::Qos;
+use crate::qos::{Qos, WhenFull};
 use crate::topology::{NodeInfo, TopicInfo, TopicRole, Topology};
 use crate::transport::tcp::frame::{Frame, FrameKind};
 use crate::transport::tcp::link::Link;
@@ -64,7 +64,8 @@ impl Mesh {
     /// and the topic's QoS again when this endpoint asks more than the others.
     pub fn add_topic_role(&self, info: TopicInfo) {
         let publishes = info.role == TopicRole::Publish;
-        let new = {
+        let topic = info.name.clone();
+        let (new, waits) = {
             let mut topics = lock(&self.own_topics);
             let key = (info.name.clone(), info.role);
             let qos = info.qos;
@@ -72,11 +73,15 @@ impl Mesh {
             entry.1.push(qos);
             let first = entry.1.len() == 1;
             let changed = announce_strongest(entry);
+            let waits = entry.0.qos.when_full == WhenFull::Wait;
             if first || changed {
                 self.update_own(|own| self.rebuild_topics(own, &topics));
             }
-            first
+            (first, waits)
         };
+        if publishes {
+            self.set_when_full(&topic, waits);
+        }
         if new && publishes {
             // Same-host listeners may already wait: make the segment they will read now.
             self.sync_shm();
@@ -102,8 +107,23 @@ impl Mesh {
         } else {
             announce_strongest(entry)
         };
+        let waits = topics
+            .get(&key)
+            .is_some_and(|e| e.0.qos.when_full == WhenFull::Wait);
         if changed {
             self.update_own(|own| self.rebuild_topics(own, &topics));
+        }
+        drop(topics);
+        if role == TopicRole::Publish {
+            self.set_when_full(topic, waits);
+        }
+    }
+
+    /// Makes `topic`'s segment wait for its same-host readers, or not, as this node's
+    /// publishers of it ask (the strongest: one that waits makes them all wait).
+    fn set_when_full(&self, topic: &str, waits: bool) {
+        if let Some(routes) = &self.same_host.routes {
+            routes.set_waits_for_readers(topic, waits);
         }
     }
 

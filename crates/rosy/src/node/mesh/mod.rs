@@ -44,6 +44,8 @@ mod shm_attach;
 mod shm_switch;
 #[cfg(test)]
 mod test_nodes;
+#[cfg(test)]
+mod when_full_tests;
 
 use crate::balance::Strategy;
 use crate::error::Error;

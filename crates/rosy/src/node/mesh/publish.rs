@@ -355,9 +355,14 @@ impl Mesh {
             for group in groups {
                 let hashes: SmallVec<[u64; prefix::MAX_RECIPIENTS]> =
                     group.iter().map(|p| p.hash).collect();
-                let sent = self
-                    .wait_for_reader(|| shm.send(topic, codec, &payload, &hashes))
+                let mut sent = self
+                    .wait_for_reader(topic, || shm.send(topic, codec, &payload, &hashes))
                     .await;
+                if matches!(sent, Err(ShmError::ReaderBehind { .. })) {
+                    // Waited the send timeout for a reader: best-effort ones lose the oldest
+                    // after all (a publisher that waits when full); reliable ones still fail.
+                    sent = shm.send_dropping_oldest(topic, codec, &payload, &hashes);
+                }
                 if self.shm_sent(topic, &group, sent, &mut outcome) {
                     by_tcp.extend(group);
                 }
@@ -469,25 +474,35 @@ impl Mesh {
         full
     }
 
-    /// Sends again while a reliable reader of this node's segment has not taken the message
-    /// the next one would overwrite, until it does or the send timeout passes.
+    /// Sends again while a reader this node's segment of `topic` waits for (a reliable one,
+    /// or any when its publishers wait when full) has not taken the message the next one
+    /// would overwrite, until it does or the send timeout passes. Sleeps until a reader moves
+    /// (a futex the readers ring while a writer waits), off the runtime's threads.
     async fn wait_for_reader(
         &self,
+        topic: &str,
         mut send: impl FnMut() -> std::result::Result<(), ShmError>,
     ) -> std::result::Result<(), ShmError> {
         let deadline = std::time::Instant::now() + self.config.send_timeout;
-        let mut tries = 0u32;
+        let segment = self
+            .same_host
+            .routes
+            .as_ref()
+            .and_then(|s| s.segment(topic));
         loop {
-            // A reader a few microseconds behind: let it run; longer, sleep (1 ms timer).
-            if tries < 64 {
-                tokio::task::yield_now().await;
-            } else {
-                tokio::time::sleep(Duration::from_micros(200)).await;
-            }
-            tries += 1;
+            // Announced before the try: a reader moving after it ends the sleep below at once.
+            let waiting = segment.as_ref().map(|s| s.announce_wait());
             match send() {
                 Err(ShmError::ReaderBehind { .. }) if std::time::Instant::now() < deadline => {}
                 other => return other,
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match waiting {
+                Some(waiting) => {
+                    let nap = left.min(Duration::from_millis(50));
+                    off_runtime(move || waiting.sleep(nap)).await;
+                }
+                None => tokio::time::sleep(Duration::from_micros(200)).await,
             }
         }
     }
@@ -520,6 +535,20 @@ impl Mesh {
         }
         let frame = Frame::new(FrameKind::Topic, codec, 0, topic, payload);
         link.send(frame, wait).await
+    }
+}
+
+/// Runs a blocking wait without holding up the runtime's other tasks: in place on a
+/// multi-threaded runtime (its worker hands its tasks over meanwhile), else on the blocking pool.
+async fn off_runtime(wait: impl FnOnce() + Send + 'static) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => {
+            let _ = tokio::task::spawn_blocking(wait).await;
+        }
     }
 }
 

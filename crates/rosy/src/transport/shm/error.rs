@@ -65,9 +65,10 @@ pub enum ShmError {
     /// Subscribers hold every chunk: no room for a new message.
     #[error("every chunk of shared-memory segment {0} is held by subscribers")]
     PoolExhausted(String),
-    /// A reliable reader has not taken the oldest message, which the ring would overwrite.
+    /// A reader the writer waits for (a reliable one, or any when the publisher waits when
+    /// full) has not taken the oldest message, which the ring would overwrite.
     #[error(
-        "reliable subscriber (pid {pid}) of shared-memory segment {name} has not read the oldest message yet"
+        "subscriber (pid {pid}) of shared-memory segment {name} has not read the oldest message yet, and its publisher waits for it"
     )]
     ReaderBehind {
         /// The segment.

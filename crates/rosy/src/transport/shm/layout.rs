@@ -28,7 +28,7 @@ pub const CHUNK_MAGIC: u64 = u64::from_le_bytes(*b"ROSYCHK\x01");
 /// The first 8 bytes of a doorbell file.
 pub const BELL_MAGIC: u64 = u64::from_le_bytes(*b"ROSYBEL\x01");
 /// Bumped whenever the layout changes; a segment of another version is refused.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 /// Bytes reserved for the header: 4 KiB whatever the page size (slots need 16-byte alignment,
 /// not a page of their own).
 pub const HEADER_SIZE: usize = 4096;
@@ -125,6 +125,11 @@ pub struct Header {
     /// Bumped whenever a subscriber registers or leaves, so the writer re-reads the doorbells
     /// it rings only then.
     pub subscribers_version: AtomicU32,
+    /// Bumped by a reader that takes or releases a message while the writer waits for one
+    /// to (a publisher that waits rather than take back); the writer sleeps on it (futex).
+    pub room_word: AtomicU32,
+    /// Writers asleep on `room_word` (0 or 1): readers only bump and wake it when non-zero.
+    pub room_waiters: AtomicU32,
     pub _pad: u32,
     pub subscribers: [SubscriberEntry; MAX_SUBSCRIBERS],
     pub chunks: [ChunkEntry; MAX_CHUNKS],

@@ -8,7 +8,10 @@
 //! - [`ShmSubscriber`] reads them: inline ones copied, chunk ones in place as a [`Sample`]
 //!   borrowing the mapping; the chunk is not reused while the sample lives.
 //! - A slow subscriber loses the oldest messages and counts them ([`ShmSubscriber::lost`]); the
-//!   publisher never waits for anyone; a torn message is never returned.
+//!   publisher never waits for anyone, unless the subscriber asked to be reliable or the
+//!   publisher to wait for every reader ([`ShmPublisher::set_waits_for_readers`]: then
+//!   `ShmError::ReaderBehind`, and [`ShmPublisher::announce_wait`] sleeps until a reader moves);
+//!   a torn message is never returned.
 //! - A subscriber killed while holding samples is found by pid and its chunks reclaimed; a
 //!   killed publisher is noticed (`PublisherGone`) and its segment removed by
 //!   [`remove_stale_segments`].
@@ -57,5 +60,6 @@ pub use housekeeping::{
     PREFIX, node_bytes, remove_stale_segments, rosy_file_domain, segment_bytes, segment_name,
 };
 pub use publisher::{Loan, ShmPublisher};
+pub use ring::RoomWait;
 pub use segment::monotonic_ns;
 pub use subscriber::{Sample, ShmSubscriber};

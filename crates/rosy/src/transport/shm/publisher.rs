@@ -1,14 +1,15 @@
 //! The writing side: [`ShmPublisher`] makes a segment and writes messages into it, small ones
 //! inline in a slot, larger ones in chunk files it sizes to what flows; [`Loan`] is a chunk
 //! handed out to be filled in place. It trims chunk files nobody uses and removes its files
-//! when dropped. It never waits for a best-effort reader, and never reads a message.
+//! when dropped. It waits for a reader only when told to ([`ShmPublisher::set_waits_for_readers`],
+//! or a reader that asked to be reliable), and never reads a message.
 
 use super::config::ShmConfig;
 use super::error::ShmError;
 use super::futex;
 use super::layout;
 use super::pool::{self, ChunkMap, PoolWriter};
-use super::ring::RingWriter;
+use super::ring::{RingWriter, RoomWait};
 use super::segment::{Segment, monotonic_ns};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -36,13 +37,23 @@ impl WriterState {
         let pool = &self.pool;
         let class = pool::size_class(len);
         let usable = (self.pool_bytes / class).clamp(self.pool_chunks, layout::MAX_CHUNKS);
-        let c = match self.ring.allocate_for(|c| pool.fits(c, len), usable) {
+        let allocated = match self.ring.allocate_for(|c| pool.fits(c, len), usable) {
             Err(ShmError::PoolExhausted(_)) if usable < layout::MAX_CHUNKS => {
                 // Subscribers hold every chunk (samples waiting in queues): grow, within bounds.
                 let most = (self.pool_max_bytes / class).clamp(usable, layout::MAX_CHUNKS);
                 // No room to grow (a full /dev/shm) is the error of `prepare` below, not
                 // PoolExhausted: the caller sends that message by TCP instead of losing it.
-                self.ring.allocate_for(|c| pool.fits(c, len), most)?
+                self.ring.allocate_for(|c| pool.fits(c, len), most)
+            }
+            other => other,
+        };
+        let c = match allocated {
+            // A publisher that waits for its readers waits for a sample to go too.
+            Err(ShmError::PoolExhausted(name)) if self.ring.waits_for_readers() => {
+                return Err(ShmError::ReaderBehind {
+                    name,
+                    pid: self.ring.a_holder(),
+                });
             }
             other => other?,
         };
@@ -135,6 +146,38 @@ impl ShmPublisher {
         Ok(())
     }
 
+    /// Makes the ring wait for every reader (`true`: `send` and `loan` fail with
+    /// [`ShmError::ReaderBehind`] rather than take back a message a live reader has not taken;
+    /// [`ShmPublisher::announce_wait`] then sleeps until one does) or only for reliable ones.
+    pub fn set_waits_for_readers(&self, waits: bool) {
+        self.writer().ring.set_waits_for_readers(waits);
+    }
+
+    /// Whether this publisher waits for every reader.
+    pub fn waits_for_readers(&self) -> bool {
+        self.writer().ring.waits_for_readers()
+    }
+
+    /// Announces that the caller is about to wait for a reader to take or release a message.
+    /// Try the send again after this; if it still fails with [`ShmError::ReaderBehind`],
+    /// [`RoomWait::sleep`] returns as soon as a reader moves (or at once if one moved since).
+    pub fn announce_wait(&self) -> RoomWait {
+        RoomWait::announce(self.inner.segment.clone())
+    }
+
+    /// [`ShmPublisher::send_parts`] taking back the oldest message for best-effort readers even
+    /// when this publisher waits for readers (what it does once its wait timed out); reliable
+    /// readers are still waited for.
+    pub fn send_parts_dropping_oldest(&self, tag: u32, parts: &[&[u8]]) -> Result<(), ShmError> {
+        self.check_whole()?;
+        let mut writer = self.writer();
+        let waits = writer.ring.waits_for_readers();
+        writer.ring.set_waits_for_readers(false);
+        let sent = self.send_locked(&mut writer, tag, parts);
+        writer.ring.set_waits_for_readers(waits);
+        sent
+    }
+
     /// Sends `payload` (inline if it fits a slot, else through a chunk).
     pub fn send(&self, tag: u32, payload: &[u8]) -> Result<(), ShmError> {
         self.send_parts(tag, &[payload])
@@ -142,10 +185,18 @@ impl ShmPublisher {
 
     /// Sends the concatenation of `parts` without joining them first.
     pub fn send_parts(&self, tag: u32, parts: &[&[u8]]) -> Result<(), ShmError> {
+        self.check_whole()?;
+        self.send_locked(&mut self.writer(), tag, parts)
+    }
+
+    fn send_locked(
+        &self,
+        writer: &mut WriterState,
+        tag: u32,
+        parts: &[&[u8]],
+    ) -> Result<(), ShmError> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let g = self.inner.segment.geometry();
-        self.check_whole()?;
-        let mut writer = self.writer();
         writer.ring.room_for_reliable()?;
         if len <= g.inline_capacity() {
             writer.ring.publish(tag, len, None, parts);

@@ -1,6 +1,8 @@
 //! The SPMC ring's protocol: one writer, many readers, each with its own cursor; a slow reader
-//! loses the oldest messages (counted), the writer never waits for anyone, and no reader ever
-//! returns a message that was overwritten while it read.
+//! loses the oldest messages (counted), the writer never waits for anyone (but reliable readers,
+//! or every reader when told: it then returns `ReaderBehind` and sleeps on `room_word`, which
+//! readers ring after each take and release), and no reader ever returns a message that was
+//! overwritten while it read.
 //!
 //! Message `s` lives in slot `s % N`. The slot's `seq` is a seqlock: the writer stores `2s+1`,
 //! writes, then stores `2s+2`. A reader expecting `s` accepts the slot only if it sees `2s+2`
@@ -33,6 +35,10 @@ pub struct RingWriter {
     chunk_message: Vec<Option<u64>>,
     /// Chunks loaned out and not yet sent.
     loaned: u64,
+    /// Every reader counts as reliable: the writer never takes back or overwrites a message a
+    /// live reader has not taken (a publisher that waits when full), instead of only readers
+    /// that asked.
+    waits_for_readers: bool,
     /// The doorbells of the subscribers registered with one, as of `bells_version`.
     #[cfg(not(rosy_loom))]
     bells: Vec<(u64, Option<super::bell::Doorbell>)>,
@@ -49,6 +55,7 @@ impl RingWriter {
             slot_chunk: vec![INLINE; g.slot_count],
             chunk_message: vec![None; g.chunk_count],
             loaned: 0,
+            waits_for_readers: false,
             #[cfg(not(rosy_loom))]
             bells: Vec::new(),
             #[cfg(not(rosy_loom))]
@@ -60,6 +67,27 @@ impl RingWriter {
         &self.segment
     }
 
+    /// Makes every reader count as reliable (`true`: the writer waits for them all) or only
+    /// those that asked (`false`).
+    pub fn set_waits_for_readers(&mut self, waits: bool) {
+        self.waits_for_readers = waits;
+    }
+
+    pub fn waits_for_readers(&self) -> bool {
+        self.waits_for_readers
+    }
+
+    /// The pid of a reader holding a chunk (0: none).
+    pub fn a_holder(&self) -> u32 {
+        self.segment
+            .header()
+            .subscribers
+            .iter()
+            // Relaxed: a name for an error message, not a synchronisation.
+            .find(|e| e.held.load(Ordering::Relaxed) != 0)
+            .map_or(0, |e| e.pid.load(Ordering::Relaxed))
+    }
+
     /// Chunks some live reader holds, and the oldest message a live reader may still take.
     /// Readers found dead are unregistered on the way.
     fn readers_state(&self) -> (u64, u64) {
@@ -67,8 +95,8 @@ impl RingWriter {
         (held, oldest_needed)
     }
 
-    /// As `readers_state`, plus the oldest message a reliable reader has not taken yet and its
-    /// pid (`(u64::MAX, 0)`: no reliable reader).
+    /// As `readers_state`, plus the oldest message a reliable reader (any reader, when the
+    /// writer waits for readers) has not taken yet and its pid (`(u64::MAX, 0)`: none).
     fn readers_state_reliable(&self) -> (u64, u64, (u64, u32)) {
         // SYNC POINT held fence: SeqCst, pairs with the reader's SeqCst fence between setting
         // its held bit and re-checking seq. Every seq store this writer made before (2s+1 in
@@ -104,7 +132,10 @@ impl RingWriter {
             oldest_needed = oldest_needed.min(cursor);
             // Relaxed: a flag its reader sets once it is registered; a stale 0 only lets one
             // more message overwrite (as for a best-effort reader).
-            if entry.reliable.load(Ordering::Relaxed) != 0 && cursor < reliable.0 {
+            let waited_for = self.waits_for_readers || entry.reliable.load(Ordering::Relaxed) != 0;
+            // A reader behind is waited for only while it lives (one that died between two
+            // messages holds no chunk, so the reclaim above misses it).
+            if waited_for && cursor < reliable.0 && cursor < self.next && pid_alive(pid) {
                 reliable = (cursor, pid);
             }
         }
@@ -364,6 +395,51 @@ impl RingWriter {
     }
 }
 
+/// Wakes a writer waiting for room (see [`RoomWait`]) after this reader took or released a
+/// message. One load when nobody waits.
+fn tell_waiting_writer(header: &super::layout::Header) {
+    // SYNC POINT room: SeqCst, after the reader's SeqCst cursor store or held release. Pairs
+    // with the writer's SeqCst room_waiters increment before its last look (`RoomWait`): either
+    // this load sees the writer waiting, or the writer's look sees what this reader did.
+    if header.room_waiters.load(Ordering::SeqCst) > 0 {
+        header.room_word.fetch_add(1, Ordering::SeqCst);
+        futex::wake_all(&header.room_word);
+    }
+}
+
+/// A writer about to wait for its readers to make room: announced (so readers wake it) before
+/// its last look at them, then asleep until one takes or releases a message.
+pub struct RoomWait {
+    segment: Arc<Segment>,
+    word: u32,
+}
+
+impl RoomWait {
+    /// Announces the wait. Look at the readers once more after this (a message taken between
+    /// that look and [`RoomWait::sleep`] ends the sleep at once).
+    pub fn announce(segment: Arc<Segment>) -> RoomWait {
+        let header = segment.header();
+        // SYNC POINT room: see `tell_waiting_writer`.
+        header.room_waiters.fetch_add(1, Ordering::SeqCst);
+        let word = header.room_word.load(Ordering::SeqCst);
+        RoomWait { segment, word }
+    }
+
+    /// Sleeps until a reader takes or releases a message, at most `timeout`.
+    pub fn sleep(self, timeout: Duration) {
+        futex::wait(&self.segment.header().room_word, self.word, timeout);
+    }
+}
+
+impl Drop for RoomWait {
+    fn drop(&mut self) {
+        self.segment
+            .header()
+            .room_waiters
+            .fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// What a reader took from the ring.
 pub enum Taken {
     /// A copy of an inline payload.
@@ -452,6 +528,14 @@ impl RingReader {
         self.lost
     }
 
+    /// Makes this registration name `pid` (tests: a reader of a process that died).
+    #[cfg(all(test, not(rosy_loom)))]
+    pub fn fake_pid(&self, pid: u32) {
+        self.segment.header().subscribers[self.entry]
+            .pid
+            .store(pid, Ordering::SeqCst);
+    }
+
     /// Counts `n` messages lost after they were taken (their payload could not be read).
     pub fn count_lost(&mut self, n: u64) {
         self.lost += n;
@@ -466,10 +550,14 @@ impl RingReader {
     /// Takes the next message, if any. Errs only on a corrupt slot.
     pub fn take(&mut self) -> Result<Option<Taken>, ShmError> {
         let taken = self.take_inner();
+        let header = self.segment.header();
         // SYNC POINT cursor: tells the writer which messages this reader is past.
-        self.segment.header().subscribers[self.entry]
+        header.subscribers[self.entry]
             .cursor
             .store(self.next, Ordering::SeqCst);
+        if matches!(taken, Ok(Some(_))) {
+            tell_waiting_writer(header);
+        }
         taken
     }
 
@@ -556,6 +644,7 @@ impl RingReader {
         segment.header().subscribers[entry]
             .held
             .fetch_and(!(1 << chunk), Ordering::SeqCst);
+        tell_waiting_writer(segment.header());
     }
 
     pub fn entry(&self) -> usize {

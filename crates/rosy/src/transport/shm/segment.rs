@@ -332,6 +332,8 @@ mod model {
                 wake_word: zero32(),
                 sleepers: zero32(),
                 subscribers_version: zero32(),
+                room_word: zero32(),
+                room_waiters: zero32(),
                 _pad: 0,
                 subscribers: std::array::from_fn(|_| SubscriberEntry {
                     pid: zero32(),

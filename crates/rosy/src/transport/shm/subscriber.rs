@@ -49,6 +49,12 @@ impl ShmSubscriber {
         self.reader.set_reliable(reliable);
     }
 
+    /// Makes this subscriber's registration name `pid`: a reader of a process that died.
+    #[cfg(test)]
+    pub(super) fn fake_pid(&self, pid: u32) {
+        self.reader.fake_pid(pid);
+    }
+
     /// Spin instead of sleeping in [`ShmSubscriber::wait`]: lowest latency, one core busy.
     pub fn set_busy_poll(&mut self, on: bool) {
         self.busy_poll = on;

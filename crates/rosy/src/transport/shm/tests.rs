@@ -161,6 +161,100 @@ fn a_reliable_subscriber_makes_the_publisher_wait_and_loses_nothing() {
 }
 
 #[test]
+fn a_publisher_that_waits_when_full_waits_for_best_effort_readers_and_is_woken_by_them() {
+    let n = name("waits");
+    let publisher = ShmPublisher::create(&n, &small()).unwrap();
+    publisher.set_waits_for_readers(true);
+    let mut sub = ShmSubscriber::open(&n).unwrap();
+    // Inline: the 8 slots fill, then the ninth waits for the (best-effort) reader.
+    for i in 0..8u32 {
+        publisher.send(i, &[i as u8]).unwrap();
+    }
+    assert!(matches!(
+        publisher.send(8, &[8]),
+        Err(ShmError::ReaderBehind { .. })
+    ));
+    // Asleep until the reader takes one, from another thread.
+    let waiting = publisher.announce_wait();
+    assert!(publisher.send(8, &[8]).is_err(), "nobody moved yet");
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let first = sub.try_recv().unwrap().unwrap().tag();
+        (sub, first)
+    });
+    let start = Instant::now();
+    waiting.sleep(Duration::from_secs(10));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the reader's take woke the writer"
+    );
+    let (mut sub, first) = reader.join().unwrap();
+    assert_eq!(first, 0);
+    publisher.send(8, &[8]).unwrap();
+    // Chunks too: never one the reader has not taken; a released sample wakes a writer as well.
+    let big = [3u8; 1000];
+    let mut sent = 9;
+    let mut received = vec![0];
+    for _ in 0..40 {
+        match publisher.send(sent, &big) {
+            Ok(()) => sent += 1,
+            Err(ShmError::ReaderBehind { .. }) => {
+                received.push(sub.try_recv().unwrap().unwrap().tag())
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Once its wait timed out, the publisher drops the oldest for a best-effort reader.
+    publisher.send_parts_dropping_oldest(sent, &[&big]).unwrap();
+    assert!(
+        publisher.waits_for_readers(),
+        "still waits for the next one"
+    );
+    while let Some(sample) = sub.try_recv().unwrap() {
+        received.push(sample.tag());
+    }
+    assert_eq!(
+        sub.lost(),
+        1,
+        "only the one sent dropping the oldest cost a message"
+    );
+    assert_eq!(received.len() as u32, sent, "{received:?}");
+    assert_eq!(received.last(), Some(&sent));
+    // Told not to wait, it drops the oldest again.
+    publisher.set_waits_for_readers(false);
+    for i in 0..20 {
+        publisher.send(200 + i, &[0]).unwrap();
+    }
+}
+
+#[test]
+fn a_waiting_publisher_does_not_wait_for_a_dead_reader() {
+    let n = name("waits-dead");
+    let publisher = ShmPublisher::create(&n, &small()).unwrap();
+    publisher.set_waits_for_readers(true);
+    let sub = ShmSubscriber::open(&n).unwrap();
+    for i in 0..8u32 {
+        publisher.send(i, &[i as u8]).unwrap();
+    }
+    assert!(publisher.send(8, &[8]).is_err());
+    // A reader process that died between two messages (no chunk held): its entry names a pid
+    // that no longer exists.
+    let dead = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    let mut dead = dead;
+    dead.wait().unwrap();
+    sub.fake_pid(dead_pid);
+    std::mem::forget(sub);
+    for i in 8..30u32 {
+        publisher.send(i, &[i as u8]).unwrap();
+    }
+    // Chunk messages too (the chunk a dead reader never passed is taken back).
+    for i in 30..60u32 {
+        publisher.send(i, &[0u8; 1000]).unwrap();
+    }
+}
+
+#[test]
 fn a_slow_subscriber_loses_the_oldest_and_counts_them() {
     let n = name("slow");
     let publisher = ShmPublisher::create(&n, &small()).unwrap();

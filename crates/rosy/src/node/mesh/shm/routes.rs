@@ -23,6 +23,9 @@ pub(crate) struct ShmRoutes {
     per_topic: HashMap<String, ShmConfig>,
     busy_poll: bool,
     out: Mutex<HashMap<String, Arc<ShmPublisher>>>,
+    /// Topics whose publishers wait for same-host readers rather than drop the oldest
+    /// (`WhenFull::Wait`): their segments, made now or later, wait for every reader.
+    waiting: Mutex<std::collections::HashSet<String>>,
     reader: Mutex<Option<ReaderThread>>,
     /// Segments this node reads (`true`), or is attaching to (`false`: claimed, so no second
     /// attach starts, but not announced: the attach may still fail).
@@ -51,6 +54,7 @@ impl ShmRoutes {
             config,
             busy_poll,
             out: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(Default::default()),
             reader: Mutex::new(None),
             reading: Mutex::new(Default::default()),
         }
@@ -76,8 +80,42 @@ impl ShmRoutes {
             None => self.config.clone(),
         };
         let publisher = ShmPublisher::create(&name, &config)?;
+        publisher.set_waits_for_readers(lock(&self.waiting).contains(topic));
         out.insert(topic.to_string(), Arc::new(publisher));
         Ok(true)
+    }
+
+    /// Whether `topic`'s segment waits for every reader (its publishers' `WhenFull::Wait`).
+    pub fn set_waits_for_readers(&self, topic: &str, waits: bool) {
+        let mut waiting = lock(&self.waiting);
+        if waits {
+            waiting.insert(topic.to_string());
+        } else {
+            waiting.remove(topic);
+        }
+        if let Some(segment) = lock(&self.out).get(topic) {
+            segment.set_waits_for_readers(waits);
+        }
+    }
+
+    /// [`ShmRoutes::send`] once a wait for readers timed out: best-effort readers lose the
+    /// oldest message; reliable ones are still waited for.
+    pub fn send_dropping_oldest(
+        &self,
+        topic: &str,
+        codec: CodecId,
+        payload: &[u8],
+        recipients: &[u64],
+    ) -> Result<(), ShmError> {
+        let Some(segment) = self.segment(topic) else {
+            return Err(ShmError::NotFound(segment_name(
+                &self.domain,
+                &self.own_id,
+                topic,
+            )));
+        };
+        let prefix = prefix(codec, recipients);
+        segment.send_parts_dropping_oldest(codec.to_byte() as u32, &[&prefix, payload])
     }
 
     /// Writes one message for `recipients` (id hashes, at most [`super::prefix::MAX_RECIPIENTS`]).
