@@ -147,3 +147,56 @@ fn paced_run(extra: &[&str]) -> serde_json::Value {
     assert!(report["messages"].as_u64().unwrap() > 200, "{report}");
     report
 }
+
+/// `rosy speedtest serve` and `call` over shared memory, 1,000 calls one after the other (each
+/// side sleeps between them: an answer or a request is what wakes it): every call answered
+/// with its own bytes; each side reports its wake-ups a call (`serve` over the calls it
+/// counted, `call` around each call). Returns (caller, server).
+fn call_run(serve_extra: &[&str]) -> (serde_json::Value, serde_json::Value) {
+    let domain = unique_domain("speed-calls");
+    let mut serve_args = vec!["--json", "speedtest", "serve", "--shm"];
+    serve_args.extend(serve_extra);
+    let mut serve = Proc::spawn("serve", rosy(&domain, &serve_args));
+    let call_args = [
+        "--json",
+        "speedtest",
+        "call",
+        "--shm",
+        "--count",
+        "1000",
+        "--message-size",
+        "100",
+    ];
+    let mut call = Proc::spawn("call", rosy(&domain, &call_args));
+    let report = |p: &mut Proc| -> serde_json::Value {
+        assert!(
+            p.wait_exit(Duration::from_secs(60)).success(),
+            "{:?}",
+            p.stderr()
+        );
+        let line = p.stdout().join("\n");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    let caller = report(&mut call);
+    let server = report(&mut serve);
+    assert_eq!(caller["calls"], 1000, "{caller}");
+    assert_eq!(server["calls"], 1000, "{server}");
+    assert_eq!(server["ended"], true, "{server}");
+    (caller, server)
+}
+
+/// A same-host call to a sleeping provider whose handler answers inline
+/// (`Node::add_service_inline`, `serve --inline`) wakes the provider once (its shared-memory
+/// reader thread runs the handler; a task-run handler costs three), and the caller at most
+/// twice (its reader thread, and its task unless the task's short spin for the answer caught
+/// it: how often it does is a matter of time, so the benchmark reports it, not this test).
+#[test]
+fn a_same_host_call_wakes_an_inline_provider_once() {
+    let (caller, server) = call_run(&["--inline"]);
+    let per = |r: &serde_json::Value| r["wakeups_per_call"].as_f64().unwrap();
+    assert!(
+        per(&server) > 0.5 && per(&server) <= 1.2,
+        "the provider: {server}"
+    );
+    assert!(per(&caller) <= 2.2, "the caller: {caller}");
+}

@@ -607,7 +607,40 @@ impl Node {
         self.mesh().check_own(Verb::Provide, name)?;
         let info = super::service::service_info::<Req, Resp, C>(name, &codec);
         self.mesh()
-            .add_service(info, super::service::erase(codec, handler));
+            .add_service(info, super::service::erase(codec, handler), false);
+        Ok(())
+    }
+
+    /// Hosts service `name` with a handler that answers at once (no `await`): it runs on the
+    /// thread that takes a same-host request in (the node's shared-memory reader thread), not
+    /// in a task, so a sleeping provider is woken once a call instead of twice. Keep it short:
+    /// while it runs, that thread reads no other message. Calls by TCP and from this node run
+    /// it as [`Node::add_service`] does.
+    ///
+    /// ```
+    /// # async fn demo(node: rosy::Node) -> rosy::Result<()> {
+    /// node.add_service_inline("multiply", |(a, b): (i64, i64)| {
+    ///     a.checked_mul(b).ok_or_else(|| rosy::ServiceError::msg("overflow"))
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_service_inline<Req, Resp, F>(&self, name: &str, handler: F) -> Result<()>
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        F: Fn(Req) -> std::result::Result<Resp, ServiceError> + Send + Sync + 'static,
+    {
+        check("service", name)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        self.mesh().check_own(Verb::Provide, name)?;
+        let codec = self.inner.codec;
+        let info = super::service::service_info::<Req, Resp, _>(name, &codec);
+        let handler = move |request: Req| std::future::ready(handler(request));
+        self.mesh()
+            .add_service(info, super::service::erase(codec, handler), true);
         Ok(())
     }
 
@@ -636,7 +669,29 @@ impl Node {
                     .map_err(|e| (crate::transport::tcp::frame::ResponseError::Handler, e.0))
             })
         });
-        self.mesh().add_service(info, erased);
+        self.mesh().add_service(info, erased, false);
+        Ok(())
+    }
+
+    /// [`Node::add_service_encoded`] with a handler that answers at once, run as
+    /// [`Node::add_service_inline`] runs its handler.
+    pub async fn add_service_encoded_inline<F>(&self, info: ServiceInfo, handler: F) -> Result<()>
+    where
+        F: Fn(Received) -> std::result::Result<Received, ServiceError> + Send + Sync + 'static,
+    {
+        check("service", &info.name)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        self.mesh().check_own(Verb::Provide, &info.name)?;
+        let handler = Arc::new(handler);
+        let erased: super::mesh::ErasedHandler = Arc::new(move |codec, payload| {
+            let answer = handler(Received { codec, payload })
+                .map(|answer| (answer.codec, answer.payload))
+                .map_err(|e| (crate::transport::tcp::frame::ResponseError::Handler, e.0));
+            Box::pin(std::future::ready(answer))
+        });
+        self.mesh().add_service(info, erased, true);
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! messages lost (gaps in the sequence plus what its queue dropped). Both exit by themselves.
 //! Latency across hosts needs synchronised clocks; on one host it is exact.
 
+mod call;
 mod inline;
 mod recv;
 mod setup;
@@ -29,6 +30,13 @@ pub enum SpeedtestCommand {
     Send(SpeedArgs),
     /// Receive and report messages/s, latency, bandwidth and losses.
     Recv(SpeedArgs),
+    /// Host service --topic, answering each call with its request, until `call` ends; report
+    /// this side's wake-ups a call.
+    Serve(SpeedArgs),
+    /// Call `serve`'s service one call at a time (--message-size request bytes) for --run-time
+    /// seconds or --count calls, --sleep-time apart; report the round trip (p50, p99) and this
+    /// side's wake-ups a call.
+    Call(SpeedArgs),
 }
 
 pub async fn run(command: SpeedtestCommand, domain: &str, json: bool) -> Result<(), CliError> {
@@ -38,6 +46,8 @@ pub async fn run(command: SpeedtestCommand, domain: &str, json: bool) -> Result<
             inline::recv_inline(args, domain, json).await
         }
         SpeedtestCommand::Recv(args) => recv::recv(args, domain, json).await,
+        SpeedtestCommand::Serve(args) => call::serve(args, domain, json).await,
+        SpeedtestCommand::Call(args) => call::call(args, domain, json).await,
     }
 }
 

@@ -46,7 +46,8 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub busy_poll: bool,
     /// Receiver: count each message in an inline handler (`Node::on_message`), on the thread
-    /// that takes it in, rather than in a subscriber's task: one wake-up a message.
+    /// that takes it in, rather than in a subscriber's task: one wake-up a message. `serve`:
+    /// answer in an inline handler (`Node::add_service_inline`), likewise.
     #[arg(long, conflicts_with = "work_time")]
     pub inline: bool,
     /// The receiver's (and sender's) quality of service: `--qos-reliability reliable` makes

@@ -1,6 +1,7 @@
 //! Inline handlers (`Node::on_message`): every message reaches the handler, in order, over TCP
 //! and shared memory, with no queue between; the handler may publish; transient-local is
-//! refused with a reason.
+//! refused with a reason. Inline services (`Node::add_service_inline`) answer same-host calls,
+//! calls by TCP and the node's own, errors included.
 
 use super::test_nodes::domain;
 use crate::node::Node;
@@ -96,4 +97,57 @@ async fn an_inline_handler_cannot_be_transient_local() {
         panic!("a transient-local inline handler is refused");
     };
     assert!(e.to_string().contains("transient-local"), "{e}");
+}
+
+async fn an_inline_service_answers(transport: TransportPreference) {
+    let domain = domain("inline-service", transport);
+    let (provider, caller) = (
+        node("provider", &domain, transport).await,
+        node("caller", &domain, transport).await,
+    );
+    let on_reader = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = on_reader.clone();
+    provider
+        .add_service_inline("multiply", move |(a, b): (i64, i64)| {
+            if std::thread::current().name() == Some("rosy-shm-reader") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            a.checked_mul(b)
+                .ok_or_else(|| crate::ServiceError::msg(format!("{a} * {b} overflows")))
+        })
+        .await
+        .unwrap();
+    caller
+        .wait_for_service_provider("multiply", T)
+        .await
+        .unwrap();
+    // Many calls: the first go by TCP while shared memory is set up, the later through it.
+    for i in 0..300i64 {
+        let product: i64 = caller.call("multiply", &(i, 3)).await.unwrap();
+        assert_eq!(product, 3 * i);
+    }
+    let overflow = caller.call::<_, i64>("multiply", &(i64::MAX, 2)).await;
+    let Err(e) = overflow else {
+        panic!("an overflow is an error");
+    };
+    assert!(e.to_string().contains("overflows"), "{e}");
+    // The provider calling itself runs the handler too.
+    let own: i64 = provider.call("multiply", &(6, 7)).await.unwrap();
+    assert_eq!(own, 42);
+    // Through shared memory the handler ran on the reader thread that took the request in.
+    let inline = on_reader.load(std::sync::atomic::Ordering::Relaxed);
+    match transport {
+        TransportPreference::Shm => assert!(inline > 200, "{inline} of 300 calls inline"),
+        _ => assert_eq!(inline, 0),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_service_answers_over_tcp() {
+    an_inline_service_answers(TransportPreference::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_service_answers_through_shared_memory() {
+    an_inline_service_answers(TransportPreference::Shm).await;
 }

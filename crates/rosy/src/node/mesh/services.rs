@@ -5,7 +5,7 @@
 //! This file never dials or closes a connection (links') and never picks how bytes travel: a
 //! same-host call goes out through routing's `publish_to`, a TCP one on the provider's link.
 
-use super::calls::{CallEvent, PendingCall, ServiceEntry};
+use super::calls::{AnswerSpin, CallEvent, PendingCall, ServiceEntry};
 use super::served::{Answer, Begin, ReplyTo};
 use super::{BoxFuture, ErasedHandler, Mesh, lock, read, write};
 use crate::codec::CodecId;
@@ -32,10 +32,12 @@ const RESEND_FIRST: Duration = Duration::from_millis(200);
 const RESEND_MAX: Duration = Duration::from_secs(2);
 
 impl Mesh {
-    pub fn add_service(&self, info: ServiceInfo, handler: ErasedHandler) {
+    /// Hosts a service; `inline`: its handler answers at once and runs on the thread that
+    /// takes a same-host request in (see [`ServiceEntry::inline`]).
+    pub fn add_service(&self, info: ServiceInfo, handler: ErasedHandler, inline: bool) {
         self.ensure_request_listener();
         let name = info.name.clone();
-        write(&self.calls.table).insert(name, ServiceEntry { handler });
+        write(&self.calls.table).insert(name, ServiceEntry { handler, inline });
         self.update_own(|own| {
             own.services.retain(|s| s.name != info.name);
             own.services.push(info);
@@ -161,6 +163,7 @@ impl Mesh {
                     resend_after.get_or_insert(RESEND_FIRST);
                 }
                 let event = match resend_after {
+                    None if self.through_shm(&link) => self.spin_for_answer(&mut events).await,
                     None => events.recv().await,
                     Some(after) => match tokio::time::timeout(after, events.recv()).await {
                         Ok(event) => event,
@@ -194,6 +197,34 @@ impl Mesh {
         }))
     }
 
+    /// Waits for a same-host call's first event, spinning briefly first (see [`AnswerSpin`]):
+    /// the task yields to others but its thread does not sleep.
+    async fn spin_for_answer(
+        &self,
+        events: &mut mpsc::UnboundedReceiver<CallEvent>,
+    ) -> Option<CallEvent> {
+        let start = Instant::now();
+        if !lock(&self.calls.spin).worth_it(start) {
+            return events.recv().await;
+        }
+        loop {
+            match events.try_recv() {
+                Ok(event) => {
+                    lock(&self.calls.spin).record(true, Instant::now());
+                    return Some(event);
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) if start.elapsed() < AnswerSpin::FOR => {
+                    tokio::task::yield_now().await;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    lock(&self.calls.spin).record(false, Instant::now());
+                    return events.recv().await;
+                }
+            }
+        }
+    }
+
     fn provider_gone(&self, service: &str) -> Error {
         Error::ProviderGone {
             service: service.to_string(),
@@ -211,13 +242,7 @@ impl Mesh {
         link: &Arc<Link>,
         timeout: Duration,
     ) -> std::result::Result<(), LinkError> {
-        let same_host = self.same_host.routes.is_some() && {
-            let own_host = lock(&self.own).host_id.clone();
-            read(&self.topology)
-                .get(&link.peer.node_id)
-                .is_some_and(|p| p.host_id == own_host && p.transports.iter().any(|t| t == "shm"))
-        };
-        if same_host {
+        if self.through_shm(link) {
             self.ensure_response_listener();
             let request = service_channel::request(id, &self.hello.node_id, service, payload);
             self.publish_to(service_channel::REQUESTS, codec, request, link, timeout)
@@ -225,6 +250,17 @@ impl Mesh {
         } else {
             let frame = Frame::new(FrameKind::Request, codec, id, service, payload.clone());
             link.send(frame, timeout).await
+        }
+    }
+
+    /// Whether calls to `link`'s node go through the internal topics (a same-host node with
+    /// shared memory, this node having it too).
+    fn through_shm(&self, link: &Link) -> bool {
+        self.same_host.routes.is_some() && {
+            let own_host = lock(&self.own).host_id.clone();
+            read(&self.topology)
+                .get(&link.peer.node_id)
+                .is_some_and(|p| p.host_id == own_host && p.transports.iter().any(|t| t == "shm"))
         }
     }
 
@@ -471,9 +507,9 @@ impl Mesh {
         let Some(mesh) = self.me.upgrade() else {
             return;
         };
-        let handler = read(&self.calls.table)
+        let (handler, inline) = read(&self.calls.table)
             .get(&request.service)
-            .map(|s| s.handler.clone());
+            .map_or((None, false), |s| (Some(s.handler.clone()), s.inline));
         let caller_name = link.peer.node_name.clone();
         let run: BoxFuture<Answer> = match handler {
             Some(_) if !self.peer_may(&caller_name, Verb::Call, &request.service) => {
@@ -490,8 +526,20 @@ impl Mesh {
                 Box::pin(async move { Err((ResponseError::NoSuchService, text)) })
             }
         };
-        self.runtime
-            .spawn(mesh.serve_once(request.caller, request.id, run, link, true));
+        let serving = Box::pin(mesh.serve_once(request.caller, request.id, run, link, true));
+        if inline {
+            // Answered from this thread (the shared-memory reader's): no hand-over to the
+            // runtime, one wake-up less a call. Tokio's timers and spawns work inside; a part
+            // that must wait (a full ring) goes on in the runtime, which polls it again.
+            let _runtime = self.runtime.enter();
+            let mut serving = serving;
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if serving.as_mut().poll(&mut cx).is_pending() {
+                self.runtime.spawn(serving);
+            }
+            return;
+        }
+        self.runtime.spawn(serving);
     }
 
     /// Completes the call one same-host answer is for.
