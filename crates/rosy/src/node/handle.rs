@@ -600,11 +600,7 @@ impl Node {
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Resp, ServiceError>> + Send + 'static,
     {
-        check("service", name)?;
-        if self.mesh().is_closed() {
-            return Err(Error::Closed);
-        }
-        self.mesh().check_own(Verb::Provide, name)?;
+        self.may_provide(name)?;
         let info = super::service::service_info::<Req, Resp, C>(name, &codec);
         self.mesh()
             .add_service(info, super::service::erase(codec, handler), false);
@@ -631,11 +627,7 @@ impl Node {
         Resp: Serialize + Send + 'static,
         F: Fn(Req) -> std::result::Result<Resp, ServiceError> + Send + Sync + 'static,
     {
-        check("service", name)?;
-        if self.mesh().is_closed() {
-            return Err(Error::Closed);
-        }
-        self.mesh().check_own(Verb::Provide, name)?;
+        self.may_provide(name)?;
         let codec = self.inner.codec;
         let info = super::service::service_info::<Req, Resp, _>(name, &codec);
         let handler = move |request: Req| std::future::ready(handler(request));
@@ -654,11 +646,7 @@ impl Node {
         F: Fn(Received) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<Received, ServiceError>> + Send + 'static,
     {
-        check("service", &info.name)?;
-        if self.mesh().is_closed() {
-            return Err(Error::Closed);
-        }
-        self.mesh().check_own(Verb::Provide, &info.name)?;
+        self.may_provide(&info.name)?;
         let handler = Arc::new(handler);
         let erased: super::mesh::ErasedHandler = Arc::new(move |codec, payload| {
             let handler = handler.clone();
@@ -679,11 +667,7 @@ impl Node {
     where
         F: Fn(Received) -> std::result::Result<Received, ServiceError> + Send + Sync + 'static,
     {
-        check("service", &info.name)?;
-        if self.mesh().is_closed() {
-            return Err(Error::Closed);
-        }
-        self.mesh().check_own(Verb::Provide, &info.name)?;
+        self.may_provide(&info.name)?;
         let handler = Arc::new(handler);
         let erased: super::mesh::ErasedHandler = Arc::new(move |codec, payload| {
             let answer = handler(Received { codec, payload })
@@ -693,6 +677,16 @@ impl Node {
         });
         self.mesh().add_service(info, erased, true);
         Ok(())
+    }
+
+    /// Whether this node may host service `name` now: a valid name, the node open, the
+    /// domain's ACL allowing it.
+    fn may_provide(&self, name: &str) -> Result<()> {
+        check("service", name)?;
+        if self.mesh().is_closed() {
+            return Err(Error::Closed);
+        }
+        self.mesh().check_own(Verb::Provide, name)
     }
 
     /// Stops hosting `name`. Returns whether it was hosted.

@@ -60,6 +60,12 @@ impl ShmRoutes {
         }
     }
 
+    /// The segment of `topic`, or `NotFound` naming it.
+    fn existing_segment(&self, topic: &str) -> Result<Arc<ShmPublisher>, ShmError> {
+        self.segment(topic)
+            .ok_or_else(|| ShmError::NotFound(segment_name(&self.domain, &self.own_id, topic)))
+    }
+
     /// The segment of `topic`, if this node made one.
     pub fn segment(&self, topic: &str) -> Option<Arc<ShmPublisher>> {
         lock(&self.out).get(topic).cloned()
@@ -107,13 +113,7 @@ impl ShmRoutes {
         payload: &[u8],
         recipients: &[u64],
     ) -> Result<(), ShmError> {
-        let Some(segment) = self.segment(topic) else {
-            return Err(ShmError::NotFound(segment_name(
-                &self.domain,
-                &self.own_id,
-                topic,
-            )));
-        };
+        let segment = self.existing_segment(topic)?;
         let prefix = prefix(codec, recipients);
         segment.send_parts_dropping_oldest(codec.to_byte() as u32, &[&prefix, payload])
     }
@@ -126,13 +126,7 @@ impl ShmRoutes {
         payload: &[u8],
         recipients: &[u64],
     ) -> Result<(), ShmError> {
-        let Some(segment) = self.segment(topic) else {
-            return Err(ShmError::NotFound(segment_name(
-                &self.domain,
-                &self.own_id,
-                topic,
-            )));
-        };
+        let segment = self.existing_segment(topic)?;
         let prefix = prefix(codec, recipients);
         segment.send_parts(codec.to_byte() as u32, &[&prefix, payload])
     }
