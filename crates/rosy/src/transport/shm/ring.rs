@@ -529,7 +529,7 @@ impl RingReader {
     }
 
     /// Makes this registration name `pid` (tests: a reader of a process that died).
-    #[cfg(all(test, not(rosy_loom)))]
+    #[cfg(test)]
     pub fn fake_pid(&self, pid: u32) {
         self.segment.header().subscribers[self.entry]
             .pid
