@@ -24,7 +24,8 @@ pub(crate) struct ShmRoutes {
     busy_poll: bool,
     out: Mutex<HashMap<String, Arc<ShmPublisher>>>,
     /// Topics whose publishers wait for same-host readers rather than drop the oldest
-    /// (`WhenFull::Wait`): their segments, made now or later, wait for every reader.
+    /// (`WhenFull::Wait`): their segments, made now or later, wait for every reader. Locked
+    /// after `out` when both are.
     waiting: Mutex<std::collections::HashSet<String>>,
     reader: Mutex<Option<ReaderThread>>,
     /// Segments this node reads (`true`), or is attaching to (`false`: claimed, so no second
@@ -93,13 +94,15 @@ impl ShmRoutes {
 
     /// Whether `topic`'s segment waits for every reader (its publishers' `WhenFull::Wait`).
     pub fn set_waits_for_readers(&self, topic: &str, waits: bool) {
+        // `out` before `waiting`, as `ensure_segment` takes them.
+        let out = lock(&self.out);
         let mut waiting = lock(&self.waiting);
         if waits {
             waiting.insert(topic.to_string());
         } else {
             waiting.remove(topic);
         }
-        if let Some(segment) = lock(&self.out).get(topic) {
+        if let Some(segment) = out.get(topic) {
             segment.set_waits_for_readers(waits);
         }
     }
