@@ -11,7 +11,8 @@
 //! zenoh_site listen-json TOPIC          prints each JSON message as it came
 //! zenoh_site publish-latched TOPIC TEXT  TEXT once, latched (transient local), then stays
 //! zenoh_site listen-latched TOPIC       prints each string, as a latched listener
-//! zenoh_site provide SERVICE            adds two numbers: (a, b) -> a + b
+//! zenoh_site provide SERVICE [DELAY_MS] adds two numbers: (a, b) -> a + b, answering after
+//!                                       DELAY_MS (default 0)
 //! zenoh_site call SERVICE A B           prints "answer A+B" or "error WHY", then exits
 //! ```
 
@@ -159,10 +160,17 @@ async fn main() {
             }
         }
         "provide" => {
+            let delay = match args.get(2) {
+                Some(ms) => Duration::from_millis(ms.parse().unwrap_or_else(|_| usage())),
+                None => Duration::ZERO,
+            };
             let node = node("site-adder").await;
-            node.add_service(&arg(1), |(a, b): (i64, i64)| async move { Ok(a + b) })
-                .await
-                .unwrap();
+            node.add_service(&arg(1), move |(a, b): (i64, i64)| async move {
+                tokio::time::sleep(delay).await;
+                Ok(a + b)
+            })
+            .await
+            .unwrap();
             println!("ready");
             node.forever().await;
         }
@@ -191,7 +199,7 @@ async fn main() {
 
 fn usage() -> ! {
     fail(
-        "usage: zenoh_site bridge CONFIG | publish TOPIC SIZE HZ | listen TOPIC | publish-json TOPIC HZ | listen-json TOPIC | provide SERVICE | call SERVICE A B",
+        "usage: zenoh_site bridge CONFIG | publish TOPIC SIZE HZ | listen TOPIC | publish-json TOPIC HZ | listen-json TOPIC | provide SERVICE [DELAY_MS] | call SERVICE A B",
     )
 }
 

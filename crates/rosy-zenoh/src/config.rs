@@ -16,6 +16,7 @@
 //!   import: ["map/**"]             # services of other sites callable here
 //! limits:
 //!   camera/image: {max_rate: 5}    # at most 5 messages a second leave, the newest kept
+//! call_timeout: 30                 # seconds a call to another site may take (default 10)
 //! ```
 
 use crate::error::ZenohBridgeError;
@@ -79,7 +80,18 @@ pub struct BridgeConfig {
     /// Per topic pattern.
     #[serde(default)]
     pub limits: BTreeMap<String, TopicLimit>,
+    /// Seconds a call made here to another site's service may take, end to end: the bridge
+    /// that takes the call in at the other site waits as long (default
+    /// [`DEFAULT_CALL_TIMEOUT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_timeout: Option<f64>,
 }
+
+/// How long a call to another site may take when the config does not say.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest call bound a bridge accepts, from its config or from another site's call: a
+/// day (a bound is a wait, and no wait here is meant to outlive that).
+pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 impl BridgeConfig {
     /// Reads a bridge's YAML file.
@@ -106,8 +118,17 @@ impl BridgeConfig {
             && self.services.import.is_empty())
     }
 
-    /// Checks what serde cannot: rates and the zenoh mode.
+    /// Checks what serde cannot: rates, the call timeout and the zenoh mode.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(seconds) = self.call_timeout {
+            if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_CALL_TIMEOUT.as_secs_f64())
+            {
+                return Err(format!(
+                    "call_timeout {seconds} is not a number of seconds above 0 and at most {} (a day)",
+                    MAX_CALL_TIMEOUT.as_secs()
+                ));
+            }
+        }
         for (pattern, limit) in &self.limits {
             if let Some(rate) = limit.max_rate {
                 if !(rate.is_finite() && rate > 0.0) {
@@ -137,6 +158,13 @@ impl BridgeConfig {
             .filter_map(|(_, limit)| limit.max_rate)
             .min_by(f64::total_cmp)
             .map(|rate| Duration::from_secs_f64(1.0 / rate))
+    }
+
+    /// How long a call made here to another site may take.
+    pub fn call_bound(&self) -> Duration {
+        self.call_timeout
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_CALL_TIMEOUT)
     }
 
     /// The zenoh config: the file's (or zenoh's defaults), then mode, endpoints.
@@ -181,9 +209,12 @@ mod tests {
             "zenoh:\n  mode: client\n  connect: [tcp/127.0.0.1:7447]\n\
              topics:\n  export: [\"camera/*\", status]\n  import: [cmd_vel]\n\
              services:\n  export: [add]\n\
-             limits:\n  camera/*: {max_rate: 5}\n",
+             limits:\n  camera/*: {max_rate: 5}\n\
+             call_timeout: 2.5\n",
         )
         .unwrap();
+        assert_eq!(config.call_bound(), Duration::from_millis(2500));
+        assert_eq!(BridgeConfig::default().call_bound(), DEFAULT_CALL_TIMEOUT);
         assert!(config.topics.export.allows("camera/front"));
         assert!(config.topics.import.allows("cmd_vel"));
         assert!(config.services.export.allows("add") && config.services.import.is_empty());
@@ -208,6 +239,10 @@ mod tests {
         assert!(typo.contains("exports"), "{typo}");
         let rate = BridgeConfig::from_yaml("limits:\n  a: {max_rate: 0}\n").unwrap_err();
         assert!(rate.contains("max_rate"), "{rate}");
+        for bad in ["0", "-1", ".nan", "100000"] {
+            let call = BridgeConfig::from_yaml(&format!("call_timeout: {bad}\n")).unwrap_err();
+            assert!(call.contains("call_timeout"), "{call}");
+        }
         let mode = BridgeConfig::from_yaml("zenoh:\n  mode: router\n").unwrap_err();
         assert!(mode.contains("zenohd"), "{mode}");
         let endpoint = BridgeConfig {

@@ -4,6 +4,7 @@
 //! made to the local service. Nothing here decides which topics or services leave (`bridge`
 //! does) or brings anything in (`import`).
 
+use crate::config::MAX_CALL_TIMEOUT;
 use crate::keys::{service_key, topic_key};
 use crate::shared::{Shared, lock};
 use crate::stamp::{CodecName, Stamp, encoding_of};
@@ -18,9 +19,6 @@ use tokio::time::Instant;
 use zenoh::bytes::ZBytes;
 use zenoh::qos::CongestionControl;
 use zenoh::sample::Locality;
-
-/// How long a call from another site may take here.
-pub const CALL_BOUND: Duration = Duration::from_secs(10);
 
 /// A topic that leaves the site, as the bridge found it announced by its local publishers.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,8 +221,9 @@ async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), Stri
                 query.attachment().map(|a| a.to_bytes()).as_deref(),
                 query.encoding(),
             );
-            let codec = match stamp.and_then(|s| s.codec()) {
-                Ok(codec) => codec,
+            let checked = stamp.and_then(|s| Ok((s.codec()?, s.bound(MAX_CALL_TIMEOUT))));
+            let (codec, bound) = match checked {
+                Ok((codec, bound)) => (codec, bound.unwrap_or(shared.config.call_bound())),
                 Err(why) => {
                     shared.dropped.drop_one(&key, &why);
                     let _ = query
@@ -239,7 +238,7 @@ async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), Stri
                 .unwrap_or_default();
             match shared
                 .exporter
-                .call_encoded(&service, codec.id, payload, CALL_BOUND)
+                .call_encoded(&service, codec.id, payload, bound)
                 .await
             {
                 Ok(answer) => {

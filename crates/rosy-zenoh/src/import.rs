@@ -18,8 +18,6 @@ use zenoh::handlers::FifoChannel;
 use zenoh::query::QueryTarget;
 use zenoh::sample::{Locality, Sample};
 
-/// How long a call to another site may take.
-pub const CALL_BOUND: Duration = Duration::from_secs(10);
 /// Samples of a topic waiting for the mesh.
 const ROOM: usize = 64;
 
@@ -240,20 +238,26 @@ async fn call_remote(
         id: request.codec,
         name: request.codec.name().to_string(),
     };
+    let bound = shared.config.call_bound();
     let replies = shared
         .session
         .get(key)
         .payload(request.payload.to_vec())
         .encoding(encoding_of(request.codec))
-        .attachment(Stamp::new(&codec, "", &shared.exporter.id()).to_bytes())
+        .attachment(
+            Stamp::new(&codec, "", &shared.exporter.id())
+                .within(bound)
+                .to_bytes(),
+        )
         .allowed_destination(Locality::Remote)
-        .timeout(CALL_BOUND)
+        .timeout(bound)
         .await
         .map_err(|e| rosy::ServiceError::msg(format!("zenoh: {e}")))?;
     let Ok(reply) = replies.recv_async().await else {
         return Err(rosy::ServiceError::msg(format!(
-            "no site answered a call of {service} through zenoh within {} s",
-            CALL_BOUND.as_secs()
+            "no site answered a call of {service} through zenoh within {:?} (the bridge's \
+             call_timeout)",
+            bound
         )));
     };
     match reply.into_result() {

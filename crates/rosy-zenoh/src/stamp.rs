@@ -1,7 +1,8 @@
 //! What travels beside each payload through zenoh (the sample's attachment, JSON): the rosy
 //! codec the payload is in, its type name, and the node id of the bridge that sent it from its
 //! site (its origin: a bridge never brings back a message whose origin is a node of its own
-//! mesh). The sample's encoding says the codec too, as a MIME type, for plain zenoh programs.
+//! mesh). A call's query says how long its caller's site waits for the answer, so the site
+//! that takes it in waits as long. The sample's encoding says the codec too, as a MIME type, for plain zenoh programs.
 //!
 //! A plain zenoh program may publish with no attachment: its payload is then taken as JSON
 //! when its encoding says `application/json`, else as raw bytes. Nothing here does I/O.
@@ -24,6 +25,9 @@ pub struct Stamp {
     /// The node id of the bridge that sent it from its site.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// A call's: the milliseconds its caller's site waits for the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
 }
 
 /// A codec as the stamp names it: its id and name.
@@ -40,7 +44,20 @@ impl Stamp {
             custom: (codec.id == CodecId::Custom).then_some(true),
             type_name: type_name.to_string(),
             origin: origin.to_string(),
+            within_ms: None,
         }
+    }
+
+    /// The stamp of a call whose caller's site waits `bound` for its answer.
+    pub fn within(mut self, bound: std::time::Duration) -> Self {
+        self.within_ms = Some(u64::try_from(bound.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// How long the caller's site waits, if the stamp says, at most `max`.
+    pub fn bound(&self, max: std::time::Duration) -> Option<std::time::Duration> {
+        self.within_ms
+            .map(|ms| std::time::Duration::from_millis(ms).min(max))
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -63,6 +80,7 @@ impl Stamp {
                     custom: None,
                     type_name: String::new(),
                     origin: String::new(),
+                    within_ms: None,
                 })
             }
         }
@@ -115,6 +133,7 @@ pub fn check_payload(codec: CodecId, payload: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_stamp_goes_and_comes_back() {
@@ -126,6 +145,17 @@ mod tests {
         let read = Stamp::read(Some(&stamp.to_bytes()), None).unwrap();
         assert_eq!(read, stamp);
         assert_eq!(read.codec().unwrap(), codec);
+        assert_eq!(read.bound(Duration::MAX), None);
+        let call = Stamp::new(&codec, "", "abc").within(Duration::from_millis(2500));
+        let read = Stamp::read(Some(&call.to_bytes()), None).unwrap();
+        assert_eq!(
+            read.bound(Duration::from_secs(60)),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            read.bound(Duration::from_secs(1)),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]

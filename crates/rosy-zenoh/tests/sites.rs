@@ -508,3 +508,60 @@ fn a_latched_value_reaches_late_listeners_at_the_other_site() {
         "once each"
     );
 }
+
+/// A call waits as long as the calling site's bridge allows (its `call_timeout`), at both
+/// ends: the bridge that takes the call in waits that long for its provider, though its own
+/// setting is shorter; and no longer: a provider slower than the bound is not waited for,
+/// though the caller itself would have waited.
+#[test]
+fn a_call_waits_as_long_as_the_calling_site_allows_and_no_longer() {
+    let sites = RoutedSites::new();
+    let domain = unique_domain("zenoh-bound");
+    let _router = router(&sites);
+    let _a = bridge(
+        &sites,
+        0,
+        &domain,
+        "bridge-a",
+        "services:\n  export: [slow, slower]\ncall_timeout: 1\n",
+    );
+    let _b = bridge(
+        &sites,
+        1,
+        &domain,
+        "bridge-b",
+        "services:\n  import: [slow, slower]\ncall_timeout: 4\n",
+    );
+    // Answers after 2 s (beyond site 0's own bound, within site 1's) and after 6 s (beyond
+    // site 1's, within the caller's own 10 s).
+    let _slow = site(
+        &sites,
+        0,
+        &domain,
+        "slow adder",
+        &["provide", "slow", "2000"],
+    );
+    let _slower = site(
+        &sites,
+        0,
+        &domain,
+        "slower adder",
+        &["provide", "slower", "6000"],
+    );
+    let mut call = site(&sites, 1, &domain, "caller", &["call", "slow", "40", "2"]);
+    call.wait_exit(T);
+    assert_eq!(
+        call.stdout(),
+        vec!["answer 42"],
+        "stderr: {:?}",
+        call.stderr()
+    );
+    let mut call = site(&sites, 1, &domain, "caller", &["call", "slower", "1", "1"]);
+    call.wait_exit(T);
+    let out = call.stdout();
+    assert!(
+        out.len() == 1 && out[0].starts_with("error"),
+        "a call slower than the calling site's bound fails: {out:?}, stderr {:?}",
+        call.stderr()
+    );
+}

@@ -50,6 +50,7 @@ CONFIG is YAML:
     import: ['map/**']
   limits:
     camera/image: {max_rate: 5}  # messages a second leaving the site; the newest is kept
+  call_timeout: 30             # seconds a call from here to another site may take (default 10)
 
 Flags add to the file's lists.")]
 pub struct BridgeArgs {
@@ -86,6 +87,10 @@ pub struct BridgeArgs {
     /// newest is kept (repeatable).
     #[arg(long = "max-rate", value_name = "TOPIC=HZ")]
     pub max_rate: Vec<String>,
+    /// Seconds a call from this site to another site's service may take (default 10); the
+    /// other site's bridge waits as long for its provider.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub call_timeout: Option<f64>,
     /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub duration: Option<f64>,
@@ -141,6 +146,9 @@ pub fn configure(args: &BridgeArgs) -> Result<BridgeConfig, CliError> {
         config
             .limits
             .insert(topic.to_string(), TopicLimit { max_rate: Some(hz) });
+    }
+    if args.call_timeout.is_some() {
+        config.call_timeout = args.call_timeout;
     }
     config.check().map_err(CliError::Usage)?;
     if !config.carries_anything() {
