@@ -25,6 +25,20 @@ use super::sync::{Ordering, fence};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Whether a look at the readers asks the kernel if each reader's process lives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Pids {
+    /// Registered readers are taken to live: no syscall.
+    Assumed,
+    /// Each reader that matters is asked about (`kill(pid, 0)`); dead ones are unregistered and
+    /// their chunks taken back.
+    Checked,
+}
+
+/// Allocations between two looks that ask whether readers live (besides those that found no
+/// chunk): a dead reader's chunks come back to the pool at least this often.
+const PID_CHECK_EVERY: u64 = 256;
+
 /// The writer's private bookkeeping next to the shared segment.
 pub struct RingWriter {
     segment: Arc<Segment>,
@@ -35,6 +49,8 @@ pub struct RingWriter {
     chunk_message: Vec<Option<u64>>,
     /// Chunks loaned out and not yet sent.
     loaned: u64,
+    /// Chunk allocations made (see [`PID_CHECK_EVERY`]).
+    allocations: u64,
     /// Every reader counts as reliable: the writer never takes back or overwrites a message a
     /// live reader has not taken (a publisher that waits when full), instead of only readers
     /// that asked.
@@ -55,6 +71,7 @@ impl RingWriter {
             slot_chunk: vec![INLINE; g.slot_count],
             chunk_message: vec![None; g.chunk_count],
             loaned: 0,
+            allocations: 0,
             waits_for_readers: false,
             #[cfg(not(rosy_loom))]
             bells: Vec::new(),
@@ -88,16 +105,18 @@ impl RingWriter {
             .map_or(0, |e| e.pid.load(Ordering::Relaxed))
     }
 
-    /// Chunks some live reader holds, and the oldest message a live reader may still take.
-    /// Readers found dead are unregistered on the way.
-    fn readers_state(&self) -> (u64, u64) {
-        let (held, oldest_needed, _) = self.readers_state_reliable();
+    /// Chunks some reader holds, and the oldest message a reader may still take; with
+    /// [`Pids::Checked`], of live readers only, and readers found dead are unregistered on the
+    /// way.
+    fn readers_state(&self, pids: Pids) -> (u64, u64) {
+        let (held, oldest_needed, _) = self.readers_state_reliable(pids);
         (held, oldest_needed)
     }
 
     /// As `readers_state`, plus the oldest message a reliable reader (any reader, when the
     /// writer waits for readers) has not taken yet and its pid (`(u64::MAX, 0)`: none).
-    fn readers_state_reliable(&self) -> (u64, u64, (u64, u32)) {
+    fn readers_state_reliable(&self, pids: Pids) -> (u64, u64, (u64, u32)) {
+        let checked = pids == Pids::Checked;
         // SYNC POINT held fence: SeqCst, pairs with the reader's SeqCst fence between setting
         // its held bit and re-checking seq. Every seq store this writer made before (2s+1 in
         // `publish`, SEQ_DROPPED in `allocate`) is ordered before the held loads below: either
@@ -116,7 +135,7 @@ impl RingWriter {
             }
             // SYNC POINT held: pairs with the reader's SeqCst fetch_or + seq re-check.
             let mask = entry.held.load(Ordering::SeqCst);
-            if mask != 0 && !pid_alive(pid) {
+            if checked && mask != 0 && !pid_alive(pid) {
                 tracing::debug!("reclaiming chunks {mask:#x} of dead subscriber {pid}");
                 // SYNC POINT reclaim: the owner is dead, nobody else stores to this entry but a
                 // new reader after its compare_exchange on pid (which sees our pid store first).
@@ -135,7 +154,11 @@ impl RingWriter {
             let waited_for = self.waits_for_readers || entry.reliable.load(Ordering::Relaxed) != 0;
             // A reader behind is waited for only while it lives (one that died between two
             // messages holds no chunk, so the reclaim above misses it).
-            if waited_for && cursor < reliable.0 && cursor < self.next && pid_alive(pid) {
+            if waited_for
+                && cursor < reliable.0
+                && cursor < self.next
+                && (!checked || pid_alive(pid))
+            {
                 reliable = (cursor, pid);
             }
         }
@@ -149,8 +172,15 @@ impl RingWriter {
         if self.next < slots {
             return Ok(());
         }
-        let (_, _, (cursor, pid)) = self.readers_state_reliable();
-        if cursor <= self.next - slots && pid_alive(pid) {
+        // Whether the reader behind lives is asked only when it would be waited for.
+        let full = |pids| {
+            let (_, _, (cursor, pid)) = self.readers_state_reliable(pids);
+            (cursor <= self.next - slots).then_some(pid)
+        };
+        if full(Pids::Assumed).is_none() {
+            return Ok(());
+        }
+        if let Some(pid) = full(Pids::Checked) {
             return Err(ShmError::ReaderBehind {
                 name: self.segment.name().to_string(),
                 pid,
@@ -182,9 +212,18 @@ impl RingWriter {
         // Chunks found held by a reader that took them while we looked: try another (at most
         // `count` rounds, since each round skips one more).
         let mut skip: u64 = 0;
+        // Readers are taken to live (a syscall each to ask, two or three times a message);
+        // asked when nothing could be allocated, and every PID_CHECK_EVERY allocations so that
+        // a dead reader's chunks come back to the pool before it runs dry.
+        self.allocations = self.allocations.wrapping_add(1);
+        let mut pids = if self.allocations % PID_CHECK_EVERY == 0 {
+            Pids::Checked
+        } else {
+            Pids::Assumed
+        };
         loop {
             let (held, oldest_needed, (reliable_cursor, reliable_pid)) =
-                self.readers_state_reliable();
+                self.readers_state_reliable(pids);
             let busy = |c: usize, this: &Self| {
                 (held | skip) & (1 << c) != 0 || this.loaned & (1 << c) != 0
             };
@@ -199,7 +238,7 @@ impl RingWriter {
                     // Every reader is past message s: nobody will look at its slot for it
                     // again; dropped all the same, in case a reader registered meanwhile.
                     self.drop_message(s);
-                    if self.readers_state().0 & (1 << c) != 0 {
+                    if self.readers_state(pids).0 & (1 << c) != 0 {
                         // A reader holds message s in place (it took it as our look ran).
                         skip |= 1 << c;
                         continue;
@@ -215,6 +254,11 @@ impl RingWriter {
                 .filter(|&(s, _)| s < reliable_cursor)
                 .min();
             let Some((s, c)) = oldest else {
+                if pids == Pids::Assumed {
+                    // A dead reader may be what holds the chunks or is waited for.
+                    pids = Pids::Checked;
+                    continue;
+                }
                 if reliable_cursor < self.next {
                     return Err(ShmError::ReaderBehind {
                         name: self.segment.name().to_string(),
@@ -227,7 +271,7 @@ impl RingWriter {
             self.drop_message(s);
             self.chunk_message[c] = None;
             // Readers might have set their bit between our load and the store: look again.
-            if self.readers_state().0 & (1 << c) != 0 {
+            if self.readers_state(pids).0 & (1 << c) != 0 {
                 skip |= 1 << c;
                 continue;
             }
@@ -252,7 +296,7 @@ impl RingWriter {
     /// Takes chunk `c` back for good if no reader holds it and every reader has passed its
     /// message (its file may then be removed). Returns whether it did.
     pub fn take_back(&mut self, c: usize) -> bool {
-        let (held, oldest_needed) = self.readers_state();
+        let (held, oldest_needed) = self.readers_state(Pids::Checked);
         if held & (1 << c) != 0 || self.loaned & (1 << c) != 0 {
             return false;
         }
@@ -265,7 +309,7 @@ impl RingWriter {
         }
         // A reader may have set its bit between our look and the drop: look again, and keep
         // the chunk loaned-free but unreleased (its file stays) if so.
-        self.readers_state().0 & (1 << c) == 0
+        self.readers_state(Pids::Checked).0 & (1 << c) == 0
     }
 
     /// Gives back a chunk that was allocated but will not be sent.
