@@ -39,7 +39,7 @@ pub struct TopicOut {
 pub const HISTORY_MAX: usize = 64;
 
 /// A latched topic's last messages, as they left: (payload, codec, stamp). The payload is the
-/// message's own buffer (copied only when a query is answered), the stamp shared.
+/// message's own buffer (handed to zenoh as it is when a query is answered), the stamp shared.
 type History = Arc<Mutex<VecDeque<(bytes::Bytes, CodecId, ZBytes)>>>;
 
 /// Aborts a task when dropped (the export task's helpers end with it).
@@ -106,7 +106,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
                 let messages: Vec<_> = lock(&kept).iter().cloned().collect();
                 for (payload, codec, stamp) in messages {
                     let _ = query
-                        .reply(query.key_expr().clone(), payload.to_vec())
+                        .reply(query.key_expr().clone(), ZBytes::from(payload))
                         .encoding(encoding_of(codec))
                         .attachment(stamp)
                         .await;
@@ -154,7 +154,7 @@ async fn run_topic(shared: &Shared, route: &TopicOut) -> Result<(), String> {
             return;
         }
         let sent = publisher
-            .put(message.payload.to_vec())
+            .put(ZBytes::from(message.payload))
             .encoding(encoding_of(message.codec))
             .attachment(stamp)
             .await;
@@ -256,7 +256,7 @@ async fn run_service(shared: Arc<Shared>, route: &ServiceOut) -> Result<(), Stri
                         &shared.exporter.id(),
                     );
                     let _ = query
-                        .reply(query.key_expr().clone(), answer.payload.to_vec())
+                        .reply(query.key_expr().clone(), ZBytes::from(answer.payload))
                         .encoding(encoding_of(answer.codec))
                         .attachment(stamp.to_bytes())
                         .await;

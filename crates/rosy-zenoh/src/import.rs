@@ -242,7 +242,7 @@ async fn call_remote(
     let replies = shared
         .session
         .get(key)
-        .payload(request.payload.to_vec())
+        .payload(zenoh::bytes::ZBytes::from(request.payload))
         .encoding(encoding_of(request.codec))
         .attachment(
             Stamp::new(&codec, "", &shared.exporter.id())
