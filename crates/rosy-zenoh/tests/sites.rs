@@ -67,6 +67,14 @@ fn bridge(sites: &RoutedSites, i: usize, domain: &str, name: &str, yaml: &str) -
     bridge
 }
 
+/// A bridge at each site: `bridge-a` at site 0 with `yaml_a`, `bridge-b` at site 1 with `yaml_b`.
+fn bridges(sites: &RoutedSites, domain: &str, yaml_a: &str, yaml_b: &str) -> [Proc; 2] {
+    [
+        bridge(sites, 0, domain, "bridge-a", yaml_a),
+        bridge(sites, 1, domain, "bridge-b", yaml_b),
+    ]
+}
+
 /// The frames a `listen` process printed, by sequence number: (length, intact).
 fn frames(listener: &Proc) -> BTreeMap<u64, Vec<(usize, bool)>> {
     let mut seen: BTreeMap<u64, Vec<(usize, bool)>> = BTreeMap::new();
@@ -369,18 +377,10 @@ fn a_rate_limit_is_obeyed_over_the_link_and_local_readers_keep_the_full_rate() {
     let sites = RoutedSites::new();
     let domain = unique_domain("zenoh-rate");
     let _router = router(&sites);
-    let _a = bridge(
+    let _bridges = bridges(
         &sites,
-        0,
         &domain,
-        "bridge-a",
         "topics:\n  export: [camera]\nlimits:\n  camera: {max_rate: 5}\n",
-    );
-    let _b = bridge(
-        &sites,
-        1,
-        &domain,
-        "bridge-b",
         "topics:\n  import: [camera]\n",
     );
     let remote = site(&sites, 1, &domain, "remote reader", &["listen", "camera"]);
@@ -426,18 +426,10 @@ fn traffic_resumes_after_the_router_comes_back() {
     let sites = RoutedSites::new();
     let domain = unique_domain("zenoh-restart");
     let mut router_proc = router(&sites);
-    let _a = bridge(
+    let _bridges = bridges(
         &sites,
-        0,
         &domain,
-        "bridge-a",
         "topics:\n  export: [ticks]\n",
-    );
-    let _b = bridge(
-        &sites,
-        1,
-        &domain,
-        "bridge-b",
         "topics:\n  import: [ticks]\n",
     );
     let reader = site(&sites, 1, &domain, "reader", &["listen", "ticks"]);
@@ -476,8 +468,12 @@ fn a_latched_value_reaches_late_listeners_at_the_other_site() {
     let sites = RoutedSites::new();
     let domain = unique_domain("zenoh-latched");
     let _router = router(&sites);
-    let _a = bridge(&sites, 0, &domain, "bridge-a", "topics:\n  export: [map]\n");
-    let _b = bridge(&sites, 1, &domain, "bridge-b", "topics:\n  import: [map]\n");
+    let _bridges = bridges(
+        &sites,
+        &domain,
+        "topics:\n  export: [map]\n",
+        "topics:\n  import: [map]\n",
+    );
     let map = site(
         &sites,
         0,
@@ -518,18 +514,10 @@ fn a_call_waits_as_long_as_the_calling_site_allows_and_no_longer() {
     let sites = RoutedSites::new();
     let domain = unique_domain("zenoh-bound");
     let _router = router(&sites);
-    let _a = bridge(
+    let _bridges = bridges(
         &sites,
-        0,
         &domain,
-        "bridge-a",
         "services:\n  export: [slow, slower]\ncall_timeout: 1\n",
-    );
-    let _b = bridge(
-        &sites,
-        1,
-        &domain,
-        "bridge-b",
         "services:\n  import: [slow, slower]\ncall_timeout: 4\n",
     );
     // Answers after 2 s (beyond site 0's own bound, within site 1's) and after 6 s (beyond
