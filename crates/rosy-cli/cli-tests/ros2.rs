@@ -2,7 +2,7 @@
 //! loopback-only namespace the tests run in; and its refusals of bad input, which need no ROS 2.
 
 use crate::rosy;
-use crate::support::{Proc, only_loopback, rclpy_peer, unique_domain};
+use crate::support::{Proc, only_loopback, rclpy_peer, unique_domain, wait_until};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
@@ -72,12 +72,19 @@ fn topic_echo_of_ros2_topics_through_the_bridge_command_on_demand() {
             .any(|l| l.starts_with("chatter  [msgpack]") && l.ends_with("1 publisher")),
         "{topics}"
     );
-    let nodes = rosy(&domain, &["node", "list"]).output().unwrap();
-    let nodes = String::from_utf8_lossy(&nodes.stdout);
-    assert!(
-        nodes.contains("/rclpy_peer  (ROS 2, seen by ros2-bridge)"),
-        "{nodes}"
-    );
+    // ROS 2 node names reach the bridge on a DDS topic of their own (`ros_discovery_info`),
+    // apart from the endpoints the topic list shows: they may come a little later.
+    let mut listed = String::new();
+    let seen = wait_until(T, || {
+        let nodes = rosy(&domain, &["node", "list"]).output().unwrap();
+        listed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&nodes.stdout),
+            String::from_utf8_lossy(&nodes.stderr)
+        );
+        listed.contains("/rclpy_peer  (ROS 2, seen by ros2-bridge)")
+    });
+    assert!(seen, "{listed}");
     bridge.kill();
 }
 

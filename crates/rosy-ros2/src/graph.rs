@@ -35,7 +35,8 @@ pub struct Ros2Graph {
 pub const GRAPH_SERVICE_PREFIX: &str = "ros2_graph/";
 
 /// The ROS 2 graphs the bridges in `node`'s mesh see, each with the name of the bridge's rosy
-/// node; a bridge that does not answer within `timeout` is left out.
+/// node; a bridge that does not answer within `timeout` is left out, with a warning naming it
+/// (a tool's listing then lacks what that bridge sees, and says so).
 pub async fn ros2_graphs(
     node: &rosy::Node,
     timeout: std::time::Duration,
@@ -56,7 +57,10 @@ pub async fn ros2_graphs(
             .await
         {
             Ok(graph) => graphs.push((bridge, graph)),
-            Err(e) => tracing::debug!("{service}: no ROS 2 graph: {e}"),
+            Err(e) => tracing::warn!(
+                "the ROS 2 bridge {bridge} did not say what it sees of the ROS 2 graph ({e}): \
+                 its ROS 2 nodes and topics are not listed"
+            ),
         }
     }
     graphs
