@@ -2,7 +2,8 @@
 //! codec the payload is in, its type name, and the node id of the bridge that sent it from its
 //! site (its origin: a bridge never brings back a message whose origin is a node of its own
 //! mesh). A call's query says how long its caller's site waits for the answer, so the site
-//! that takes it in waits as long. The sample's encoding says the codec too, as a MIME type, for plain zenoh programs.
+//! that takes it in waits as long. The sample's encoding says the codec too, as a MIME type,
+//! for plain zenoh programs.
 //!
 //! A plain zenoh program may publish with no attachment: its payload is then taken as JSON
 //! when its encoding says `application/json`, else as raw bytes. Nothing here does I/O.
