@@ -14,6 +14,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+# Ctrl-C reaches a program in a terminal with SIGINT at its default, and the demos' tests send
+# SIGINT to stand for it. A shell running pytest in the background without job control (a CI
+# runner's `cmd &`) starts it with SIGINT ignored, and children inherit an ignored signal: the
+# demos would then rightly ignore it. A Python handler here is reset to the default in each child.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 WAIT = 20.0  # seconds: the bound of every wait for a process's line
 
 
