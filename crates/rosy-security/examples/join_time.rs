@@ -3,7 +3,7 @@
 //! the others (every TLS handshake done, in secure mode). Prints one JSON line per round and
 //! mode; `scripts/bench-security` runs it and reports medians and the secure/plain ratio.
 //!
-//!     cargo run --release -p rosy-security --example join_time -- [NODES] [ROUNDS]
+//!     cargo run --release -p rosy-security --example join_time -- [NODES] [ROUNDS] [plain|secure]
 
 use rosy::security::{Guard, SecurityMode};
 use rosy::{Node, TransportPreference};
@@ -64,6 +64,8 @@ async fn main() {
     let rounds: usize = args
         .next()
         .map_or(3, |a| a.parse().expect("ROUNDS is a number"));
+    // `plain` or `secure` runs only that mode (to profile one).
+    let only = args.next();
     let root = std::env::temp_dir().join(format!("rosy-join-time-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let domain = format!("join-time-{}", std::process::id());
@@ -78,6 +80,9 @@ async fn main() {
     };
     for round in 1..=rounds {
         for (mode, guard) in [("plain", Guard::off()), ("secure", secure.clone())] {
+            if only.as_deref().is_some_and(|only| only != mode) {
+                continue;
+            }
             // A domain per run: the next round never meets a node of the last.
             let run_domain = match mode {
                 "secure" => domain.clone(),
