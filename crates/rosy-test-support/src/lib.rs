@@ -217,8 +217,22 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// Kills the child; when the test is failing, shows what it printed last, so a failure
+    /// names what every process of the test was doing (an assertion names one at most).
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            let tail = |lines: Vec<String>| {
+                let from = lines.len().saturating_sub(30);
+                lines[from..].join("\n  ")
+            };
+            eprintln!(
+                "--- {} (last lines)\nstdout:\n  {}\nstderr:\n  {}",
+                self.name,
+                tail(self.stdout()),
+                tail(self.stderr())
+            );
+        }
     }
 }
 
