@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::BytesMut;
-use common::{TestDomain, handshake_both, read, tcp_pair};
+use common::{Attack, Hit, TestDomain, handshake_both, read, tcp_pair};
 use rosy::security::{LinkSecurity, NonBlocking, SecurityError, Session, Side};
 use rosy_security::TlsSecurity;
 use rosy_security::credentials::Credentials;
@@ -191,18 +191,6 @@ async fn a_plain_peer_is_told_apart_from_a_broken_one() {
 
 // --- A sealed session against a man in the middle -------------------------------------------
 
-/// What the proxy does to the dialer's records once armed.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Attack {
-    Nothing,
-    FlipByte,
-    Drop,
-    Duplicate,
-    Reorder,
-    Truncate,
-    Inject,
-}
-
 /// The record (counted from 1 after arming) the attack hits.
 const HIT: usize = 3;
 const MESSAGES: u8 = 6;
@@ -285,34 +273,19 @@ async fn proxy(target: SocketAddr, attack: Attack, tls: bool) -> Proxy {
                 if pending.len() < 5 + len {
                     break;
                 }
-                let mut record: Vec<u8> = pending.drain(..5 + len).collect();
+                let record: Vec<u8> = pending.drain(..5 + len).collect();
                 let mut out: Vec<Vec<u8>> = vec![];
                 if armed2.load(Ordering::SeqCst) {
                     after_arming += 1;
                 }
                 if after_arming == HIT {
-                    match attack {
-                        Attack::Nothing => out.push(record),
-                        Attack::FlipByte => {
-                            record[5 + len / 2] ^= 0x01;
-                            out.push(record);
-                        }
-                        Attack::Drop => {}
-                        Attack::Duplicate => {
-                            out.push(record.clone());
-                            out.push(record);
-                        }
-                        Attack::Reorder => held = Some(record),
-                        Attack::Truncate => {
-                            let _ = server_write.write_all(&record[..5 + len / 2]).await;
+                    match common::hit(attack, record) {
+                        Hit::Send(records) => out.extend(records),
+                        Hit::Hold(r) => held = Some(r),
+                        Hit::Cut(part) => {
+                            let _ = server_write.write_all(&part).await;
                             let _ = server_write.shutdown().await;
                             return;
-                        }
-                        Attack::Inject => {
-                            let mut fake = vec![0x17, 0x03, 0x03, 0x04, 0x00];
-                            fake.extend((0..1024u32).map(|i| (i * 7919 % 251) as u8));
-                            out.push(fake);
-                            out.push(record);
                         }
                     }
                 } else {

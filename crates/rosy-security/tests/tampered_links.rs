@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::TestDomain;
+use common::{Attack, Hit, TestDomain};
 use rosy::Node;
 use rosy::security::{Guard, SecurityMode};
 use std::net::SocketAddr;
@@ -27,16 +27,6 @@ const FILL: u8 = 0x5a;
 /// Messages received before the proxy is armed, and after the link is back.
 const BEFORE: usize = 20;
 const AFTER: usize = 20;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Attack {
-    FlipByte,
-    Drop,
-    Duplicate,
-    Reorder,
-    Truncate,
-    Inject,
-}
 
 /// Message `seq`: its number, then [`FILL`].
 fn payload(seq: u64) -> Vec<u8> {
@@ -131,32 +121,18 @@ async fn forward(
             if pending.len() < 5 + len {
                 break;
             }
-            let mut record: Vec<u8> = pending.drain(..5 + len).collect();
+            let record: Vec<u8> = pending.drain(..5 + len).collect();
             let mut out: Vec<Vec<u8>> = vec![];
             if !done && state.armed.load(Ordering::SeqCst) {
                 done = true;
                 *state.hit_at.lock().unwrap() = Some(Instant::now());
-                match attack.expect("armed only with an attack") {
-                    Attack::FlipByte => {
-                        record[5 + len / 2] ^= 0x01;
-                        out.push(record);
-                    }
-                    Attack::Drop => {}
-                    Attack::Duplicate => {
-                        out.push(record.clone());
-                        out.push(record);
-                    }
-                    Attack::Reorder => held = Some(record),
-                    Attack::Truncate => {
-                        let _ = to.write_all(&record[..5 + len / 2]).await;
+                match common::hit(attack.expect("armed only with an attack"), record) {
+                    Hit::Send(records) => out.extend(records),
+                    Hit::Hold(r) => held = Some(r),
+                    Hit::Cut(part) => {
+                        let _ = to.write_all(&part).await;
                         let _ = to.shutdown().await;
                         return;
-                    }
-                    Attack::Inject => {
-                        let mut fake = vec![0x17, 0x03, 0x03, 0x04, 0x00];
-                        fake.extend((0..1024u32).map(|i| (i * 7919 % 251) as u8));
-                        out.push(fake);
-                        out.push(record);
                     }
                 }
             } else {

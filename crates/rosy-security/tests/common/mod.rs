@@ -148,3 +148,50 @@ impl LinkSecurity for Altered {
         }
     }
 }
+
+/// What a man in the middle does to the first TLS record it hits (the proxies of
+/// `handshakes.rs` and `tampered_links.rs`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Attack {
+    Nothing,
+    FlipByte,
+    Drop,
+    Duplicate,
+    Reorder,
+    Truncate,
+    Inject,
+}
+
+/// What becomes of the record an attack hits.
+pub enum Hit {
+    /// These records go on, in this order.
+    Send(Vec<Vec<u8>>),
+    /// It is held back, to go after the next one.
+    Hold(Vec<u8>),
+    /// Only this first part of it goes, and then the connection is shut.
+    Cut(Vec<u8>),
+}
+
+/// Applies `attack` to `record`, a whole TLS record (a 5-byte header, then its body).
+pub fn hit(attack: Attack, mut record: Vec<u8>) -> Hit {
+    let len = record.len() - 5;
+    match attack {
+        Attack::Nothing => Hit::Send(vec![record]),
+        Attack::FlipByte => {
+            record[5 + len / 2] ^= 0x01;
+            Hit::Send(vec![record])
+        }
+        Attack::Drop => Hit::Send(vec![]),
+        Attack::Duplicate => Hit::Send(vec![record.clone(), record]),
+        Attack::Reorder => Hit::Hold(record),
+        Attack::Truncate => {
+            record.truncate(5 + len / 2);
+            Hit::Cut(record)
+        }
+        Attack::Inject => {
+            let mut fake = vec![0x17, 0x03, 0x03, 0x04, 0x00];
+            fake.extend((0..1024u32).map(|i| (i * 7919 % 251) as u8));
+            Hit::Send(vec![fake, record])
+        }
+    }
+}
