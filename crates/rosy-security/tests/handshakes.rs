@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::BytesMut;
-use common::{Attack, Hit, TestDomain, handshake_both, read, tcp_pair};
+use common::{Attack, TestDomain, handshake_both, read, tcp_pair};
 use rosy::security::{LinkSecurity, NonBlocking, SecurityError, Session, Side};
 use rosy_security::TlsSecurity;
 use rosy_security::credentials::Credentials;
@@ -267,37 +267,17 @@ async fn proxy(target: SocketAddr, attack: Attack, tls: bool) -> Proxy {
                 continue;
             }
             pending.extend_from_slice(&buf[..n]);
-            // Whole records: 5-byte header, then the length it gives.
-            while pending.len() >= 5 {
-                let len = u16::from_be_bytes([pending[3], pending[4]]) as usize;
-                if pending.len() < 5 + len {
-                    break;
-                }
-                let record: Vec<u8> = pending.drain(..5 + len).collect();
-                let mut out: Vec<Vec<u8>> = vec![];
+            while let Some(record) = common::next_record(&mut pending) {
                 if armed2.load(Ordering::SeqCst) {
                     after_arming += 1;
                 }
-                if after_arming == HIT {
-                    match common::hit(attack, record) {
-                        Hit::Send(records) => out.extend(records),
-                        Hit::Hold(r) => held = Some(r),
-                        Hit::Cut(part) => {
-                            let _ = server_write.write_all(&part).await;
-                            let _ = server_write.shutdown().await;
-                            return;
-                        }
-                    }
+                let hit = if after_arming == HIT {
+                    common::hit(attack, record)
                 } else {
-                    out.push(record);
-                    if let Some(h) = held.take() {
-                        out.push(h);
-                    }
-                }
-                for r in out {
-                    if server_write.write_all(&r).await.is_err() {
-                        return;
-                    }
+                    common::untouched(record, &mut held)
+                };
+                if !common::pass_on(&mut server_write, hit, &mut held).await {
+                    return;
                 }
             }
         }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Attack, Hit, TestDomain};
+use common::{Attack, TestDomain};
 use rosy::Node;
 use rosy::security::{Guard, SecurityMode};
 use std::net::SocketAddr;
@@ -115,36 +115,16 @@ async fn forward(
             continue;
         }
         pending.extend_from_slice(&buf[..n]);
-        // Whole records: a 5-byte header, then the length it gives.
-        while pending.len() >= 5 {
-            let len = u16::from_be_bytes([pending[3], pending[4]]) as usize;
-            if pending.len() < 5 + len {
-                break;
-            }
-            let record: Vec<u8> = pending.drain(..5 + len).collect();
-            let mut out: Vec<Vec<u8>> = vec![];
-            if !done && state.armed.load(Ordering::SeqCst) {
+        while let Some(record) = common::next_record(&mut pending) {
+            let hit = if !done && state.armed.load(Ordering::SeqCst) {
                 done = true;
                 *state.hit_at.lock().unwrap() = Some(Instant::now());
-                match common::hit(attack.expect("armed only with an attack"), record) {
-                    Hit::Send(records) => out.extend(records),
-                    Hit::Hold(r) => held = Some(r),
-                    Hit::Cut(part) => {
-                        let _ = to.write_all(&part).await;
-                        let _ = to.shutdown().await;
-                        return;
-                    }
-                }
+                common::hit(attack.expect("armed only with an attack"), record)
             } else {
-                out.push(record);
-                if let Some(h) = held.take() {
-                    out.push(h);
-                }
-            }
-            for r in out {
-                if to.write_all(&r).await.is_err() {
-                    return;
-                }
+                common::untouched(record, &mut held)
+            };
+            if !common::pass_on(&mut to, hit, &mut held).await {
+                return;
             }
         }
     }

@@ -195,3 +195,46 @@ pub fn hit(attack: Attack, mut record: Vec<u8>) -> Hit {
         }
     }
 }
+
+/// Takes the next whole TLS record (a 5-byte header, then the length it gives) off the front
+/// of `pending`, the bytes read so far.
+pub fn next_record(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
+    if pending.len() < 5 {
+        return None;
+    }
+    let len = u16::from_be_bytes([pending[3], pending[4]]) as usize;
+    (pending.len() >= 5 + len).then(|| pending.drain(..5 + len).collect())
+}
+
+/// A record no attack touches: it goes on, and a record held back goes after it.
+pub fn untouched(record: Vec<u8>, held: &mut Option<Vec<u8>>) -> Hit {
+    Hit::Send([Some(record), held.take()].into_iter().flatten().collect())
+}
+
+/// Writes to `to` what `hit` lets through (keeping in `held` what it holds back); `false` once
+/// the connection is over (cut, or the write failed).
+pub async fn pass_on<W: tokio::io::AsyncWrite + Unpin>(
+    to: &mut W,
+    hit: Hit,
+    held: &mut Option<Vec<u8>>,
+) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let records = match hit {
+        Hit::Send(records) => records,
+        Hit::Hold(record) => {
+            *held = Some(record);
+            return true;
+        }
+        Hit::Cut(part) => {
+            let _ = to.write_all(&part).await;
+            let _ = to.shutdown().await;
+            return false;
+        }
+    };
+    for record in records {
+        if to.write_all(&record).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
