@@ -11,6 +11,8 @@ mod common;
 
 use common::{Attack, TestDomain};
 use rosy::Node;
+// Bytes as msgpack bin, so a payload is its bytes on the wire (a run of FILL).
+use rosy::msgs::Blob;
 use rosy::security::{Guard, SecurityMode};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -130,14 +132,27 @@ async fn forward(
     }
 }
 
-/// Rewrites `node`'s registry entry so that it names `via` as its only endpoint.
-fn route_through(node: &Node, domain: &str, via: SocketAddr) {
+/// `node`'s registry entry: its path, its text, and where in the text its endpoints list lies.
+fn entry(node: &Node, domain: &str) -> (std::path::PathBuf, String, std::ops::Range<usize>) {
     let path = rosy::discovery::registry::domain_dir(domain).join(format!("{}.json", node.id()));
     let text = std::fs::read_to_string(&path).expect("the node's registry entry");
     let key = "\"endpoints\":[";
     let start = text.find(key).expect("an endpoints list") + key.len();
     let end = start + text[start..].find(']').expect("the list's end");
-    let rewritten = format!("{}\"{via}\"{}", &text[..start], &text[end..]);
+    (path, text, start..end)
+}
+
+/// The TCP endpoint `node` listens on, from its registry entry.
+fn endpoint(node: &Node, domain: &str) -> SocketAddr {
+    let (_, text, list) = entry(node, domain);
+    let first = text[list].split(',').next().expect("an endpoint");
+    first.trim_matches('"').parse().expect("an address")
+}
+
+/// Rewrites `node`'s registry entry so that it names `via` as its only endpoint.
+fn route_through(node: &Node, domain: &str, via: SocketAddr) {
+    let (path, text, list) = entry(node, domain);
+    let rewritten = format!("{}\"{via}\"{}", &text[..list.start], &text[list.end..]);
     // Written beside, then renamed over, as the node writes it (readers never see half).
     let tmp = path.with_extension("rewrite");
     std::fs::write(&tmp, rewritten).unwrap();
@@ -177,7 +192,7 @@ async fn attacked(attack: Attack, secure: bool) -> (Vec<(u64, bool)>, Arc<ProxyS
     let got: Got = Arc::default();
     let sink = got.clone();
     planner
-        .listen("seq", move |_topic, bytes: serde_bytes_vec::Bytes| {
+        .listen("seq", move |_topic, bytes: Blob| {
             let sink = sink.clone();
             async move {
                 let bytes = bytes.0;
@@ -187,7 +202,7 @@ async fn attacked(attack: Attack, secure: bool) -> (Vec<(u64, bool)>, Arc<ProxyS
         })
         .await
         .unwrap();
-    let target = planner_endpoint(&planner, &domain);
+    let target = endpoint(&planner, &domain);
     let (via, state) = proxy(target, attack, secure).await;
     route_through(&planner, &domain, via);
 
@@ -201,13 +216,10 @@ async fn attacked(attack: Attack, secure: bool) -> (Vec<(u64, bool)>, Arc<ProxyS
         .build()
         .await
         .unwrap();
-    let publisher = camera
-        .publisher::<serde_bytes_vec::Bytes>("seq")
-        .await
-        .unwrap();
+    let publisher = camera.publisher::<Blob>("seq").await.unwrap();
     let sending = tokio::spawn(async move {
         for seq in 0u64.. {
-            let _ = publisher.send(&serde_bytes_vec::Bytes(payload(seq))).await;
+            let _ = publisher.send(&Blob(payload(seq))).await;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
@@ -232,49 +244,6 @@ async fn attacked(attack: Attack, secure: bool) -> (Vec<(u64, bool)>, Arc<ProxyS
     planner.close().await;
     let got = got.lock().unwrap().clone();
     (got, state, at_arming)
-}
-
-/// The TCP endpoint the subscriber's node listens on, from its registry entry.
-fn planner_endpoint(node: &Node, domain: &str) -> SocketAddr {
-    let path = rosy::discovery::registry::domain_dir(domain).join(format!("{}.json", node.id()));
-    let text = std::fs::read_to_string(&path).expect("the node's registry entry");
-    let key = "\"endpoints\":[\"";
-    let start = text.find(key).expect("an endpoint") + key.len();
-    let end = start + text[start..].find('"').expect("the endpoint's end");
-    text[start..end].parse().expect("an address")
-}
-
-/// Raw bytes as msgpack bin, so a payload is its bytes on the wire (a run of FILL).
-mod serde_bytes_vec {
-    use serde::de::{Deserializer, Visitor};
-    use serde::{Deserialize, Serialize, Serializer};
-
-    pub struct Bytes(pub Vec<u8>);
-
-    impl Serialize for Bytes {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(&self.0)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Bytes {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Bytes;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("bytes")
-                }
-                fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
-                    Ok(Bytes(v.to_vec()))
-                }
-                fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Bytes, E> {
-                    Ok(Bytes(v))
-                }
-            }
-            d.deserialize_byte_buf(V)
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
