@@ -237,15 +237,6 @@ fn topics_and_calls_cross_once_each_and_only_what_is_allowed() {
             unique.dedup();
             assert_eq!(sizes, unique, "status {seq} at site {site}: {copies:?}");
         }
-        for size in [64, 65] {
-            assert!(
-                at.values()
-                    .filter(|c| c.iter().any(|c| c.0 == size))
-                    .count()
-                    >= 20,
-                "site {site} hears the {size}-byte status"
-            );
-        }
     };
     // Both sites' status at each site, 20 messages each at least: the local one starts
     // first and comes faster, so a count of both together can be reached by it alone.
