@@ -168,7 +168,7 @@ impl Mesh {
         if current {
             // A peer that stopped reading a segment of ours must be told again when it resumes.
             let own = &self.hello.node_id;
-            if let Some(topics) = lock(&self.same_host.switched).get_mut(&info.id) {
+            if let Some((_, topics)) = lock(&self.same_host.switched).get_mut(&info.id) {
                 topics.retain(|topic| info.shm_reading.iter().any(|(p, t)| p == own && t == topic));
             }
         }

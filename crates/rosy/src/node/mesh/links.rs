@@ -481,6 +481,9 @@ impl FrameSink for Mesh {
                 );
                 link.close();
             }
+            FrameKind::ShmSwitch if frame.id == super::shm_switch::ASK => {
+                self.on_switch_asked(link, frame.name())
+            }
             FrameKind::ShmSwitch => self.open_gate(&link.peer.node_id, frame.name()),
             FrameKind::Hello => link.close(),
         }

@@ -43,6 +43,8 @@ mod shm;
 mod shm_attach;
 mod shm_switch;
 #[cfg(test)]
+mod switch_tests;
+#[cfg(test)]
 mod test_nodes;
 #[cfg(test)]
 mod when_full_tests;

@@ -148,7 +148,10 @@ impl Mesh {
             lock(&self.same_host.gates).entry(key.clone()).or_default();
             let sink: Weak<dyn SegmentSink> = self.me.clone();
             match shm.attach(publisher, topic, sink) {
-                Ok(true) => self.clear_shm_problem(publisher, topic),
+                Ok(true) => {
+                    self.clear_shm_problem(publisher, topic);
+                    self.ask_for_switch(publisher, topic);
+                }
                 Ok(false) => {}
                 Err(e) => {
                     lock(&self.same_host.gates).remove(&key);

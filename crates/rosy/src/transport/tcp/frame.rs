@@ -60,7 +60,8 @@ pub enum FrameKind {
     /// The sender refuses the connection; payload = reason (UTF-8). The connection then closes.
     Reject = 7,
     /// From now on the sender's messages on topic `name` come through shared memory: every
-    /// earlier one was sent on this connection before this frame.
+    /// earlier one was sent on this connection before this frame. With id 1, the other way:
+    /// the sender starts reading the receiver's segment of `name` and asks to be told so.
     ShmSwitch = 8,
 }
 

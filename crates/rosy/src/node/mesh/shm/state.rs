@@ -18,9 +18,11 @@ pub(in crate::node::mesh) struct ShmGate {
 /// only), and the state of the switch from TCP to shared memory per peer and topic.
 pub(in crate::node::mesh) struct SameHost {
     pub(in crate::node::mesh) routes: Option<ShmRoutes>,
-    /// (peer, topic) whose messages this node now sends through shared memory, after telling
-    /// the peer with a `ShmSwitch` frame.
-    pub(in crate::node::mesh) switched: Mutex<HashMap<NodeId, HashSet<String>>>,
+    /// Per peer: the link the `ShmSwitch` frames went on (its id), and the topics whose
+    /// messages this node now sends through shared memory after telling the peer so on it. A
+    /// marker is only as good as its link: one queued on a link replaced by a duplicate may
+    /// never arrive, so another link to the peer starts with no topic switched.
+    pub(in crate::node::mesh) switched: Mutex<HashMap<NodeId, (u64, HashSet<String>)>>,
     /// Per (publisher, topic) read from shared memory: messages held back until the publisher's
     /// `ShmSwitch` arrives by TCP, so none overtakes one still in flight on TCP.
     pub(in crate::node::mesh) gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
