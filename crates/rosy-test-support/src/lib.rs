@@ -222,8 +222,13 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
         if std::thread::panicking() {
+            // ROSY_TEST_TAIL=N shows N lines instead (a process logging at debug level, say).
+            let keep = std::env::var("ROSY_TEST_TAIL")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(30);
             let tail = |lines: Vec<String>| {
-                let from = lines.len().saturating_sub(30);
+                let from = lines.len().saturating_sub(keep);
                 lines[from..].join("\n  ")
             };
             eprintln!(

@@ -327,6 +327,9 @@ impl Mesh {
             }
             links.insert(peer.clone(), link.clone())
         };
+        if let Some(old) = &replaced {
+            tracing::debug!("link {} to {peer} replaces link {}", link.id, old.id);
+        }
         if let Some(old) = replaced {
             old.close();
             self.invalidate_routes();
@@ -557,6 +560,7 @@ impl FrameSink for Mesh {
                 false
             }
         };
+        tracing::debug!("link {} to {peer} closed (current: {was_current})", link.id);
         // Calls waiting on this link go again on the surviving duplicate, or wait a little for
         // a reconnection: they fail only when the provider is gone.
         self.calls_lost_link(link);

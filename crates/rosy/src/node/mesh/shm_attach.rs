@@ -100,6 +100,7 @@ impl Mesh {
         if self.is_closed() {
             return;
         }
+        let _one_at_a_time = lock(&self.same_host.syncing);
         let own_host = lock(&self.own).host_id.clone();
         let publishing: Vec<String> = lock(&self.own_topics)
             .keys()
@@ -149,6 +150,7 @@ impl Mesh {
             let sink: Weak<dyn SegmentSink> = self.me.clone();
             match shm.attach(publisher, topic, sink) {
                 Ok(true) => {
+                    tracing::debug!("reading {topic:?} of {publisher} from shared memory");
                     self.clear_shm_problem(publisher, topic);
                     self.ask_for_switch(publisher, topic);
                 }
@@ -174,14 +176,15 @@ impl Mesh {
         for (publisher, topic) in &before {
             let key = (publisher.clone(), topic.clone());
             if !desired.contains(&key) {
+                tracing::debug!("no longer reading {topic:?} of {publisher} from shared memory");
                 shm.detach(publisher, topic);
                 lock(&self.same_host.gates).remove(&key);
             }
         }
         let reading = shm.reading();
         pending |= desired.iter().any(|key| !reading.contains(key));
-        // Whatever this call changed: another `sync_shm` running beside it may have announced
-        // a state this one has changed since (it announces only what differs).
+        // Whatever this call changed (the reader thread, forgetting a segment whose publisher
+        // ended, announces too: each announces only what differs from the last).
         self.announce_shm_reading();
         // Something could not be made or read yet: `run_discovery` retries once a second
         // until it can; otherwise nothing wakes for shared memory while the node idles.
@@ -218,6 +221,12 @@ impl Mesh {
         let gate = gates
             .entry((publisher.to_string(), topic.to_string()))
             .or_default();
+        if !gate.open {
+            tracing::debug!(
+                "{publisher} switched {topic:?} to shared memory: {} held back delivered",
+                gate.held.len()
+            );
+        }
         gate.open = true;
         for message in gate.held.drain(..) {
             self.deliver_local(topic, message);

@@ -54,6 +54,11 @@ impl Mesh {
             topics.clear();
         }
         topics.insert(topic.to_string());
+        tracing::debug!(
+            "told {} on link {}: {topic:?} comes through shared memory from now on",
+            link.peer.node_id,
+            link.id
+        );
         true
     }
 
@@ -72,6 +77,11 @@ impl Mesh {
         let forgot = lock(&self.same_host.switched)
             .get_mut(&link.peer.node_id)
             .is_some_and(|(_, topics)| topics.remove(topic));
+        tracing::debug!(
+            "{} asks for the switch of {topic:?} on link {} (one was said: {forgot})",
+            link.peer.node_id,
+            link.id
+        );
         if forgot {
             // Routes remember the switch made per peer; built again, they ask the set above.
             self.invalidate_routes();

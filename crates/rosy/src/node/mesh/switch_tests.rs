@@ -141,3 +141,47 @@ async fn a_listener_that_reads_a_segment_again_is_told_the_switch_again() {
     publisher.close().await;
     listener.close().await;
 }
+
+/// A second attach of a segment already read (a detach that removed the claim between another
+/// `sync_shm`'s claim and its attach once did this) reads nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_attached_twice_is_read_once() {
+    let (publisher, listener, sender, mut received, mut seq) = switched_pair("attach-twice").await;
+    let pub_id = publisher.id();
+    let shm = listener.mesh().same_host.routes.as_ref().expect("shm");
+    shm.forget(&pub_id, "t");
+    let sink: std::sync::Weak<dyn super::shm::reader::SegmentSink> = listener.mesh().me.clone();
+    assert!(
+        matches!(shm.attach(&pub_id, "t", sink), Ok(true)),
+        "attached again"
+    );
+    // Whatever was in flight before, then these once each, in order.
+    let first = seq;
+    for _ in 0..50 {
+        sender.send(&seq).await.unwrap();
+        seq += 1;
+    }
+    let mut got = Vec::new();
+    tokio::time::timeout(T, async {
+        while got.last() != Some(&(seq - 1)) {
+            match received.recv().await {
+                Some(n) if n >= first => got.push(n),
+                Some(_) => {}
+                None => break,
+            }
+        }
+    })
+    .await
+    .expect("the last message arrives");
+    // A message read twice arrives twice, the second copy after the last one read once.
+    tokio::time::timeout(Duration::from_millis(300), async {
+        while let Some(n) = received.recv().await {
+            got.push(n);
+        }
+    })
+    .await
+    .ok();
+    assert_eq!(got, (first..seq).collect::<Vec<_>>());
+    publisher.close().await;
+    listener.close().await;
+}

@@ -50,6 +50,13 @@ pub(super) struct Attached {
     pub(super) draining: Option<(Instant, crossbeam::channel::Sender<()>)>,
 }
 
+impl Attached {
+    /// Whether this reads `key`'s segment for good (not draining it before a detach).
+    fn reads(&self, key: &(NodeId, String)) -> bool {
+        self.key == *key && self.draining.is_none()
+    }
+}
+
 pub(super) enum Command {
     Attach(Box<Attached>),
     Detach {
@@ -251,16 +258,22 @@ pub(super) fn read_loop(
     loop {
         for command in inbox.try_iter() {
             match command {
+                // One reader per segment: a second would deliver every message twice.
+                Command::Attach(a) if attached.iter().any(|b| b.reads(&a.key)) => {
+                    tracing::debug!("already reading {}", a.subscriber.name());
+                }
                 Command::Attach(a) => {
                     tracing::debug!("reading {}", a.subscriber.name());
                     attached.push(*a)
                 }
-                Command::Detach { key, done } => match attached.iter_mut().find(|a| a.key == key) {
-                    Some(a) => a.draining = Some((Instant::now() + DRAIN_BOUND, done)),
-                    None => {
-                        let _ = done.send(());
+                Command::Detach { key, done } => {
+                    match attached.iter_mut().find(|a| a.reads(&key)) {
+                        Some(a) => a.draining = Some((Instant::now() + DRAIN_BOUND, done)),
+                        None => {
+                            let _ = done.send(());
+                        }
                     }
-                },
+                }
                 Command::Stop => return,
             }
         }

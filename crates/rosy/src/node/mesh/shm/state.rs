@@ -28,6 +28,10 @@ pub(in crate::node::mesh) struct SameHost {
     pub(in crate::node::mesh) gates: Mutex<HashMap<(NodeId, String), ShmGate>>,
     /// Why shared memory failed, per (publisher, topic); announced as `shm_problems`.
     pub(in crate::node::mesh) problems: Mutex<BTreeMap<(NodeId, String), String>>,
+    /// Held through each `sync_shm`: one at a time. Two at once (a topology change and a new
+    /// subscription) could each see the other's attach as unwanted and undo it, and a detach
+    /// between another's claim and its attach left the segment read twice.
+    pub(in crate::node::mesh) syncing: Mutex<()>,
     /// Notified when `sync_shm` left something to retry.
     pub(in crate::node::mesh) retry: tokio::sync::Notify,
 }
@@ -39,6 +43,7 @@ impl SameHost {
             switched: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
             problems: Mutex::new(BTreeMap::new()),
+            syncing: Mutex::new(()),
             retry: tokio::sync::Notify::new(),
         }
     }
