@@ -15,7 +15,7 @@
 use super::announcement::Announcement;
 use super::config::DiscoveryConfig;
 use super::error::DiscoveryError;
-use super::event::DiscoveryEvent;
+use super::event::{DiscoveryEvent, Source};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -120,24 +120,27 @@ impl MdnsAnnouncer {
                                 continue;
                             }
                             endpoints.sort();
-                            DiscoveryEvent::Seen(Announcement {
-                                id,
-                                name: txt("n").unwrap_or_default(),
-                                domain: domain.clone(),
-                                host_id: txt("h").unwrap_or_default(),
-                                pid: txt("p").and_then(|p| p.parse().ok()).unwrap_or(0),
-                                endpoints,
-                                version: txt("v").and_then(|v| v.parse().ok()).unwrap_or(0),
-                                tool: txt("t").as_deref() == Some("1"),
-                                dial_only: txt("o").as_deref() == Some("1"),
-                            })
+                            DiscoveryEvent::Seen(
+                                Announcement {
+                                    id,
+                                    name: txt("n").unwrap_or_default(),
+                                    domain: domain.clone(),
+                                    host_id: txt("h").unwrap_or_default(),
+                                    pid: txt("p").and_then(|p| p.parse().ok()).unwrap_or(0),
+                                    endpoints,
+                                    version: txt("v").and_then(|v| v.parse().ok()).unwrap_or(0),
+                                    tool: txt("t").as_deref() == Some("1"),
+                                    dial_only: txt("o").as_deref() == Some("1"),
+                                },
+                                Source::Mdns,
+                            )
                         }
                         ServiceEvent::ServiceRemoved(_, fullname) => {
                             let id = fullname.split('.').next().unwrap_or_default().to_string();
                             if id == own_id {
                                 continue;
                             }
-                            DiscoveryEvent::Gone(id)
+                            DiscoveryEvent::Gone(id, Source::Mdns)
                         }
                         _ => continue,
                     };

@@ -29,7 +29,7 @@ pub mod registry;
 pub use announcement::Announcement;
 pub use config::{DiscoveryConfig, SecureDiscovery};
 pub use error::DiscoveryError;
-pub use event::DiscoveryEvent;
+pub use event::{DiscoveryEvent, Source};
 
 use tokio::sync::mpsc;
 

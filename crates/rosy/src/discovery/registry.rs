@@ -17,7 +17,7 @@
 
 use super::announcement::Announcement;
 use super::error::DiscoveryError;
-use super::event::DiscoveryEvent;
+use super::event::{DiscoveryEvent, Source};
 use super::host::shm_dir;
 use rustix::fs::inotify;
 use serde::{Deserialize, Serialize};
@@ -455,7 +455,9 @@ fn scan(
         );
         if let Some(a) = announcement {
             if previous.and_then(|p| p.announcement).as_ref() != Some(&a) {
-                events.send(DiscoveryEvent::Seen(a)).map_err(|_| ())?;
+                events
+                    .send(DiscoveryEvent::Seen(a, Source::Registry))
+                    .map_err(|_| ())?;
             }
         }
     }
@@ -466,7 +468,9 @@ fn scan(
         .collect();
     for id in gone {
         if known.remove(&id).and_then(|k| k.announcement).is_some() {
-            events.send(DiscoveryEvent::Gone(id)).map_err(|_| ())?;
+            events
+                .send(DiscoveryEvent::Gone(id, Source::Registry))
+                .map_err(|_| ())?;
         }
     }
     Ok(())
@@ -539,9 +543,15 @@ mod tests {
         let (tx_b, _rx_b) = tokio::sync::mpsc::unbounded_channel();
         let entry_a = RegistryEntry::start(&a, tx_a, false).unwrap();
         let entry_b = RegistryEntry::start(&b, tx_b, false).unwrap();
-        assert_eq!(next(&mut rx_a), DiscoveryEvent::Seen(b.clone()));
+        assert_eq!(
+            next(&mut rx_a),
+            DiscoveryEvent::Seen(b.clone(), Source::Registry)
+        );
         entry_b.close();
-        assert_eq!(next(&mut rx_a), DiscoveryEvent::Gone(b.id.clone()));
+        assert_eq!(
+            next(&mut rx_a),
+            DiscoveryEvent::Gone(b.id.clone(), Source::Registry)
+        );
         entry_a.close();
         let _ = std::fs::remove_dir(domain_dir(&domain));
     }
@@ -561,7 +571,10 @@ mod tests {
         let (tx_b, _rx_b) = tokio::sync::mpsc::unbounded_channel();
         let entry_a = RegistryEntry::start(&a, tx_a, true).unwrap();
         let entry_b = RegistryEntry::start(&b, tx_b, true).unwrap();
-        assert_eq!(next(&mut rx_a), DiscoveryEvent::Seen(b.clone()));
+        assert_eq!(
+            next(&mut rx_a),
+            DiscoveryEvent::Seen(b.clone(), Source::Registry)
+        );
         assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
         let entry = std::fs::metadata(dir.join(format!("{}.json", a.id))).unwrap();
         assert_eq!(entry.mode() & 0o777, 0o600);
@@ -643,7 +656,7 @@ mod tests {
                 RegistryEntry::start(&peer, peer_tx, false).unwrap(),
                 _peer_rx,
             ));
-            assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer));
+            assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer, Source::Registry));
             let took = written.elapsed();
             if i > 0 {
                 assert!(
@@ -679,11 +692,17 @@ mod tests {
         let watcher =
             RegistryEntry::start_scanning_every(&announcement(&domain), tx, TEST_SCAN, false)
                 .unwrap();
-        assert_eq!(next(&mut rx), DiscoveryEvent::Seen(peer.clone()));
+        assert_eq!(
+            next(&mut rx),
+            DiscoveryEvent::Seen(peer.clone(), Source::Registry)
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         let killed = Instant::now();
-        assert_eq!(next(&mut rx), DiscoveryEvent::Gone(peer.id.clone()));
+        assert_eq!(
+            next(&mut rx),
+            DiscoveryEvent::Gone(peer.id.clone(), Source::Registry)
+        );
         let took = killed.elapsed();
         assert!(
             took <= TEST_SCAN * 3 && took < STALE_AFTER,

@@ -41,7 +41,9 @@ impl Mesh {
         let links = read(&self.peers.links);
         lock(&self.peers.known)
             .iter()
-            .filter(|(id, a)| !links.contains_key(*id) && self.dials(a))
+            .filter(|(id, k)| {
+                !links.contains_key(*id) && k.announcement().is_some_and(|a| self.dials(a))
+            })
             .count()
     }
 
@@ -77,28 +79,52 @@ impl Mesh {
             };
             let Some(event) = event else { return };
             match event {
-                DiscoveryEvent::Seen(a) => {
+                DiscoveryEvent::Seen(a, source) => {
                     if a.id == self.hello.node_id || a.domain != self.hello.domain {
                         continue;
                     }
-                    let new = lock(&self.peers.known)
-                        .insert(a.id.clone(), a.clone())
-                        .is_none();
+                    let own_host = lock(&self.own).host_id.clone();
+                    let id = a.id.clone();
+                    let new = {
+                        let mut known = lock(&self.peers.known);
+                        let new = !known.contains_key(&id);
+                        known
+                            .entry(id.clone())
+                            .or_default()
+                            .heard(a, source, &own_host);
+                        new
+                    };
                     if new {
                         self.bump();
                     }
-                    self.clone().maybe_dial(&a.id);
+                    self.clone().maybe_dial(&id);
                 }
-                DiscoveryEvent::Gone(id) => {
-                    lock(&self.peers.known).remove(&id);
+                DiscoveryEvent::Gone(id, source) => {
+                    let own_host = lock(&self.own).host_id.clone();
+                    let mut known = lock(&self.peers.known);
+                    if known
+                        .get_mut(&id)
+                        .is_some_and(|k| k.gone(source, &own_host))
+                    {
+                        known.remove(&id);
+                    }
                 }
             }
         }
     }
 
+    /// The peer's announced name and the addresses to dial it at, best first (see `known.rs`);
+    /// `None` once no discovery source reports it.
+    fn dial_plan(&self, peer: &str) -> Option<(String, Vec<SocketAddr>)> {
+        let known = lock(&self.peers.known);
+        let k = known.get(peer)?;
+        Some((k.announcement()?.name.clone(), k.dial_order()))
+    }
+
     fn maybe_dial(self: Arc<Self>, peer: &str) {
         if !lock(&self.peers.known)
             .get(peer)
+            .and_then(|k| k.announcement())
             .is_some_and(|a| self.dials(a))
         {
             return;
@@ -130,11 +156,10 @@ impl Mesh {
             if self.is_closed() || read(&self.peers.links).contains_key(peer) {
                 return;
             }
-            let Some(announcement) = lock(&self.peers.known).get(peer).cloned() else {
+            let Some((name, addrs)) = self.dial_plan(peer) else {
                 return;
             };
-            let own_host = lock(&self.own).host_id.clone();
-            for addr in dial_order(&announcement, &own_host) {
+            for addr in addrs {
                 match link::dial(
                     addr,
                     &self.hello,
@@ -144,6 +169,9 @@ impl Mesh {
                 .await
                 {
                     Ok(conn) if conn.peer.node_id == peer => {
+                        if let Some(k) = lock(&self.peers.known).get_mut(peer) {
+                            k.proven_at(addr);
+                        }
                         self.register(conn);
                         return;
                     }
@@ -155,13 +183,10 @@ impl Mesh {
                         // once per peer and reason, not on every redial.
                         let said = format!("{peer} {e}");
                         if lock(&self.peers.security_said).insert(said) {
-                            tracing::warn!(
-                                "cannot connect to {} at {addr}: {e}",
-                                announcement.name
-                            );
+                            tracing::warn!("cannot connect to {name} at {addr}: {e}");
                         }
                     }
-                    Err(e) => tracing::debug!("dialing {} at {addr}: {e}", announcement.name),
+                    Err(e) => tracing::debug!("dialing {name} at {addr}: {e}"),
                 }
             }
             let mut closed = self.closed.subscribe();
@@ -356,11 +381,10 @@ impl Mesh {
     /// links to it is closed as a duplicate. `true` if a second link was made.
     #[cfg(test)]
     pub(crate) async fn dial_again(self: &Arc<Self>, peer: &str) -> bool {
-        let Some(announcement) = lock(&self.peers.known).get(peer).cloned() else {
+        let Some((_, addrs)) = self.dial_plan(peer) else {
             return false;
         };
-        let own_host = lock(&self.own).host_id.clone();
-        for addr in dial_order(&announcement, &own_host) {
+        for addr in addrs {
             if let Ok(conn) = link::dial(
                 addr,
                 &self.hello,
@@ -577,19 +601,4 @@ impl FrameSink for Mesh {
             }
         }
     }
-}
-
-/// The addresses to try for a peer, best first: loopback when it shares this host, never
-/// loopback when it does not (that would reach some other process here).
-fn dial_order(peer: &Announcement, own_host: &str) -> Vec<SocketAddr> {
-    let same_host = peer.host_id == own_host;
-    let mut addrs: Vec<SocketAddr> = peer
-        .endpoints
-        .iter()
-        .copied()
-        .filter(|a| same_host || !a.ip().is_loopback())
-        .collect();
-    addrs.sort_by_key(|a| (!a.ip().is_loopback(), a.is_ipv6()));
-    addrs.dedup();
-    addrs
 }

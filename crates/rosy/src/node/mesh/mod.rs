@@ -24,6 +24,7 @@ mod info;
 mod inline_tests;
 #[cfg(test)]
 mod kept_from_tests;
+mod known;
 mod latched;
 #[cfg(test)]
 mod latched_tests;

@@ -3,7 +3,7 @@
 //! them.
 
 use super::admission::RateLimit;
-use crate::discovery::Announcement;
+use super::known::KnownPeer;
 use crate::topology::NodeId;
 use crate::transport::tcp::link::Link;
 use std::collections::{HashMap, HashSet};
@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, RwLock};
 /// under way, and the pace of warnings about refused connections.
 pub(super) struct Peers {
     pub(super) links: RwLock<HashMap<NodeId, Arc<Link>>>,
-    pub(super) known: Mutex<HashMap<NodeId, Announcement>>,
+    /// What discovery said of each peer (see `known.rs`).
+    pub(super) known: Mutex<HashMap<NodeId, KnownPeer>>,
     pub(super) dialing: Mutex<HashSet<NodeId>>,
     /// Paces the warnings about refused connections and failed accepts.
     pub(super) refusals: RateLimit,
