@@ -30,6 +30,10 @@ use tokio::sync::{Notify, watch};
 
 /// Bytes that may wait in one link's outbox.
 pub const OUTBOX_BYTES: usize = 32 << 20;
+/// Bytes beyond [`OUTBOX_BYTES`] that node infos may take: what this node is (its topics, the
+/// segments it reads) must reach a peer whose outbox is full of messages, or the peer's view of
+/// it stays stale until the next change.
+const NODE_INFO_ALLOWANCE: usize = 4 << 20;
 /// A frame sent sooner than this after the previous one is queued for batching.
 const BUSY_GAP_NS: u64 = 50_000;
 /// Payloads at least this large are written from their own buffer, not copied into the batch.
@@ -180,9 +184,14 @@ impl Link {
             return Err(LinkError::Closed);
         }
         let cost = head.wire_len(payload.len());
-        let marker = head.kind == FrameKind::ShmSwitch;
-        // A marker is a few bytes that order what follows: it never waits for room.
-        if !marker && outbox.pending != 0 && outbox.pending + cost > OUTBOX_BYTES {
+        let fits = |bound: usize| outbox.pending == 0 || outbox.pending + cost <= bound;
+        let room = match head.kind {
+            // A marker is a few bytes that order what follows: it never waits for room.
+            FrameKind::ShmSwitch => true,
+            FrameKind::NodeInfo => fits(OUTBOX_BYTES + NODE_INFO_ALLOWANCE),
+            _ => fits(OUTBOX_BYTES),
+        };
+        if !room {
             return Ok(false);
         }
         outbox.push(head, payload);
@@ -258,7 +267,8 @@ impl Link {
     }
 
     /// Queues a frame without waiting (replies, node info): bounded only by the outbox budget,
-    /// which a `ShmSwitch` marker does not count against (it must follow what is queued, now).
+    /// which a `ShmSwitch` marker does not count against (it must follow what is queued, now)
+    /// and node infos may pass by [`NODE_INFO_ALLOWANCE`].
     pub fn send_now(&self, frame: Frame) -> Result<(), LinkError> {
         match self.try_enqueue(&frame.head(), &frame.payload)? {
             true => Ok(()),
@@ -567,7 +577,8 @@ mod tests {
     }
 
     /// A peer that reads nothing: the outbox fills to its bound, then a send waits its timeout
-    /// and fails, and `send_now` fails at once; nothing beyond the bound is held but a marker.
+    /// and fails, and `send_now` fails at once; nothing beyond the bound is held but a marker
+    /// and, within their allowance, node infos.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_outbox_bounds_memory_and_fails_sends_in_time() {
         // The peer does the handshake, then never reads again.
@@ -591,6 +602,18 @@ mod tests {
         let before = link.queued_bytes();
         link.send_now(marker).unwrap();
         assert!(link.queued_bytes() > before);
+        // Nor is a node info refused (the peer's view of this node would go stale), within an
+        // allowance of its own.
+        let sized = |kind| Frame::new(kind, CodecId::Raw, 0, "", vec![3u8; 64 << 10].into());
+        let info = || sized(FrameKind::NodeInfo);
+        while link.send_now(sized(FrameKind::Topic)).is_ok() {}
+        let before = link.queued_bytes();
+        link.send_now(info())
+            .expect("a node info where a message of its size is refused");
+        assert!(link.queued_bytes() > before);
+        while link.send_now(info()).is_ok() {}
+        assert!(link.queued_bytes() <= OUTBOX_BYTES + NODE_INFO_ALLOWANCE);
+        assert!(link.queued_bytes() > OUTBOX_BYTES + NODE_INFO_ALLOWANCE - (64 << 10) - 64);
         link.close();
         let frame = Frame::new(FrameKind::Topic, CodecId::Raw, 0, "t", payload);
         assert!(matches!(
