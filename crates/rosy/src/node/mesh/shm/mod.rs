@@ -5,8 +5,9 @@
 //! listener that sees this attaches the segment to its one reader thread (which sleeps on the
 //! node's doorbell, rung by every writer it reads: threads do not grow with topics) and lists
 //! `(publisher, topic)` in its `shm_reading`; from then on the publisher routes that listener's
-//! messages through the segment instead of TCP. Until then they go by TCP, so nothing is lost while a
-//! reader attaches (messages in flight on TCP at the switch may arrive after the first shm one).
+//! messages through the segment instead of TCP. Until then they go by TCP, so nothing is lost
+//! while a reader attaches; the listener holds what it reads from the segment until the
+//! publisher's `ShmSwitch` says TCP has delivered what came before (`shm_switch.rs`).
 //!
 //! Each message in a segment starts with a 64-byte prefix naming its recipients (load
 //! balancing picks among same-name listeners per message, and every reader sees every slot):
