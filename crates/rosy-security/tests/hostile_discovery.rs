@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::TestDomain;
+use common::{TestDomain, endpoint, route_through, wait_until};
 use rosy::Node;
 use rosy::discovery::mdns::MdnsAnnouncer;
 use rosy::discovery::{Announcement, DiscoveryConfig, SecureDiscovery};
@@ -20,17 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Instant;
-
-const T: Duration = Duration::from_secs(20);
-
-async fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} within {T:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// A TCP proxy to `target` that can break its connections and turn new ones away.
 struct Proxy {
@@ -97,38 +86,13 @@ async fn attacker() -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, dialed)
 }
 
-/// The registry entry of `node` as text, and its path.
-fn entry(node: &Node, domain: &str) -> (String, std::path::PathBuf) {
-    let path = rosy::discovery::registry::domain_dir(domain).join(format!("{}.json", node.id()));
-    (
-        std::fs::read_to_string(&path).expect("the node's registry entry"),
-        path,
-    )
-}
-
-/// The string value of `key` in a registry entry.
-fn field(text: &str, key: &str) -> String {
+/// The string value of `key` in `node`'s registry entry.
+fn field(node: &Node, domain: &str, key: &str) -> String {
+    let (_, text, _) = common::entry(node, domain);
     let key = format!("\"{key}\":\"");
     let start = text.find(&key).expect("the field") + key.len();
     let end = start + text[start..].find('"').expect("its end");
     text[start..end].to_string()
-}
-
-/// Rewrites `node`'s registry entry so that it names `via` as its only endpoint; returns the
-/// endpoint it named.
-fn route_through(node: &Node, domain: &str, via: SocketAddr) -> SocketAddr {
-    let (text, path) = entry(node, domain);
-    let key = "\"endpoints\":[";
-    let start = text.find(key).expect("an endpoints list") + key.len();
-    let end = start + text[start..].find(']').expect("the list's end");
-    let was = text[start..end]
-        .trim_matches('"')
-        .parse()
-        .expect("one endpoint");
-    let tmp = path.with_extension("rewrite");
-    std::fs::write(&tmp, format!("{}\"{via}\"{}", &text[..start], &text[end..])).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-    was
 }
 
 /// Announces, over mDNS on loopback with the domain's tag, a node `id` of host `host` at `at`.
@@ -177,16 +141,8 @@ async fn hostile_announcements_with_the_right_tag_are_dialed_turned_away_and_nev
         })
         .await
         .unwrap();
-    let (text, _) = entry(&planner, &domain);
-    let host = field(&text, "host_id");
-    let target = {
-        let (text, _) = entry(&planner, &domain);
-        let key = "\"endpoints\":[\"";
-        let start = text.find(key).unwrap() + key.len();
-        let end = start + text[start..].find('"').unwrap();
-        text[start..end].parse::<SocketAddr>().unwrap()
-    };
-    let proxy = Proxy::start(target).await;
+    let host = field(&planner, &domain, "host_id");
+    let proxy = Proxy::start(endpoint(&planner, &domain)).await;
     route_through(&planner, &domain, proxy.addr);
 
     // The node under attack: it browses mDNS on loopback and dials whatever it is told of.

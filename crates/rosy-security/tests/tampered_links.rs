@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Attack, TestDomain};
+use common::{Attack, TestDomain, endpoint, route_through, wait_until};
 use rosy::Node;
 // Bytes as msgpack bin, so a payload is its bytes on the wire (a run of FILL).
 use rosy::msgs::Blob;
@@ -22,7 +22,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-const T: Duration = Duration::from_secs(20);
 const PAYLOAD: usize = 2000;
 /// The byte every payload is made of, after its first eight (the message's number).
 const FILL: u8 = 0x5a;
@@ -132,43 +131,8 @@ async fn forward(
     }
 }
 
-/// `node`'s registry entry: its path, its text, and where in the text its endpoints list lies.
-fn entry(node: &Node, domain: &str) -> (std::path::PathBuf, String, std::ops::Range<usize>) {
-    let path = rosy::discovery::registry::domain_dir(domain).join(format!("{}.json", node.id()));
-    let text = std::fs::read_to_string(&path).expect("the node's registry entry");
-    let key = "\"endpoints\":[";
-    let start = text.find(key).expect("an endpoints list") + key.len();
-    let end = start + text[start..].find(']').expect("the list's end");
-    (path, text, start..end)
-}
-
-/// The TCP endpoint `node` listens on, from its registry entry.
-fn endpoint(node: &Node, domain: &str) -> SocketAddr {
-    let (_, text, list) = entry(node, domain);
-    let first = text[list].split(',').next().expect("an endpoint");
-    first.trim_matches('"').parse().expect("an address")
-}
-
-/// Rewrites `node`'s registry entry so that it names `via` as its only endpoint.
-fn route_through(node: &Node, domain: &str, via: SocketAddr) {
-    let (path, text, list) = entry(node, domain);
-    let rewritten = format!("{}\"{via}\"{}", &text[..list.start], &text[list.end..]);
-    // Written beside, then renamed over, as the node writes it (readers never see half).
-    let tmp = path.with_extension("rewrite");
-    std::fs::write(&tmp, rewritten).unwrap();
-    std::fs::rename(&tmp, &path).unwrap();
-}
-
 /// What the subscriber got, in order: each message's number and whether its bytes were intact.
 type Got = Arc<Mutex<Vec<(u64, bool)>>>;
-
-async fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} within {T:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// Runs `attack` on a link from a publisher to a subscriber through the proxy; returns what the
 /// subscriber got, the proxy's state and the message count at arming.

@@ -1,5 +1,6 @@
 //! Helpers of the rosy-security test suites: a domain's CA and identities made in a temporary
-//! directory (removed on drop), and loopback connection pairs.
+//! directory (removed on drop), loopback connection pairs, the records an attacking proxy
+//! tampers with, a node's registry entry read and rewritten, and a bounded wait.
 
 #![allow(dead_code)]
 
@@ -237,4 +238,49 @@ pub async fn pass_on<W: tokio::io::AsyncWrite + Unpin>(
         }
     }
     true
+}
+
+/// `node`'s registry entry: its path, its text, and where in the text its endpoints list lies.
+pub fn entry(
+    node: &rosy::Node,
+    domain: &str,
+) -> (std::path::PathBuf, String, std::ops::Range<usize>) {
+    let path = rosy::discovery::registry::domain_dir(domain).join(format!("{}.json", node.id()));
+    let text = std::fs::read_to_string(&path).expect("the node's registry entry");
+    let key = "\"endpoints\":[";
+    let start = text.find(key).expect("an endpoints list") + key.len();
+    let end = start + text[start..].find(']').expect("the list's end");
+    (path, text, start..end)
+}
+
+/// The TCP endpoint `node` listens on, from its registry entry.
+pub fn endpoint(node: &rosy::Node, domain: &str) -> std::net::SocketAddr {
+    let (_, text, list) = entry(node, domain);
+    let first = text[list].split(',').next().expect("an endpoint");
+    first.trim_matches('"').parse().expect("an address")
+}
+
+/// Rewrites `node`'s registry entry so that it names `via` as its only endpoint.
+pub fn route_through(node: &rosy::Node, domain: &str, via: std::net::SocketAddr) {
+    let (path, text, list) = entry(node, domain);
+    let rewritten = format!("{}\"{via}\"{}", &text[..list.start], &text[list.end..]);
+    // Written beside, then renamed over, as the node writes it (readers never see half).
+    let tmp = path.with_extension("rewrite");
+    std::fs::write(&tmp, rewritten).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+}
+
+/// How long a test waits for what it expects.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Polls `ready` every 10 ms; fails the test naming `what` if it does not hold within [`WAIT`].
+pub async fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {WAIT:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
