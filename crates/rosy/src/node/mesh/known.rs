@@ -27,6 +27,9 @@ pub(super) struct KnownPeer {
     mdns: Option<Announcement>,
     /// Where a dial last reached this peer.
     proven: Option<SocketAddr>,
+    /// The peer said goodbye on its own link: it is closing and is not dialed again, whatever
+    /// discovery still says until its entries go.
+    left: bool,
 }
 
 impl KnownPeer {
@@ -77,6 +80,16 @@ impl KnownPeer {
     /// word), else its last mDNS announcement. `None` once every source said goodbye.
     pub(super) fn announcement(&self) -> Option<&Announcement> {
         self.registry.as_ref().or(self.mdns.as_ref())
+    }
+
+    /// The peer said, on its own (authenticated, in secure mode) link, that it is closing.
+    pub(super) fn said_goodbye(&mut self) {
+        self.left = true;
+    }
+
+    /// Whether the peer is worth dialing: it has not said goodbye.
+    pub(super) fn dialable(&self) -> bool {
+        !self.left
     }
 
     /// Remembers that a dial to `addr` reached the peer itself.

@@ -7,6 +7,11 @@
 //! smaller id, so a pair ends with exactly one. A dialer whose connection drops redials with
 //! backoff (50 ms doubling to 2 s) for as long as discovery still reports the peer.
 //!
+//! A node that closes says so: it stops accepting and dialing, sends a `Goodbye` on each link,
+//! then writes out what is queued. A peer told goodbye never dials that node again (a node that
+//! starts anew has a new id), so closing one node of fifty costs no reconnections, and no TLS
+//! handshakes in secure mode.
+//!
 //! A peer is in the topology exactly while its connection is up and has sent its `NodeInfo`:
 //! a `kill -9` closes the socket and the peer leaves at once; a host that vanishes is caught by
 //! TCP keepalive and user timeout (5 s).
@@ -17,6 +22,7 @@
 
 use super::info::node_info_frame;
 use super::{Mesh, admission, lock, read, write};
+use crate::codec_id::CodecId;
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::node::queue::Received;
 use crate::transport::tcp::frame::{Frame, FrameAt, FrameKind};
@@ -25,6 +31,7 @@ use crate::transport::tcp::secure::Verb;
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -115,17 +122,26 @@ impl Mesh {
 
     /// The peer's announced name and the addresses to dial it at, best first (see `known.rs`);
     /// `None` once no discovery source reports it.
+    /// The peer's name and the addresses to dial it at; `None` when it is not to be dialed (no
+    /// source reports it, or it said goodbye).
     fn dial_plan(&self, peer: &str) -> Option<(String, Vec<SocketAddr>)> {
         let known = lock(&self.peers.known);
-        let k = known.get(peer)?;
+        let k = known.get(peer).filter(|k| k.dialable())?;
         Some((k.announcement()?.name.clone(), k.dial_order()))
     }
 
+    /// Whether this node is closing: it accepts, dials and registers no more links.
+    fn is_leaving(&self) -> bool {
+        *self.peers.leaving.borrow()
+    }
+
     fn maybe_dial(self: Arc<Self>, peer: &str) {
-        if !lock(&self.peers.known)
-            .get(peer)
-            .and_then(|k| k.announcement())
-            .is_some_and(|a| self.dials(a))
+        if self.is_leaving()
+            || !lock(&self.peers.known)
+                .get(peer)
+                .filter(|k| k.dialable())
+                .and_then(|k| k.announcement())
+                .is_some_and(|a| self.dials(a))
         {
             return;
         }
@@ -145,21 +161,22 @@ impl Mesh {
         if self.hello.node_id.as_str() > peer && !self.config.dial_only {
             // The smaller id dials; give it the chance first (a dial-only node is the only one
             // that dials).
-            let mut closed = self.closed.subscribe();
+            let mut leaving = self.peers.leaving.subscribe();
             tokio::select! {
                 _ = tokio::time::sleep(FALLBACK_DIAL_AFTER) => {}
-                _ = closed.wait_for(|c| *c) => return,
+                _ = leaving.wait_for(|l| *l) => return,
             }
         }
         let mut backoff = BACKOFF_FIRST;
         loop {
-            if self.is_closed() || read(&self.peers.links).contains_key(peer) {
+            if self.is_leaving() || read(&self.peers.links).contains_key(peer) {
                 return;
             }
             let Some((name, addrs)) = self.dial_plan(peer) else {
                 return;
             };
             for addr in addrs {
+                self.peers.dials.fetch_add(1, Ordering::Relaxed);
                 match link::dial(
                     addr,
                     &self.hello,
@@ -189,23 +206,24 @@ impl Mesh {
                     Err(e) => tracing::debug!("dialing {name} at {addr}: {e}"),
                 }
             }
-            let mut closed = self.closed.subscribe();
+            let mut leaving = self.peers.leaving.subscribe();
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = closed.wait_for(|c| *c) => return,
+                _ = leaving.wait_for(|l| *l) => return,
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
-    /// Accepts connections on `listener` until the node closes. See `admission` for what is
+    /// Accepts connections on `listener` until the node starts closing (then the listener is
+    /// dropped, and a dial is refused at once). See `admission` for what is
     /// turned away before the handshake: connections beyond `max_handshakes` in handshake, and
     /// any while the descriptors left are only the reserve. Refusals and accept errors are
     /// logged a few lines at most, then one a second with the count left out; while the node
     /// refuses for want of descriptors or handshake slots it says so once, not per connection.
     pub async fn run_listener(self: Arc<Self>, listener: TcpListener) {
         use std::os::fd::AsRawFd;
-        let mut closed = self.closed.subscribe();
+        let mut leaving = self.peers.leaving.subscribe();
         let handshakes = Arc::new(tokio::sync::Semaphore::new(self.config.max_handshakes));
         // Why connections are being turned away before their handshake, and how many so far.
         let mut refusing: Option<&'static str> = None;
@@ -213,7 +231,7 @@ impl Mesh {
         loop {
             let accepted = tokio::select! {
                 a = listener.accept() => a,
-                _ = closed.wait_for(|c| *c) => return,
+                _ = leaving.wait_for(|l| *l) => return,
             };
             match accepted {
                 Ok((stream, remote)) => {
@@ -323,6 +341,19 @@ impl Mesh {
         false
     }
 
+    /// `link`'s peer is closing: it is not dialed again, neither when this link ends nor while
+    /// discovery still reports it.
+    fn on_goodbye(&self, link: &Link) {
+        tracing::debug!(
+            "{} ({}) said goodbye",
+            link.peer.node_name,
+            link.peer.node_id
+        );
+        if let Some(k) = lock(&self.peers.known).get_mut(&link.peer.node_id) {
+            k.said_goodbye();
+        }
+    }
+
     /// Logs a refused connection, within the rate limit.
     fn refused(&self, message: impl FnOnce() -> String) {
         if let Some(left_out) = self.peers.refusals.allow() {
@@ -331,7 +362,7 @@ impl Mesh {
     }
 
     fn register(self: &Arc<Self>, conn: Handshaken) {
-        if self.is_closed() {
+        if self.is_leaving() {
             return;
         }
         let peer = conn.peer.node_id.clone();
@@ -406,14 +437,36 @@ impl Mesh {
         read(&self.peers.links).get(peer).cloned()
     }
 
+    /// Test hook: dials started so far (each address tried counts one).
+    #[cfg(test)]
+    pub(crate) fn dials_started(&self) -> u64 {
+        self.peers.dials.load(Ordering::Relaxed)
+    }
+
+    /// Test hook: whether discovery still reports `peer`.
+    #[cfg(test)]
+    pub(crate) fn knows(&self, peer: &str) -> bool {
+        lock(&self.peers.known).contains_key(peer)
+    }
+
     /// Lets every connection write what it has queued and close. Waits [`FINISH_WAIT`] for
     /// peers to close too, and on while a connection with frames still queued sees its peer
     /// read (a slow reliable subscriber taking what it was sent): until its peer takes nothing
     /// for [`FINISH_STALL`] (or the send timeout, if longer), or [`FINISH_BOUND`] in all. What
     /// is given up is said, per peer.
     pub async fn finish_links(&self) {
+        // From here on nothing is accepted, dialed or registered, and each peer is told not to
+        // dial this node again: a node closing is not reconnected to while it closes.
+        self.peers.leaving.send_replace(true);
         let links: Vec<Arc<Link>> = read(&self.peers.links).values().cloned().collect();
         for link in &links {
+            let _ = link.send_now(Frame::new(
+                FrameKind::Goodbye,
+                CodecId::Raw,
+                0,
+                "",
+                Bytes::new(),
+            ));
             link.finish();
         }
         let start = Instant::now();
@@ -512,6 +565,7 @@ impl FrameSink for Mesh {
                 self.on_switch_asked(link, frame.name())
             }
             FrameKind::ShmSwitch => self.open_gate(&link.peer.node_id, frame.name()),
+            FrameKind::Goodbye => self.on_goodbye(link),
             FrameKind::Hello => link.close(),
         }
     }
@@ -593,8 +647,13 @@ impl FrameSink for Mesh {
             write(&self.topology).remove(&peer);
             self.bump();
             self.sync_shm();
-            // Redial while discovery still reports the peer (a restart of its network, say).
-            if !self.is_closed() && lock(&self.peers.known).contains_key(&peer) {
+            // Redial while discovery still reports the peer (a restart of its network, say),
+            // unless it said goodbye.
+            if !self.is_leaving()
+                && lock(&self.peers.known)
+                    .get(&peer)
+                    .is_some_and(|k| k.dialable())
+            {
                 if let Some(mesh) = self.me.upgrade() {
                     mesh.maybe_dial(&peer);
                 }

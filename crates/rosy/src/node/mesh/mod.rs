@@ -17,6 +17,8 @@ mod call_recovery_tests;
 mod calls;
 #[cfg(test)]
 mod dial_only_tests;
+#[cfg(test)]
+mod goodbye_tests;
 mod handler;
 mod history;
 mod info;
@@ -214,6 +216,7 @@ impl Mesh {
 
     /// Closes every connection and subscription; pending calls fail with `Closed`.
     pub fn close(&self) {
+        self.peers.leaving.send_replace(true);
         if self.closed.send_replace(true) {
             return;
         }

@@ -63,6 +63,10 @@ pub enum FrameKind {
     /// earlier one was sent on this connection before this frame. With id 1, the other way:
     /// the sender starts reading the receiver's segment of `name` and asks to be told so.
     ShmSwitch = 8,
+    /// The sender is closing: it accepts and dials no more, and writes what it has queued
+    /// before its connections end. Its peers do not dial it again (a node that starts anew has
+    /// a new id).
+    Goodbye = 9,
 }
 
 impl FrameKind {
@@ -76,6 +80,7 @@ impl FrameKind {
             6 => FrameKind::ResponseError,
             7 => FrameKind::Reject,
             8 => FrameKind::ShmSwitch,
+            9 => FrameKind::Goodbye,
             _ => return None,
         })
     }

@@ -186,8 +186,9 @@ impl Link {
         let cost = head.wire_len(payload.len());
         let fits = |bound: usize| outbox.pending == 0 || outbox.pending + cost <= bound;
         let room = match head.kind {
-            // A marker is a few bytes that order what follows: it never waits for room.
-            FrameKind::ShmSwitch => true,
+            // A marker is a few bytes that order what follows, a goodbye a few that end the
+            // link: neither waits for room.
+            FrameKind::ShmSwitch | FrameKind::Goodbye => true,
             FrameKind::NodeInfo => fits(OUTBOX_BYTES + NODE_INFO_ALLOWANCE),
             _ => fits(OUTBOX_BYTES),
         };
