@@ -138,6 +138,64 @@ fn credentials_are_checked_and_an_exposed_key_is_refused() {
     assert!(!ok && err.contains("exists already"), "{err}");
 }
 
+/// `--key p256` makes a domain as rosy made them before Ed25519; an Ed25519 node issued by
+/// that CA and a P-256 one both prove themselves, and the outputs say which key each got.
+#[test]
+fn a_p256_domain_issues_both_kinds_of_node() {
+    let creds = Credentials::new("sec-keys");
+    let ca = creds.dir("p256-ca");
+    let ca = ca.to_str().unwrap();
+    let (ok, out, err) = run(
+        &creds.domain,
+        &[
+            "security",
+            "create-domain",
+            &creds.domain,
+            "--dir",
+            ca,
+            "--key",
+            "p256",
+        ],
+    );
+    assert!(ok && out.contains("(P-256 key)"), "{out}\n{err}");
+    for (key, shown) in [(None, "(Ed25519 key)"), (Some("p256"), "(P-256 key)")] {
+        let out_dir = creds.dir(&format!("node-{}", key.unwrap_or("default")));
+        let out_dir = out_dir.to_str().unwrap();
+        let mut args = vec![
+            "security",
+            "issue",
+            &creds.domain,
+            "--name",
+            "camera",
+            "--out",
+            out_dir,
+            "--dir",
+            ca,
+        ];
+        args.extend(key.map(|k| ["--key", k]).into_iter().flatten());
+        let (ok, out, err) = run(&creds.domain, &args);
+        assert!(ok && out.contains(shown), "{out}\n{err}");
+        let (ok, out, err) = run(&creds.domain, &["security", "check", out_dir]);
+        assert!(ok && out.contains("handshake with itself"), "{out}\n{err}");
+    }
+    let (ok, _, err) = run(
+        &creds.domain,
+        &[
+            "security",
+            "create-domain",
+            "other",
+            "--dir",
+            ca,
+            "--key",
+            "rsa",
+        ],
+    );
+    assert!(
+        !ok && err.contains("rsa") && err.contains("ed25519"),
+        "{err}"
+    );
+}
+
 /// Lines of `proc`'s stderr that contain `text`.
 fn lines_with(proc: &Proc, text: &str) -> usize {
     proc.stderr().iter().filter(|l| l.contains(text)).count()

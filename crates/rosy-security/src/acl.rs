@@ -311,36 +311,52 @@ impl Policy for Acl {
     }
 }
 
-/// The public key (uncompressed P-256 point) of a certificate.
-fn public_key(cert_der: &[u8]) -> Result<Vec<u8>, String> {
+/// The object identifier of Ed25519 keys (RFC 8410), DER-encoded.
+const ED25519_OID: &[u8] = &[0x2b, 0x65, 0x70];
+
+/// A certificate's public key, and whether it is Ed25519 (else P-256, as domains made before
+/// 2026-12-08 have).
+fn public_key(cert_der: &[u8]) -> Result<(Vec<u8>, bool), String> {
     use x509_parser::prelude::{FromDer, X509Certificate};
     let (_, cert) = X509Certificate::from_der(cert_der)
         .map_err(|e| format!("the CA certificate does not parse: {e}"))?;
-    Ok(cert.public_key().subject_public_key.data.to_vec())
+    let key = cert.public_key();
+    let ed25519 = key.algorithm.algorithm.as_bytes() == ED25519_OID;
+    Ok((key.subject_public_key.data.to_vec(), ed25519))
 }
 
-/// Checks `signature` (hex) of `text` against the CA certificate.
+/// Checks `signature` (hex) of `text` against the CA certificate (an Ed25519 or P-256 key).
 pub fn verify(ca_der: &[u8], text: &[u8], signature: &str) -> Result<(), String> {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ED25519, UnparsedPublicKey};
     let signature = unhex(signature).ok_or("the signature is not hex")?;
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key(ca_der)?)
-        .verify(text, &signature)
-        .map_err(|_| "the signature does not verify against the domain's CA".to_string())
+    let (key, ed25519) = public_key(ca_der)?;
+    let checked = match ed25519 {
+        true => UnparsedPublicKey::new(&ED25519, key).verify(text, &signature),
+        false => UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key).verify(text, &signature),
+    };
+    checked.map_err(|_| "the signature does not verify against the domain's CA".to_string())
 }
 
-/// Signs `text` with the CA's key (PKCS#8 PEM, as `create-domain` writes it): hex.
+/// Signs `text` with the CA's key (PKCS#8 PEM, as `create-domain` writes it; Ed25519, or P-256
+/// for a domain made before 2026-12-08): hex.
 pub fn sign(ca_key_pem: &str, text: &[u8]) -> Result<String, String> {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
     use rustls_pki_types::PrivatePkcs8KeyDer;
     use rustls_pki_types::pem::PemObject;
     let der = PrivatePkcs8KeyDer::from_pem_slice(ca_key_pem.as_bytes())
         .map_err(|_| "the CA key is not a PKCS#8 PEM key".to_string())?;
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der.secret_pkcs8_der())
-        .map_err(|e| format!("the CA key is not a P-256 key: {e}"))?;
-    let signature = key
-        .sign(&aws_lc_rs::rand::SystemRandom::new(), text)
-        .map_err(|e| format!("signing failed: {e}"))?;
-    Ok(crate::identity::hex(signature.as_ref()))
+    let pkcs8 = der.secret_pkcs8_der();
+    let signature = if let Ok(key) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8) {
+        key.sign(text).as_ref().to_vec()
+    } else {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8)
+            .map_err(|e| format!("the CA key is neither an Ed25519 nor a P-256 key: {e}"))?;
+        key.sign(&aws_lc_rs::rand::SystemRandom::new(), text)
+            .map_err(|e| format!("signing failed: {e}"))?
+            .as_ref()
+            .to_vec()
+    };
+    Ok(crate::identity::hex(&signature))
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -6,6 +6,31 @@
 use super::error::CliError;
 use std::path::{Path, PathBuf};
 
+/// A kind of key for `create-domain` and `issue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Key {
+    /// Ed25519: the cheapest handshakes (the default).
+    Ed25519,
+    /// ECDSA P-256, where a site's rules or key store ask for NIST curves.
+    P256,
+}
+
+impl Key {
+    fn algorithm(self) -> rosy_security::provision::KeyAlgorithm {
+        match self {
+            Key::Ed25519 => rosy_security::provision::KeyAlgorithm::Ed25519,
+            Key::P256 => rosy_security::provision::KeyAlgorithm::P256,
+        }
+    }
+
+    fn shown(self) -> &'static str {
+        match self {
+            Key::Ed25519 => "Ed25519",
+            Key::P256 => "P-256",
+        }
+    }
+}
+
 /// Secure mode's credentials.
 #[derive(Debug, clap::Subcommand)]
 #[command(after_help = "\
@@ -32,6 +57,9 @@ pub enum SecurityCommand {
         /// Where domains' CAs are kept [default: ~/.config/rosy/security].
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The CA's kind of key.
+        #[arg(long, value_enum, default_value_t = Key::Ed25519)]
+        key: Key,
     },
     /// Issue an identity from a domain's CA: OUT/node.key (0600), node.pem, ca.pem.
     Issue {
@@ -47,6 +75,9 @@ pub enum SecurityCommand {
         /// Where domains' CAs are kept [default: ~/.config/rosy/security].
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The node's kind of key (any kind works with a CA of either).
+        #[arg(long, value_enum, default_value_t = Key::Ed25519)]
+        key: Key,
     },
     /// Sign a domain's edited acl.yaml with its CA (after checking it), and copy it with its
     /// signature to nodes' credentials directories.
@@ -106,15 +137,21 @@ fn shown(path: &Path) -> String {
 pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
     let failed = |e: rosy_security::provision::ProvisionError| CliError::Failed(e.to_string());
     match command {
-        SecurityCommand::CreateDomain { domain, dir } => {
+        SecurityCommand::CreateDomain { domain, dir, key } => {
             let dir = match dir {
                 Some(d) => d,
                 None => default_dir()?,
             };
-            let made =
-                rosy_security::provision::create_domain(&dir, domain.as_str()).map_err(failed)?;
+            let made = rosy_security::provision::create_domain_with_key(
+                &dir,
+                domain.as_str(),
+                key.algorithm(),
+            )
+            .map_err(failed)?;
             println!(
-                "created domain {domain}'s CA in {} (ca.key is the domain: keep it private)",
+                "created domain {domain}'s CA ({} key) in {} (ca.key is the domain: keep it \
+                 private)",
+                key.shown(),
                 shown(&made)
             );
             println!(
@@ -131,6 +168,7 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
             name,
             out,
             dir,
+            key,
         } => {
             let dir = match dir {
                 Some(d) => d,
@@ -144,10 +182,12 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
                     shown(&dir)
                 )));
             }
-            rosy_security::provision::issue(&domain_dir, &name, &out).map_err(failed)?;
+            rosy_security::provision::issue_with_key(&domain_dir, &name, &out, key.algorithm())
+                .map_err(failed)?;
             println!(
-                "issued {name:?} of domain {domain} in {}; a node uses it with \
+                "issued {name:?} of domain {domain} ({} key) in {}; a node uses it with \
                  ROSY_DOMAIN_ID={domain} ROSY_SECURITY=enforce ROSY_SECURITY_DIR={}",
+                key.shown(),
                 shown(&out),
                 shown(&out)
             );
