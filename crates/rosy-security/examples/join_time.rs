@@ -1,7 +1,8 @@
 //! How long N nodes take to form a full mesh, plain and secure, in one process over TCP on
 //! loopback: each round starts N nodes at once and times until every one is connected to all
-//! the others (every TLS handshake done, in secure mode). Prints one JSON line per round and
-//! mode; `scripts/bench-security` runs it and reports medians and the secure/plain ratio.
+//! the others (every TLS handshake done, in secure mode), and counts the CPU time the process
+//! spent meanwhile (all threads). Prints one JSON line per round and mode;
+//! `scripts/bench-security` runs it and reports medians and the secure/plain ratio.
 //!
 //!     cargo run --release -p rosy-security --example join_time -- [NODES] [ROUNDS] [plain|secure]
 
@@ -24,9 +25,17 @@ async fn start(name: String, domain: String, guard: Guard) -> Node {
         .expect("a node starts")
 }
 
-/// Starts `count` nodes with `guard` and returns the seconds until all are connected.
-async fn join(count: usize, domain: &str, guard: &Guard) -> f64 {
+/// The CPU time this process has used, all threads, in seconds.
+fn cpu_seconds() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// Starts `count` nodes with `guard` and returns the seconds until all are connected, and the
+/// CPU seconds the process used meanwhile.
+async fn join(count: usize, domain: &str, guard: &Guard) -> (f64, f64) {
     let began = Instant::now();
+    let cpu_began = cpu_seconds();
     let nodes: Vec<Node> = futures_join(
         (0..count)
             .map(|i| tokio::spawn(start(format!("n{i}"), domain.to_string(), guard.clone())))
@@ -40,7 +49,7 @@ async fn join(count: usize, domain: &str, guard: &Guard) -> f64 {
             "the mesh did not form within {BOUND:?}"
         );
     }
-    let took = began.elapsed().as_secs_f64();
+    let took = (began.elapsed().as_secs_f64(), cpu_seconds() - cpu_began);
     for node in nodes {
         node.close().await;
     }
@@ -88,9 +97,9 @@ async fn main() {
                 "secure" => domain.clone(),
                 _ => format!("{domain}-plain{round}"),
             };
-            let seconds = join(count, &run_domain, &guard).await;
+            let (seconds, cpu) = join(count, &run_domain, &guard).await;
             println!(
-                "{{\"round\": {round}, \"mode\": \"{mode}\", \"nodes\": {count}, \"seconds\": {seconds:.3}}}"
+                "{{\"round\": {round}, \"mode\": \"{mode}\", \"nodes\": {count}, \"seconds\": {seconds:.3}, \"cpu_seconds\": {cpu:.3}}}"
             );
             // Let the last run's registry entries and sockets go before the next.
             tokio::time::sleep(Duration::from_millis(500)).await;
