@@ -177,6 +177,9 @@ fn a_p256_domain_issues_both_kinds_of_node() {
         assert!(ok && out.contains(shown), "{out}\n{err}");
         let (ok, out, err) = run(&creds.domain, &["security", "check", out_dir]);
         assert!(ok && out.contains("handshake with itself"), "{out}\n{err}");
+        // What the key file really holds, read back from the certificate.
+        let kind = shown.trim_start_matches('(').trim_end_matches(" key)");
+        assert!(out.contains(&format!("key      {kind}")), "{out}");
     }
     let (ok, _, err) = run(
         &creds.domain,

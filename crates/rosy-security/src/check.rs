@@ -20,8 +20,28 @@ pub struct Report {
     pub serial: String,
     /// The key id node ids begin with.
     pub key_id: String,
+    /// The kind of the node's key: `Ed25519`, `P-256`, or the algorithm's object identifier.
+    pub key: String,
     /// The signed ACL beside the credentials, if any.
     pub acl: Option<crate::acl::Acl>,
+}
+
+/// The kind of key a certificate holds, as `rosy security create-domain --key` names it.
+fn key_kind(cert_der: &[u8]) -> String {
+    use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ED25519};
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let Ok((_, cert)) = X509Certificate::from_der(cert_der) else {
+        return "unknown (the certificate does not parse)".into();
+    };
+    let algorithm = &cert.public_key().algorithm;
+    let curve = algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
+    if algorithm.algorithm == OID_SIG_ED25519 {
+        "Ed25519".into()
+    } else if algorithm.algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY && curve == Some(OID_EC_P256) {
+        "P-256".into()
+    } else {
+        format!("{} (not one rosy makes)", algorithm.algorithm)
+    }
 }
 
 /// Loads the credentials in `dir` and proves them with a loopback handshake with themselves.
@@ -51,6 +71,7 @@ pub async fn check(dir: &Path) -> Result<Report, String> {
     .map_err(|_| "the loopback self-test did not finish within 5 s".to_string())?;
     proved?;
     Ok(Report {
+        key: key_kind(&creds.cert),
         domain: creds.identity.domain,
         name: creds.identity.name,
         serial: creds.identity.serial,

@@ -258,6 +258,7 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
                     "name": report.name,
                     "serial": report.serial,
                     "key_id": report.key_id,
+                    "key": report.key,
                 });
                 println!("{value}");
             } else {
@@ -265,6 +266,7 @@ pub async fn run(command: SecurityCommand, json: bool) -> Result<(), CliError> {
                 println!("  domain   {}", report.domain);
                 println!("  name     {}", report.name);
                 println!("  serial   {}", report.serial);
+                println!("  key      {}", report.key);
                 println!("  key id   {} (node ids begin with it)", report.key_id);
                 match &report.acl {
                     Some(acl) => println!("  acl      version {}, signature good", acl.version),
