@@ -311,28 +311,24 @@ impl Policy for Acl {
     }
 }
 
-/// The object identifier of Ed25519 keys (RFC 8410), DER-encoded.
-const ED25519_OID: &[u8] = &[0x2b, 0x65, 0x70];
-
-/// A certificate's public key, and whether it is Ed25519 (else P-256, as domains made before
-/// 2026-12-08 have).
-fn public_key(cert_der: &[u8]) -> Result<(Vec<u8>, bool), String> {
-    use x509_parser::prelude::{FromDer, X509Certificate};
-    let (_, cert) = X509Certificate::from_der(cert_der)
-        .map_err(|e| format!("the CA certificate does not parse: {e}"))?;
-    let key = cert.public_key();
-    let ed25519 = key.algorithm.algorithm.as_bytes() == ED25519_OID;
-    Ok((key.subject_public_key.data.to_vec(), ed25519))
-}
-
 /// Checks `signature` (hex) of `text` against the CA certificate (an Ed25519 or P-256 key).
 pub fn verify(ca_der: &[u8], text: &[u8], signature: &str) -> Result<(), String> {
+    use crate::identity::KeyAlgorithm;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ED25519, UnparsedPublicKey};
+    use x509_parser::prelude::{FromDer, X509Certificate};
     let signature = unhex(signature).ok_or("the signature is not hex")?;
-    let (key, ed25519) = public_key(ca_der)?;
-    let checked = match ed25519 {
-        true => UnparsedPublicKey::new(&ED25519, key).verify(text, &signature),
-        false => UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key).verify(text, &signature),
+    let (_, cert) = X509Certificate::from_der(ca_der)
+        .map_err(|e| format!("the CA certificate does not parse: {e}"))?;
+    let key = cert.public_key();
+    let bytes = &key.subject_public_key.data;
+    let checked = match KeyAlgorithm::of(key) {
+        Some(KeyAlgorithm::Ed25519) => {
+            UnparsedPublicKey::new(&ED25519, bytes).verify(text, &signature)
+        }
+        Some(KeyAlgorithm::P256) => {
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, bytes).verify(text, &signature)
+        }
+        None => return Err("the CA's key is neither Ed25519 nor P-256".into()),
     };
     checked.map_err(|_| "the signature does not verify against the domain's CA".to_string())
 }

@@ -26,21 +26,18 @@ pub struct Report {
     pub acl: Option<crate::acl::Acl>,
 }
 
-/// The kind of key a certificate holds, as `rosy security create-domain --key` names it.
+/// The kind of key a certificate holds, named as `rosy security create-domain --key` names it.
 fn key_kind(cert_der: &[u8]) -> String {
-    use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ED25519};
     use x509_parser::prelude::{FromDer, X509Certificate};
     let Ok((_, cert)) = X509Certificate::from_der(cert_der) else {
         return "unknown (the certificate does not parse)".into();
     };
-    let algorithm = &cert.public_key().algorithm;
-    let curve = algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
-    if algorithm.algorithm == OID_SIG_ED25519 {
-        "Ed25519".into()
-    } else if algorithm.algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY && curve == Some(OID_EC_P256) {
-        "P-256".into()
-    } else {
-        format!("{} (not one rosy makes)", algorithm.algorithm)
+    match crate::identity::KeyAlgorithm::of(cert.public_key()) {
+        Some(kind) => kind.name().into(),
+        None => format!(
+            "{} (not one rosy makes)",
+            cert.public_key().algorithm.algorithm
+        ),
     }
 }
 

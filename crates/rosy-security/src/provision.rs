@@ -8,6 +8,7 @@
 
 use crate::acl::{ACL_FILE, SIGNATURE_FILE};
 use crate::credentials::{CA_FILE, CERT_FILE, KEY_FILE, check_private};
+pub use crate::identity::KeyAlgorithm;
 use crate::identity::URI_SCHEME;
 use crate::tls::SERVER_NAME;
 use rcgen::{
@@ -20,45 +21,29 @@ use std::path::{Path, PathBuf};
 
 /// The CA's private key in a domain directory.
 pub const CA_KEY_FILE: &str = "ca.key";
-/// The kind of key a CA or a node identity is made with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyAlgorithm {
-    /// Ed25519, the default. A TLS handshake of two nodes signs twice and verifies four
-    /// signatures (two certificates, two handshake transcripts): with Ed25519 it costs 16% less
-    /// CPU than with P-256 (`cargo bench -p rosy-security --bench handshake`), and 50 nodes
-    /// joining make 1,225 of them.
-    #[default]
-    Ed25519,
-    /// ECDSA P-256 with SHA-256, what domains were made with before 2026-12-08 (they keep
-    /// working beside Ed25519 ones), and what a site whose rules or key store ask for NIST
-    /// curves can still choose.
-    P256,
+
+/// What rcgen calls each kind of key.
+fn rcgen_algorithm(kind: KeyAlgorithm) -> &'static rcgen::SignatureAlgorithm {
+    match kind {
+        KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
+        KeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+    }
 }
 
-impl KeyAlgorithm {
-    fn rcgen(self) -> &'static rcgen::SignatureAlgorithm {
-        match self {
-            KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
-            KeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        }
+/// A new key of `kind`. An Ed25519 key is kept in PKCS#8 version 1 (the seed alone): aws-lc
+/// writes version 2, with the public key appended, which OpenSSL 3.0 cannot load, and a key file
+/// `openssl` cannot read is one nobody can inspect or use with `s_client`.
+fn generate(kind: KeyAlgorithm) -> Result<KeyPair, ProvisionError> {
+    if kind != KeyAlgorithm::Ed25519 {
+        return Ok(KeyPair::generate_for(rcgen_algorithm(kind))?);
     }
-
-    /// A new key. An Ed25519 key is kept in PKCS#8 version 1 (the seed alone): aws-lc writes
-    /// version 2, with the public key appended, which OpenSSL 3.0 cannot load, and a key file
-    /// `openssl` cannot read is one nobody can inspect or use with `s_client`.
-    fn generate(self) -> Result<KeyPair, ProvisionError> {
-        if self != KeyAlgorithm::Ed25519 {
-            return Ok(KeyPair::generate_for(self.rcgen())?);
-        }
-        use aws_lc_rs::signature::Ed25519KeyPair;
-        let v1 = Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new())
-            .map_err(|_| ProvisionError::Invalid("making an Ed25519 key failed".into()))?;
-        Ok(KeyPair::from_pkcs8_der_and_sign_algo(
-            &rustls_pki_types::PrivatePkcs8KeyDer::from(v1.as_ref()),
-            self.rcgen(),
-        )?)
-    }
+    use aws_lc_rs::signature::Ed25519KeyPair;
+    let v1 = Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new())
+        .map_err(|_| ProvisionError::Invalid("making an Ed25519 key failed".into()))?;
+    Ok(KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls_pki_types::PrivatePkcs8KeyDer::from(v1.as_ref()),
+        rcgen_algorithm(kind),
+    )?)
 }
 
 /// What a CA's common name begins with; the domain id follows.
@@ -154,7 +139,7 @@ pub fn create_domain_with_key(
         return Err(ProvisionError::Exists(dir.join(CA_KEY_FILE)));
     }
     private_dir(&dir)?;
-    let key = algorithm.generate()?;
+    let key = generate(algorithm)?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params
         .distinguished_name
@@ -240,7 +225,7 @@ pub fn issue_with_key(
     let domain = ca_domain(&ca_pem)?;
     let ca_key = KeyPair::from_pem(&ca_key_pem)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key)?;
-    let key = algorithm.generate()?;
+    let key = generate(algorithm)?;
     let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()])?;
     params.subject_alt_names.push(SanType::URI(
         format!("{URI_SCHEME}{domain}/{name}")
@@ -296,7 +281,7 @@ mod tests {
 
     #[test]
     fn an_ed25519_key_is_written_as_pkcs8_version_1() {
-        let key = KeyAlgorithm::Ed25519.generate().unwrap();
+        let key = generate(KeyAlgorithm::Ed25519).unwrap();
         let der = key.serialize_der();
         // RFC 8410's version 1: version 0, the Ed25519 algorithm, the 32-byte seed; nothing
         // after it (version 2 appends the public key).
@@ -326,8 +311,8 @@ mod tests {
         issue(&dir, "viewer", &newer).unwrap();
         let key = |d: &Path| std::fs::read_to_string(d.join(KEY_FILE)).unwrap();
         let algorithm = |d: &Path| KeyPair::from_pem(&key(d)).unwrap().algorithm();
-        assert_eq!(algorithm(&older), KeyAlgorithm::P256.rcgen());
-        assert_eq!(algorithm(&newer), KeyAlgorithm::Ed25519.rcgen());
+        assert_eq!(algorithm(&older), rcgen_algorithm(KeyAlgorithm::P256));
+        assert_eq!(algorithm(&newer), rcgen_algorithm(KeyAlgorithm::Ed25519));
 
         let camera = TlsSecurity::from_dir(&older, domain).unwrap();
         let viewer = TlsSecurity::from_dir(&newer, domain).unwrap();

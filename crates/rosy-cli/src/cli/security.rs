@@ -24,10 +24,7 @@ impl Key {
     }
 
     fn shown(self) -> &'static str {
-        match self {
-            Key::Ed25519 => "Ed25519",
-            Key::P256 => "P-256",
-        }
+        self.algorithm().name()
     }
 }
 
