@@ -121,9 +121,7 @@ impl Mesh {
     }
 
     /// The peer's announced name and the addresses to dial it at, best first (see `known.rs`);
-    /// `None` once no discovery source reports it.
-    /// The peer's name and the addresses to dial it at; `None` when it is not to be dialed (no
-    /// source reports it, or it said goodbye).
+    /// `None` once no discovery source reports it, or once it said goodbye.
     fn dial_plan(&self, peer: &str) -> Option<(String, Vec<SocketAddr>)> {
         let known = lock(&self.peers.known);
         let k = known.get(peer).filter(|k| k.dialable())?;
@@ -135,6 +133,8 @@ impl Mesh {
         *self.peers.leaving.borrow()
     }
 
+    /// Starts dialing `peer` unless this node is leaving, discovery does not report the peer
+    /// (or it said goodbye, or is dial-only), a link is up or a dial is under way.
     fn maybe_dial(self: Arc<Self>, peer: &str) {
         if self.is_leaving()
             || !lock(&self.peers.known)
@@ -648,15 +648,9 @@ impl FrameSink for Mesh {
             self.bump();
             self.sync_shm();
             // Redial while discovery still reports the peer (a restart of its network, say),
-            // unless it said goodbye.
-            if !self.is_leaving()
-                && lock(&self.peers.known)
-                    .get(&peer)
-                    .is_some_and(|k| k.dialable())
-            {
-                if let Some(mesh) = self.me.upgrade() {
-                    mesh.maybe_dial(&peer);
-                }
+            // unless it said goodbye: `maybe_dial` asks.
+            if let Some(mesh) = self.me.upgrade() {
+                mesh.maybe_dial(&peer);
             }
         }
     }
