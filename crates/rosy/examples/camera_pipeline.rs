@@ -78,6 +78,9 @@ async fn camera(args: &[String]) -> rosy::Result<()> {
     let period = Duration::from_secs_f64(1.0 / fps.max(0.001));
     let start = tokio::time::Instant::now();
     let mut seq = 0u64;
+    // Made once: a Ctrl-C while a frame is being written must still stop the camera.
+    let stop = rosy::node::shutdown_signal();
+    tokio::pin!(stop);
     loop {
         seq += 1;
         // A moving gradient: each frame differs, and every row says which frame it is.
@@ -94,7 +97,7 @@ async fn camera(args: &[String]) -> rosy::Result<()> {
         }
         tokio::select! {
             _ = tokio::time::sleep_until(start + period.mul_f64(seq as f64)) => {}
-            _ = rosy::node::shutdown_signal() => break,
+            _ = &mut stop => break,
         }
     }
     println!("Sent {seq} frames");
@@ -115,6 +118,8 @@ async fn viewer(args: &[String]) -> rosy::Result<()> {
     // (counted) for a newer one. `--count` frames seen go by, received or lost.
     let done = |received: u64, lost: u64| count.is_some_and(|n| received + lost >= n);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let stop = rosy::node::shutdown_signal();
+    tokio::pin!(stop);
     loop {
         let archive = tokio::select! {
             a = frames.recv_archived() => a,
@@ -125,7 +130,7 @@ async fn viewer(args: &[String]) -> rosy::Result<()> {
                 }
                 continue;
             }
-            _ = rosy::node::shutdown_signal() => None,
+            _ = &mut stop => None,
         };
         let Some(archive) = archive else { break };
         let latency = now_ns();

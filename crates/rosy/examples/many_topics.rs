@@ -52,13 +52,15 @@ async fn listen(n: u32) -> rosy::Result<()> {
     // The latest round each topic has seen, and the round every topic has reached.
     let mut latest = vec![0u64; n as usize];
     let mut reported = 0;
+    let stop = rosy::node::shutdown_signal();
+    tokio::pin!(stop);
     loop {
         let (topic, index, round) = tokio::select! {
             m = rx.recv() => match m {
                 Some(m) => m,
                 None => break,
             },
-            _ = rosy::node::shutdown_signal() => break,
+            _ = &mut stop => break,
         };
         if index != topic {
             eprintln!("wrong topic: message for many/{index} arrived on many/{topic}");

@@ -377,6 +377,8 @@ pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
     let bridge = Bridge::start(&node, config)
         .await
         .map_err(|e| CliError::Failed(e.to_string()))?;
+    // Listening before saying so: a Ctrl-C right after the line below must stop the bridge.
+    let stop = rosy::node::shutdown_signal();
     eprintln!(
         "bridging rosy domain {domain:?} and ROS 2 domain {ros_domain}: {} (Ctrl-C stops)",
         summary.join(", ")
@@ -385,10 +387,10 @@ pub async fn run(command: Ros2Command, domain: &str) -> Result<(), CliError> {
         Some(s) => {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
-                _ = rosy::node::shutdown_signal() => {}
+                _ = stop => {}
             }
         }
-        None => rosy::node::shutdown_signal().await,
+        None => stop.await,
     }
     bridge.stop();
     node.close().await;

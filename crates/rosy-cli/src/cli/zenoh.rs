@@ -185,6 +185,8 @@ pub async fn run(command: ZenohCommand, domain: &str) -> Result<(), CliError> {
     })
     .await
     .map_err(|e| CliError::Failed(e.to_string()))?;
+    // Listening before saying so: a Ctrl-C right after the line below must stop the bridge.
+    let stop = rosy::node::shutdown_signal();
     eprintln!(
         "bridging rosy domain {domain:?} through zenoh (session {}): {summary} (Ctrl-C stops)",
         bridge.zenoh_id()
@@ -193,10 +195,10 @@ pub async fn run(command: ZenohCommand, domain: &str) -> Result<(), CliError> {
         Some(s) => {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
-                _ = rosy::node::shutdown_signal() => {}
+                _ = stop => {}
             }
         }
-        None => rosy::node::shutdown_signal().await,
+        None => stop.await,
     }
     bridge.stop().await;
     Ok(())

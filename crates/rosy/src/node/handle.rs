@@ -844,8 +844,9 @@ impl Node {
 
     /// Runs until Ctrl-C or SIGTERM, then closes the node.
     pub async fn forever(&self) {
+        let stop = super::shutdown_signal();
         tokio::select! {
-            _ = shutdown_signal() => {}
+            _ = stop => {}
             _ = self.mesh().wait_closed() => {}
         }
         self.close().await;
@@ -861,19 +862,4 @@ fn check(what: &'static str, name: &str) -> Result<()> {
         },
         reason,
     })
-}
-
-/// Resolves at the first Ctrl-C (SIGINT) or SIGTERM: how a node or tool is asked to stop.
-pub async fn shutdown_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match terminate.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }

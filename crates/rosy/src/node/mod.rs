@@ -38,17 +38,19 @@ mod preference;
 mod queue;
 mod service;
 mod service_channel;
+mod signal;
 
 mod topic;
 
 pub use crate::balance::Strategy;
 pub use builder::NodeBuilder;
-pub use handle::{Node, shutdown_signal};
+pub use handle::Node;
 pub use mesh::publish::Publishing;
 pub use preference::TransportPreference;
 pub use queue::Received;
 pub use service::Client;
 pub use service_channel::is_internal as is_internal_topic;
+pub use signal::shutdown_signal;
 pub use topic::{Archivable, Archive, InlineSubscription, Loan, Publisher, Subscriber};
 
 use crate::error::Result;

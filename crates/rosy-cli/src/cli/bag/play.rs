@@ -175,8 +175,11 @@ pub async fn run(domain: &str, path: &Path, options: Options, json: bool) -> Res
     let stop = Arc::new(AtomicBool::new(false));
     let signals = {
         let stop = stop.clone();
+        // Listening from here, before the first message goes out, not from whenever the task
+        // first runs: a Ctrl-C in between would otherwise kill the player unclosed.
+        let interrupted = interrupted();
         tokio::spawn(async move {
-            interrupted().await;
+            interrupted.await;
             stop.store(true, Ordering::Relaxed);
         })
     };

@@ -78,6 +78,9 @@ pub async fn run(
             return Err(e);
         }
     };
+    // Listening from here, before any message is taken: a Ctrl-C from then on ends the
+    // recording cleanly (the bag finished) instead of killing the recorder.
+    let interrupted = interrupted();
     let (tx, rx) = std::sync::mpsc::channel::<Incoming>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut readers = Vec::new();
@@ -166,7 +169,7 @@ pub async fn run(
     let started = Instant::now();
     let mut writing = writing;
     let early = tokio::select! {
-        _ = interrupted() => None,
+        _ = interrupted => None,
         _ = async {
             match duration {
                 Some(d) => tokio::time::sleep(Duration::from_secs_f64(d)).await,

@@ -70,7 +70,7 @@ pub async fn serve(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliE
     let bound = Duration::from_secs_f64(args.run_time) + Duration::from_secs(120);
     let ended = tokio::select! {
         _ = tokio::time::timeout(bound, done.notified()) => true,
-        _ = tokio::signal::ctrl_c() => false,
+        _ = rosy::node::shutdown_signal() => false,
     };
     let switches_last = voluntary_switches();
     drop(spinner);

@@ -37,7 +37,7 @@ pub async fn recv_inline(args: SpeedArgs, domain: &str, json: bool) -> Result<()
     let mut spinner = Some(spinner);
     let mut saw_shm = false;
     let (mut seen, mut quiet_since) = (0u64, Instant::now());
-    let interrupted = tokio::signal::ctrl_c();
+    let interrupted = rosy::node::shutdown_signal();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {

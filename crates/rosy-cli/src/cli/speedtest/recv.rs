@@ -100,7 +100,7 @@ pub async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliEr
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
     let work = Duration::from_secs_f64(args.work_time);
     let give_up = tokio::time::sleep(overall);
-    let interrupted = tokio::signal::ctrl_c();
+    let interrupted = rosy::node::shutdown_signal();
     tokio::pin!(give_up, interrupted);
     let mut spinner = Some(spinner);
     loop {

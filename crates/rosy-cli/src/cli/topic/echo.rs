@@ -48,10 +48,13 @@ pub async fn echo(
     let _spinner =
         (printed == 0).then(|| Spinner::start(format!("listening to {}...", topics.join(", "))));
     let mut spinner = _spinner;
+    // Made once: a Ctrl-C while a message is printed must still end the loop.
+    let interrupted = rosy::node::shutdown_signal();
+    tokio::pin!(interrupted);
     while printed < limit {
         let next = tokio::select! {
             m = rx.recv() => m,
-            _ = tokio::signal::ctrl_c() => None,
+            _ = &mut interrupted => None,
         };
         let Some((topic, at, message)) = next else {
             break;

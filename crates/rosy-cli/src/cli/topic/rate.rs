@@ -95,6 +95,9 @@ pub async fn rate(
     let mut spinner = Some(Spinner::start(format!(
         "waiting for messages on {topic}..."
     )));
+    // Made once: a Ctrl-C while a line is printed must still end the loop.
+    let interrupted = rosy::node::shutdown_signal();
+    tokio::pin!(interrupted);
     loop {
         let stop = async {
             match end {
@@ -127,7 +130,7 @@ pub async fn rate(
                 }
             }
             _ = stop => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut interrupted => break,
         }
     }
     drop(spinner);

@@ -77,26 +77,33 @@ pub async fn send(domain: &str, args: SendArgs) -> Result<(), CliError> {
     }
     let count = count.unwrap_or(if interval.is_some() { u64::MAX } else { 1 });
     let mut sent = 0;
+    // Made once: a Ctrl-C while a message is sent must still end the sending.
+    let interrupted = rosy::node::shutdown_signal();
+    tokio::pin!(interrupted);
+    let mut stopped = false;
     while sent < count {
         if sent > 0 {
             if let Some(s) = interval {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
-                    _ = tokio::signal::ctrl_c() => break,
+                    _ = &mut interrupted => {
+                        stopped = true;
+                        break;
+                    }
                 }
             }
         }
         publisher.send_encoded(payload.clone()).await?;
         sent += 1;
     }
-    if let Some(s) = keep_alive {
+    if let Some(s) = keep_alive.filter(|_| !stopped) {
         eprintln!(
             "sent {sent} message{} on {topic}; staying up {s} s (Ctrl-C ends it)",
             if sent == 1 { "" } else { "s" }
         );
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
-            _ = tokio::signal::ctrl_c() => {}
+            _ = &mut interrupted => {}
         }
     }
     node.close().await;
