@@ -412,3 +412,55 @@ async fn without_tls_the_same_proxy_corrupts_and_reads() {
     assert_eq!(intact, vec![1, 2, 4, 5, 6]);
     assert!(contains(&proxy.seen.lock().unwrap(), MARKER));
 }
+
+/// The TLS records in `wire`: each one's content length (header type 23, application data).
+fn records(wire: &[u8]) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    let mut rest = wire;
+    while rest.len() >= 5 {
+        assert_eq!(rest[0], 23, "an application data record");
+        let len = u16::from_be_bytes([rest[3], rest[4]]) as usize;
+        lengths.push(len);
+        rest = &rest[(5 + len).min(rest.len())..];
+    }
+    assert!(rest.is_empty(), "{} bytes of a cut record", rest.len());
+    lengths
+}
+
+/// A batch of small frames (a header and a payload each, as a link hands them over) is sealed
+/// into full records, not one record (with its seal, header and tag) per slice, and opens to
+/// the same bytes.
+#[tokio::test]
+async fn a_batch_of_small_frames_is_sealed_into_full_records() {
+    let domain = TestDomain::new("records");
+    let (camera, planner) = (domain.security("camera"), domain.security("planner"));
+    let (dialer, acceptor) = tcp_pair().await;
+    let (d, a) = handshake_both(&*camera, &dialer, &*planner, &acceptor).await;
+    let ((sender, _), (receiver, _)) = (d.unwrap(), a.unwrap());
+
+    let frames: Vec<(Vec<u8>, Vec<u8>)> = (0..32u8)
+        .map(|i| (vec![i; 8], message(i.wrapping_add(1))))
+        .collect();
+    let slices: Vec<IoSlice<'_>> = frames
+        .iter()
+        .flat_map(|(header, payload)| [IoSlice::new(header), IoSlice::new(payload)])
+        .collect();
+    let plain: Vec<u8> = frames
+        .iter()
+        .flat_map(|(h, p)| h.iter().chain(p).copied())
+        .collect();
+
+    // Sealed into memory: a Vec takes every byte, so one call seals the whole batch.
+    let mut wire = Vec::new();
+    let taken = sender.seal(&slices, &mut wire).unwrap();
+    assert_eq!(taken, plain.len());
+    assert!(!sender.pending());
+    let lengths = records(&wire);
+    // 32,256 plain bytes fill two 16 kB records (each with its content type and 16-byte tag).
+    assert_eq!(lengths.len(), 2, "records of {lengths:?} bytes");
+
+    let mut opened = BytesMut::new();
+    let n = receiver.open(&mut &wire[..], &mut opened).unwrap();
+    assert_eq!(n, plain.len());
+    assert!(opened[..] == plain[..], "the opened bytes differ");
+}
