@@ -38,6 +38,19 @@ const NODE_INFO_ALLOWANCE: usize = 4 << 20;
 const BUSY_GAP_NS: u64 = 50_000;
 /// Payloads at least this large are written from their own buffer, not copied into the batch.
 const DIRECT_WRITE: usize = 32 << 10;
+/// Small frames are gathered into chunks of this size (more than [`DIRECT_WRITE`], so any small
+/// frame fits in an empty one).
+const GATHER_CHUNK: usize = 64 << 10;
+/// Bytes the writer takes from the outbox at once. Taken in steps, written chunks come back
+/// (and room frees) while the rest is written, not all at the end.
+const BATCH_BYTES: usize = 1 << 20;
+/// Written chunks a busy link keeps for the next frames (a batch's worth, given back after
+/// [`SPARE_KEEP`] idle). Without them a sender faster than the socket gathered into fresh buffers that were
+/// freed after each write: the allocator gave their pages back and the sender faulted fresh
+/// ones in, a page fault every four 1 kB frames.
+const SPARE_CHUNKS: usize = BATCH_BYTES / GATHER_CHUNK;
+/// How long an idle link keeps its spare chunks.
+const SPARE_KEEP: Duration = Duration::from_secs(1);
 
 /// Receives what a link reads. Implemented by the node; called from the link's reader task.
 pub trait FrameSink: Send + Sync + 'static {
@@ -62,12 +75,15 @@ pub trait FrameSink: Send + Sync + 'static {
 
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What waits to be written on one link, in order: `parts` (frames gathered earlier, large
-/// payloads in their own buffers), then `tail`, where small frames are being gathered.
+/// What waits to be written on one link, in order: `parts` (chunks of frames gathered earlier,
+/// large payloads in their own buffers), then `tail`, the chunk where small frames are being
+/// gathered.
 #[derive(Default)]
 struct Outbox {
-    parts: VecDeque<Bytes>,
+    parts: VecDeque<Part>,
     tail: BytesMut,
+    /// Written chunks, emptied, for `tail` to take (at most [`SPARE_CHUNKS`]).
+    spare: Vec<BytesMut>,
     /// Bytes queued and not written yet (what the writer is writing now included).
     pending: usize,
     /// The socket is being written to, by the writer task or by a sender's fast path: nobody
@@ -77,18 +93,86 @@ struct Outbox {
     finish: bool,
 }
 
+/// Bytes waiting in the outbox: a chunk of gathered frames (reused once written), or bytes
+/// someone else owns (a large payload, the rest of a fast-path write).
+struct Part {
+    bytes: Bytes,
+    chunk: bool,
+}
+
 impl Outbox {
     /// Appends one encoded frame.
     fn push(&mut self, head: &FrameHead<'_>, payload: &Bytes) {
-        head.encode(&mut self.tail, payload.len());
         if payload.len() >= DIRECT_WRITE {
-            let gathered = self.tail.split().freeze();
-            self.parts.push_back(gathered);
-            self.parts.push_back(payload.clone());
+            self.make_room(head.wire_len(0));
+            head.encode(&mut self.tail, payload.len());
+            self.close_chunk();
+            self.parts.push_back(Part {
+                bytes: payload.clone(),
+                chunk: false,
+            });
         } else {
+            self.make_room(head.wire_len(payload.len()));
+            head.encode(&mut self.tail, payload.len());
             self.tail.extend_from_slice(payload);
         }
         self.pending += head.wire_len(payload.len());
+    }
+
+    /// Makes room for `need` bytes in the tail, moving a full chunk to `parts`.
+    fn make_room(&mut self, need: usize) {
+        if self.tail.capacity() - self.tail.len() >= need {
+            return;
+        }
+        self.close_chunk();
+        self.tail = match self.spare.pop() {
+            Some(chunk) if chunk.capacity() >= need => chunk,
+            _ => BytesMut::with_capacity(need.max(GATHER_CHUNK)),
+        };
+    }
+
+    /// Moves the frames gathered in the tail to `parts`.
+    fn close_chunk(&mut self) {
+        if !self.tail.is_empty() {
+            let chunk = std::mem::take(&mut self.tail).freeze();
+            self.parts.push_back(Part {
+                bytes: chunk,
+                chunk: true,
+            });
+        }
+    }
+
+    /// Takes what waits, in order, up to about [`BATCH_BYTES`], into `batch`; `chunks` says
+    /// which parts are this outbox's chunks (to [`Outbox::recycle`] once written).
+    fn take_batch(&mut self, batch: &mut Vec<Bytes>, chunks: &mut Vec<bool>) {
+        let mut taken = 0;
+        while taken < BATCH_BYTES {
+            if self.parts.is_empty() {
+                self.close_chunk();
+            }
+            let Some(part) = self.parts.pop_front() else {
+                break;
+            };
+            taken += part.bytes.len();
+            batch.push(part.bytes);
+            chunks.push(part.chunk);
+        }
+    }
+
+    /// Keeps a written chunk for reuse when it is this outbox's own and there is room.
+    fn recycle(&mut self, written: Bytes) {
+        if self.spare.len() >= SPARE_CHUNKS {
+            return;
+        }
+        // Unique once written: nobody else holds a gathered chunk.
+        if let Ok(mut chunk) = written.try_into_mut() {
+            chunk.clear();
+            // Takes back the front the writes advanced past (no allocation: the buffer is ours).
+            chunk.reserve(GATHER_CHUNK);
+            if chunk.capacity() <= 2 * GATHER_CHUNK {
+                self.spare.push(chunk);
+            }
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -238,7 +322,10 @@ impl Link {
                 // The socket is full: the rest goes first, before whatever was queued meanwhile.
                 for part in parts.into_iter().rev().filter(|p| !p.is_empty()) {
                     outbox.pending += part.len();
-                    outbox.parts.push_front(part);
+                    outbox.parts.push_front(Part {
+                        bytes: part,
+                        chunk: false,
+                    });
                 }
             }
             Err(e) => {
@@ -335,6 +422,10 @@ pub fn start(conn: Handshaken, sink: Arc<dyn FrameSink>) -> Arc<Link> {
 /// after [`Link::finish`], the outbox is empty.
 async fn write_loop(link: Arc<Link>) {
     let mut batch: Vec<Bytes> = Vec::new();
+    // Which parts of `batch` are the outbox's chunks, to hand back once written.
+    let mut chunks: Vec<bool> = Vec::new();
+    let mut written_chunks: Vec<Bytes> = Vec::new();
+    let mut spares = false;
     let finished = loop {
         let finish = {
             let mut outbox = link.outbox();
@@ -343,14 +434,11 @@ async fn write_loop(link: Arc<Link>) {
             }
             if !outbox.writing && (!outbox.is_empty() || link.wire.pending()) {
                 outbox.writing = true;
-                let Outbox { parts, tail, .. } = &mut *outbox;
-                batch.extend(parts.drain(..));
-                if !tail.is_empty() {
-                    batch.push(tail.split().freeze());
-                }
+                outbox.take_batch(&mut batch, &mut chunks);
                 None
             } else {
                 // Nothing queued, or a sender's fast path at work (it wakes us when done).
+                spares = !outbox.spare.is_empty();
                 Some(outbox.finish && !outbox.writing && outbox.is_empty())
             }
         };
@@ -360,6 +448,8 @@ async fn write_loop(link: Arc<Link>) {
                 tokio::select! {
                     _ = link.queued.notified() => {}
                     _ = link.closed() => break false,
+                    // A link idle that long gives its spare chunks back.
+                    _ = tokio::time::sleep(SPARE_KEEP), if spares => link.outbox().spare.clear(),
                 }
                 continue;
             }
@@ -370,11 +460,21 @@ async fn write_loop(link: Arc<Link>) {
             r = link.wire.write_all(&mut batch, &link.written) => r,
             _ = link.closed() => Ok(()),
         };
-        batch.clear();
+        // Other parts are dropped here, outside the lock (a large payload's buffer may be freed).
+        written_chunks.extend(
+            batch
+                .drain(..)
+                .zip(chunks.drain(..))
+                .filter(|(_, chunk)| *chunk && result.is_ok())
+                .map(|(part, _)| part),
+        );
         {
             let mut outbox = link.outbox();
             outbox.pending -= bytes;
             outbox.writing = false;
+            for chunk in written_chunks.drain(..) {
+                outbox.recycle(chunk);
+            }
         }
         link.room.notify_waiters();
         if let Err(e) = result {
@@ -524,6 +624,89 @@ mod tests {
             name,
             Bytes::from(payload),
         )
+    }
+
+    /// A sender faster than the socket gathers into chunks the writer hands back: after the
+    /// first batch, frames go into the same buffers again (no fresh memory, no page faults),
+    /// a large payload is never kept as a chunk, and the bytes written are the frames in order.
+    #[test]
+    fn written_chunks_are_gathered_into_again() {
+        let mut outbox = Outbox::default();
+        let small = |seq: u32| topic("t", 1, seq, 1000);
+        let (mut batch, mut chunks) = (Vec::new(), Vec::new());
+        let mut first_buffers = std::collections::HashSet::new();
+        let mut wire = Vec::new();
+        let mut expected = BytesMut::new();
+        let mut seq = 0;
+        for round in 0..3 {
+            // A batch's worth (what a writer keeps spare chunks for).
+            while outbox.pending < BATCH_BYTES - GATHER_CHUNK {
+                let frame = small(seq);
+                seq += 1;
+                frame.head().encode(&mut expected, frame.payload.len());
+                expected.extend_from_slice(&frame.payload);
+                outbox.push(&frame.head(), &frame.payload);
+            }
+            if round == 1 {
+                // A large payload in between: written from its own buffer, never recycled.
+                let large = topic("t", 2, seq, DIRECT_WRITE * 2);
+                large.head().encode(&mut expected, large.payload.len());
+                expected.extend_from_slice(&large.payload);
+                outbox.push(&large.head(), &large.payload);
+                assert!(
+                    !large.payload.is_unique(),
+                    "the outbox holds the payload itself"
+                );
+            }
+            while !outbox.is_empty() {
+                outbox.take_batch(&mut batch, &mut chunks);
+                for (part, chunk) in batch.drain(..).zip(chunks.drain(..)) {
+                    wire.extend_from_slice(&part);
+                    outbox.pending -= part.len();
+                    if round == 0 {
+                        first_buffers.insert(part.as_ptr() as usize);
+                    } else if chunk {
+                        assert!(
+                            first_buffers.contains(&(part.as_ptr() as usize)),
+                            "round {round}: a chunk in fresh memory"
+                        );
+                    }
+                    if chunk {
+                        outbox.recycle(part);
+                    }
+                }
+                assert!(outbox.spare.len() <= SPARE_CHUNKS);
+            }
+        }
+        assert!(
+            wire[..] == expected[..],
+            "the bytes written are not the frames in order"
+        );
+
+        // Three batches' worth is taken in three steps (room frees, chunks come back, as the
+        // rest is written).
+        let mut steps = 0;
+        while outbox.pending < 3 * BATCH_BYTES {
+            let frame = small(seq);
+            outbox.push(&frame.head(), &frame.payload);
+        }
+        while !outbox.is_empty() {
+            outbox.take_batch(&mut batch, &mut chunks);
+            let taken: usize = batch.drain(..).map(|b| b.len()).sum();
+            outbox.pending -= taken;
+            assert!(
+                taken <= BATCH_BYTES + GATHER_CHUNK,
+                "{taken} bytes in one step"
+            );
+            steps += 1;
+        }
+        assert_eq!(steps, 3);
+        assert!(
+            outbox
+                .spare
+                .iter()
+                .all(|c| c.capacity() == GATHER_CHUNK && c.is_empty())
+        );
     }
 
     /// Small frames (gathered in the outbox), large ones (written from their own buffers) and
