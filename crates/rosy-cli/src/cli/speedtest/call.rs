@@ -34,6 +34,9 @@ struct Served {
 }
 
 pub async fn serve(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
+    // Listening before anything is announced: a Ctrl-C as soon as peers see this node ends
+    // the run with its report instead of killing it.
+    let interrupted = rosy::node::shutdown_signal();
     let node = join(&args, domain, "serve").await?;
     let served = Arc::new(Mutex::new(Served::default()));
     let done = Arc::new(tokio::sync::Notify::new());
@@ -70,7 +73,7 @@ pub async fn serve(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliE
     let bound = Duration::from_secs_f64(args.run_time) + Duration::from_secs(120);
     let ended = tokio::select! {
         _ = tokio::time::timeout(bound, done.notified()) => true,
-        _ = rosy::node::shutdown_signal() => false,
+        _ = interrupted => false,
     };
     let switches_last = voluntary_switches();
     drop(spinner);

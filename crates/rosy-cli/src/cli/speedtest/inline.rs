@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub async fn recv_inline(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
+    // Listening before anything is announced: a Ctrl-C as soon as peers see this node ends
+    // the run with its report instead of killing it.
+    let interrupted = rosy::node::shutdown_signal();
     let node = join(&args, domain, "recv").await?;
     let topics = topic_names(&args);
     let tally = Arc::new(Mutex::new(Tally::new(topics.len())));
@@ -37,7 +40,6 @@ pub async fn recv_inline(args: SpeedArgs, domain: &str, json: bool) -> Result<()
     let mut spinner = Some(spinner);
     let mut saw_shm = false;
     let (mut seen, mut quiet_since) = (0u64, Instant::now());
-    let interrupted = rosy::node::shutdown_signal();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {

@@ -88,6 +88,9 @@ impl Drop for Merged {
 }
 
 pub async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliError> {
+    // Listening before anything is announced: a Ctrl-C as soon as peers see this node ends
+    // the run with its report instead of killing it.
+    let interrupted = rosy::node::shutdown_signal();
     let node = join(&args, domain, "recv").await?;
     let topics = topic_names(&args);
     let mut subscriber = Merged::subscribe(&node, &topics, args.qos.qos(false)).await?;
@@ -100,7 +103,6 @@ pub async fn recv(args: SpeedArgs, domain: &str, json: bool) -> Result<(), CliEr
     let overall = Duration::from_secs_f64(args.run_time) + Duration::from_secs(60);
     let work = Duration::from_secs_f64(args.work_time);
     let give_up = tokio::time::sleep(overall);
-    let interrupted = rosy::node::shutdown_signal();
     tokio::pin!(give_up, interrupted);
     let mut spinner = Some(spinner);
     loop {

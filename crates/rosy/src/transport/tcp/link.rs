@@ -45,9 +45,9 @@ const GATHER_CHUNK: usize = 64 << 10;
 /// (and room frees) while the rest is written, not all at the end.
 const BATCH_BYTES: usize = 1 << 20;
 /// Written chunks a busy link keeps for the next frames (a batch's worth, given back after
-/// [`SPARE_KEEP`] idle). Without them a sender faster than the socket gathered into fresh buffers that were
-/// freed after each write: the allocator gave their pages back and the sender faulted fresh
-/// ones in, a page fault every four 1 kB frames.
+/// [`SPARE_KEEP`] idle). Without them a sender faster than the socket gathered into fresh
+/// buffers that were freed after each write: the allocator gave their pages back and the
+/// sender faulted fresh ones in, a page fault every four 1 kB frames.
 const SPARE_CHUNKS: usize = BATCH_BYTES / GATHER_CHUNK;
 /// How long an idle link keeps its spare chunks.
 const SPARE_KEEP: Duration = Duration::from_secs(1);
