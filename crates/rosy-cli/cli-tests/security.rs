@@ -422,8 +422,80 @@ fn a_second_user_reads_nothing_of_a_secure_domain() {
     let (ok, text) = as_other_user("mkdir", &[squat.to_str().unwrap()]);
     assert!(!ok, "made a registry directory: {text}");
     assert!(!squat.exists());
+
+    // The local socket a secure node listens on for same-host peers: out of reach...
+    let socket = std::fs::read_dir(&registry)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "sock"))
+        .expect("a node's local socket");
+    let refused = connect_as_other_user(&socket).expect_err("reached the local socket");
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::PermissionDenied,
+        "{refused}"
+    );
+    // ...and, made reachable, refused by the node: the kernel says who connected.
+    let open_all = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open_all(&registry, 0o711);
+    open_all(&socket, 0o777);
+    let closed = connect_as_other_user(&socket);
+    open_all(&registry, 0o700);
+    assert!(
+        closed.expect("reached the socket made reachable"),
+        "the node answered"
+    );
+    let logged = || {
+        [echo.stderr(), _send.stderr()]
+            .concat()
+            .iter()
+            .any(|l| l.contains("uid 54321") && l.contains("one user"))
+    };
+    assert!(
+        wait_until(T, logged),
+        "no refusal logged: {:?} {:?}",
+        echo.stderr(),
+        _send.stderr()
+    );
 }
 
+/// Connects to the Unix socket at `path` from a thread acting as another user (uid and gid
+/// 54321, as `as_other_user`), sends a partial preamble, and says whether the peer closed the
+/// connection (`true`) or answered; `Err`: why the connect failed.
+fn connect_as_other_user(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Write};
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        // Per thread (the raw system calls, not glibc's process-wide wrappers): the test's
+        // other threads stay root.
+        rustix::thread::set_thread_groups(&[])?;
+        rustix::thread::set_thread_res_gid(
+            rustix::process::Gid::from_raw(54321),
+            rustix::process::Gid::from_raw(54321),
+            rustix::process::Gid::from_raw(54321),
+        )?;
+        rustix::thread::set_thread_res_uid(
+            rustix::process::Uid::from_raw(54321),
+            rustix::process::Uid::from_raw(54321),
+            rustix::process::Uid::from_raw(54321),
+        )?;
+        let mut stream = std::os::unix::net::UnixStream::connect(&path)?;
+        // The node may have closed the connection already: a failed write says that too.
+        let _ = stream.write_all(b"ROSY");
+        stream.set_read_timeout(Some(T))?;
+        let mut answer = [0u8; 64];
+        match stream.read(&mut answer) {
+            Ok(n) => Ok(n == 0),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(true),
+            Err(e) => Err(e),
+        }
+    })
+    .join()
+    .expect("the connecting thread did not panic")
+}
 /// Whether `marker`, sent from one host to the other (secure or plain), shows in a capture of
 /// the veth between them. The message is checked to have arrived, so the capture saw it pass.
 fn marker_on_the_wire(creds: &Credentials, secure: bool, marker: &str) -> bool {

@@ -1,10 +1,17 @@
-//! How long N nodes take to form a full mesh, plain and secure, in one process over TCP on
-//! loopback: each round starts N nodes at once and times until every one is connected to all
-//! the others (every TLS handshake done, in secure mode), and counts the CPU time the process
-//! spent meanwhile (all threads). Prints one JSON line per round and mode;
-//! `scripts/bench-security` runs it and reports medians and the secure/plain ratio.
+//! How long N nodes take to form a full mesh in one process (one host): each round starts N
+//! nodes at once and times until every one is connected to all the others, and counts the CPU
+//! time the process spent meanwhile (all threads). Three modes a round:
 //!
-//!     cargo run --release -p rosy-security --example join_time -- [NODES] [ROUNDS] [plain|secure]
+//! - `plain`: TCP on loopback;
+//! - `secure`: as a secure node runs by default, same-host peers over local links (a Unix
+//!   socket and a certificate check each end, `rosy::transport::tcp::local`);
+//! - `secure-tls`: secure with local links off, every link a TLS handshake (what peers on other
+//!   hosts cost each other).
+//!
+//! Prints one JSON line per round and mode; `scripts/bench-security` runs it and reports
+//! medians and the ratios to plain.
+//!
+//!     cargo run --release -p rosy-security --example join_time -- [NODES] [ROUNDS] [MODE]
 
 use rosy::security::{Guard, SecurityMode};
 use rosy::{Node, TransportPreference};
@@ -13,8 +20,9 @@ use std::time::{Duration, Instant};
 
 const BOUND: Duration = Duration::from_secs(120);
 
-async fn start(name: String, domain: String, guard: Guard) -> Node {
+async fn start(name: String, domain: String, guard: Guard, local_links: bool) -> Node {
     Node::builder(&name)
+        .local_links(local_links)
         .domain_id(domain)
         .transport(TransportPreference::Tcp)
         .interfaces(Some(vec!["lo".into()]))
@@ -33,12 +41,15 @@ fn cpu_seconds() -> f64 {
 
 /// Starts `count` nodes with `guard` and returns the seconds until all are connected, and the
 /// CPU seconds the process used meanwhile.
-async fn join(count: usize, domain: &str, guard: &Guard) -> (f64, f64) {
+async fn join(count: usize, domain: &str, guard: &Guard, local_links: bool) -> (f64, f64) {
     let began = Instant::now();
     let cpu_began = cpu_seconds();
     let nodes: Vec<Node> = futures_join(
         (0..count)
-            .map(|i| tokio::spawn(start(format!("n{i}"), domain.to_string(), guard.clone())))
+            .map(|i| {
+                let name = format!("n{i}");
+                tokio::spawn(start(name, domain.to_string(), guard.clone(), local_links))
+            })
             .collect(),
     )
     .await;
@@ -73,7 +84,7 @@ async fn main() {
     let rounds: usize = args
         .next()
         .map_or(3, |a| a.parse().expect("ROUNDS is a number"));
-    // `plain` or `secure` runs only that mode (to profile one).
+    // A mode's name runs only that mode (to profile one).
     let only = args.next();
     let root = std::env::temp_dir().join(format!("rosy-join-time-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -88,16 +99,21 @@ async fn main() {
         )),
     };
     for round in 1..=rounds {
-        for (mode, guard) in [("plain", Guard::off()), ("secure", secure.clone())] {
+        let modes = [
+            ("plain", Guard::off(), true),
+            ("secure", secure.clone(), true),
+            ("secure-tls", secure.clone(), false),
+        ];
+        for (mode, guard, local_links) in modes {
             if only.as_deref().is_some_and(|only| only != mode) {
                 continue;
             }
             // A domain per run: the next round never meets a node of the last.
             let run_domain = match mode {
-                "secure" => domain.clone(),
-                _ => format!("{domain}-plain{round}"),
+                "plain" => format!("{domain}-plain{round}"),
+                _ => domain.clone(),
             };
-            let (seconds, cpu) = join(count, &run_domain, &guard).await;
+            let (seconds, cpu) = join(count, &run_domain, &guard, local_links).await;
             println!(
                 "{{\"round\": {round}, \"mode\": \"{mode}\", \"nodes\": {count}, \"seconds\": {seconds:.3}, \"cpu_seconds\": {cpu:.3}}}"
             );

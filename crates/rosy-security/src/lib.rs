@@ -35,7 +35,7 @@ pub mod tls;
 
 use credentials::Credentials;
 use rosy::security::{BoxFuture, Guard, LinkSecurity, Policy, SecurityError, SecurityMode};
-use rosy::security::{Secured, Side};
+use rosy::security::{PeerIdentity, Secured, Side};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -44,6 +44,8 @@ use tokio::net::TcpStream;
 pub struct TlsSecurity {
     configs: tls::TlsConfigs,
     identity: identity::CertIdentity,
+    /// This node's certificate, shown to same-host peers on local links.
+    certificate: rustls_pki_types::CertificateDer<'static>,
     /// SHA-256 of the CA certificate: the discovery tag's key.
     ca_digest: Vec<u8>,
     /// The domain's signed access rules, when the credentials carry them (replaced while the
@@ -68,6 +70,7 @@ impl TlsSecurity {
         Ok(TlsSecurity {
             configs: tls::configs(creds)?,
             identity: creds.identity.clone(),
+            certificate: creds.cert.clone(),
             ca_digest: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &creds.ca)
                 .as_ref()
                 .to_vec(),
@@ -105,6 +108,19 @@ impl LinkSecurity for TlsSecurity {
 
     fn id_prefix(&self) -> String {
         self.identity.key_id.clone()
+    }
+
+    fn local_certificate(&self) -> Option<Vec<u8>> {
+        Some(self.certificate.to_vec())
+    }
+
+    fn vouch(&self, certificate: &[u8]) -> Result<PeerIdentity, SecurityError> {
+        tls::vouch(
+            &self.configs,
+            certificate,
+            &self.identity.domain,
+            self.acl.as_deref(),
+        )
     }
 
     fn discovery_tag(&self, domain: &str) -> String {

@@ -13,6 +13,7 @@ use rosy::security::{NonBlocking, PeerIdentity, Secured, SecurityError, Session,
 use rustls::client::Resumption;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig};
 use rustls::{ServerConnection, version::TLS13};
 use rustls_pki_types::ServerName;
@@ -57,6 +58,9 @@ pub fn provider() -> Arc<CryptoProvider> {
 pub struct TlsConfigs {
     pub(crate) client: Arc<ClientConfig>,
     pub(crate) server: Arc<ServerConfig>,
+    /// What the server side checks a client certificate with (the domain CA): also what
+    /// checks a certificate shown on a local link.
+    pub(crate) verifier: Arc<dyn ClientCertVerifier>,
 }
 
 /// Builds the configurations: this node's certificate and key, the domain CA as the only root,
@@ -74,7 +78,7 @@ pub fn configs(creds: &Credentials) -> Result<TlsConfigs, String> {
     let mut server = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&TLS13])
         .map_err(|e| format!("TLS 1.3: {e}"))?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(verifier.clone())
         .with_single_cert(vec![creds.cert.clone()], creds.key.clone_key())
         .map_err(|e| format!("the node's certificate or key is not usable: {e}"))?;
     server.alpn_protocols = vec![ALPN.to_vec()];
@@ -90,6 +94,7 @@ pub fn configs(creds: &Credentials) -> Result<TlsConfigs, String> {
     Ok(TlsConfigs {
         client: Arc::new(client),
         server: Arc::new(server),
+        verifier,
     })
 }
 
@@ -166,6 +171,28 @@ pub async fn handshake(
         .peer_certificates()
         .and_then(|c| c.first())
         .ok_or_else(|| refused("the peer presented no certificate".into()))?;
+    let identity = admit(der, domain, acl.as_deref())?;
+    if let Connection::Client(c) = &mut conn {
+        // Fewer, larger records waiting on a full socket.
+        c.set_buffer_limit(Some(SEALED_BUFFER));
+    } else if let Connection::Server(s) = &mut conn {
+        s.set_buffer_limit(Some(SEALED_BUFFER));
+    }
+    let session = TlsSession {
+        conn: Mutex::new(conn),
+        staging: Mutex::new(Staging::default()),
+    };
+    Ok((Arc::new(session), identity))
+}
+
+/// Whether a peer's certificate (checked against the domain CA already) is one this node
+/// takes: for `domain`, and not revoked by the domain's ACL. Who it names, if so.
+fn admit(
+    der: &[u8],
+    domain: &str,
+    acl: Option<&crate::reload::LiveAcl>,
+) -> Result<PeerIdentity, SecurityError> {
+    let refused = SecurityError::Refused;
     let identity: CertIdentity =
         identity_of(der).map_err(|r| refused(format!("the peer's certificate: {r}")))?;
     if acl.is_some_and(|acl| acl.current().is_revoked(&identity.serial)) {
@@ -180,24 +207,27 @@ pub async fn handshake(
             identity.domain
         )));
     }
-    if let Connection::Client(c) = &mut conn {
-        // Fewer, larger records waiting on a full socket.
-        c.set_buffer_limit(Some(SEALED_BUFFER));
-    } else if let Connection::Server(s) = &mut conn {
-        s.set_buffer_limit(Some(SEALED_BUFFER));
-    }
-    let session = TlsSession {
-        conn: Mutex::new(conn),
-        staging: Mutex::new(Staging::default()),
-    };
-    Ok((
-        Arc::new(session),
-        PeerIdentity {
-            name: identity.name,
-            key_id: identity.key_id,
-            serial: identity.serial,
-        },
-    ))
+    Ok(PeerIdentity {
+        name: identity.name,
+        key_id: identity.key_id,
+        serial: identity.serial,
+    })
+}
+
+/// Checks a certificate a same-host peer showed on a local link as the TLS handshake checks a
+/// client's (signed by the domain CA, valid) and then as [`admit`] does: who it names.
+pub fn vouch(
+    configs: &TlsConfigs,
+    der: &[u8],
+    domain: &str,
+    acl: Option<&crate::reload::LiveAcl>,
+) -> Result<PeerIdentity, SecurityError> {
+    let cert = rustls_pki_types::CertificateDer::from(der);
+    configs
+        .verifier
+        .verify_client_cert(&cert, &[], rustls_pki_types::UnixTime::now())
+        .map_err(|e| SecurityError::Refused(format!("the peer's certificate: {}", explain(&e))))?;
+    admit(der, domain, acl)
 }
 
 /// A rustls error in words a user can act on.

@@ -25,6 +25,7 @@ pub fn hello_as(domain: &str, node_id: &str) -> Vec<u8> {
                 domain: domain.to_string(),
                 node_id: node_id.to_string(),
                 node_name: "intruder".to_string(),
+                certificate: None,
             },
             &mut payload,
         )

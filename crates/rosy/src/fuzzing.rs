@@ -225,6 +225,7 @@ mod tests {
             domain: "default".into(),
             node_id: "00112233445566778899aabbccddeeff".into(),
             node_name: "camera".into(),
+            certificate: None,
         };
         let mut a = Vec::new();
         MsgPack.encode(&hello, &mut a).unwrap();

@@ -70,6 +70,11 @@ pub async fn node(
     domain: &str,
     guard: rosy::security::Guard,
 ) -> rosy::Result<rosy::Node> {
+    node_builder(name, domain, guard).build().await
+}
+
+/// What [`node`] builds, for a test to set more.
+pub fn node_builder(name: &str, domain: &str, guard: rosy::security::Guard) -> rosy::NodeBuilder {
     rosy::Node::builder(name)
         .domain_id(domain)
         .transport(rosy::TransportPreference::Tcp)
@@ -77,8 +82,6 @@ pub async fn node(
         .mdns(false)
         .call_timeout(std::time::Duration::from_secs(2))
         .security(guard)
-        .build()
-        .await
 }
 
 /// Reads a whole file as text.
@@ -147,6 +150,65 @@ impl LinkSecurity for Altered {
             true => None,
             false => self.inner.policy(),
         }
+    }
+}
+
+/// A member's provider that counts what it is asked: TLS handshakes, and certificates it
+/// checked for local links.
+pub struct Counted {
+    pub inner: Arc<TlsSecurity>,
+    pub handshakes: std::sync::atomic::AtomicUsize,
+    pub vouched: std::sync::atomic::AtomicUsize,
+}
+
+impl Counted {
+    pub fn new(inner: Arc<TlsSecurity>) -> Arc<Counted> {
+        Arc::new(Counted {
+            inner,
+            handshakes: Default::default(),
+            vouched: Default::default(),
+        })
+    }
+
+    /// (TLS handshakes, certificates checked for local links) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.handshakes.load(Ordering::SeqCst),
+            self.vouched.load(Ordering::SeqCst),
+        )
+    }
+}
+
+impl LinkSecurity for Counted {
+    fn handshake<'a>(
+        &'a self,
+        stream: &'a TcpStream,
+        side: Side,
+    ) -> rosy::security::BoxFuture<'a, Result<Secured, SecurityError>> {
+        self.handshakes.fetch_add(1, Ordering::SeqCst);
+        self.inner.handshake(stream, side)
+    }
+    fn id_prefix(&self) -> String {
+        self.inner.id_prefix()
+    }
+    fn discovery_tag(&self, domain: &str) -> String {
+        self.inner.discovery_tag(domain)
+    }
+    fn own_name(&self) -> String {
+        self.inner.own_name()
+    }
+    fn policy(&self) -> Option<Arc<dyn rosy::security::Policy>> {
+        self.inner.policy()
+    }
+    fn watch(&self, changed: rosy::security::ChangeHook) {
+        self.inner.watch(changed)
+    }
+    fn local_certificate(&self) -> Option<Vec<u8>> {
+        self.inner.local_certificate()
+    }
+    fn vouch(&self, certificate: &[u8]) -> Result<rosy::security::PeerIdentity, SecurityError> {
+        self.vouched.fetch_add(1, Ordering::SeqCst);
+        self.inner.vouch(certificate)
     }
 }
 

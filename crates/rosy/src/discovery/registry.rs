@@ -10,7 +10,8 @@
 //! killed with `kill -9` is gone as soon as its pid is dead (when the writer shares this node's
 //! pid namespace, which the entry records), else once its entry has not been touched for
 //! [`STALE_AFTER`]. Entries of dead pids are
-//! removed at once, other stale entries after [`REMOVE_AFTER`]. Where inotify cannot be set up,
+//! removed at once, other stale entries after [`REMOVE_AFTER`], each with the local socket a
+//! secure node keeps beside its entry (`<id>.sock`). Where inotify cannot be set up,
 //! the scan every [`SCAN_EVERY`] is all there is. A malformed file is skipped with a debug log,
 //! never trusted.
 //!
@@ -487,10 +488,17 @@ fn look_at(
         .map(|(id, _)| id.clone())
         .collect();
     for id in dead {
-        let _ = std::fs::remove_file(dir.join(format!("{id}.json")));
+        remove_entry(&dir.join(format!("{id}.json")));
         forget(&id, known, events)?;
     }
     Ok(())
+}
+
+/// Removes a dead or stale node's entry at `path` (`<id>.json`) and the local socket a secure
+/// node left beside it (`<id>.sock`, see `transport::tcp::local`).
+fn remove_entry(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(path.with_extension("sock"));
 }
 
 /// The node id of a registry file name, when it is another node's entry (`<id>.json`, the id
@@ -516,7 +524,7 @@ fn look_at_entry(
     let age = now.duration_since(modified).unwrap_or_default();
     if age > STALE_AFTER {
         if age > REMOVE_AFTER {
-            let _ = std::fs::remove_file(path);
+            remove_entry(path);
         }
         return Ok(false);
     }
@@ -529,7 +537,7 @@ fn look_at_entry(
             k.modified = modified;
             if k.pid.is_some_and(pid_is_dead) {
                 // Killed without saying goodbye; reported gone by the caller.
-                let _ = std::fs::remove_file(path);
+                remove_entry(path);
                 return Ok(false);
             }
         }
@@ -540,7 +548,7 @@ fn look_at_entry(
         None => (None, None),
     };
     if pid.is_some_and(pid_is_dead) {
-        let _ = std::fs::remove_file(path);
+        remove_entry(path);
         return Ok(false);
     }
     let previous = known.insert(

@@ -38,6 +38,8 @@ use crate::domain::DomainId;
 use crate::error::{Error, Result};
 use crate::names::check_name;
 use crate::topology::NodeInfo;
+use crate::transport::tcp::link::Listener;
+use crate::transport::tcp::local::LocalListener;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -57,6 +59,7 @@ pub struct NodeBuilder {
     queue_capacity: usize,
     tool: bool,
     dial_only: bool,
+    local_links: bool,
     guard: Option<crate::security::Guard>,
     shm: crate::transport::shm::ShmConfig,
     shm_topics: std::collections::HashMap<String, crate::transport::shm::ShmConfig>,
@@ -90,6 +93,7 @@ impl NodeBuilder {
             queue_capacity: 1024,
             tool: false,
             dial_only: false,
+            local_links: true,
             guard: None,
             shm: crate::transport::shm::ShmConfig::default(),
             shm_topics: Default::default(),
@@ -247,6 +251,16 @@ impl NodeBuilder {
     /// sends and listens over the connections it made, but never reaches another dial-only node.
     pub fn dial_only(mut self, dial_only: bool) -> Self {
         self.dial_only = dial_only;
+        self
+    }
+
+    /// Whether a secure node connects to peers on its own host over a Unix socket in the
+    /// domain's private registry directory (on by default) or over TLS like any other peer.
+    /// A local link checks the peer's user with the kernel and its certificate as TLS would,
+    /// and saves both ends a TLS handshake (see `rosy::transport::tcp::local`); turning it off
+    /// is for measuring what TLS costs on one host. Plain nodes never make local links.
+    pub fn local_links(mut self, local_links: bool) -> Self {
+        self.local_links = local_links;
         self
     }
 
@@ -428,6 +442,18 @@ impl NodeBuilder {
             tool: self.tool,
             dial_only: self.dial_only,
         };
+        // A secure node's local socket, for same-host peers: made before the node is announced.
+        let registry_dir = crate::discovery::registry::domain_dir(&domain);
+        let local = match guard.sealing() {
+            Some(provider)
+                if self.local_links
+                    && !self.dial_only
+                    && provider.local_certificate().is_some() =>
+            {
+                local_listener(&registry_dir, &own.id)?
+            }
+            _ => None,
+        };
         let mesh = Mesh::new(
             own,
             MeshConfig {
@@ -443,6 +469,7 @@ impl NodeBuilder {
                 dial_only: self.dial_only,
                 never_routes_to: self.never_routes_to.clone(),
                 policy: guard.sealing().and_then(|p| p.policy()),
+                local_dir: local.as_ref().map(|_| registry_dir.clone()),
                 guard,
             },
         );
@@ -457,7 +484,10 @@ impl NodeBuilder {
             }));
         }
         for listener in listeners {
-            tokio::spawn(mesh.clone().run_listener(listener));
+            tokio::spawn(mesh.clone().run_listener(Listener::Tcp(listener)));
+        }
+        if let Some(local) = local {
+            tokio::spawn(mesh.clone().run_listener(Listener::Local(local)));
         }
         let secure =
             mesh.config
@@ -484,6 +514,26 @@ impl NodeBuilder {
             self.call_timeout,
             transport,
         ))
+    }
+}
+
+/// Listens for local links at `<id>.sock` in the domain's registry directory `dir`, made
+/// private (0700, this user's) first. `None` when the path is too long for a Unix socket
+/// (a very long domain id): every link is then sealed, as without local links.
+fn local_listener(dir: &std::path::Path, id: &str) -> Result<Option<LocalListener>> {
+    crate::discovery::registry::make_private_dir(dir)?;
+    let path = crate::transport::tcp::local::socket_path(dir, id);
+    match LocalListener::bind(path.clone()) {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            tracing::info!(
+                "no local links: {} is too long for a Unix socket; same-host peers are \
+                 reached over TLS",
+                path.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(Error::io(format!("cannot listen at {}", path.display()))(e)),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Dialing and links: who connects to whom, the connections themselves, and the frames they
 //! bring in (handed on to the concern each belongs to).
 //!
-//! Who connects: when discovery reports a peer, the node with the smaller id dials it at once;
+//! Who connects: when discovery reports a peer, the node with the smaller id dials it at once
+//! (a secure node dials a same-host peer's local socket first, see `transport::tcp::local`);
 //! the other waits [`FALLBACK_DIAL_AFTER`] for that call and dials itself if none came (one side's
 //! discovery may be slower). Should both connections exist, both sides keep the one dialed by the
 //! smaller id, so a pair ends with exactly one. A dialer whose connection drops redials with
@@ -26,14 +27,14 @@ use crate::codec_id::CodecId;
 use crate::discovery::{Announcement, DiscoveryEvent};
 use crate::node::queue::Received;
 use crate::transport::tcp::frame::{Frame, FrameAt, FrameKind};
-use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError};
+use crate::transport::tcp::link::{self, FrameSink, Handshaken, Link, LinkError, Listener, Remote};
+use crate::transport::tcp::local;
 use crate::transport::tcp::secure::Verb;
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 
 /// How long the node with the larger id waits for the smaller one to dial before dialing itself.
 pub const FALLBACK_DIAL_AFTER: Duration = Duration::from_millis(1500);
@@ -128,6 +129,19 @@ impl Mesh {
         Some((k.announcement()?.name.clone(), k.dial_order()))
     }
 
+    /// The local socket of `peer` when this node makes local links and `peer` is on this host
+    /// and has one: dialed before its TCP addresses.
+    fn local_socket_of(&self, peer: &str) -> Option<std::path::PathBuf> {
+        let dir = self.config.local_dir.as_ref()?;
+        let own_host = lock(&self.own).host_id.clone();
+        let same_host = lock(&self.peers.known)
+            .get(peer)
+            .and_then(|k| k.announcement())
+            .is_some_and(|a| a.host_id == own_host);
+        let path = local::socket_path(dir, peer);
+        (same_host && path.exists()).then_some(path)
+    }
+
     /// Whether this node is closing: it accepts, dials and registers no more links.
     fn is_leaving(&self) -> bool {
         *self.peers.leaving.borrow()
@@ -175,7 +189,40 @@ impl Mesh {
             let Some((name, addrs)) = self.dial_plan(peer) else {
                 return;
             };
-            for addr in addrs {
+            let mut refused_locally = false;
+            if let Some(path) = self.local_socket_of(peer) {
+                self.peers.dials.fetch_add(1, Ordering::Relaxed);
+                let dialed = local::dial(
+                    &path,
+                    &self.hello,
+                    &self.config.link_timeouts,
+                    &self.config.guard,
+                )
+                .await;
+                match dialed {
+                    Ok(conn) if conn.peer.node_id == peer => {
+                        self.register(conn);
+                        return;
+                    }
+                    Ok(conn) => {
+                        tracing::debug!(
+                            "{} is node {}, not {peer}",
+                            path.display(),
+                            conn.peer.node_id
+                        );
+                    }
+                    // TLS would refuse the same certificates: no TCP this round.
+                    Err(e) if e.is_security() => {
+                        if lock(&self.peers.security_said).insert(format!("{peer} {e}")) {
+                            tracing::warn!("cannot connect to {name} on this host: {e}");
+                        }
+                        refused_locally = true;
+                    }
+                    // Gone since, or its socket not made yet: TCP next.
+                    Err(e) => tracing::debug!("dialing {name} on this host: {e}"),
+                }
+            }
+            for addr in addrs.into_iter().filter(|_| !refused_locally) {
                 self.peers.dials.fetch_add(1, Ordering::Relaxed);
                 match link::dial(
                     addr,
@@ -215,13 +262,13 @@ impl Mesh {
         }
     }
 
-    /// Accepts connections on `listener` until the node starts closing (then the listener is
-    /// dropped, and a dial is refused at once). See `admission` for what is
+    /// Accepts connections on `listener` (TCP, or the local socket) until the node starts
+    /// closing (then the listener is dropped, and a dial is refused at once). See `admission` for what is
     /// turned away before the handshake: connections beyond `max_handshakes` in handshake, and
     /// any while the descriptors left are only the reserve. Refusals and accept errors are
     /// logged a few lines at most, then one a second with the count left out; while the node
     /// refuses for want of descriptors or handshake slots it says so once, not per connection.
-    pub async fn run_listener(self: Arc<Self>, listener: TcpListener) {
+    pub async fn run_listener(self: Arc<Self>, listener: Listener) {
         use std::os::fd::AsRawFd;
         let mut leaving = self.peers.leaving.subscribe();
         let handshakes = Arc::new(tokio::sync::Semaphore::new(self.config.max_handshakes));
@@ -310,13 +357,13 @@ impl Mesh {
     /// once per address and reason: a peer redialing every 2 s, or an intruder trying again,
     /// makes one line, not one per attempt. Past [`SECURITY_SAID_MAX`] remembered refusals,
     /// the rate limit of other refusals applies.
-    fn refused_for_security(&self, remote: SocketAddr, e: &LinkError) {
+    fn refused_for_security(&self, remote: Remote, e: &LinkError) {
         let first = {
             let mut said = lock(&self.peers.security_said);
             if said.len() >= SECURITY_SAID_MAX {
                 None
             } else {
-                Some(said.insert(format!("{} {e}", remote.ip())))
+                Some(said.insert(format!("{} {e}", remote.origin())))
             }
         };
         match first {

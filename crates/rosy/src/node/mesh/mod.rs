@@ -91,6 +91,9 @@ pub(crate) struct MeshConfig {
     pub guard: crate::transport::tcp::secure::Guard,
     /// The domain's access rules (from the guard's provider), when it has any.
     pub policy: Option<Arc<dyn crate::transport::tcp::secure::Policy>>,
+    /// The private registry directory where same-host peers' local sockets are, when this node
+    /// makes local links (secure, see `transport::tcp::local`).
+    pub local_dir: Option<std::path::PathBuf>,
 }
 
 impl MeshConfig {
@@ -185,6 +188,7 @@ impl Mesh {
                 domain: own.domain.clone(),
                 node_id: own.id.clone(),
                 node_name: own.name.clone(),
+                certificate: None,
             },
             own: Mutex::new(own),
             own_topics: Mutex::new(HashMap::new()),

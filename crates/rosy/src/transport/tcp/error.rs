@@ -17,6 +17,14 @@ pub enum LinkError {
         /// What the kernel said.
         source: std::io::Error,
     },
+    /// Connecting to a same-host peer's local socket failed (see `local`).
+    #[error("connecting to {}: {source}", path.display())]
+    ConnectLocal {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// What the kernel said.
+        source: std::io::Error,
+    },
     /// Reading from or writing to the connection's socket failed.
     #[error("reading or writing the connection's socket: {0}")]
     Io(#[from] std::io::Error),

@@ -12,7 +12,7 @@
 use super::error::LinkError;
 use super::frame::{self, Frame, FrameKind, PREAMBLE_LEN};
 use super::secure::{Guard, LinkSecurity, PeerIdentity, SecurityError, SecurityMode, Side};
-use super::wire::{self, WireRead, WireWrite};
+use super::wire::{self, Stream, WireRead, WireWrite};
 use crate::codec_id::CodecId;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,43 @@ pub struct Hello {
     pub node_id: String,
     /// The sender's node name (checked as every name is, see [`crate::names::check_name`]).
     pub node_name: String,
+    /// The sender's certificate (DER), on a local link only (see [`super::local`]); over TLS
+    /// the handshake carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<serde_bytes::ByteBuf>,
+}
+
+/// Where a link's peer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// At this TCP address.
+    Tcp(SocketAddr),
+    /// On this host, over a local link: the process the kernel says holds the other end.
+    Local {
+        /// Its process id.
+        pid: u32,
+        /// The user it runs as.
+        uid: u32,
+    },
+}
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Remote::Tcp(addr) => write!(f, "{addr}"),
+            Remote::Local { pid, uid } => write!(f, "this host (pid {pid}, uid {uid})"),
+        }
+    }
+}
+
+impl Remote {
+    /// What refusals are remembered by: the peer's IP address, or its user on this host.
+    pub fn origin(&self) -> String {
+        match self {
+            Remote::Tcp(addr) => addr.ip().to_string(),
+            Remote::Local { uid, .. } => format!("local uid {uid}"),
+        }
+    }
 }
 
 /// How long sent data may go unacknowledged, or a peer's window stay closed, before the kernel
@@ -73,7 +110,7 @@ fn tune(stream: &TcpStream) {
     let _ = socket.set_tcp_user_timeout(Some(USER_TIMEOUT));
 }
 
-fn hello_frame(hello: &Hello) -> Frame {
+pub(super) fn hello_frame(hello: &Hello) -> Frame {
     // MessagePack with structs as maps, as rosy's msgpack codec writes them.
     let mut payload = Vec::new();
     hello
@@ -104,7 +141,7 @@ async fn read_hello_frame(wire: &mut WireRead, buf: &mut BytesMut) -> Result<Fra
     }
 }
 
-async fn read_hello(
+pub(super) async fn read_hello(
     wire: &mut WireRead,
     buf: &mut BytesMut,
     ours: &Hello,
@@ -143,7 +180,10 @@ async fn read_hello(
 
 /// Checks that a peer's hello says only what its certificate grants: its name, and a node id
 /// beginning with its key's id (so no node takes over another's id).
-fn check_identity(hello: &Hello, identity: Option<&PeerIdentity>) -> Result<(), LinkError> {
+pub(super) fn check_identity(
+    hello: &Hello,
+    identity: Option<&PeerIdentity>,
+) -> Result<(), LinkError> {
     let Some(identity) = identity else {
         return Ok(());
     };
@@ -162,6 +202,30 @@ fn check_identity(hello: &Hello, identity: Option<&PeerIdentity>) -> Result<(), 
     Ok(())
 }
 
+/// A socket a node accepts connections on: TCP, or its local socket (see [`super::local`]).
+pub enum Listener {
+    /// Peers on any host.
+    Tcp(tokio::net::TcpListener),
+    /// Same-host peers of a secure node.
+    Local(super::local::LocalListener),
+}
+
+impl Listener {
+    /// The next connection, and where it comes from.
+    pub(crate) async fn accept(&self) -> std::io::Result<(Stream, Remote)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (stream, addr) = l.accept().await?;
+                Ok((Stream::Tcp(stream), Remote::Tcp(addr)))
+            }
+            Listener::Local(l) => {
+                let (stream, remote) = l.accept().await?;
+                Ok((Stream::Unix(stream), remote))
+            }
+        }
+    }
+}
+
 /// A connection whose handshake is done, ready for [`super::link::start`].
 pub struct Handshaken {
     pub(super) read: WireRead,
@@ -172,8 +236,8 @@ pub struct Handshaken {
     pub peer: Hello,
     /// Who the peer proved to be (secure links only).
     pub identity: Option<PeerIdentity>,
-    /// The peer's address.
-    pub remote: SocketAddr,
+    /// Where the peer is.
+    pub remote: Remote,
     /// Whether this side dialed (else it accepted).
     pub dialed: bool,
     pub(super) stall: Duration,
@@ -224,7 +288,7 @@ async fn dial_once(
         }
         None => (None, None),
     };
-    let (mut read, write) = wire::split(stream, session);
+    let (mut read, write) = wire::split(Stream::Tcp(stream), session);
     let mut out = BytesMut::new();
     out.extend_from_slice(&frame::preamble());
     hello_frame(ours).encode(&mut out);
@@ -249,17 +313,39 @@ async fn dial_once(
         buf,
         peer,
         identity,
-        remote: addr,
+        remote: Remote::Tcp(addr),
         dialed: true,
         stall: timeouts.stall,
     })
 }
 
-/// Performs the acceptor's side of the handshake on a fresh connection. A dialer that does not
-/// match this node's security is told so (a plain one by a `Reject` frame it can log, a secure
-/// one by a plain preamble its TLS sees is not TLS) and refused, except that a permissive node
-/// accepts plain dialers.
+/// Performs the acceptor's side of the handshake on a fresh connection: a local one as
+/// [`super::local::accept`] does, a TCP one as [`accept_tcp`] does.
 pub async fn accept(
+    stream: Stream,
+    remote: Remote,
+    ours: &Hello,
+    timeouts: &LinkTimeouts,
+    guard: &Guard,
+) -> Result<Handshaken, LinkError> {
+    match (stream, remote) {
+        (Stream::Tcp(stream), Remote::Tcp(addr)) => {
+            accept_tcp(stream, addr, ours, timeouts, guard).await
+        }
+        (Stream::Unix(stream), remote @ Remote::Local { .. }) => {
+            super::local::accept(stream, remote, ours, timeouts, guard).await
+        }
+        (_, remote) => Err(LinkError::BadHello(format!(
+            "a connection from {remote} came on the other kind of socket"
+        ))),
+    }
+}
+
+/// Performs the acceptor's side of the handshake on a fresh TCP connection. A dialer that does
+/// not match this node's security is told so (a plain one by a `Reject` frame it can log, a
+/// secure one by a plain preamble its TLS sees is not TLS) and refused, except that a
+/// permissive node accepts plain dialers.
+async fn accept_tcp(
     stream: TcpStream,
     remote: SocketAddr,
     ours: &Hello,
@@ -298,45 +384,59 @@ pub async fn accept(
             }
             (None, false) => (None, None),
         };
-        let (mut read, write) = wire::split(stream, session);
+        let (mut read, write) = wire::split(Stream::Tcp(stream), session);
         let mut buf = BytesMut::with_capacity(frame::MAX_HELLO_LEN);
-        let mut out = BytesMut::new();
-        out.extend_from_slice(&frame::preamble());
         let checked = match read_hello(&mut read, &mut buf, ours).await {
             Ok(peer) => check_identity(&peer, identity.as_ref()).map(|()| peer),
             Err(e) => Err(e),
         };
-        match checked {
-            Ok(peer) => {
-                hello_frame(ours).encode(&mut out);
-                write
-                    .write_all(&mut [out.freeze()], &AtomicU64::new(0))
-                    .await?;
-                Ok(Handshaken {
-                    read,
-                    write,
-                    buf,
-                    peer,
-                    identity,
-                    remote,
-                    dialed: false,
-                    stall: timeouts.stall,
-                })
-            }
-            Err(e @ (LinkError::WrongDomain { .. } | LinkError::Identity(_))) => {
-                let reason = Bytes::from(e.to_string());
-                Frame::new(FrameKind::Reject, CodecId::Raw, 0, "", reason).encode(&mut out);
-                let _ = write
-                    .write_all(&mut [out.freeze()], &AtomicU64::new(0))
-                    .await;
-                write.shut().await;
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
+        let peer = answer_hello(&write, ours, checked).await?;
+        Ok(Handshaken {
+            read,
+            write,
+            buf,
+            peer,
+            identity,
+            remote: Remote::Tcp(remote),
+            dialed: false,
+            stall: timeouts.stall,
+        })
     })
     .await
     .map_err(|_| LinkError::HandshakeTimeout(timeouts.handshake))?
+}
+
+/// The acceptor's answer to the dialer's hello, `checked`: its own preamble and hello, or a
+/// `Reject` frame saying why (for a wrong domain or identity, which the dialer should log)
+/// before the connection is shut.
+pub(super) async fn answer_hello(
+    write: &WireWrite,
+    ours: &Hello,
+    checked: Result<Hello, LinkError>,
+) -> Result<Hello, LinkError> {
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&frame::preamble());
+    match checked {
+        Ok(peer) => {
+            hello_frame(ours).encode(&mut out);
+            write
+                .write_all(&mut [out.freeze()], &AtomicU64::new(0))
+                .await?;
+            Ok(peer)
+        }
+        Err(
+            e @ (LinkError::WrongDomain { .. } | LinkError::Identity(_) | LinkError::Security(_)),
+        ) => {
+            let reason = Bytes::from(e.to_string());
+            Frame::new(FrameKind::Reject, CodecId::Raw, 0, "", reason).encode(&mut out);
+            let _ = write
+                .write_all(&mut [out.freeze()], &AtomicU64::new(0))
+                .await;
+            write.shut().await;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Answers a dialer whose security does not match this node's with a plain preamble and, for a

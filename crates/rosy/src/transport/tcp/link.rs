@@ -18,11 +18,10 @@
 
 pub use super::error::LinkError;
 use super::frame::{self, Frame, FrameAt, FrameHead, FrameKind};
-pub use super::handshake::{Handshaken, Hello, LinkTimeouts, accept, dial};
+pub use super::handshake::{Handshaken, Hello, LinkTimeouts, Listener, Remote, accept, dial};
 use super::wire::{WireRead, WireWrite};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -185,9 +184,10 @@ pub struct Link {
     /// Unique in this process, to tell a replaced link from its successor.
     pub id: u64,
     pub peer: Hello,
-    /// Who the peer proved to be, on a sealed link.
+    /// Who the peer proved to be, on a secure link (sealed, or local).
     pub identity: Option<super::secure::PeerIdentity>,
-    pub remote: SocketAddr,
+    /// Where the peer is.
+    pub remote: Remote,
     outbox: std::sync::Mutex<Outbox>,
     /// Wakes the writer task: something was queued, or the link closes.
     queued: Notify,
@@ -585,6 +585,7 @@ mod tests {
             domain: "link-tests".into(),
             node_id: format!("{name}-id"),
             node_name: name.into(),
+            certificate: None,
         }
     }
 
@@ -595,9 +596,15 @@ mod tests {
         let timeouts = LinkTimeouts::default();
         let accepting = tokio::spawn(async move {
             let (stream, remote) = listener.accept().await.unwrap();
-            accept(stream, remote, &hello("b"), &timeouts, &Guard::off())
-                .await
-                .unwrap()
+            accept(
+                crate::transport::tcp::wire::Stream::Tcp(stream),
+                Remote::Tcp(remote),
+                &hello("b"),
+                &timeouts,
+                &Guard::off(),
+            )
+            .await
+            .unwrap()
         });
         let dialed = dial(addr, &hello("a"), &timeouts, &Guard::off())
             .await

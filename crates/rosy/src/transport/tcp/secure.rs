@@ -152,6 +152,23 @@ pub trait LinkSecurity: Send + Sync + 'static {
         None
     }
 
+    /// This node's certificate (DER), shown to same-host peers on local links (see
+    /// [`super::local`]). `None`, the default: this provider makes no local links, and every
+    /// link is sealed.
+    fn local_certificate(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Checks the certificate a same-host peer showed on a local link as the handshake checks
+    /// one (signed by the domain's CA, for this domain, not revoked) and says who it names.
+    /// Only called when [`LinkSecurity::local_certificate`] is `Some`.
+    fn vouch(&self, certificate: &[u8]) -> Result<PeerIdentity, SecurityError> {
+        let _ = certificate;
+        Err(SecurityError::Refused(
+            "this node's security provider makes no local links".into(),
+        ))
+    }
+
     /// Calls `changed` whenever the provider has loaded new rules (an ACL replaced on disk and
     /// verified), for as long as the provider lives. By default the rules never change.
     fn watch(&self, changed: ChangeHook) {

@@ -1,6 +1,7 @@
 //! The two halves of a connection's socket as the handshake and the link use them: bytes go out
 //! and come in as they are, or through a [`Session`] that seals them (secure mode). Everything
-//! above sees plain bytes either way.
+//! above sees plain bytes either way. The socket is TCP, or, for a local link (see
+//! [`super::local`]), a Unix socket.
 //!
 //! Writes never wait here ([`WireWrite::write_now`]); the callers wait for the socket with
 //! [`WireWrite::writable`] and [`WireRead::read_buf`]. This module never interprets a byte.
@@ -11,17 +12,31 @@ use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpStream, UnixStream, tcp, unix};
 
 /// Buffers handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 /// Longest a closing sealed link waits for its socket to take the close notice.
 pub const CLOSE_NOTICE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A connection's socket: TCP, or a Unix socket for a local link.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
 /// Splits a connection into its halves, sealed by `session` when there is one.
-pub(crate) fn split(stream: TcpStream, session: Option<Arc<dyn Session>>) -> (WireRead, WireWrite) {
-    let (read, write) = stream.into_split();
+pub(crate) fn split(stream: Stream, session: Option<Arc<dyn Session>>) -> (WireRead, WireWrite) {
+    let (read, write) = match stream {
+        Stream::Tcp(s) => {
+            let (r, w) = s.into_split();
+            (ReadSocket::Tcp(r), WriteSocket::Tcp(w))
+        }
+        Stream::Unix(s) => {
+            let (r, w) = s.into_split();
+            (ReadSocket::Unix(r), WriteSocket::Unix(w))
+        }
+    };
     (
         WireRead {
             socket: read,
@@ -34,9 +49,101 @@ pub(crate) fn split(stream: TcpStream, session: Option<Arc<dyn Session>>) -> (Wi
     )
 }
 
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+enum ReadSocket {
+    Tcp(tcp::OwnedReadHalf),
+    Unix(unix::OwnedReadHalf),
+}
+
+enum WriteSocket {
+    Tcp(tcp::OwnedWriteHalf),
+    Unix(unix::OwnedWriteHalf),
+}
+
+/// A half's socket, borrowed: what the non-waiting reads and writes go to.
+#[derive(Clone, Copy)]
+enum Socket<'a> {
+    Tcp(&'a TcpStream),
+    Unix(&'a UnixStream),
+}
+
+impl ReadSocket {
+    fn socket(&self) -> Socket<'_> {
+        match self {
+            ReadSocket::Tcp(h) => Socket::Tcp(h.as_ref()),
+            ReadSocket::Unix(h) => Socket::Unix(h.as_ref()),
+        }
+    }
+}
+
+impl WriteSocket {
+    fn socket(&self) -> Socket<'_> {
+        match self {
+            WriteSocket::Tcp(h) => Socket::Tcp(h.as_ref()),
+            WriteSocket::Unix(h) => Socket::Unix(h.as_ref()),
+        }
+    }
+}
+
+impl Socket<'_> {
+    async fn readable(self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.readable().await,
+            Socket::Unix(s) => s.readable().await,
+        }
+    }
+    async fn writable(self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.writable().await,
+            Socket::Unix(s) => s.writable().await,
+        }
+    }
+    fn try_write_vectored(self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_write_vectored(slices),
+            Socket::Unix(s) => s.try_write_vectored(slices),
+        }
+    }
+    fn try_read(self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_read(buf),
+            Socket::Unix(s) => s.try_read(buf),
+        }
+    }
+}
+
+/// `io::Write` and `io::Read` on either kind of socket, never waiting.
+struct Unwaiting<'a>(Socket<'a>);
+
+impl io::Write for Unwaiting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write_vectored(&[IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Read for Unwaiting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
 /// The receiving half.
 pub(crate) struct WireRead {
-    socket: OwnedReadHalf,
+    socket: ReadSocket,
     session: Option<Arc<dyn Session>>,
 }
 
@@ -45,12 +152,17 @@ impl WireRead {
     /// the peer's end.
     pub async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         let Some(session) = &self.session else {
-            return self.socket.read_buf(buf).await;
+            return match &mut self.socket {
+                ReadSocket::Tcp(h) => h.read_buf(buf).await,
+                ReadSocket::Unix(h) => h.read_buf(buf).await,
+            };
         };
         loop {
-            let mut input = NonBlocking(self.socket.as_ref());
+            let mut input = Unwaiting(self.socket.socket());
             match session.open(&mut input, buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.socket.readable().await?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket.socket().readable().await?
+                }
                 other => return other,
             }
         }
@@ -77,7 +189,7 @@ impl WireRead {
 
 /// The sending half.
 pub(crate) struct WireWrite {
-    socket: OwnedWriteHalf,
+    socket: WriteSocket,
     session: Option<Arc<dyn Session>>,
 }
 
@@ -136,9 +248,10 @@ impl WireWrite {
     /// One write: the socket's, or the session's seal (which may take bytes it has not yet
     /// written out).
     fn take(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        let socket = self.socket.socket();
         match &self.session {
-            None => self.socket.try_write_vectored(slices),
-            Some(session) => session.seal(slices, &mut NonBlocking(self.socket.as_ref())),
+            None => socket.try_write_vectored(slices),
+            Some(session) => session.seal(slices, &mut Unwaiting(socket)),
         }
     }
 
@@ -151,7 +264,9 @@ impl WireWrite {
     pub async fn write_all(&self, parts: &mut [Bytes], taken: &AtomicU64) -> io::Result<()> {
         loop {
             match self.write_now(parts, taken) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.socket.writable().await?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket.socket().writable().await?
+                }
                 other => return other,
             }
         }
@@ -181,8 +296,10 @@ impl WireWrite {
     }
 
     fn fin(&self) {
-        let stream: &TcpStream = self.socket.as_ref();
-        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+        let _ = match self.socket.socket() {
+            Socket::Tcp(s) => socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write),
+            Socket::Unix(s) => socket2::SockRef::from(s).shutdown(std::net::Shutdown::Write),
+        };
     }
 }
 
