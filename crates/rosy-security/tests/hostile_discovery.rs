@@ -154,6 +154,8 @@ async fn hostile_announcements_with_the_right_tag_are_dialed_turned_away_and_nev
         .interfaces(Some(vec!["lo".into()]))
         .mdns(true)
         .dial_only(true)
+        // Which TCP addresses it dials is the subject: no local link to the same-host member.
+        .local_links(false)
         .security(Guard {
             mode: SecurityMode::Enforce,
             provider: Some(camera_security),

@@ -63,7 +63,7 @@ async fn three_members(local_links: bool) -> (TestDomain, Vec<(Node, Arc<Counted
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_host_members_link_locally_without_a_tls_handshake() {
-    let (_domain, nodes) = three_members(true).await;
+    let (domain, nodes) = three_members(true).await;
     for (node, counted) in &nodes {
         let (handshakes, vouched) = counted.counts();
         assert_eq!(handshakes, 0, "{} made TLS handshakes", node.name());
@@ -74,9 +74,41 @@ async fn same_host_members_link_locally_without_a_tls_handshake() {
             node.name()
         );
     }
+    // A dial-only tool (as `rosy service call` is) has no socket of its own, and dials theirs.
+    let tool = Counted::new(domain.security("rosy-tool"));
+    let tool_node = node_builder("rosy-tool", &domain.domain, enforce(tool.clone()))
+        .dial_only(true)
+        .build()
+        .await
+        .unwrap();
+    tool_node
+        .wait_for_service_provider("plus_one", T)
+        .await
+        .unwrap();
+    assert_eq!(tool_node.call::<u32, u32>("plus_one", &1).await.unwrap(), 2);
+    assert_eq!(tool.counts().0, 0, "the tool made TLS handshakes");
+    assert!(tool.counts().1 >= 1);
+    assert_eq!(
+        sockets(&domain),
+        3,
+        "one socket per member, none for the tool"
+    );
+    tool_node.close().await;
     for (node, _) in nodes {
         node.close().await;
     }
+    assert_eq!(sockets(&domain), 0, "closed nodes left their sockets");
+}
+
+/// The local sockets in `domain`'s registry directory.
+fn sockets(domain: &TestDomain) -> usize {
+    std::fs::read_dir(rosy::discovery::registry::domain_dir(&domain.domain))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".sock"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// The control: the same members with local links off seal every link.

@@ -176,6 +176,8 @@ async fn attacked(attack: Attack, secure: bool) -> (Vec<(u64, bool)>, Arc<ProxyS
         .interfaces(Some(vec!["lo".into()]))
         .mdns(false)
         .dial_only(true)
+        // The link under attack is a TLS one, as between two hosts: not a local link.
+        .local_links(false)
         .security(guard("camera"))
         .build()
         .await

@@ -442,17 +442,16 @@ impl NodeBuilder {
             tool: self.tool,
             dial_only: self.dial_only,
         };
-        // A secure node's local socket, for same-host peers: made before the node is announced.
+        // A secure node's local links, to same-host peers: it dials their sockets, and listens
+        // on its own (made before the node is announced) unless it is dial-only.
         let registry_dir = crate::discovery::registry::domain_dir(&domain);
-        let local = match guard.sealing() {
-            Some(provider)
-                if self.local_links
-                    && !self.dial_only
-                    && provider.local_certificate().is_some() =>
-            {
-                local_listener(&registry_dir, &own.id)?
-            }
-            _ => None,
+        let local_links = self.local_links
+            && guard
+                .sealing()
+                .is_some_and(|p| p.local_certificate().is_some());
+        let local = match local_links && !self.dial_only {
+            true => local_listener(&registry_dir, &own.id)?,
+            false => None,
         };
         let mesh = Mesh::new(
             own,
@@ -469,7 +468,7 @@ impl NodeBuilder {
                 dial_only: self.dial_only,
                 never_routes_to: self.never_routes_to.clone(),
                 policy: guard.sealing().and_then(|p| p.policy()),
-                local_dir: local.as_ref().map(|_| registry_dir.clone()),
+                local_dir: local_links.then(|| registry_dir.clone()),
                 guard,
             },
         );
