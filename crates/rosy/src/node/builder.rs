@@ -59,7 +59,7 @@ pub struct NodeBuilder {
     queue_capacity: usize,
     tool: bool,
     dial_only: bool,
-    local_links: bool,
+    local_links: Option<bool>,
     guard: Option<crate::security::Guard>,
     shm: crate::transport::shm::ShmConfig,
     shm_topics: std::collections::HashMap<String, crate::transport::shm::ShmConfig>,
@@ -93,7 +93,7 @@ impl NodeBuilder {
             queue_capacity: 1024,
             tool: false,
             dial_only: false,
-            local_links: true,
+            local_links: None,
             guard: None,
             shm: crate::transport::shm::ShmConfig::default(),
             shm_topics: Default::default(),
@@ -259,8 +259,9 @@ impl NodeBuilder {
     /// A local link checks the peer's user with the kernel and its certificate as TLS would,
     /// and saves both ends a TLS handshake (see `rosy::transport::tcp::local`); turning it off
     /// is for measuring what TLS costs on one host. Plain nodes never make local links.
+    /// Unset, `ROSY_LOCAL_LINKS=0` turns them off.
     pub fn local_links(mut self, local_links: bool) -> Self {
-        self.local_links = local_links;
+        self.local_links = Some(local_links);
         self
     }
 
@@ -445,7 +446,9 @@ impl NodeBuilder {
         // A secure node's local links, to same-host peers: it dials their sockets, and listens
         // on its own (made before the node is announced) unless it is dial-only.
         let registry_dir = crate::discovery::registry::domain_dir(&domain);
-        let local_links = self.local_links
+        let local_links = self
+            .local_links
+            .unwrap_or_else(|| std::env::var("ROSY_LOCAL_LINKS").map_or(true, |v| v != "0"))
             && guard
                 .sealing()
                 .is_some_and(|p| p.local_certificate().is_some());
