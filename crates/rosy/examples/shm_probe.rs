@@ -2,11 +2,12 @@
 //! and handy for poking at the transport by hand.
 //!
 //! ```text
-//! shm_probe publish NAME COUNT SIZE [--burst N] [--wait-subscribers K] [--loan]
+//! shm_probe publish NAME COUNT SIZE [--burst N] [--wait-subscribers K] [--loan] [--wait-for-readers]
 //! shm_probe subscribe NAME [--count N] [--slow-ms MS] [--hold] [--timeout S]
 //! ```
 //! Messages carry `seq u64 | checksum u64 | payload`; the subscriber checks order and checksums
-//! and prints `received R lost L torn T disorder D`.
+//! and prints `received R lost L torn T disorder D`. With `--wait-for-readers` the publisher
+//! waits for its slowest subscriber rather than take back a message it has not read.
 
 use rosy::transport::shm::{ShmConfig, ShmError, ShmPublisher, ShmSubscriber};
 use std::time::{Duration, Instant};
@@ -66,6 +67,8 @@ fn publish(args: &[String]) -> Result<(), ShmError> {
         }
     }
     let loan = args.iter().any(|a| a == "--loan");
+    let waits = args.iter().any(|a| a == "--wait-for-readers");
+    publisher.set_waits_for_readers(waits);
     let start = Instant::now();
     let mut payload = vec![0u8; size];
     for seq in 0..count {
@@ -74,7 +77,22 @@ fn publish(args: &[String]) -> Result<(), ShmError> {
             .enumerate()
             .for_each(|(i, b)| *b = (seq as usize + i) as u8);
         let sum = checksum(seq, &payload);
-        if loan {
+        if waits {
+            // Never take back a message a subscriber has not read: wait for the slowest.
+            let send =
+                || publisher.send_parts(1, &[&seq.to_le_bytes(), &sum.to_le_bytes(), &payload]);
+            loop {
+                match send() {
+                    Err(ShmError::ReaderBehind { .. }) => {}
+                    sent => break sent?,
+                }
+                let wait = publisher.announce_wait();
+                match send() {
+                    Err(ShmError::ReaderBehind { .. }) => wait.sleep(Duration::from_millis(100)),
+                    sent => break sent?,
+                }
+            }
+        } else if loan {
             let mut chunk = publisher.loan(16 + size)?;
             chunk[..8].copy_from_slice(&seq.to_le_bytes());
             chunk[8..16].copy_from_slice(&sum.to_le_bytes());
