@@ -374,6 +374,14 @@ impl Session for TlsSession {
             }
             if staging.at == staging.end {
                 let full = staging.end == staging.bytes.len() && staging.end > 0;
+                if !full && staging.end > 0 && total > 0 {
+                    // The last read took less than it had room for: the socket was drained.
+                    // Hand over what opened now; the next call's read finds out whether more
+                    // came (usually not: a paced message is delivered a system call sooner).
+                    staging.end = 0;
+                    staging.at = 0;
+                    return Ok(total);
+                }
                 if staging.bytes.is_empty() || (full && staging.bytes.len() < STAGING) {
                     // The last read filled the buffer: more was waiting, read more at once.
                     let size = (staging.bytes.len() * 2).clamp(STAGING_FIRST, STAGING);

@@ -464,3 +464,52 @@ async fn a_batch_of_small_frames_is_sealed_into_full_records() {
     assert_eq!(n, plain.len());
     assert!(opened[..] == plain[..], "the opened bytes differ");
 }
+
+/// A socket's worth of sealed bytes, read as a non-blocking socket reads: what is there, then
+/// `WouldBlock`. Counts the reads.
+struct Socketish<'a> {
+    bytes: &'a [u8],
+    reads: usize,
+}
+
+impl std::io::Read for Socketish<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads += 1;
+        if self.bytes.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// A paced message opens with one read: a read that took less than it had room for drained the
+/// socket, so what opened is handed over at once, not after a second read that finds nothing
+/// (a system call on every message's way, before this).
+#[tokio::test]
+async fn a_message_opens_with_one_read() {
+    let domain = TestDomain::new("one-read");
+    let (camera, planner) = (domain.security("camera"), domain.security("planner"));
+    let (dialer, acceptor) = tcp_pair().await;
+    let (d, a) = handshake_both(&*camera, &dialer, &*planner, &acceptor).await;
+    let ((sender, _), (receiver, _)) = (d.unwrap(), a.unwrap());
+    let mut opened = BytesMut::new();
+    for i in 0..3u8 {
+        let frame = message(i);
+        let mut wire = Vec::new();
+        sender.seal(&[IoSlice::new(&frame)], &mut wire).unwrap();
+        let mut socket = Socketish {
+            bytes: &wire,
+            reads: 0,
+        };
+        opened.clear();
+        let n = receiver.open(&mut socket, &mut opened).unwrap();
+        assert_eq!((n, socket.reads), (frame.len(), 1), "message {i}");
+        assert!(opened[..] == frame[..]);
+        // The next call reads, finds nothing, and says so.
+        let e = receiver.open(&mut socket, &mut opened).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    }
+}
