@@ -462,6 +462,58 @@ fn a_second_user_reads_nothing_of_a_secure_domain() {
     );
 }
 
+/// `ROSY_LOCAL_LINKS=0` seals a secure node's same-host links too: its tools talk (over TLS
+/// on loopback) and listen on no local socket; the control, the same echo by default, makes
+/// one.
+#[test]
+fn rosy_local_links_0_seals_same_host_links_too() {
+    let creds = Credentials::new("sec-nolocal");
+    let registry = Path::new("/dev/shm/rosy-registry").join(&creds.domain);
+    let files = |extension: &str| {
+        std::fs::read_dir(&registry)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == extension))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let sealed = |args: &[&str]| {
+        let mut command = creds.secure(args);
+        command.env("ROSY_LOCAL_LINKS", "0");
+        command
+    };
+    let echo = Proc::spawn("sealed echo", sealed(&["topic", "echo", "frames"]));
+    let _send = Proc::spawn(
+        "sealed send",
+        sealed(&[
+            "topic",
+            "send",
+            "frames",
+            "\"frame\"",
+            "--interval",
+            "0.05",
+            "--wait",
+            "10",
+        ]),
+    );
+    assert!(
+        wait_until(T, || echo.stdout().len() >= 3),
+        "{:?}",
+        echo.stderr()
+    );
+    assert_eq!(files("json"), 2, "both tools' registry entries");
+    assert_eq!(files("sock"), 0, "a local socket with ROSY_LOCAL_LINKS=0");
+
+    let control = Proc::spawn("echo", creds.secure(&["topic", "echo", "frames"]));
+    assert!(
+        wait_until(T, || control.stdout().len() >= 3),
+        "{:?}",
+        control.stderr()
+    );
+    assert_eq!(files("sock"), 1, "the default echo's local socket");
+}
+
 /// Connects to the Unix socket at `path` from a thread acting as another user (uid and gid
 /// 54321, as `as_other_user`), sends a partial preamble, and says whether the peer closed the
 /// connection (`true`) or answered; `Err`: why the connect failed.
